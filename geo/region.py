@@ -1,0 +1,621 @@
+"""Load a region folder (``configs/<region>/``) and validate it into typed objects.
+
+A region folder holds ``region.yaml`` (names, groups, targets, routing parameters and
+the names of the other files), a township table, an economy table, the county outline,
+township polygons and the transport network as node and edge tables. Every problem is
+reported as one :class:`RegionDataError` naming the file, the line or field, and what
+was expected, so a planner editing a CSV can fix it without reading code.
+
+Example
+-------
+>>> from geo.region import load_region
+>>> region = load_region("configs/pingyang")          # doctest: +SKIP
+>>> region.townships[0].code, region.total_population(2020)  # doctest: +SKIP
+('330326100', 863088)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+#: Transport modes an edge may have. Modes listed in ``routing.boarding_minutes`` are
+#: boarded at stops (rail, ferry); the others are driven.
+MODES = ("motorway", "trunk", "provincial", "local", "ferry", "rail", "hsr", "metro_rail")
+NODE_KINDS = ("seat", "station", "interchange", "junction", "external")
+#: Share of a polygon's area that may lie outside the outline before it is rejected.
+OUTSIDE_TOLERANCE = 0.01
+
+
+class RegionDataError(ValueError):
+    """A region file is missing or holds a value the model cannot use.
+
+    The message always starts with the file, then the line (CSV, counting the header as
+    line 1) or field, then what was expected.
+    """
+
+    def __init__(self, file: str | Path, message: str, *, line: int | None = None, field: str | None = None):
+        self.file, self.line, self.field = str(file), line, field
+        where = [self.file]
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+# --------------------------------------------------------------------------------------
+# region.yaml schema
+# --------------------------------------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(_Strict):
+    value: float
+    source: str
+    persons: int | None = None
+
+
+class CRSConfig(_Strict):
+    input: str
+    metric: str
+
+    @field_validator("input", "metric")
+    @classmethod
+    def _known_crs(cls, v: str) -> str:
+        try:
+            CRS.from_user_input(v)
+        except CRSError as exc:
+            raise ValueError(f"unknown coordinate reference system {v!r} (expected e.g. EPSG:4326)") from exc
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _projected(cls, v: str) -> str:
+        if not CRS.from_user_input(v).is_projected:
+            raise ValueError(f"{v} is not a projected CRS in metres (expected e.g. a UTM or Gauss-Kruger EPSG code)")
+        return v
+
+
+class FilesConfig(_Strict):
+    townships: str
+    economy: str
+    outline: str
+    polygons: str
+    nodes: str
+    edges: str
+    candidate_edges: str | None = None
+
+
+class GroupConfig(_Strict):
+    label: str
+    members: list[str] = Field(min_length=1)
+    source: str
+
+
+class ExternalZone(_Strict):
+    id: str
+    name: str
+    node: str
+    pop_2020: int = Field(ge=0)
+    source: str
+
+
+class Target(_Strict):
+    label: str
+    unit: str
+    kind: Literal["min", "max"]
+    by_year: dict[int, float]
+    source: str
+
+    def met(self, value: float, year: int) -> bool | None:
+        """Whether ``value`` meets the target for ``year`` (None when there is no target that year)."""
+        if year not in self.by_year:
+            return None
+        goal = self.by_year[year]
+        return value >= goal if self.kind == "min" else value <= goal
+
+
+class Projection(_Strict):
+    source: str
+    tfr: dict[Literal["low", "mid", "high"], float]
+    resident: dict[int, tuple[float, float, float]]
+    hukou: dict[int, tuple[float, float, float]]
+
+
+class RoutingConfig(_Strict):
+    boarding_minutes: dict[str, Sourced]
+    intrazonal_speed_kmh: Sourced
+    gravity_decay_per_min: Sourced
+    accessibility_thresholds_min: list[int] = Field(min_length=1)
+
+    @field_validator("boarding_minutes")
+    @classmethod
+    def _modes(cls, v: dict[str, Sourced]) -> dict[str, Sourced]:
+        for mode, minutes in v.items():
+            if mode not in MODES:
+                raise ValueError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
+            if minutes.value < 0:
+                raise ValueError(f"boarding time for {mode} is negative ({minutes.value})")
+        return v
+
+    @model_validator(mode="after")
+    def _positive(self) -> "RoutingConfig":
+        if self.intrazonal_speed_kmh.value <= 0:
+            raise ValueError(f"intrazonal_speed_kmh must be positive, got {self.intrazonal_speed_kmh.value}")
+        if self.gravity_decay_per_min.value < 0:
+            raise ValueError(f"gravity_decay_per_min must be >= 0, got {self.gravity_decay_per_min.value}")
+        return self
+
+
+class CircleTarget(_Strict):
+    modes: list[str] | None = None
+    group: str | None = None
+    nodes: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "CircleTarget":
+        if sum(x is not None for x in (self.modes, self.group, self.nodes)) != 1:
+            raise ValueError("give exactly one of modes, group or nodes")
+        return self
+
+
+class TimeCircle(_Strict):
+    id: str
+    label: str
+    from_: Literal["all"] | dict[Literal["group"], str] = Field(alias="from")
+    to: CircleTarget
+    minutes: float = Field(gt=0)
+    source: str
+
+
+class RegionConfig(_Strict):
+    name: str
+    name_local: str | None = None
+    code: str | None = None
+    crs: CRSConfig
+    files: FilesConfig
+    groups: dict[str, GroupConfig]
+    external_zones: list[ExternalZone]
+    census: dict[int, dict[str, Sourced]]
+    targets: dict[str, Target]
+    projection: Projection | None = None
+    routing: RoutingConfig
+    time_circles: list[TimeCircle] = []
+
+
+# --------------------------------------------------------------------------------------
+# CSV row schemas
+# --------------------------------------------------------------------------------------
+class Township(_Strict):
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    area_km2: float | None = Field(default=None, gt=0)
+    pop_2010: int = Field(ge=0)
+    pop_2020: int = Field(ge=0)
+    urban_pop_2010: int = Field(ge=0)
+    urban_pop_2020: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _urban_within_total(self) -> "Township":
+        for year in (2010, 2020):
+            if getattr(self, f"urban_pop_{year}") > getattr(self, f"pop_{year}"):
+                raise ValueError(f"urban_pop_{year} exceeds pop_{year}")
+        return self
+
+    def population(self, year: int) -> int:
+        return getattr(self, f"pop_{year}")
+
+    def urban_population(self, year: int) -> int:
+        return getattr(self, f"urban_pop_{year}")
+
+
+class Economy(_Strict):
+    code: str
+    jobs_primary: int = Field(ge=0)
+    jobs_secondary: int = Field(ge=0)
+    jobs_tertiary: int = Field(ge=0)
+    housing_urban: int = Field(ge=0)
+    housing_rural: int = Field(ge=0)
+    price_yuan_m2: float = Field(gt=0)
+    services: float = Field(ge=0, le=1)
+
+    @property
+    def jobs(self) -> int:
+        return self.jobs_primary + self.jobs_secondary + self.jobs_tertiary
+
+
+class Node(_Strict):
+    id: str
+    name: str
+    kind: Literal["seat", "station", "interchange", "junction", "external"]
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    township: str | None = None
+
+
+class Edge(_Strict):
+    id: str
+    u: str = Field(alias="from")
+    v: str = Field(alias="to")
+    mode: Literal["motorway", "trunk", "provincial", "local", "ferry", "rail", "hsr", "metro_rail"]
+    length_km: float = Field(gt=0)
+    speed_kmh: float = Field(gt=0)
+    open_year: int | None = None
+    close_year: int | None = None
+    project: str = ""
+
+    @model_validator(mode="after")
+    def _years(self) -> "Edge":
+        if self.open_year is not None and self.close_year is not None and self.open_year > self.close_year:
+            raise ValueError(f"open_year {self.open_year} is after close_year {self.close_year}")
+        if self.u == self.v:
+            raise ValueError(f"edge joins node {self.u!r} to itself")
+        return self
+
+    def is_open(self, year: int) -> bool:
+        """Open in ``year``: opened in or before it and not yet closed (closing year excluded)."""
+        opened = self.open_year is not None and self.open_year <= year
+        return opened and (self.close_year is None or year < self.close_year)
+
+    @property
+    def minutes(self) -> float:
+        return self.length_km / self.speed_kmh * 60.0
+
+
+# --------------------------------------------------------------------------------------
+# The loaded region
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Region:
+    """A validated region: townships, economy, geometry and network, all cross-checked."""
+
+    path: Path
+    config: RegionConfig
+    townships: tuple[Township, ...]
+    economy: dict[str, Economy]
+    nodes: dict[str, Node]
+    edges: tuple[Edge, ...]
+    candidate_edges: tuple[Edge, ...]
+    outline: gpd.GeoSeries  # metric CRS
+    polygons: gpd.GeoDataFrame | None  # index = township code, metric CRS, in table order; None if not loaded
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def codes(self) -> list[str]:
+        return [t.code for t in self.townships]
+
+    def township(self, code: str) -> Township:
+        for t in self.townships:
+            if t.code == code:
+                return t
+        raise KeyError(code)
+
+    def total_population(self, year: int) -> int:
+        return sum(t.population(year) for t in self.townships)
+
+    def group_members(self, group: str) -> list[str]:
+        return list(self.config.groups[group].members)
+
+    def seat_node(self, code: str) -> str:
+        """The network node id of a township's seat."""
+        return self.meta["seat_nodes"][code]
+
+    def area_km2(self) -> pd.Series:
+        """Township areas from their polygons, km² (the table's area where polygons are not loaded)."""
+        if self.polygons is None:
+            return pd.Series({t.code: t.area_km2 for t in self.townships}, dtype=float)
+        return self.polygons.geometry.area / 1e6
+
+    def frame(self) -> pd.DataFrame:
+        """Townships with economy columns as one DataFrame indexed by code."""
+        df = pd.DataFrame([t.model_dump() for t in self.townships]).set_index("code")
+        eco = pd.DataFrame([e.model_dump() for e in self.economy.values()]).set_index("code")
+        return df.join(eco)
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise RegionDataError(path, "file not found (expected the region description region.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RegionDataError(path, f"malformed YAML: {problem}", line=line) from exc
+    if not isinstance(data, dict):
+        raise RegionDataError(path, "expected a mapping of keys (name, crs, files, ...) at the top level")
+    return data
+
+
+def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -> RegionDataError:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or None
+    got = err.get("input")
+    got_text = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    return RegionDataError(file, f"{err['msg']}{got_text}", line=line, field=loc)
+
+
+def load_config(path: str | Path) -> RegionConfig:
+    """Read and validate ``region.yaml`` (or a folder holding one).
+
+    Parameters
+    ----------
+    path : folder or file path.
+
+    Returns
+    -------
+    RegionConfig
+
+    Example
+    -------
+    >>> load_config("configs/pingyang").crs.metric  # doctest: +SKIP
+    'EPSG:4549'
+    """
+    p = Path(path)
+    file = p / "region.yaml" if p.is_dir() else p
+    data = _read_yaml(file)
+    try:
+        return RegionConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _pydantic_error(file, exc) from exc
+
+
+def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
+    if not path.exists():
+        raise RegionDataError(path, f"file not found (expected {what})")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise RegionDataError(path, f"not a readable UTF-8 CSV file: {exc}") from exc
+    required = [f.alias or name for name, f in model.model_fields.items() if f.is_required()]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise RegionDataError(path, f"missing column(s) {', '.join(missing)} (expected columns: {', '.join(required)})")
+    known = {f.alias or name for name, f in model.model_fields.items()}
+    rows = []
+    for i, rec in enumerate(df.to_dict("records")):
+        values = {k: (None if v.strip() == "" else v.strip()) for k, v in rec.items() if k in known}
+        try:
+            rows.append(model.model_validate(values))
+        except ValidationError as exc:
+            raise _pydantic_error(path, exc, line=i + 2) from exc
+    if not rows:
+        raise RegionDataError(path, f"no rows (expected {what})")
+    return rows
+
+
+def _unique(path: Path, rows: list, key: str) -> None:
+    seen: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        k = getattr(r, key)
+        if k in seen:
+            raise RegionDataError(path, f"duplicate {key} {k!r} (first on line {seen[k]})", line=i + 2, field=key)
+        seen[k] = i + 2
+
+
+def _read_geometry(path: Path, what: str) -> gpd.GeoDataFrame:
+    if not path.exists():
+        raise RegionDataError(path, f"file not found (expected {what})")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise RegionDataError(path, f"cannot read geometry ({exc}); expected a GeoPackage, GeoJSON or Shapefile") from exc
+    if gdf.crs is None:
+        raise RegionDataError(path, "no coordinate reference system (expected one, e.g. EPSG:4326, stored in the file)")
+    if len(gdf) == 0:
+        raise RegionDataError(path, f"no features (expected {what})")
+    return gdf
+
+
+def _check_geometry(path: Path, gdf: gpd.GeoDataFrame, label_col: str | None) -> None:
+    for i, (geom, label) in enumerate(zip(gdf.geometry, gdf[label_col] if label_col else range(len(gdf)))):
+        name = f"feature {i + 1}" + (f" ({label_col} {label})" if label_col else "")
+        if geom is None or geom.is_empty:
+            raise RegionDataError(path, f"{name}: empty geometry (expected a polygon)")
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise RegionDataError(path, f"{name}: geometry is a {geom.geom_type} (expected Polygon or MultiPolygon)")
+        if not geom.is_valid:
+            from shapely.validation import explain_validity
+
+            raise RegionDataError(path, f"{name}: invalid polygon ({explain_validity(geom)})")
+
+
+def load_polygons(path: Path, codes: list[str], outline: gpd.GeoSeries, metric: str) -> gpd.GeoDataFrame:
+    """Read township polygons (any format GDAL reads, with a ``code`` column) and check them.
+
+    Returns a GeoDataFrame indexed by code, in ``codes`` order, in the metric CRS. Errors:
+    missing CRS, invalid or empty polygons, a township without a polygon or a polygon
+    without a township, or a polygon lying outside the county outline.
+    """
+    gdf = _read_geometry(path, "township polygons with a 'code' column")
+    if "code" not in gdf.columns:
+        raise RegionDataError(path, f"missing column 'code' (expected the township code; columns: {', '.join(map(str, gdf.columns))})")
+    gdf["code"] = gdf["code"].astype(str)
+    _check_geometry(path, gdf, "code")
+    dup = gdf["code"][gdf["code"].duplicated()].tolist()
+    if dup:
+        raise RegionDataError(path, f"more than one polygon for code {dup[0]!r}", field="code")
+    have, want = set(gdf["code"]), set(codes)
+    if want - have:
+        raise RegionDataError(path, f"no polygon for township(s) {', '.join(sorted(want - have))} (every township in the table needs one)", field="code")
+    if have - want:
+        raise RegionDataError(path, f"polygon(s) for unknown township code(s) {', '.join(sorted(have - want))} (not in the township table)", field="code")
+    gdf = gdf.to_crs(metric).set_index("code").loc[codes]
+    county = outline.union_all()
+    for code, geom in gdf.geometry.items():
+        outside = geom.difference(county).area
+        if outside > OUTSIDE_TOLERANCE * geom.area:
+            raise RegionDataError(
+                path,
+                f"polygon of township {code} lies {outside / geom.area:.0%} outside the county outline (at most {OUTSIDE_TOLERANCE:.0%} allowed)",
+                field="geometry",
+            )
+    return gdf
+
+
+def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str]) -> dict[str, str]:
+    nfile, efile = folder / cfg.files.nodes, folder / cfg.files.edges
+    for i, n in enumerate(nodes.values()):
+        if n.township is not None and n.township not in codes:
+            raise RegionDataError(nfile, f"unknown township code {n.township!r} (not in {cfg.files.townships})", line=i + 2, field="township")
+    seats: dict[str, str] = {}
+    for n in nodes.values():
+        if n.kind == "seat":
+            if n.township is None:
+                raise RegionDataError(nfile, f"seat node {n.id!r} names no township", field="township")
+            seats[n.township] = n.id
+    missing = codes - set(seats)
+    if missing:
+        raise RegionDataError(nfile, f"no seat node (kind 'seat') for township(s) {', '.join(sorted(missing))}", field="kind")
+    for i, e in enumerate(edges):
+        for end, col in ((e.u, "from"), (e.v, "to")):
+            if end not in nodes:
+                hint = " (a township code with no seat node?)" if end in codes else ""
+                raise RegionDataError(efile, f"unknown node {end!r}{hint}; expected an id from {cfg.files.nodes}", line=i + 2, field=col)
+    if any(e.open_year is None for e in edges):
+        bad = next(i for i, e in enumerate(edges) if e.open_year is None)
+        raise RegionDataError(efile, "open_year is empty (baseline edges need an opening year; projects without years go in candidate_edges)", line=bad + 2, field="open_year")
+    g = nx.Graph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from((e.u, e.v) for e in edges)
+    parts = sorted(nx.connected_components(g), key=len, reverse=True)
+    if len(parts) > 1:
+        stray = sorted(set().union(*parts[1:]))
+        raise RegionDataError(efile, f"network is disconnected: node(s) {', '.join(stray[:10])} cannot be reached from the rest")
+    return seats
+
+
+def load_region(path: str | Path, *, polygons: bool = True) -> Region:
+    """Load and validate a region folder.
+
+    Parameters
+    ----------
+    path : the region folder, e.g. ``configs/pingyang``.
+    polygons : read and check the township polygons (False while generating them).
+
+    Returns
+    -------
+    Region, with polygons and outline in the region's metric CRS.
+
+    Raises
+    ------
+    RegionDataError naming the file, line or field and what was expected.
+
+    Example
+    -------
+    >>> r = load_region("configs/pingyang")   # doctest: +SKIP
+    >>> len(r.townships)                        # doctest: +SKIP
+    16
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RegionDataError(folder, "region folder not found (expected a folder holding region.yaml)")
+    cfg = load_config(folder)
+    f = cfg.files
+
+    townships = _read_csv(folder / f.townships, Township, "the township table")
+    _unique(folder / f.townships, townships, "code")
+    codes = [t.code for t in townships]
+    codeset = set(codes)
+
+    economy_rows = _read_csv(folder / f.economy, Economy, "jobs, housing, price and services per township")
+    _unique(folder / f.economy, economy_rows, "code")
+    eco = {e.code: e for e in economy_rows}
+    for i, e in enumerate(economy_rows):
+        if e.code not in codeset:
+            raise RegionDataError(folder / f.economy, f"unknown township code {e.code!r} (not in {f.townships})", line=i + 2, field="code")
+    if codeset - set(eco):
+        raise RegionDataError(folder / f.economy, f"no row for township(s) {', '.join(sorted(codeset - set(eco)))}", field="code")
+
+    yaml_file = folder / "region.yaml"
+    for gname, group in cfg.groups.items():
+        for m in group.members:
+            if m not in codeset:
+                raise RegionDataError(yaml_file, f"unknown township code {m!r} (not in {f.townships})", field=f"groups.{gname}.members")
+
+    node_rows = _read_csv(folder / f.nodes, Node, "network nodes")
+    _unique(folder / f.nodes, node_rows, "id")
+    nodes = {n.id: n for n in node_rows}
+    edges = _read_csv(folder / f.edges, Edge, "network edges")
+    _unique(folder / f.edges, edges, "id")
+    seats = _check_network(folder, cfg, nodes, edges, codeset)
+    candidates: list[Edge] = []
+    if f.candidate_edges:
+        cfile = folder / f.candidate_edges
+        candidates = _read_csv(cfile, Edge, "candidate edges (projects without years)")
+        _unique(cfile, candidates, "id")
+        for i, e in enumerate(candidates):
+            for end, col in ((e.u, "from"), (e.v, "to")):
+                if end not in nodes:
+                    raise RegionDataError(cfile, f"unknown node {end!r}; expected an id from {f.nodes}", line=i + 2, field=col)
+    for z in cfg.external_zones:
+        if z.node not in nodes:
+            raise RegionDataError(yaml_file, f"external zone {z.id!r} names unknown node {z.node!r}", field="external_zones.node")
+    for c in cfg.time_circles:
+        group = c.to.group or (c.from_["group"] if isinstance(c.from_, dict) else None)
+        if group is not None and group not in cfg.groups:
+            raise RegionDataError(yaml_file, f"time circle {c.id!r} names unknown group {group!r}", field="time_circles")
+        for n in c.to.nodes or []:
+            if n not in nodes:
+                raise RegionDataError(yaml_file, f"time circle {c.id!r} names unknown node {n!r}", field="time_circles")
+
+    outline_gdf = _read_geometry(folder / f.outline, "the county outline")
+    _check_geometry(folder / f.outline, outline_gdf, None)
+    outline = outline_gdf.to_crs(cfg.crs.metric).geometry
+    polys = load_polygons(folder / f.polygons, codes, outline, cfg.crs.metric) if polygons else None
+
+    return Region(
+        path=folder,
+        config=cfg,
+        townships=tuple(townships),
+        economy=eco,
+        nodes=nodes,
+        edges=tuple(edges),
+        candidate_edges=tuple(candidates),
+        outline=outline,
+        polygons=polys,
+        meta={"seat_nodes": seats},
+    )
+
+
+def seat_points(townships: list[Township] | tuple[Township, ...], crs_in: str, crs_metric: str) -> gpd.GeoSeries:
+    """Township seats as points in the metric CRS, indexed by code.
+
+    Example
+    -------
+    >>> pts = seat_points(region.townships, "EPSG:4326", "EPSG:4549")  # doctest: +SKIP
+    """
+    return gpd.GeoSeries(
+        gpd.points_from_xy([t.lon for t in townships], [t.lat for t in townships]),
+        index=[t.code for t in townships],
+        crs=crs_in,
+    ).to_crs(crs_metric)
+
+
+def intrazonal_minutes(area_km2: float, speed_kmh: float) -> float:
+    """Average trip time inside a township: two thirds of the radius of a disc of its area, at ``speed_kmh``.
+
+    Example
+    -------
+    >>> round(intrazonal_minutes(math.pi * 9, 30), 1)   # radius 3 km -> 2 km at 30 km/h
+    4.0
+    """
+    radius = math.sqrt(area_km2 / math.pi)
+    return (2.0 / 3.0) * radius / speed_kmh * 60.0

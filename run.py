@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Command line for the migration simulator. Thin: parse, call the library, print.
+
+    python run.py check-config configs/pingyang
+    python run.py map configs/pingyang --year 2030 --out map.png
+    python run.py polygons configs/pingyang
+    python run.py run --region configs/pingyang --scenario baseline --out runs/baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run.py", description="Agent-based spatial migration simulator for county planning.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check-config", help="validate a region folder and print a summary",
+                       description="Validate a region folder (every file, cross-checked) and print townships, population and network edges per mode per year.")
+    c.add_argument("region", type=Path, help="region folder, e.g. configs/pingyang")
+    c.add_argument("--years", type=int, nargs="+", default=[2020, 2025, 2030, 2035], help="years for the network summary")
+    c.set_defaults(func=commands.check_config)
+
+    m = sub.add_parser("map", help="draw townships, seats and the network of a year to PNG",
+                       description="Draw township polygons, seats and the transport network by mode for one year; links opened after --since are highlighted.")
+    m.add_argument("region", type=Path, help="region folder")
+    m.add_argument("--year", type=int, default=2030, help="network year (default 2030)")
+    m.add_argument("--since", type=int, default=2020, help="highlight links opened after this year (default 2020)")
+    m.add_argument("--out", type=Path, default=Path("map.png"), help="output PNG (default map.png)")
+    m.set_defaults(func=commands.draw_map)
+
+    g = sub.add_parser("polygons", help="generate approximate township polygons (Voronoi of seats clipped to the outline)",
+                       description="Write approximate township polygons to the region's polygon file (GeoPackage), labelled approximate. Use only where no real boundaries exist.")
+    g.add_argument("region", type=Path, help="region folder")
+    g.add_argument("--out", type=Path, default=None, help="output file (default: the polygons file named in region.yaml)")
+    g.set_defaults(func=commands.make_polygons)
+
+    t = sub.add_parser("times", help="print the township travel-time matrix and the time circles for a year",
+                       description="Print seat-to-seat travel minutes by the fastest mode (with access and boarding times), accessibility and the region's time circles for one year.")
+    t.add_argument("region", type=Path, help="region folder")
+    t.add_argument("--year", type=int, default=2030, help="network year (default 2030)")
+    t.set_defaults(func=commands.times)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return commands.run_safely(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The shipped Pingyang region holds the facts the plans state, with a source for every number."""
+
+import pandas as pd
+import pytest
+
+from conftest import PINGYANG
+from geo.network import Transport
+
+
+def test_census_totals_and_shares(pingyang):
+    assert len(pingyang.townships) == 16
+    assert pingyang.total_population(2020) == 863088
+    assert pingyang.total_population(2010) == 761664
+    p20, p10 = 863088, 761664
+    share = lambda g, y, tot: sum(pingyang.township(c).population(y) for c in pingyang.group_members(g)) / tot
+    assert share("main_centre", 2020, p20) == pytest.approx(0.4531, abs=5e-5)
+    assert share("main_centre", 2010, p10) == pytest.approx(0.3293, abs=1.5e-4)
+    assert share("shuitou", 2020, p20) == pytest.approx(0.1525, abs=5e-5)
+    assert share("shuitou", 2010, p10) == pytest.approx(0.0961, abs=5e-5)
+    urban20 = sum(t.urban_pop_2020 for t in pingyang.townships) / p20
+    assert urban20 == pytest.approx(0.6168, abs=5e-5)
+    anchors = {"Kunyang": 157800, "Aojiang": 233300, "Shuitou": 131600}
+    for t in pingyang.townships:
+        if t.name_en in anchors:
+            assert t.pop_2020 == anchors[t.name_en]
+
+
+@pytest.mark.parametrize("file", ["townships.csv", "economy.csv", "network/nodes.csv", "network/edges.csv", "network/candidate_edges.csv"])
+def test_every_row_has_a_source(file):
+    df = pd.read_csv(PINGYANG / file, dtype=str, keep_default_na=False)
+    source_cols = [c for c in df.columns if c.startswith("source")]
+    assert source_cols, f"{file} has no source column"
+    for c in source_cols:
+        assert (df[c].str.strip() != "").all(), f"{file}: empty {c}"
+
+
+def test_plan_targets_and_projection(pingyang):
+    t = pingyang.config.targets
+    assert t["primacy"].by_year[2025] == 0.53 and t["primacy"].by_year[2035] == 0.55
+    assert t["urbanisation"].by_year[2035] == 0.75
+    assert t["aged60_share"].met(0.22, 2025) and not t["aged60_share"].met(0.24, 2025)
+    proj = pingyang.config.projection.resident
+    assert proj[2035] == (881900, 967100, 1061500)
+
+
+def test_projects_change_travel_times_in_their_years(pingyang):
+    tr = Transport.from_region(pingyang)
+    i = {t.name_en: k for k, t in enumerate(pingyang.townships)}
+    ky = i["Kunyang"]
+    # G104 west bypass with its 13.29 km Shuitou connector opens 2021
+    assert tr.township_minutes(2021)[i["Shuitou"], ky] < tr.township_minutes(2020)[i["Shuitou"], ky] - 10
+    # 瑞平苍高速 opens 2024 with an interchange at Fengwo
+    assert tr.township_minutes(2024)[i["Fengwo"], ky] < tr.township_minutes(2023)[i["Fengwo"], ky] - 5
+    # Baseline HSR line has no station in the county: a station is a scenario lever.
+    hsr_edges = [e for e in pingyang.edges if e.mode == "hsr"]
+    assert hsr_edges and all(e.open_year == 2026 for e in hsr_edges)
+    assert any(e.id.startswith("hsr_hub") for e in pingyang.candidate_edges)

@@ -1,0 +1,189 @@
+"""Every kind of bad region input gets one clear error naming the file, line or field."""
+
+import geopandas as gpd
+import pytest
+import yaml
+from shapely.geometry import Polygon, box
+
+from geo.region import RegionDataError, load_region
+from toy import edit_csv
+
+
+def error_of(folder) -> RegionDataError:
+    with pytest.raises(RegionDataError) as info:
+        load_region(folder)
+    return info.value
+
+
+def test_toy_region_is_valid(toy):
+    r = load_region(toy)
+    assert r.codes == ["A", "B", "C"] and r.total_population(2020) == 10500
+
+
+def test_missing_file(toy):
+    (toy / "economy.csv").unlink()
+    e = error_of(toy)
+    assert e.file.endswith("economy.csv") and "file not found" in str(e)
+
+
+def test_missing_region_folder(tmp_path):
+    e = error_of(tmp_path / "nowhere")
+    assert "region folder not found" in str(e)
+
+
+def test_missing_column(toy):
+    edit_csv(toy / "townships.csv", lambda df: df.drop(columns=["pop_2020"]))
+    e = error_of(toy)
+    assert e.file.endswith("townships.csv") and "missing column(s) pop_2020" in str(e)
+
+
+def test_duplicate_township_code(toy):
+    edit_csv(toy / "townships.csv", lambda df: df.assign(code=["A", "B", "A"]))
+    e = error_of(toy)
+    assert e.line == 4 and e.field == "code" and "duplicate code 'A' (first on line 2)" in str(e)
+
+
+def test_unknown_township_in_network(toy):
+    def f(df):
+        df.loc[df.id == "S", "township"] = "Q"
+    edit_csv(toy / "nodes.csv", f)
+    e = error_of(toy)
+    assert e.file.endswith("nodes.csv") and e.field == "township" and "'Q'" in str(e)
+
+
+def test_unknown_node_in_edges(toy):
+    def f(df):
+        df.loc[df.id == "bc", "to"] = "ZZ"
+    edit_csv(toy / "edges.csv", f)
+    e = error_of(toy)
+    assert e.file.endswith("edges.csv") and e.line == 3 and e.field == "to" and "unknown node 'ZZ'" in str(e)
+
+
+@pytest.mark.parametrize("column,value,expect", [
+    ("pop_2020", "many", "valid integer"),
+    ("pop_2020", "-5", "greater than or equal to 0"),
+])
+def test_bad_population(toy, column, value, expect):
+    def f(df):
+        df.loc[1, column] = value
+    edit_csv(toy / "townships.csv", f)
+    e = error_of(toy)
+    assert e.line == 3 and e.field == column and expect in str(e) and repr(value) in str(e)
+
+
+@pytest.mark.parametrize("column,value", [("length_km", "-3"), ("length_km", "far"), ("speed_kmh", "0"), ("speed_kmh", "fast")])
+def test_bad_length_or_speed(toy, column, value):
+    def f(df):
+        df.loc[0, column] = value
+    edit_csv(toy / "edges.csv", f)
+    e = error_of(toy)
+    assert e.file.endswith("edges.csv") and e.line == 2 and e.field == column
+
+
+def test_open_after_close(toy):
+    def f(df):
+        df.loc[0, "close_year"] = "1980"
+    edit_csv(toy / "edges.csv", f)
+    e = error_of(toy)
+    assert e.line == 2 and "open_year 1990 is after close_year 1980" in str(e)
+
+
+def _rewrite_polygons(toy, change):
+    g = gpd.read_file(toy / "townships.gpkg")
+    g = change(g)
+    (toy / "townships.gpkg").unlink()
+    g.to_file(toy / "townships.gpkg", driver="GPKG")
+
+
+def test_invalid_polygon(toy):
+    bowtie = Polygon([(119.95, 30.0), (120.0, 30.05), (120.0, 30.0), (119.95, 30.05)])
+    _rewrite_polygons(toy, lambda g: g.set_geometry(g.geometry.where(g.code != "A", bowtie)))
+    e = error_of(toy)
+    assert e.file.endswith("townships.gpkg") and "code A" in str(e) and "invalid polygon" in str(e)
+
+
+def test_empty_polygon(toy):
+    _rewrite_polygons(toy, lambda g: g.set_geometry(g.geometry.where(g.code != "B", Polygon())))
+    e = error_of(toy)
+    assert "code B" in str(e) and "empty geometry" in str(e)
+
+
+def test_polygon_outside_county(toy):
+    far = box(121.0, 31.0, 121.1, 31.1)
+    _rewrite_polygons(toy, lambda g: g.set_geometry(g.geometry.where(g.code != "C", far)))
+    e = error_of(toy)
+    assert "township C" in str(e) and "outside the county outline" in str(e)
+
+
+def test_polygons_without_crs(toy):
+    g = gpd.read_file(toy / "townships.gpkg")
+    (toy / "townships.gpkg").unlink()
+    g.set_crs(None, allow_override=True).to_file(toy / "townships.gpkg", driver="GPKG")
+    e = error_of(toy)
+    assert "no coordinate reference system" in str(e)
+
+
+def test_wrong_crs_in_config(toy):
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    cfg["crs"]["metric"] = "EPSG:4326"
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+    e = error_of(toy)
+    assert e.field == "crs.metric" and "not a projected CRS" in str(e)
+
+
+def test_unknown_crs_in_config(toy):
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    cfg["crs"]["input"] = "EPSG:99999999"
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+    e = error_of(toy)
+    assert e.field == "crs.input" and "unknown coordinate reference system" in str(e)
+
+
+def test_township_without_polygon(toy):
+    _rewrite_polygons(toy, lambda g: g[g.code != "C"])
+    e = error_of(toy)
+    assert "no polygon for township(s) C" in str(e)
+
+
+def test_polygon_without_township(toy):
+    import pandas as pd
+
+    _rewrite_polygons(toy, lambda g: pd.concat([g, g[g.code == "C"].assign(code="Z")], ignore_index=True))
+    e = error_of(toy)
+    assert "unknown township code(s) Z" in str(e)
+
+
+def test_disconnected_network(toy):
+    edit_csv(toy / "edges.csv", lambda df: df[~df.id.isin(["bc", "ac"])])
+    e = error_of(toy)
+    assert e.file.endswith("edges.csv") and "disconnected" in str(e) and "C" in str(e)
+
+
+def test_malformed_yaml(toy):
+    (toy / "region.yaml").write_text("name: Toy\ncrs: {input: EPSG:4326, metric: [\n", encoding="utf-8")
+    e = error_of(toy)
+    assert e.file.endswith("region.yaml") and "malformed YAML" in str(e) and e.line is not None
+
+
+def test_yaml_field_error_names_field(toy):
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    cfg["targets"]["primacy"]["kind"] = "most"
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+    e = error_of(toy)
+    assert e.field == "targets.primacy.kind"
+
+
+def test_unknown_group_member(toy):
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    cfg["groups"]["west"]["members"].append("Q")
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+    e = error_of(toy)
+    assert e.field == "groups.west.members" and "'Q'" in str(e)
+
+
+def test_baseline_edge_without_year(toy):
+    def f(df):
+        df.loc[1, "open_year"] = ""
+    edit_csv(toy / "edges.csv", f)
+    e = error_of(toy)
+    assert e.line == 3 and e.field == "open_year" and "candidate_edges" in str(e)

@@ -1,0 +1,1 @@
+"""Maps, charts and reports (matplotlib); the Solara page lives in viz/app.py."""
