@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("region", type=Path, help="region folder")
     t.add_argument("--year", type=int, default=2030, help="network year (default 2030)")
     t.set_defaults(func=commands.times)
+    r = sub.add_parser("run", help="simulate a region and scenario year by year and write the results",
+                       description="Run the model from --start to --end and write county.csv, townships.csv, flows.parquet and run.json "
+                                   "to --out (atomically), then print each plan indicator against its target.")
+    r.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder (default configs/pingyang)")
+    r.add_argument("--scenario", default="baseline", help="scenario name in REGION/scenarios/ (default baseline)")
+    r.add_argument("--start", type=int, default=2020, help="start year, a census year of the region (default 2020)")
+    r.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
+    r.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    r.add_argument("--scale", type=float, default=1.0, help="share of households simulated, 0.001-1.0 (default 1.0)")
+    r.add_argument("--out", type=Path, default=Path("runs/baseline"), help="output folder (default runs/baseline)")
+    r.set_defaults(func=commands.run_model)
     return p
 
 

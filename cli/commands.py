@@ -104,3 +104,63 @@ def times(args: argparse.Namespace) -> int:
         failing = ", ".join(f"{region.township(c).name_en} {mm:.0f}" for c, mm in zip(g.code, g.minutes) if not np.isfinite(mm) or mm > g["limit"].iloc[0])
         console.print(f"{g['label'].iloc[0]}: {g.met.sum()}/{len(g)} met" + (f" (over: {failing})" if failing else ""), highlight=False)
     return 0
+
+
+def run_model(args: argparse.Namespace) -> int:
+    import time
+
+    import pandas as pd
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cli.io import load_params, provenance, scenario_path, write_run
+    from sim.model import MigrationModel
+
+    region = load_region(args.region)
+    params = load_params(args.region)
+    scenario_file = scenario_path(args.region, args.scenario)
+    if not 0.001 <= args.scale <= 1.0:
+        raise RegionDataError("--scale", f"expected a share of households between 0.001 and 1.0, got {args.scale}")
+    if args.end < args.start:
+        raise RegionDataError("--end", f"end year {args.end} is before start year {args.start}")
+    if args.start not in region.config.census:
+        raise RegionDataError("--start", f"no census for {args.start} in region.yaml (census years: {', '.join(map(str, region.config.census))})")
+    t0 = time.perf_counter()
+    model = MigrationModel(region, params=params, start=args.start, end=args.end, scale=args.scale, seed=args.seed)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} years"),
+                  TimeElapsedColumn(), console=console, transient=not console.is_terminal) as bar:
+        task = bar.add_task(f"{region.config.name} {args.scenario}", total=args.end - args.start)
+        while model.running and model.year < args.end:
+            model.step()
+            bar.update(task, advance=1, description=f"{region.config.name} {args.scenario} {model.year}")
+    runtime = time.perf_counter() - t0
+    county = model.datacollector.get_model_vars_dataframe()
+    townships = pd.DataFrame(model.township_records)
+    flows = pd.DataFrame(model.flows, columns=["year", "origin", "destination", "households", "persons"])
+    meta = {"region": str(args.region), "region_name": region.config.name, "scenario": args.scenario,
+            "scenario_file": str(scenario_file), "start": args.start, "end": args.end, "seed": args.seed, "scale": args.scale,
+            "parameters": params.model_dump(), **provenance(), "runtime_seconds": round(runtime, 3),
+            "households_simulated_at_end": model.population.n_households}
+    out = write_run(args.out, county, townships, flows, meta)
+    console.print(target_table(region, county))
+    console.print(f"{args.end - args.start} years in {runtime:.1f} s; results in {out}/ (county.csv, townships.csv, flows.parquet, run.json)", highlight=False)
+    return 0
+
+
+def target_table(region, county) -> Table:
+    """Each plan indicator for the target years: simulated value, target, met or not."""
+    t = Table(title="Plan indicators: simulated vs target (seed 000 表6)")
+    for col in ("indicator", "year", "simulated", "target", "met"):
+        t.add_column(col, justify="left" if col == "indicator" else "right")
+    by_year = county.set_index("year")
+    for key, target in region.config.targets.items():
+        if key not in by_year.columns:
+            continue
+        for year, goal in sorted(target.by_year.items()):
+            if year not in by_year.index:
+                continue
+            value = float(by_year.loc[year, key])
+            fmt = (lambda v: f"{v:,.0f}") if target.unit == "persons" else (lambda v: f"{v:.2%}")
+            sign = "≥" if target.kind == "min" else "≤"
+            met = target.met(value, year)
+            t.add_row(target.label, str(year), fmt(value), f"{sign} {fmt(goal)}", "[green]yes[/]" if met else "[red]no[/]")
+    return t

@@ -1,0 +1,99 @@
+"""Files in and out for the model: params.yaml, scenario names, and a run's output folder (written atomically)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from geo.region import RegionDataError, _pydantic_error
+from sim.params import Params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_params(region_folder: Path) -> Params:
+    """Read ``params.yaml`` (section -> name -> {value, meaning, source}) into validated Params.
+
+    A region without the file gets the defaults.
+    """
+    path = Path(region_folder) / "params.yaml"
+    if not path.exists():
+        return Params()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RegionDataError(path, f"malformed YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
+    values: dict = {}
+    for section, entries in raw.items():
+        if not isinstance(entries, dict):
+            raise RegionDataError(path, "expected a mapping of parameters", field=str(section))
+        values[section] = {}
+        for name, entry in entries.items():
+            if not isinstance(entry, dict) or "value" not in entry:
+                raise RegionDataError(path, "expected {value, meaning, source}", field=f"{section}.{name}")
+            values[section][name] = entry["value"]
+    try:
+        return Params.model_validate(values)
+    except ValidationError as exc:
+        raise _pydantic_error(path, exc) from exc
+
+
+def scenario_path(region_folder: Path, name: str) -> Path:
+    """The scenario file for ``name``; a clear error listing the available ones if it does not exist."""
+    folder = Path(region_folder) / "scenarios"
+    path = folder / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.exists() else []
+        raise RegionDataError(path, f"unknown scenario {name!r} (available: {', '.join(known) or 'none'})")
+    return path
+
+
+def provenance() -> dict:
+    """Package version and git commit of this code."""
+    try:
+        ver = version("migrasim")
+    except PackageNotFoundError:
+        ver = yaml.safe_load((ROOT / "pyproject.toml").read_text().split("[project]")[1].split("\n[")[0].replace(" = ", ": ")).get("version")
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    return {"version": ver, "git_commit": commit, "git_dirty": dirty}
+
+
+def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict) -> Path:
+    """Write a run's files into a temporary folder beside ``out``, then rename it into place.
+
+    A failure before the rename leaves ``out`` as it was (nothing half-written).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        county.to_csv(tmp / "county.csv", index=False)
+        townships.to_csv(tmp / "townships.csv", index=False)
+        flows.to_parquet(tmp / "flows.parquet", index=False)
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

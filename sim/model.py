@@ -1,0 +1,333 @@
+"""MigrationModel: one step is one year, in the order of docs/ODD.md.
+
+1. demography (ageing, deaths, births, leaving home, dissolving)  2. transport (the year's
+network and travel times)  3. jobs  4. housing  5. moves  6. in-migration  7. urbanisation,
+then indicators. Every rule acts on all households at once (numpy columns).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mesa
+import mesa_geo as mg
+import numpy as np
+
+from geo.accessibility import gravity
+from geo.network import Transport
+from geo.region import Edge, Region, load_region
+from sim import demography as demo
+from sim.agents import Household, Township
+from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
+from sim.indicators import COUNTY_COLUMNS, county_indicators, persons_by_township, urban_persons_by_township
+from sim.markets import MarketState, grow_jobs, households_by_part, labour_tightness, match_jobs, update_housing, vacancy
+from sim.migration import add_migrants, arrivals, logsum
+from sim.params import Params
+from sim.population import DORM, RENTER, synthesise
+
+ZONE_DECAY_PER_MIN = 0.01  # how fast an external zone's pull falls with travel time (estimated)
+
+
+@dataclass
+class Interventions:
+    """Timed changes a scenario makes (filled by the scenario layer; empty = baseline).
+
+    ``jobs[year]`` and ``housing[year]`` are arrays added that year (townships x 3 sectors,
+    townships x [urban, rural]); ``edges`` are extra links with their own opening years;
+    ``parameters[year]`` are dotted parameter overrides taking effect that year.
+    """
+
+    jobs: dict[int, np.ndarray] = field(default_factory=dict)
+    housing: dict[int, np.ndarray] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    parameters: dict[int, dict[str, float]] = field(default_factory=dict)
+    services: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+class MigrationModel(mesa.Model):
+    """Households moving between townships in response to jobs, housing and transport.
+
+    Parameters
+    ----------
+    region : a loaded Region or the path of a region folder.
+    params : behavioural parameters (defaults if None).
+    parameters : dotted overrides, e.g. ``{"demography.tfr": 0.9}`` (plain keywords for ``mesa.batch_run``).
+    start, end : first and last year; the population is built for ``start`` (a census year of the region).
+    scale : share of households simulated, 0.01 to 1.0; counts are reported at full scale.
+    seed : random seed (``rng`` is accepted as an alias, as ``mesa.batch_run`` passes it).
+    interventions : scenario changes (empty = baseline).
+
+    Example
+    -------
+    >>> m = MigrationModel("configs/pingyang", scale=0.01, end=2022, seed=1)   # doctest: +SKIP
+    >>> m.run()                                                                  # doctest: +SKIP
+    >>> m.datacollector.get_model_vars_dataframe().loc[:, "population"]         # doctest: +SKIP
+    """
+
+    def __init__(self, region: Region | str | Path = "configs/pingyang", params: Params | None = None,
+                 parameters: dict[str, float] | None = None, start: int = 2020, end: int = 2035,
+                 scale: float = 1.0, seed: int = 42, rng: int | None = None,
+                 interventions: Interventions | None = None):
+        seed = int(rng) if rng is not None else int(seed)
+        super().__init__(rng=seed)
+        if not 0.001 <= scale <= 1.0:
+            raise ValueError(f"scale must be between 0.001 and 1.0, got {scale}")
+        if end < start:
+            raise ValueError(f"end year {end} is before start year {start}")
+        self.region = region if isinstance(region, Region) else load_region(region)
+        self.params = (params or Params()).with_overrides(parameters or {})
+        self.interventions = interventions or Interventions()
+        self.start, self.end, self.year, self.scale, self.seed = start, end, start, scale, seed
+        self.np_rng = np.random.default_rng(seed)
+        self.codes = self.region.codes
+        self.n = len(self.codes)
+        cfg = self.region.config
+        if start not in cfg.census or not all(k in cfg.census[start] for k in ("age_0_14", "age_15_59", "age_60_plus")):
+            raise ValueError(f"region.yaml has no census age structure for the start year {start} (census.{start}.age_0_14 ...)")
+        self.groups = {g: np.array([self.codes.index(c) for c in grp.members]) for g, grp in cfg.groups.items()}
+        self.zones = cfg.external_zones
+
+        frame = self.region.frame()
+        eco = frame[["jobs_primary", "jobs_secondary", "jobs_tertiary"]].to_numpy(float)
+        self.population = synthesise(
+            pop=frame[f"pop_{start}"].to_numpy(), urban_pop=frame[f"urban_pop_{start}"].to_numpy(),
+            migrant_weight=eco[:, 1] / np.maximum(frame[f"pop_{start}"].to_numpy(), 1),
+            jobs_by_sector=eco, age_band_shares=tuple(cfg.census[start][k].value for k in ("age_0_14", "age_15_59", "age_60_plus")),
+            params=self.params.population, scale=scale, rng=self.np_rng)
+        pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame["pop_2020"].to_numpy(), 1)
+        self.market = MarketState(
+            jobs=eco * scale * pop_ratio[:, None],
+            housing=frame[["housing_urban", "housing_rural"]].to_numpy(float) * scale * pop_ratio[:, None],
+            price=np.ones((self.n, 2)),
+            price_level=frame["price_yuan_m2"].to_numpy(float) / frame["price_yuan_m2"].mean(),
+            services=frame["services"].to_numpy(float),
+            tightness=np.ones(self.n),
+        )
+        self.transport = Transport.from_region(self.region, extra_edges=self.interventions.edges)
+        self._apply_demography_params()
+
+        self.space = mg.GeoSpace(crs=cfg.crs.metric, warn_crs_conversion=False)
+        self.townships = [Township(self, geom, cfg.crs.metric, code, self.region.township(code).name_en, i)
+                          for i, (code, geom) in enumerate(self.region.polygons.geometry.items())]
+        self.space.add_agents(self.townships)
+
+        self.flows: list[dict] = []
+        self.township_records: list[dict] = []
+        self._year_flows: dict[str, float] = {}
+        self._moves = np.zeros((self.n, 2))  # persons in, out per township this year
+        self._births_t = np.zeros(self.n)
+        self._deaths_t = np.zeros(self.n)
+        self._attract_start = None
+        self.access = np.ones(self.n)
+        self.context: ChoiceContext | None = None
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in COUNTY_COLUMNS}})
+        self._update_context()
+        self._collect()
+
+    # ------------------------------------------------------------------ set-up helpers
+    @property
+    def moves(self):
+        return self.params.moves
+
+    def _apply_demography_params(self) -> None:
+        d = self.params.demography
+        self.qx_male = demo.life_table(d.life_expectancy_male, d.gompertz_slope)
+        self.qx_female = demo.life_table(d.life_expectancy_female, d.gompertz_slope)
+        self.asfr = demo.fertility_schedule(d.tfr, d.fertility_peak_age, d.fertility_spread)
+
+    def household(self, row: int) -> Household:
+        """A view of one household row."""
+        return Household(self, row)
+
+    # ------------------------------------------------------------------ the year
+    def step(self) -> None:
+        year = self.year + 1
+        self._enter_year(year)
+        self._demography()
+        minutes = self.transport.township_minutes(year)
+        self._jobs(year, minutes)
+        self._housing(year)
+        self._update_context(minutes)
+        self._move()
+        self._in_migration(minutes)
+        self._urbanise()
+        self.population.compact()
+        self.year = year
+        self._collect()
+        if self.year >= self.end:
+            self.running = False
+
+    def run(self) -> None:
+        """Step until the end year."""
+        while self.running and self.year < self.end:
+            self.step()
+
+    def _enter_year(self, year: int) -> None:
+        self._year_flows = defaultdict(float)
+        self._moves = np.zeros((self.n, 2))
+        self._births_t = np.zeros(self.n)
+        self._deaths_t = np.zeros(self.n)
+        overrides = self.interventions.parameters.get(year)
+        if overrides:
+            self.params = self.params.with_overrides(overrides)
+            self._apply_demography_params()
+        if year in self.interventions.services:
+            self.market.services = np.clip(self.market.services + self.interventions.services[year], 0.0, 1.0)
+
+    def _demography(self) -> None:
+        pop, rng, d = self.population, self.np_rng, self.params.demography
+        demo.age_one_year(pop)
+        died = demo.deaths(pop, self.qx_male, self.qx_female, rng.random(len(pop.p_age)))
+        self._deaths_t = np.bincount(pop.h_township[pop.p_hh[died]], minlength=self.n)
+        n = len(pop.p_age)
+        born_hh = demo.births(pop, self.asfr, d.sex_ratio_at_birth, rng.random(n), rng.random(n))
+        self._births_t = np.bincount(pop.h_township[born_hh], minlength=self.n)
+        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng.random(len(pop.p_age)))
+        demo.dissolve_empty(pop)
+        self._year_flows["births"] = float(self._births_t.sum())
+        self._year_flows["deaths"] = float(self._deaths_t.sum())
+
+    def _jobs(self, year: int, minutes: np.ndarray) -> None:
+        pop, mk, m = self.population, self.market, self.params.markets
+        added = self.interventions.jobs.get(year)
+        mk.jobs = grow_jobs(mk.jobs, m.job_growth, None if added is None else added * self.scale)
+        alive = pop.p_alive
+        workers = np.bincount(pop.h_township[pop.p_hh[alive & pop.p_employed]], minlength=self.n).astype(float)
+        seekers = np.bincount(pop.h_township[pop.p_hh[alive & (pop.p_age >= 16) & (pop.p_age < 65)]], minlength=self.n).astype(float)
+        mk.tightness = labour_tightness(minutes, mk.total_jobs, np.maximum(seekers, workers), m.commute_decay_per_min)
+        n = len(pop.p_age)
+        match_jobs(pop, mk.tightness, mk.jobs, m.job_finding_rate, self.np_rng.random(n), self.np_rng.random(n))
+        acc = gravity(minutes, mk.total_jobs, m.commute_decay_per_min)
+        self.access = acc / acc.mean()
+
+    def _housing(self, year: int) -> None:
+        added = self.interventions.housing.get(year)
+        update_housing(self.market, households_by_part(self.population, self.n), self.params.markets,
+                       None if added is None else added * self.scale)
+
+    def _update_context(self, minutes: np.ndarray | None = None) -> None:
+        if minutes is None:
+            minutes = self.transport.township_minutes(self.year)
+            acc = gravity(minutes, self.market.total_jobs, self.params.markets.commute_decay_per_min)
+            self.access = acc / acc.mean()
+        mk = self.market
+        self.context = ChoiceContext(
+            access=self.access, wage=mk.tightness ** self.params.markets.wage_tightness_elasticity,
+            price=mk.price_level[:, None] * mk.price, services=mk.services,
+            vacancy=vacancy(mk.housing, households_by_part(self.population, self.n)),
+            minutes=minutes, target_vacancy=self.params.markets.target_vacancy, size=mk.housing)
+        if self._attract_start is None:
+            self._attract_start = self._attractiveness()
+
+    def _attractiveness(self) -> float:
+        m = self.moves
+        return logsum(place_utility(self.context, m) + m.beta_hukou * m.hukou_openness)
+
+    def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
+        pops = np.array([z.pop_2020 for z in self.zones], float)
+        w = pops * np.exp(-ZONE_DECAY_PER_MIN * np.where(np.isfinite(minutes_from_centre), minutes_from_centre, 1e6))
+        return w / w.sum()
+
+    def _move(self) -> None:
+        pop, rng, m = self.population, self.np_rng, self.moves
+        rows = np.flatnonzero(pop.h_alive)
+        head = pop.head_age()[rows]
+        p = consider_probability(head, pop.h_tenure[rows], m)
+        considering = rows[rng.random(len(rows)) < p]
+        cum = cell_probabilities(self.context, m)
+        choice = choose(cum, household_cells(pop, considering), rng.random(len(considering)))
+        size = pop.household_size()
+        origin = pop.h_township[considering].astype(np.int64)
+        leave = choice == 2 * self.n
+        dest_town = choice // 2
+        moved_town = ~leave & (dest_town != origin)
+        within = ~leave & (dest_town == origin) & ((choice % 2 == 0) != pop.h_urban[considering])
+        # within-township moves between the urban and rural part
+        w_rows = considering[within]
+        pop.h_urban[w_rows] = choice[within] % 2 == 0
+        # moves between townships
+        mv = considering[moved_town]
+        self._record_moves(origin[moved_town], dest_town[moved_town], size[mv])
+        pop.h_township[mv] = dest_town[moved_town]
+        pop.h_urban[mv] = choice[moved_town] % 2 == 0
+        pop.h_tenure[mv] = np.where(pop.h_tenure[mv] == DORM, RENTER, pop.h_tenure[mv])
+        # leaving the county
+        lv = considering[leave]
+        centre = self.region.seat_node(self.codes[self.groups["main_centre"][0]]) if "main_centre" in self.groups else self.transport.seat_nodes[0]
+        zone_minutes = self.transport.minutes(self.year + 1, [centre], [z.node for z in self.zones])[0]
+        zw = self._zone_weights(zone_minutes)
+        zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
+        self._record_external(origin[leave], zone, size[lv], outgoing=True)
+        pop.h_alive[lv] = False
+        pop.p_alive[np.isin(pop.p_hh, lv) & pop.p_alive] = False
+        self._zone_prob = zw
+
+    def _in_migration(self, minutes: np.ndarray) -> None:
+        pop, rng, m = self.population, self.np_rng, self.params.migration
+        expected = arrivals(pop.n_households, self._attractiveness(), self._attract_start, m)
+        count = int(rng.poisson(expected))
+        u = place_utility(self.context, self.moves).reshape(-1) + self.moves.beta_hukou * self.moves.hukou_openness
+        prob = np.exp(u - u.max())
+        prob /= prob.sum()
+        rows = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, self.params.population.employment_rate)
+        size = pop.household_size()[rows]
+        zone = rng.choice(len(self.zones), size=len(rows), p=self._zone_prob) if len(rows) else np.zeros(0, int)
+        self._record_external(pop.h_township[rows].astype(np.int64), zone, size, outgoing=False)
+
+    def _urbanise(self) -> None:
+        pop = self.population
+        rural = np.flatnonzero(pop.h_alive & ~pop.h_urban)
+        go = rural[self.np_rng.random(len(rural)) < self.params.urbanisation.rural_to_urban_rate]
+        pop.h_urban[go] = True
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _record_moves(self, origin: np.ndarray, dest: np.ndarray, persons: np.ndarray) -> None:
+        np.add.at(self._moves[:, 0], dest, persons)
+        np.add.at(self._moves[:, 1], origin, persons)
+        if len(origin):
+            key = origin * self.n + dest
+            hh = np.bincount(key, minlength=self.n * self.n)
+            ps = np.bincount(key, weights=persons, minlength=self.n * self.n)
+            for k in np.flatnonzero(hh):
+                self.flows.append({"year": self.year + 1, "origin": self.codes[k // self.n], "destination": self.codes[k % self.n],
+                                   "households": hh[k] / self.scale, "persons": ps[k] / self.scale})
+
+    def _record_external(self, town: np.ndarray, zone: np.ndarray, persons: np.ndarray, outgoing: bool) -> None:
+        col = 1 if outgoing else 0
+        np.add.at(self._moves[:, col], town, persons)
+        self._year_flows["out_migrants" if outgoing else "in_migrants"] += float(persons.sum())
+        if len(town):
+            nz = len(self.zones)
+            key = town * nz + zone
+            hh = np.bincount(key, minlength=self.n * nz)
+            ps = np.bincount(key, weights=persons, minlength=self.n * nz)
+            for k in np.flatnonzero(hh):
+                t, z = self.codes[k // nz], self.zones[k % nz].id
+                self.flows.append({"year": self.year + 1, "origin": t if outgoing else z, "destination": z if outgoing else t,
+                                   "households": hh[k] / self.scale, "persons": ps[k] / self.scale})
+
+    def _collect(self) -> None:
+        pop, mk = self.population, self.market
+        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows)
+        persons = persons_by_township(pop, self.n)
+        urban = urban_persons_by_township(pop, self.n)
+        hh_part = households_by_part(pop, self.n)
+        vac = vacancy(mk.housing.sum(axis=1, keepdims=True), hh_part.sum(axis=1, keepdims=True))[:, 0]
+        hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
+        for i, t in enumerate(self.townships):
+            rec = {"year": self.year, "township": t.code, "population": persons[i] / self.scale,
+                   "households": hh_part[i].sum() / self.scale, "urban_population": urban[i] / self.scale,
+                   "jobs": mk.total_jobs[i] / self.scale, "housing_units": mk.housing[i].sum() / self.scale,
+                   "vacancy": float(vac[i]), "price_index": float(hh_price[i]), "accessibility": float(self.access[i]),
+                   "births": self._births_t[i] / self.scale if self.year > self.start else 0.0,
+                   "deaths": self._deaths_t[i] / self.scale if self.year > self.start else 0.0,
+                   "in_moves": self._moves[i, 0] / self.scale, "out_moves": self._moves[i, 1] / self.scale}
+            self.township_records.append(rec)
+            t.population, t.urban_population, t.households = rec["population"], rec["urban_population"], rec["households"]
+            t.jobs, t.housing_units, t.vacancy = rec["jobs"], rec["housing_units"], rec["vacancy"]
+            t.price_index, t.accessibility = rec["price_index"], rec["accessibility"]
+            t.net_migration = rec["in_moves"] - rec["out_moves"]
+        self.datacollector.collect(self)

@@ -1,0 +1,113 @@
+"""Behavioural parameters of the model, typed and range-checked.
+
+The values live in ``configs/<region>/params.yaml`` (each with its meaning and source); this
+module only defines what a valid set looks like. Every field has a default so a toy region
+can run without a file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Demography(_P):
+    life_expectancy_male: float = Field(81.12, gt=40, lt=100)
+    life_expectancy_female: float = Field(82.89, gt=40, lt=100)
+    gompertz_slope: float = Field(0.095, gt=0.01, lt=0.2)
+    tfr: float = Field(1.27, ge=0, le=8)
+    fertility_peak_age: float = Field(29.0, ge=18, le=40)
+    fertility_spread: float = Field(5.5, gt=1, le=15)
+    sex_ratio_at_birth: float = Field(110.0, gt=80, lt=140)
+    leave_home_rate: float = Field(0.03, ge=0, le=1)
+    leave_home_ages: tuple[int, int] = (22, 35)
+
+
+class Population(_P):
+    household_size_shares: tuple[float, ...] = (0.18, 0.27, 0.25, 0.17, 0.08, 0.05)
+    male_share: float = Field(108.89 / 208.89, gt=0, lt=1)
+    migrant_share: float = Field(215100 / 863088, ge=0, le=1)
+    skill_shares_local: tuple[float, float, float] = (0.55, 0.33, 0.12)
+    skill_shares_migrant: tuple[float, float, float] = (0.70, 0.25, 0.05)
+    employment_rate: float = Field(0.80, ge=0, le=1)
+    owner_share_local: float = Field(0.85, ge=0, le=1)
+    dorm_share_migrant: float = Field(0.25, ge=0, le=1)
+    owner_share_migrant: float = Field(0.15, ge=0, le=1)
+
+
+class Markets(_P):
+    job_growth: tuple[float, float, float] = (-0.03, 0.01, 0.025)
+    wage_by_skill: tuple[float, float, float] = (55000.0, 80000.0, 130000.0)
+    price_elasticity: float = Field(0.8, ge=0, le=5)
+    target_vacancy: float = Field(0.10, gt=0, lt=0.5)
+    construction_response: float = Field(0.05, ge=0, le=1)
+    natural_construction: float = Field(0.005, ge=0, le=0.1)
+    commute_decay_per_min: float = Field(0.05, ge=0, le=1)
+    job_finding_rate: float = Field(0.2, ge=0, le=1)
+    wage_tightness_elasticity: float = Field(0.5, ge=0, le=3)
+
+
+class Moves(_P):
+    consider_rate_young: float = Field(0.12, ge=0, le=1)
+    consider_rate_mid: float = Field(0.05, ge=0, le=1)
+    consider_rate_old: float = Field(0.015, ge=0, le=1)
+    tenure_factor_owner: float = Field(0.5, ge=0, le=10)
+    tenure_factor_renter: float = Field(1.8, ge=0, le=10)
+    tenure_factor_dorm: float = Field(2.5, ge=0, le=10)
+    beta_access: float = 1.2
+    beta_wage: float = 0.8
+    beta_price: float = 0.9
+    beta_services: float = 1.0
+    beta_vacancy: float = 0.6
+    beta_distance_per_hour: float = 1.5
+    beta_urban: float = 0.4
+    beta_size: float = Field(1.0, ge=0, le=2)
+    stay_bonus: float = 2.5
+    local_ties: float = 0.8
+    leave_constant: float = 0.6
+    leave_migrant: float = 0.8
+    hukou_openness: float = Field(0.0, ge=0, le=1)
+    beta_hukou: float = 0.8
+
+
+class Migration(_P):
+    in_households_per_1000: float = Field(16.0, ge=0, le=200)
+    attractiveness_elasticity: float = Field(1.0, ge=0, le=10)
+    size_shares: tuple[float, float, float] = (0.45, 0.30, 0.25)
+    age_mean: float = Field(30.0, ge=16, le=60)
+    age_sd: float = Field(7.0, gt=0, le=20)
+    local_hukou_share: float = Field(0.15, ge=0, le=1)
+
+
+class Urbanisation(_P):
+    rural_to_urban_rate: float = Field(0.012, ge=0, le=1)
+
+
+class Params(_P):
+    """All behavioural parameters; see ``configs/<region>/params.yaml`` for meanings and sources."""
+
+    demography: Demography = Demography()
+    population: Population = Population()
+    markets: Markets = Markets()
+    moves: Moves = Moves()
+    migration: Migration = Migration()
+    urbanisation: Urbanisation = Urbanisation()
+
+    def with_overrides(self, overrides: dict[str, float]) -> "Params":
+        """A copy with dotted-name overrides, e.g. ``{"demography.tfr": 0.9}`` (for levers and sweeps).
+
+        Example
+        -------
+        >>> Params().with_overrides({"demography.tfr": 0.9}).demography.tfr
+        0.9
+        """
+        data = self.model_dump()
+        for key, value in overrides.items():
+            section, _, name = key.partition(".")
+            if section not in data or name not in data[section]:
+                raise KeyError(f"unknown parameter {key!r} (expected section.name, e.g. demography.tfr)")
+            data[section][name] = value
+        return Params.model_validate(data)

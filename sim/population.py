@@ -1,0 +1,223 @@
+"""Synthetic persons and households as numpy columns.
+
+Persons and households are rows of arrays; a person's ``hh`` is the row of its household.
+Dead persons and dissolved households stay as rows with ``alive`` False until
+:meth:`Population.compact` drops them, so indices are stable within a year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.params import Population as PopulationParams
+
+OWNER, RENTER, DORM = 0, 1, 2
+MAX_AGE = 110
+
+
+@dataclass
+class Population:
+    """Column store for persons (``p_*``) and households (``h_*``)."""
+
+    p_age: np.ndarray      # int16 years
+    p_female: np.ndarray   # bool
+    p_hh: np.ndarray       # int32 household row
+    p_skill: np.ndarray    # int8: 0 low, 1 middle, 2 high (university)
+    p_employed: np.ndarray  # bool
+    p_sector: np.ndarray   # int8: -1 none, 0 primary, 1 secondary, 2 tertiary
+    p_alive: np.ndarray    # bool
+    h_township: np.ndarray  # int16 township index
+    h_urban: np.ndarray    # bool: lives in the urban part of the township
+    h_local: np.ndarray    # bool: local hukou (False = migrant)
+    h_tenure: np.ndarray   # int8: OWNER, RENTER, DORM
+    h_alive: np.ndarray    # bool
+
+    @property
+    def n_persons(self) -> int:
+        return int(self.p_alive.sum())
+
+    @property
+    def n_households(self) -> int:
+        return int(self.h_alive.sum())
+
+    def household_size(self) -> np.ndarray:
+        """Living members per household row (0 for dissolved ones)."""
+        return np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
+
+    def head_age(self) -> np.ndarray:
+        """Age of the oldest living member per household (-1 where none)."""
+        out = np.full(len(self.h_alive), -1, dtype=np.int16)
+        alive = self.p_alive
+        np.maximum.at(out, self.p_hh[alive], self.p_age[alive])
+        return out
+
+    def add_households(self, township, urban, local, tenure) -> np.ndarray:
+        """Append households; returns their row indices."""
+        start = len(self.h_alive)
+        n = len(township)
+        self.h_township = np.concatenate([self.h_township, np.asarray(township, np.int16)])
+        self.h_urban = np.concatenate([self.h_urban, np.asarray(urban, bool)])
+        self.h_local = np.concatenate([self.h_local, np.asarray(local, bool)])
+        self.h_tenure = np.concatenate([self.h_tenure, np.asarray(tenure, np.int8)])
+        self.h_alive = np.concatenate([self.h_alive, np.ones(n, bool)])
+        return np.arange(start, start + n)
+
+    def add_persons(self, age, female, hh, skill, employed, sector) -> None:
+        n = len(age)
+        self.p_age = np.concatenate([self.p_age, np.asarray(age, np.int16)])
+        self.p_female = np.concatenate([self.p_female, np.asarray(female, bool)])
+        self.p_hh = np.concatenate([self.p_hh, np.asarray(hh, np.int32)])
+        self.p_skill = np.concatenate([self.p_skill, np.asarray(skill, np.int8)])
+        self.p_employed = np.concatenate([self.p_employed, np.asarray(employed, bool)])
+        self.p_sector = np.concatenate([self.p_sector, np.asarray(sector, np.int8)])
+        self.p_alive = np.concatenate([self.p_alive, np.ones(n, bool)])
+
+    def compact(self) -> None:
+        """Drop dead persons and dissolved households, renumbering household rows."""
+        keep_h = self.h_alive & (self.household_size() > 0)
+        new_index = np.cumsum(keep_h) - 1
+        keep_p = self.p_alive & keep_h[self.p_hh]
+        for f in fields(self):
+            arr = getattr(self, f.name)
+            if f.name.startswith("p_"):
+                setattr(self, f.name, arr[keep_p])
+            else:
+                setattr(self, f.name, arr[keep_h])
+        self.p_hh = new_index[self.p_hh].astype(np.int32)
+
+    def copy(self) -> "Population":
+        return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+
+def age_distribution(band_shares: tuple[float, float, float]) -> np.ndarray:
+    """Single-year age shares 0..MAX_AGE matching the census bands 0-14, 15-59, 60+.
+
+    Within bands: fewer young children than teenagers (falling births), a flat working
+    age, and a geometric decline after 60.
+
+    Example
+    -------
+    >>> d = age_distribution((0.16, 0.64, 0.20)); round(d[:15].sum(), 6), round(d[60:].sum(), 6)
+    (0.16, 0.2)
+    """
+    ages = np.arange(MAX_AGE + 1)
+    w = np.zeros(MAX_AGE + 1)
+    w[:15] = np.linspace(0.8, 1.1, 15)
+    w[15:60] = 1.0 + 0.15 * np.exp(-((ages[15:60] - 40) / 10.0) ** 2)
+    w[60:] = 0.93 ** (ages[60:] - 60)
+    out = np.zeros_like(w)
+    for (lo, hi), share in zip(((0, 15), (15, 60), (60, MAX_AGE + 1)), band_shares):
+        out[lo:hi] = w[lo:hi] / w[lo:hi].sum() * share
+    return out
+
+
+def quota(shares: np.ndarray, n: int) -> np.ndarray:
+    """Integer counts summing to ``n`` closest to ``shares * n`` (largest remainders)."""
+    raw = np.asarray(shares, float) / np.sum(shares) * n
+    counts = np.floor(raw).astype(np.int64)
+    short = n - counts.sum()
+    if short > 0:
+        counts[np.argsort(-(raw - counts), kind="stable")[:short]] += 1
+    return counts
+
+
+def _household_sizes(target: int, size_shares, rng: np.random.Generator) -> np.ndarray:
+    """Household sizes drawn from ``size_shares`` whose sum is exactly ``target`` (last one trimmed)."""
+    if target <= 0:
+        return np.zeros(0, np.int64)
+    p = np.asarray(size_shares, float) / np.sum(size_shares)
+    mean = float(np.dot(np.arange(1, len(p) + 1), p))
+    sizes = rng.choice(np.arange(1, len(p) + 1), size=int(target / mean * 1.3) + 10, p=p)
+    csum = np.cumsum(sizes)
+    k = int(np.searchsorted(csum, target))
+    sizes = sizes[: k + 1].copy()
+    sizes[-1] -= csum[k] - target
+    return sizes[sizes > 0]
+
+
+def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarray, jobs_by_sector: np.ndarray,
+               age_band_shares: tuple[float, float, float], params: PopulationParams, scale: float,
+               rng: np.random.Generator) -> Population:
+    """Build persons and households for every township.
+
+    Parameters
+    ----------
+    pop, urban_pop : residents and urban residents per township (full scale).
+    migrant_weight : relative pull of each township on migrants (e.g. its manufacturing jobs).
+    jobs_by_sector : (townships, 3) jobs, for the sector mix of workers.
+    age_band_shares : county shares aged 0-14, 15-59, 60+.
+    params : population parameters.
+    scale : fraction of households simulated (1.0 = one agent per real household).
+    rng : the model's random generator.
+
+    Returns
+    -------
+    Population whose township and urban totals equal ``round(pop * scale)`` and
+    ``round(urban_pop * scale)`` exactly, and whose county age shares match the bands.
+    """
+    n_t = len(pop)
+    urban_t = np.round(np.asarray(urban_pop) * scale).astype(np.int64)
+    total_t = np.round(np.asarray(pop) * scale).astype(np.int64)
+    sizes, town, urban = [], [], []
+    for t in range(n_t):
+        for is_urban, target in ((True, urban_t[t]), (False, total_t[t] - urban_t[t])):
+            s = _household_sizes(int(target), params.household_size_shares, rng)
+            sizes.append(s)
+            town.append(np.full(len(s), t, np.int16))
+            urban.append(np.full(len(s), is_urban))
+    sizes = np.concatenate(sizes)
+    h_town = np.concatenate(town)
+    h_urban = np.concatenate(urban)
+    n_h, n_p = len(sizes), int(sizes.sum())
+
+    # Ages: an exact quota of the county distribution; each household's first member is an adult head.
+    ages = np.repeat(np.arange(MAX_AGE + 1), quota(age_distribution(age_band_shares), n_p))
+    adults = np.flatnonzero(ages >= 20)
+    heads = rng.choice(adults, size=n_h, replace=False)
+    rest = np.setdiff1d(np.arange(n_p), heads, assume_unique=True)
+    rng.shuffle(rest)
+    p_hh = np.repeat(np.arange(n_h, dtype=np.int32), sizes)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    order = np.empty(n_p, np.int64)
+    is_first = np.zeros(n_p, bool)
+    is_first[first] = True
+    order[is_first] = heads
+    order[~is_first] = rest
+    p_age = ages[order].astype(np.int16)
+
+    # Migrant households: young heads and small households, weighted by the township's pull.
+    head_age = p_age[first]
+    w = np.asarray(migrant_weight, float)[h_town] * np.where((head_age >= 20) & (head_age <= 45), 3.0, 1.0) * np.where(sizes <= 3, 1.5, 1.0)
+    keys = rng.random(n_h) ** (1.0 / np.maximum(w, 1e-12))
+    ranked = np.argsort(-keys, kind="stable")
+    k = int(np.searchsorted(np.cumsum(sizes[ranked]), params.migrant_share * n_p))
+    h_local = np.ones(n_h, bool)
+    h_local[ranked[: k + 1]] = False
+
+    local_p = h_local[p_hh]
+    u = rng.random(n_p)
+    cum_local, cum_mig = np.cumsum(params.skill_shares_local), np.cumsum(params.skill_shares_migrant)
+    p_skill = np.where(local_p, np.searchsorted(cum_local, u * cum_local[-1], side="right"),
+                       np.searchsorted(cum_mig, u * cum_mig[-1], side="right")).astype(np.int8)
+    p_skill[p_age < 18] = 0
+    working_age = (p_age >= 16) & (p_age < 65)
+    p_employed = working_age & (rng.random(n_p) < np.where(local_p, params.employment_rate, min(1.0, params.employment_rate + 0.1)))
+    mix = np.asarray(jobs_by_sector, float)
+    mix = mix / mix.sum(axis=1, keepdims=True)
+    cum_mix = np.cumsum(mix, axis=1)[h_town[p_hh]]
+    p_sector = np.where(p_employed, (rng.random(n_p)[:, None] > cum_mix).sum(axis=1), -1).astype(np.int8)
+    p_female = rng.random(n_p) >= params.male_share
+
+    t_u = rng.random(n_h)
+    h_tenure = np.where(
+        h_local,
+        np.where(t_u < params.owner_share_local, OWNER, RENTER),
+        np.where(t_u < params.owner_share_migrant, OWNER, np.where(t_u < params.owner_share_migrant + params.dorm_share_migrant, DORM, RENTER)),
+    ).astype(np.int8)
+    return Population(
+        p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,
+        p_alive=np.ones(n_p, bool), h_township=h_town, h_urban=h_urban, h_local=h_local, h_tenure=h_tenure,
+        h_alive=np.ones(n_h, bool),
+    )
