@@ -1,0 +1,60 @@
+"""Speed and memory of the model, run by hand: python benchmarks/bench_model.py
+
+Measures (1) 2020->2035 at 1%, 10% and 100% scale, one process: wall time of construction and of
+the 15 steps, and peak resident memory; (2) the move decision for every household at 5% scale,
+one Python call per household (Mesa HouseholdAgent + shuffle_do) against the vectorised engine.
+Results go in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from geo.region import load_region  # noqa: E402
+from sim.agents import HouseholdAgent  # noqa: E402
+from sim.choice import cell_probabilities, choose, household_cells  # noqa: E402
+from sim.model import MigrationModel  # noqa: E402
+
+
+def timed_run(region, scale: float) -> tuple[float, float, int]:
+    t0 = time.perf_counter()
+    m = MigrationModel(region, scale=scale, seed=1)
+    t1 = time.perf_counter()
+    m.run()
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1, m.population.n_households
+
+
+def reference_ratio(region, scale: float = 0.05) -> tuple[float, float, int]:
+    m = MigrationModel(region, scale=scale, seed=1, end=2021)
+    rows = np.flatnonzero(m.population.h_alive)
+    u = np.random.default_rng(0).random(len(rows))
+    t0 = time.perf_counter()
+    cum = cell_probabilities(m.context, m.moves)
+    fast = choose(cum, household_cells(m.population, rows), u)
+    t_fast = time.perf_counter() - t0
+    agents = [HouseholdAgent(m, int(r), float(x)) for r, x in zip(rows, u)]
+    t0 = time.perf_counter()
+    m.agents_by_type[HouseholdAgent].shuffle_do("step")
+    t_slow = time.perf_counter() - t0
+    assert [a.choice for a in agents] == fast.tolist()
+    return t_fast, t_slow, len(rows)
+
+
+if __name__ == "__main__":
+    region = load_region(Path(__file__).resolve().parents[1] / "configs" / "pingyang")
+    for scale in (0.01, 0.1, 1.0):
+        build, steps, hh = timed_run(region, scale)
+        print(f"scale {scale:>4}: build {build:6.2f} s, 15 years {steps:6.2f} s, households at end {hh:,}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak_mb:,.0f} MB")
+    fast, slow, n = reference_ratio(region)
+    print(f"move decision for {n:,} households (5% scale): engine {fast * 1000:.1f} ms, per-agent reference {slow * 1000:.0f} ms, "
+          f"ratio {slow / fast:,.0f}x (identical choices)")
