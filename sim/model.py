@@ -61,12 +61,12 @@ class MigrationModel(mesa.Model):
 
     Example
     -------
-    >>> m = MigrationModel("configs/pingyang", scale=0.01, end=2022, seed=1)   # doctest: +SKIP
+    >>> m = MigrationModel("configs/<region>", scale=0.01, end=2022, seed=1)   # doctest: +SKIP
     >>> m.run()                                                                  # doctest: +SKIP
     >>> m.datacollector.get_model_vars_dataframe().loc[:, "population"]         # doctest: +SKIP
     """
 
-    def __init__(self, region: Region | str | Path = "configs/pingyang", params: Params | None = None,
+    def __init__(self, region: Region | str | Path, params: Params | None = None,
                  parameters: dict[str, float] | None = None, start: int = 2020, end: int = 2035,
                  scale: float = 1.0, seed: int = 42, rng: int | None = None,
                  interventions: Interventions | None = None):
