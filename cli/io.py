@@ -62,7 +62,9 @@ def provenance() -> dict:
     try:
         ver = version("migrasim")
     except PackageNotFoundError:
-        ver = yaml.safe_load((ROOT / "pyproject.toml").read_text().split("[project]")[1].split("\n[")[0].replace(" = ", ": ")).get("version")
+        import tomllib
+
+        ver = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip() or None
         dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5).stdout.strip())

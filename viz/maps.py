@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,7 @@ MODE_STYLE = {
 CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "AR PL UMing CN", "Droid Sans Fallback"]
 
 
+@functools.cache
 def has_cjk_font() -> bool:
     """True if a font that can draw Chinese names is installed (else labels use pinyin only)."""
     from matplotlib import font_manager
