@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import mesa
 import mesa_geo as mg
+import numpy as np
 
 
 class Township(mg.GeoAgent):
@@ -59,6 +62,13 @@ class Household:
         return ("owner", "renter", "dormitory")[int(self._pop.h_tenure[self.row])]
 
     @property
+    def income(self) -> float:
+        """Yearly household income in yuan (sum over members)."""
+        p = self._pop
+        members = (p.p_hh == self.row) & p.p_alive
+        return float(p.p_income[members].sum())
+
+    @property
     def members_age(self) -> list[int]:
         p = self._pop
         return sorted((p.p_age[(p.p_hh == self.row) & p.p_alive]).tolist(), reverse=True)
@@ -69,6 +79,91 @@ class Household:
 
     def __repr__(self) -> str:
         return f"Household(row={self.row}, township={self.township}, size={self.size}, tenure={self.tenure})"
+
+
+class Households:
+    """The living households as a collection, in the spirit of Mesa's ``AgentSet``.
+
+    Attributes are read for all households at once from the numpy columns (``get``), subsets are
+    boolean masks (``select``), and iterating yields :class:`Household` views. Row numbers are
+    valid until the end of the year's step, when dead rows are compacted away.
+
+    Example
+    -------
+    >>> hh = model.households                                  # doctest: +SKIP
+    >>> len(hh), hh.get("size").mean()                           # doctest: +SKIP
+    >>> renters = hh.select(lambda h: h["tenure"] == 1)           # doctest: +SKIP
+    >>> renters.agg("income", np.median)                         # doctest: +SKIP
+    >>> {k: len(v) for k, v in hh.groupby("township").items()}    # doctest: +SKIP
+    """
+
+    #: attributes ``get`` knows, each a function of the population returning one value per household row
+    ATTRIBUTES: dict[str, Callable] = {
+        "township": lambda p: p.h_township,
+        "urban": lambda p: p.h_urban,
+        "local_hukou": lambda p: p.h_local,
+        "tenure": lambda p: p.h_tenure,
+        "size": lambda p: p.household_size(),
+        "head_age": lambda p: p.head_age(),
+        "income": lambda p: p.household_income(),
+    }
+
+    def __init__(self, model, rows: np.ndarray | None = None):
+        self.model = model
+        self.rows = np.flatnonzero(model.population.h_alive) if rows is None else np.asarray(rows, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Household]:
+        return (Household(self.model, int(r)) for r in self.rows)
+
+    def __getitem__(self, i: int) -> Household:
+        return Household(self.model, int(self.rows[i]))
+
+    def get(self, attr: str) -> np.ndarray:
+        """One attribute for every household in the set, as an array (township is its index)."""
+        if attr not in self.ATTRIBUTES:
+            raise KeyError(f"unknown household attribute {attr!r}; known: {', '.join(self.ATTRIBUTES)}")
+        return np.asarray(self.ATTRIBUTES[attr](self.model.population))[self.rows]
+
+    def select(self, condition: Callable[[dict[str, np.ndarray]], np.ndarray] | np.ndarray) -> "Households":
+        """The households where ``condition`` holds: a boolean mask over the set, or a function that
+        receives a dict-like of attribute arrays and returns such a mask."""
+        if callable(condition):
+            condition = condition(_Columns(self))
+        mask = np.asarray(condition, bool)
+        if mask.shape != self.rows.shape:
+            raise ValueError(f"select needs one boolean per household ({len(self.rows)}), got shape {mask.shape}")
+        return Households(self.model, self.rows[mask])
+
+    def agg(self, attr: str, func: Callable[[np.ndarray], float]) -> float:
+        """Apply ``func`` (e.g. ``np.mean``) to one attribute over the set."""
+        return func(self.get(attr))
+
+    def groupby(self, attr: str) -> dict:
+        """Split the set by the values of an attribute (township codes for ``township``)."""
+        values = self.get(attr)
+        out = {}
+        for v in np.unique(values):
+            key = self.model.codes[int(v)] if attr == "township" else v.item()
+            out[key] = Households(self.model, self.rows[values == v])
+        return out
+
+    def __repr__(self) -> str:
+        return f"Households({len(self)} households)"
+
+
+class _Columns:
+    """Lazy attribute arrays of a household set, for ``select`` conditions."""
+
+    def __init__(self, hh: Households):
+        self.hh, self.cache = hh, {}
+
+    def __getitem__(self, attr: str) -> np.ndarray:
+        if attr not in self.cache:
+            self.cache[attr] = self.hh.get(attr)
+        return self.cache[attr]
 
 
 class HouseholdAgent(mesa.Agent):

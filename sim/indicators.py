@@ -12,7 +12,8 @@ from sim.population import Population
 
 COUNTY_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
                   "in_migrants", "out_migrants", "primacy", "gupanshan_share", "shuitou_share", "western_share",
-                  "urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio"]
+                  "urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio",
+                  "mean_household_income"]
 
 
 def persons_by_township(pop: Population, n: int) -> np.ndarray:
@@ -58,6 +59,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "aged0_14_share": young / total if total else float("nan"),
         "aged60_share": old / total if total else float("nan"),
         "dependency_ratio": (young + old) / working if working else float("nan"),
+        "mean_household_income": float(pop.household_income()[pop.h_alive].mean()) if pop.n_households else float("nan"),
     }
     for key, name in (("main_centre", "primacy"), ("gupanshan", "gupanshan_share"), ("shuitou", "shuitou_share"), ("western", "western_share")):
         out[name] = group_share(by_t, groups[key]) if key in groups else float("nan")

@@ -83,6 +83,34 @@ def match_jobs(pop: Population, tightness: np.ndarray, jobs: np.ndarray, base_ra
     pop.p_sector[~pop.p_employed] = -1
 
 
+def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams, rng: np.random.Generator) -> None:
+    """Set every person's yearly income: wage if employed, pension if 60 or older, else nothing.
+
+    A wage is ``wage_by_skill[skill] * wage_index[township] * wage_factor``; the wage factor is a
+    person's lasting earning power, drawn once (lognormal with mean 1) the first time it is needed.
+
+    Example
+    -------
+    >>> from sim.params import Markets; from sim.population import Population
+    >>> one = lambda *v, t=None: np.array(v, dtype=t)
+    >>> pop = Population(p_age=one(30, 70), p_female=one(0, 1, t=bool), p_hh=one(0, 0), p_skill=one(2, 0),
+    ...                  p_employed=one(1, 0, t=bool), p_sector=one(2, -1), p_alive=one(1, 1, t=bool),
+    ...                  p_wage_factor=one(1.0, 1.0, t=np.float32), p_income=one(0.0, 0.0, t=np.float32),
+    ...                  h_township=one(0), h_urban=one(1, t=bool), h_local=one(1, t=bool), h_tenure=one(0), h_alive=one(1, t=bool))
+    >>> assign_incomes(pop, np.array([1.0]), Markets(), np.random.default_rng(0)); pop.p_income.tolist()
+    [130000.0, 18000.0]
+    """
+    new = np.isnan(pop.p_wage_factor)
+    if new.any():
+        s = params.wage_dispersion
+        pop.p_wage_factor[new] = np.exp(rng.normal(-0.5 * s * s, s, int(new.sum())))
+    town = pop.h_township[pop.p_hh]
+    wage = np.asarray(params.wage_by_skill, np.float32)[pop.p_skill] * wage_index[town] * pop.p_wage_factor
+    pension = np.where(pop.p_age >= 60, np.float32(params.pension_yuan), np.float32(0.0))
+    pop.p_income = np.where(pop.p_employed, wage, pension).astype(np.float32)
+    pop.p_income[~pop.p_alive] = 0.0
+
+
 def update_housing(state: MarketState, households: np.ndarray, params: MarketParams, added: np.ndarray | None = None) -> None:
     """Prices respond to vacancy against its target; construction responds to price.
 

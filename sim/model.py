@@ -19,10 +19,10 @@ from geo.accessibility import gravity
 from geo.network import Transport
 from geo.region import Edge, Region, load_region
 from sim import demography as demo
-from sim.agents import Household, Township
+from sim.agents import Household, Households, Township
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import COUNTY_COLUMNS, county_indicators, persons_by_township, urban_persons_by_township
-from sim.markets import MarketState, grow_jobs, households_by_part, labour_tightness, match_jobs, update_housing, vacancy
+from sim.markets import MarketState, assign_incomes, grow_jobs, households_by_part, labour_tightness, match_jobs, update_housing, vacancy
 from sim.migration import add_migrants, arrivals, logsum
 from sim.params import Params
 from sim.population import DORM, RENTER, synthesise
@@ -105,6 +105,7 @@ class MigrationModel(mesa.Model):
             services=frame["services"].to_numpy(float),
             tightness=np.ones(self.n),
         )
+        assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
         self.transport = Transport.from_region(self.region, extra_edges=self.interventions.edges)
         self._apply_demography_params()
 
@@ -142,6 +143,11 @@ class MigrationModel(mesa.Model):
         """A view of one household row."""
         return Household(self, row)
 
+    @property
+    def households(self) -> Households:
+        """All living households, as an AgentSet-like collection over the numpy columns."""
+        return Households(self)
+
     # ------------------------------------------------------------------ the year
     def step(self) -> None:
         year = self.year + 1
@@ -154,6 +160,9 @@ class MigrationModel(mesa.Model):
         self._move()
         self._in_migration(minutes)
         self._urbanise()
+        # after in-migration, so newcomers have incomes in this year's indicators
+        assign_incomes(self.population, self.market.tightness ** self.params.markets.wage_tightness_elasticity,
+                       self.params.markets, self.np_rng)
         self.population.compact()
         self.year = year
         self._collect()
@@ -316,12 +325,14 @@ class MigrationModel(mesa.Model):
         urban = urban_persons_by_township(pop, self.n)
         hh_part = households_by_part(pop, self.n)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), hh_part.sum(axis=1, keepdims=True))[:, 0]
+        income = np.bincount(pop.h_township[pop.h_alive], weights=pop.household_income()[pop.h_alive], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):
             rec = {"year": self.year, "township": t.code, "population": persons[i] / self.scale,
                    "households": hh_part[i].sum() / self.scale, "urban_population": urban[i] / self.scale,
                    "jobs": mk.total_jobs[i] / self.scale, "housing_units": mk.housing[i].sum() / self.scale,
-                   "vacancy": float(vac[i]), "price_index": float(hh_price[i]), "accessibility": float(self.access[i]),
+                   "vacancy": float(vac[i]), "price_index": float(hh_price[i]),
+                   "mean_household_income": float(income[i] / max(hh_part[i].sum(), 1)), "accessibility": float(self.access[i]),
                    "births": self._births_t[i] / self.scale if self.year > self.start else 0.0,
                    "deaths": self._deaths_t[i] / self.scale if self.year > self.start else 0.0,
                    "in_moves": self._moves[i, 0] / self.scale, "out_moves": self._moves[i, 1] / self.scale}

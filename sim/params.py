@@ -41,6 +41,8 @@ class Population(_P):
 class Markets(_P):
     job_growth: tuple[float, float, float] = (-0.03, 0.01, 0.025)
     wage_by_skill: tuple[float, float, float] = (55000.0, 80000.0, 130000.0)
+    wage_dispersion: float = Field(0.35, ge=0, le=2)
+    pension_yuan: float = Field(18000.0, ge=0)
     price_elasticity: float = Field(0.8, ge=0, le=5)
     target_vacancy: float = Field(0.10, gt=0, lt=0.5)
     construction_response: float = Field(0.05, ge=0, le=1)

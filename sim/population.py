@@ -28,6 +28,8 @@ class Population:
     p_employed: np.ndarray  # bool
     p_sector: np.ndarray   # int8: -1 none, 0 primary, 1 secondary, 2 tertiary
     p_alive: np.ndarray    # bool
+    p_wage_factor: np.ndarray  # float32 personal earning power (lognormal, mean 1); NaN until drawn
+    p_income: np.ndarray   # float32 yuan a year: wage if employed, pension if 60+, else 0
     h_township: np.ndarray  # int16 township index
     h_urban: np.ndarray    # bool: lives in the urban part of the township
     h_local: np.ndarray    # bool: local hukou (False = migrant)
@@ -45,6 +47,11 @@ class Population:
     def household_size(self) -> np.ndarray:
         """Living members per household row (0 for dissolved ones)."""
         return np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
+
+    def household_income(self) -> np.ndarray:
+        """Yearly income (yuan) per household row: the sum of its living members' incomes."""
+        alive = self.p_alive
+        return np.bincount(self.p_hh[alive], weights=self.p_income[alive], minlength=len(self.h_alive))
 
     def head_age(self) -> np.ndarray:
         """Age of the oldest living member per household (-1 where none)."""
@@ -65,7 +72,10 @@ class Population:
         return np.arange(start, start + n)
 
     def add_persons(self, age, female, hh, skill, employed, sector) -> None:
+        """Append persons; their wage factor and income are set by :func:`sim.markets.assign_incomes`."""
         n = len(age)
+        self.p_wage_factor = np.concatenate([self.p_wage_factor, np.full(n, np.nan, np.float32)])
+        self.p_income = np.concatenate([self.p_income, np.zeros(n, np.float32)])
         self.p_age = np.concatenate([self.p_age, np.asarray(age, np.int16)])
         self.p_female = np.concatenate([self.p_female, np.asarray(female, bool)])
         self.p_hh = np.concatenate([self.p_hh, np.asarray(hh, np.int32)])
@@ -218,6 +228,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     ).astype(np.int8)
     return Population(
         p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,
-        p_alive=np.ones(n_p, bool), h_township=h_town, h_urban=h_urban, h_local=h_local, h_tenure=h_tenure,
+        p_alive=np.ones(n_p, bool), p_wage_factor=np.full(n_p, np.nan, np.float32), p_income=np.zeros(n_p, np.float32),
+        h_township=h_town, h_urban=h_urban, h_local=h_local, h_tenure=h_tenure,
         h_alive=np.ones(n_h, bool),
     )

@@ -181,3 +181,42 @@ def test_unknown_scenario_is_a_clear_error(tmp_path):
     out = cap.get().replace("\n", " ")
     assert rc == 2 and "unknown scenario 'nosuch'" in out and "baseline" in out
     assert not (tmp_path / "o").exists()
+
+
+def test_incomes_follow_skill_work_and_age(py_small):
+    pop = py_small.population
+    alive = pop.p_alive
+    assert not np.isnan(pop.p_wage_factor[alive]).any()
+    workers = alive & pop.p_employed
+    assert (pop.p_income[workers] > 0).all()
+    idle_young = alive & ~pop.p_employed & (pop.p_age < 60)
+    assert (pop.p_income[idle_young] == 0).all()
+    mean_by_skill = [pop.p_income[workers & (pop.p_skill == k)].mean() for k in range(3)]
+    assert mean_by_skill[0] < mean_by_skill[1] < mean_by_skill[2]
+    # household income is the sum of its members', and the county mean is reported
+    hh_income = pop.household_income()
+    assert hh_income.sum() == pytest.approx(pop.p_income[alive].sum(), rel=1e-5)
+    assert py_small.current["mean_household_income"] == pytest.approx(hh_income[pop.h_alive].mean())
+    assert "mean_household_income" in pd.DataFrame(py_small.township_records).columns
+
+
+def test_households_collection_reads_the_columns(py_small):
+    hh = py_small.households
+    pop = py_small.population
+    assert len(hh) == pop.n_households
+    sizes = hh.get("size")
+    assert sizes.sum() == pop.n_persons and (sizes > 0).all()
+    renters = hh.select(lambda h: h["tenure"] == 1)
+    assert 0 < len(renters) < len(hh)
+    assert (renters.get("tenure") == 1).all()
+    by_town = hh.groupby("township")
+    assert set(by_town) <= set(py_small.codes)
+    assert sum(len(v) for v in by_town.values()) == len(hh)
+    first = next(iter(renters))
+    assert first.tenure == "renter" and first.size == len(first.members_age)
+    assert first.income == pytest.approx(renters.get("income")[0], rel=1e-5)
+    assert renters.agg("income", np.mean) > 0
+    with pytest.raises(KeyError, match="unknown household attribute"):
+        hh.get("wealth")
+    with pytest.raises(ValueError, match="one boolean per household"):
+        hh.select(np.ones(3, bool))
