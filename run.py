@@ -5,6 +5,7 @@
     python run.py map configs/pingyang --year 2030 --out map.png
     python run.py polygons configs/pingyang
     python run.py run --region configs/pingyang --scenario baseline --out runs/baseline
+    python run.py compare --region configs/pingyang --scenarios baseline wenfu_hsr plan_all --seeds 10 --scale 0.1 --out runs/cmp
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=float, default=1.0, help="share of households simulated, 0.001-1.0 (default 1.0)")
     r.add_argument("--out", type=Path, default=Path("runs/baseline"), help="output folder (default runs/baseline)")
     r.set_defaults(func=commands.run_model)
+
+    cp = sub.add_parser("compare", help="run scenarios with the same seeds and compare them against the first and the plan's targets",
+                        description="Run every scenario with every seed (common random numbers), then write per-run results, a summary "
+                                    "(mean and 90%% interval across seeds, paired difference from the first scenario, target met), "
+                                    "an indicator chart and township difference maps to --out, and print a table.")
+    cp.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder (default configs/pingyang)")
+    cp.add_argument("--scenarios", nargs="+", required=True, help="scenario names; the first is the reference")
+    cp.add_argument("--seeds", type=int, default=10, help="number of seeds per scenario (default 10)")
+    cp.add_argument("--first-seed", type=int, default=1, help="first seed (default 1): seeds are first-seed .. first-seed+seeds-1")
+    cp.add_argument("--scale", type=float, default=0.1, help="share of households simulated (default 0.1)")
+    cp.add_argument("--start", type=int, default=2020, help="start year (default 2020)")
+    cp.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
+    cp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    cp.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default runs/compare)")
+    cp.set_defaults(func=commands.compare)
     return p
 
 

@@ -54,7 +54,7 @@ def check_config(args: argparse.Namespace) -> int:
         c = Counter(e.mode for e in open_)
         n.add_row(str(y), *[str(c.get(m, 0)) for m in modes], f"{sum(e.length_km for e in open_):,.0f}")
     console.print(n)
-    console.print(f"{len(region.nodes)} nodes, {len(region.edges)} edges with years, {len(region.candidate_edges)} candidate edges "
+    console.print(f"{len(region.nodes)} nodes, {len(region.edges)} edges with years, {len(region.projects)} planned project links "
                   f"(projects without years, for scenarios); {len(cfg.external_zones)} external zones; targets: {', '.join(cfg.targets)}", highlight=False)
     return 0
 
@@ -107,42 +107,22 @@ def times(args: argparse.Namespace) -> int:
 
 
 def run_model(args: argparse.Namespace) -> int:
-    import time
-
-    import pandas as pd
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cli.io import load_params, provenance, scenario_path, write_run
-    from sim.model import MigrationModel
+    from workflow.io import write_run
+    from workflow.runner import check_options, prepare, simulate
 
-    region = load_region(args.region)
-    params = load_params(args.region)
-    scenario_file = scenario_path(args.region, args.scenario)
-    if not 0.001 <= args.scale <= 1.0:
-        raise RegionDataError("--scale", f"expected a share of households between 0.001 and 1.0, got {args.scale}")
-    if args.end < args.start:
-        raise RegionDataError("--end", f"end year {args.end} is before start year {args.start}")
-    if args.start not in region.config.census:
-        raise RegionDataError("--start", f"no census for {args.start} in region.yaml (census years: {', '.join(map(str, region.config.census))})")
-    t0 = time.perf_counter()
-    model = MigrationModel(region, params=params, start=args.start, end=args.end, scale=args.scale, seed=args.seed)
+    region, params, _ = prepare(args.region, args.scenario, args.start, args.end)
+    check_options(region, args.start, args.end, args.scale)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} years"),
                   TimeElapsedColumn(), console=console, transient=not console.is_terminal) as bar:
         task = bar.add_task(f"{region.config.name} {args.scenario}", total=args.end - args.start)
-        while model.running and model.year < args.end:
-            model.step()
-            bar.update(task, advance=1, description=f"{region.config.name} {args.scenario} {model.year}")
-    runtime = time.perf_counter() - t0
-    county = model.datacollector.get_model_vars_dataframe()
-    townships = pd.DataFrame(model.township_records)
-    flows = pd.DataFrame(model.flows, columns=["year", "origin", "destination", "households", "persons"])
-    meta = {"region": str(args.region), "region_name": region.config.name, "scenario": args.scenario,
-            "scenario_file": str(scenario_file), "start": args.start, "end": args.end, "seed": args.seed, "scale": args.scale,
-            "parameters": params.model_dump(), **provenance(), "runtime_seconds": round(runtime, 3),
-            "households_simulated_at_end": model.population.n_households}
-    out = write_run(args.out, county, townships, flows, meta)
-    console.print(target_table(region, county))
-    console.print(f"{args.end - args.start} years in {runtime:.1f} s; results in {out}/ (county.csv, townships.csv, flows.parquet, run.json)", highlight=False)
+        result = simulate(args.region, args.scenario, args.start, args.end, args.scale, args.seed, region=region, params=params,
+                          on_year=lambda m: bar.update(task, advance=1, description=f"{region.config.name} {args.scenario} {m.year}"))
+    out = write_run(args.out, result.county, result.townships, result.flows, result.meta)
+    console.print(target_table(region, result.county))
+    console.print(f"{args.end - args.start} years in {result.meta['runtime_seconds']:.1f} s; results in {out}/ "
+                  "(county.csv, townships.csv, flows.parquet, run.json)", highlight=False)
     return 0
 
 
@@ -163,4 +143,76 @@ def target_table(region, county) -> Table:
             sign = "≥" if target.kind == "min" else "≤"
             met = target.met(value, year)
             t.add_row(target.label, str(year), fmt(value), f"{sign} {fmt(goal)}", "[green]yes[/]" if met else "[red]no[/]")
+    return t
+
+
+def compare(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from viz.charts import difference_map, indicator_chart
+    from workflow.compare import run_all, summarise, township_difference
+    from workflow.io import atomic_folder, provenance
+
+    if len(set(args.scenarios)) != len(args.scenarios):
+        raise RegionDataError("--scenarios", f"a scenario is named twice: {' '.join(args.scenarios)}")
+    if args.seeds < 1:
+        raise RegionDataError("--seeds", f"expected at least 1 seed, got {args.seeds}")
+    region = load_region(args.region)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    total = len(args.scenarios) * len(seeds)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=not console.is_terminal) as bar:
+        task = bar.add_task("runs", total=total)
+        county, towns, meta = run_all(args.region, args.scenarios, seeds, args.start, args.end, args.scale,
+                                      workers=args.workers, on_done=lambda s, k: bar.update(task, advance=1, description=f"{s} seed {k}"))
+    targets = region.config.targets
+    years = sorted({y for t in targets.values() for y in t.by_year if args.start < y <= args.end} | {args.end})
+    summary = summarise(county, args.scenarios, years, targets)
+    ref = args.scenarios[0]
+    diff = township_difference(towns, args.scenarios, args.end)
+    with atomic_folder(args.out) as tmp:
+        county.to_csv(tmp / "county_runs.csv", index=False)
+        towns.to_csv(tmp / "townships_runs.csv", index=False)
+        summary.to_csv(tmp / "summary.csv", index=False)
+        diff.to_csv(tmp / f"township_difference_{args.end}.csv", index=False)
+        indicator_chart(county, args.scenarios, targets, tmp / "indicators.png")
+        for s in args.scenarios[1:]:
+            difference_map(region, diff[diff.scenario == s], s, ref, args.end, tmp / f"difference_{s}_{args.end}.png")
+        (tmp / "compare.json").write_text(json.dumps({
+            "region": str(args.region), "scenarios": args.scenarios, "reference": ref, "seeds": seeds, "scale": args.scale,
+            "start": args.start, "end": args.end, "common_random_numbers": True, "scenario_runs": meta, **provenance()},
+            indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    console.print(compare_table(summary, targets, args.scenarios))
+    console.print(f"{total} runs ({len(args.scenarios)} scenarios x {len(seeds)} seeds, scale {args.scale}); results in {args.out}/ "
+                  "(summary.csv, county_runs.csv, townships_runs.csv, indicators.png, difference maps, compare.json)", highlight=False)
+    return 0
+
+
+def compare_table(summary, targets, scenarios) -> Table:
+    """Plan indicators per scenario: mean [90% interval], difference from the first scenario, target met."""
+    t = Table(title=f"Scenarios compared (mean over seeds [5%–95%]; Δ = paired difference from {scenarios[0]})")
+    for col in ("indicator", "year", "target", *scenarios):
+        t.add_column(col, justify="left" if col == "indicator" else "right")
+    for key, target in targets.items():
+        rows = summary[summary.indicator == key]
+        if rows.empty:
+            continue
+        persons = target.unit == "persons"
+        fmt = (lambda v: f"{v / 1e4:,.1f}万") if persons else (lambda v: f"{v:.1%}")
+        for year in sorted(rows.year.unique()):
+            cells = []
+            for s in scenarios:
+                r = rows[(rows.scenario == s) & (rows.year == year)].iloc[0]
+                text = f"{fmt(r['mean'])} [{fmt(r['p05'])}–{fmt(r['p95'])}]"
+                if s != scenarios[0]:
+                    dfmt = (lambda v: f"{v / 1e4:+,.2f}万") if persons else (lambda v: f"{v * 100:+.2f} pt")
+                    text += f"\nΔ {dfmt(r['diff_mean'])} [{dfmt(r['diff_p05'])}, {dfmt(r['diff_p95'])}]"
+                if "met" in r and isinstance(r["met"], (bool, np.bool_)):
+                    text += "  [green]met[/]" if r["met"] else "  [red]not met[/]"
+                cells.append(text)
+            goal = target.by_year.get(year)
+            sign = "≥" if target.kind == "min" else "≤"
+            t.add_row(target.label, str(year), "" if goal is None else f"{sign} {fmt(goal)}", *cells)
     return t

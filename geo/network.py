@@ -144,7 +144,9 @@ class Transport:
     """
 
     def __init__(self, nodes: Mapping[str, Node], edges: Iterable[Edge], seats: Mapping[str, str],
-                 boarding_minutes: Mapping[str, float], intrazonal: Sequence[float]):
+                 boarding_minutes: Mapping[str, float], intrazonal: Sequence[float],
+                 bus: tuple[float, float] | None = None):
+        self.bus = bus  # (speed factor, boarding minutes) for travel without a car; None = car only
         self.nodes = dict(nodes)
         self.edges = list(edges)
         self.codes = list(seats)
@@ -152,9 +154,13 @@ class Transport:
         self.boarding = dict(boarding_minutes)
         self.intrazonal = np.asarray(intrazonal, dtype=float)
         self._cache: dict[int, tuple[nx.MultiGraph, nx.DiGraph]] = {}
+        self._transit_cache: dict[int, nx.DiGraph] = {}
 
     @classmethod
-    def from_region(cls, region, extra_edges: Iterable[Edge] = ()) -> "Transport":
+    def from_region(cls, region, extra_edges: Iterable[Edge] = (), closures: Mapping[str, int] | None = None,
+                    extra_nodes: Iterable[Node] = ()) -> "Transport":
+        """The region's network plus ``extra_edges`` and ``extra_nodes``; ``closures`` maps a link id
+        to the year it closes (the earlier of that and its own closing year)."""
         from geo.region import intrazonal_minutes
 
         routing = region.config.routing
@@ -163,11 +169,18 @@ class Transport:
         intra = [intrazonal_minutes(float(area[c]), speed) for c in region.codes]
         seats = {c: region.seat_node(c) for c in region.codes}
         boarding = {m: s.value for m, s in routing.boarding_minutes.items()}
-        return cls(region.nodes, [*region.edges, *extra_edges], seats, boarding, intra)
+        closures = closures or {}
+        edges = [e if e.id not in closures else e.model_copy(update={"close_year": min(closures[e.id], e.close_year or closures[e.id])})
+                 for e in region.edges]
+        nodes = {**region.nodes, **{n.id: n for n in extra_nodes}}
+        t = routing.transit
+        bus = None if t is None else (t.bus_speed_factor.value, t.bus_boarding_minutes.value)
+        return cls(nodes, [*edges, *extra_edges], seats, boarding, intra, bus)
 
     def with_edges(self, extra: Iterable[Edge]) -> "Transport":
         """A copy with more links (for scenarios); the original is unchanged."""
-        return Transport(self.nodes, [*self.edges, *extra], dict(zip(self.codes, self.seat_nodes)), self.boarding, self.intrazonal)
+        return Transport(self.nodes, [*self.edges, *extra], dict(zip(self.codes, self.seat_nodes)), self.boarding,
+                         self.intrazonal, self.bus)
 
     def graphs(self, year: int) -> tuple[nx.MultiGraph, nx.DiGraph]:
         """The physical and routing graphs of ``year`` (cached)."""
@@ -176,12 +189,28 @@ class Transport:
             self._cache[year] = (net, routing_graph(net, self.boarding))
         return self._cache[year]
 
-    def minutes(self, year: int, origins: Sequence[str], destinations: Sequence[str]) -> np.ndarray:
-        """Node-to-node travel minutes in ``year``."""
-        return travel_minutes(self.graphs(year)[1], origins, destinations)
+    def transit_graph(self, year: int) -> nx.DiGraph:
+        """Routing graph for travel without a car: every road is a bus line (slower, boarded), rail as usual."""
+        if self.bus is None:
+            raise ValueError("this network has no transit settings (region.yaml routing.transit)")
+        if year not in self._transit_cache:
+            factor, wait = self.bus
+            net = nx.MultiGraph()
+            net.add_nodes_from(self.graphs(year)[0].nodes(data=True))
+            for u, v, k, d in self.graphs(year)[0].edges(keys=True, data=True):
+                if d["mode"] in self.boarding:
+                    net.add_edge(u, v, key=k, **d)
+                else:
+                    net.add_edge(u, v, key=k, **{**d, "mode": "bus", "minutes": d["minutes"] / factor})
+            self._transit_cache[year] = routing_graph(net, {**self.boarding, "bus": wait})
+        return self._transit_cache[year]
 
-    def township_minutes(self, year: int) -> np.ndarray:
+    def minutes(self, year: int, origins: Sequence[str], destinations: Sequence[str], transit: bool = False) -> np.ndarray:
+        """Node-to-node travel minutes in ``year``, by the fastest mode or (``transit``) without a car."""
+        return travel_minutes(self.transit_graph(year) if transit else self.graphs(year)[1], origins, destinations)
+
+    def township_minutes(self, year: int, transit: bool = False) -> np.ndarray:
         """Township-by-township minutes (seat to seat; intrazonal time on the diagonal)."""
-        t = self.minutes(year, self.seat_nodes, self.seat_nodes)
-        np.fill_diagonal(t, self.intrazonal)
+        t = self.minutes(year, self.seat_nodes, self.seat_nodes, transit)
+        np.fill_diagonal(t, self.intrazonal / (self.bus[0] if transit else 1.0))
         return t

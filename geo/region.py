@@ -45,7 +45,7 @@ class RegionDataError(ValueError):
     """
 
     def __init__(self, file: str | Path, message: str, *, line: int | None = None, field: str | None = None):
-        self.file, self.line, self.field = str(file), line, field
+        self.file, self.line, self.field, self.message = str(file), line, field, message
         where = [self.file]
         if line is not None:
             where.append(f"line {line}")
@@ -95,7 +95,7 @@ class FilesConfig(_Strict):
     polygons: str
     nodes: str
     edges: str
-    candidate_edges: str | None = None
+    projects: str | None = None
 
 
 class GroupConfig(_Strict):
@@ -109,6 +109,7 @@ class ExternalZone(_Strict):
     name: str
     node: str
     pop_2020: int = Field(ge=0)
+    labour_market: bool = False  # near enough that its jobs count in the county's job accessibility
     source: str
 
 
@@ -134,11 +135,20 @@ class Projection(_Strict):
     hukou: dict[int, tuple[float, float, float]]
 
 
+class TransitConfig(_Strict):
+    """Travel without a car: buses on the roads (slower, with a wait) plus the rail and ferry lines."""
+
+    car_availability: Sourced          # share of trips with a car at hand
+    bus_speed_factor: Sourced          # bus speed as a share of the road's car speed
+    bus_boarding_minutes: Sourced      # walk to the stop and wait
+
+
 class RoutingConfig(_Strict):
     boarding_minutes: dict[str, Sourced]
     intrazonal_speed_kmh: Sourced
     gravity_decay_per_min: Sourced
     accessibility_thresholds_min: list[int] = Field(min_length=1)
+    transit: TransitConfig | None = None  # None: everyone travels by the fastest mode
 
     @field_validator("boarding_minutes")
     @classmethod
@@ -278,6 +288,20 @@ class Edge(_Strict):
         return self.length_km / self.speed_kmh * 60.0
 
 
+class ProjectLink(Edge):
+    """A link of a planned project, without an opening year: scenarios open it (``key`` groups a
+    project's links; ``replaces`` is a baseline or project link it supersedes, closed when this one opens)."""
+
+    key: str
+    replaces: str | None = None
+    plan_open_year: int | None = None
+
+    def opened(self, year: int) -> Edge:
+        """This link as a network edge opening in ``year``."""
+        return Edge.model_validate({"id": self.id, "from": self.u, "to": self.v, "mode": self.mode, "length_km": self.length_km,
+                                    "speed_kmh": self.speed_kmh, "open_year": year, "project": self.project})
+
+
 # --------------------------------------------------------------------------------------
 # The loaded region
 # --------------------------------------------------------------------------------------
@@ -291,7 +315,7 @@ class Region:
     economy: dict[str, Economy]
     nodes: dict[str, Node]
     edges: tuple[Edge, ...]
-    candidate_edges: tuple[Edge, ...]
+    projects: tuple[ProjectLink, ...]
     outline: gpd.GeoSeries  # metric CRS
     polygons: gpd.GeoDataFrame | None  # index = township code, metric CRS, in table order; None if not loaded
     meta: dict[str, Any] = field(default_factory=dict)
@@ -470,7 +494,8 @@ def load_polygons(path: Path, codes: list[str], outline: gpd.GeoSeries, metric: 
     return gdf
 
 
-def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str]) -> dict[str, str]:
+def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str],
+                   projects: list[ProjectLink] = ()) -> dict[str, str]:
     nfile, efile = folder / cfg.files.nodes, folder / cfg.files.edges
     for i, n in enumerate(nodes.values()):
         if n.township is not None and n.township not in codes:
@@ -491,10 +516,17 @@ def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edge
                 raise RegionDataError(efile, f"unknown node {end!r}{hint}; expected an id from {cfg.files.nodes}", line=i + 2, field=col)
     if any(e.open_year is None for e in edges):
         bad = next(i for i, e in enumerate(edges) if e.open_year is None)
-        raise RegionDataError(efile, "open_year is empty (baseline edges need an opening year; projects without years go in candidate_edges)", line=bad + 2, field="open_year")
+        raise RegionDataError(efile, "open_year is empty (baseline edges need an opening year; planned projects go in the projects file)", line=bad + 2, field="open_year")
     g = nx.Graph()
     g.add_nodes_from(nodes)
     g.add_edges_from((e.u, e.v) for e in edges)
+    # every seat must be reachable without any planned project...
+    base = nx.node_connected_component(g, next(iter(seats.values())))
+    cut_off = sorted(c for c, n in seats.items() if n not in base)
+    if cut_off:
+        raise RegionDataError(efile, f"township seat(s) of {', '.join(cut_off)} cannot be reached over the baseline edges")
+    # ...and every node from the rest once all projects are built
+    g.add_edges_from((e.u, e.v) for e in projects)
     parts = sorted(nx.connected_components(g), key=len, reverse=True)
     if len(parts) > 1:
         stray = sorted(set().union(*parts[1:]))
@@ -555,16 +587,23 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
     nodes = {n.id: n for n in node_rows}
     edges = _read_csv(folder / f.edges, Edge, "network edges")
     _unique(folder / f.edges, edges, "id")
-    seats = _check_network(folder, cfg, nodes, edges, codeset)
-    candidates: list[Edge] = []
-    if f.candidate_edges:
-        cfile = folder / f.candidate_edges
-        candidates = _read_csv(cfile, Edge, "candidate edges (projects without years)")
-        _unique(cfile, candidates, "id")
-        for i, e in enumerate(candidates):
+    projects: list[ProjectLink] = []
+    if f.projects:
+        pfile = folder / f.projects
+        projects = _read_csv(pfile, ProjectLink, "planned project links")
+        _unique(pfile, projects, "id")
+        edge_ids = {e.id for e in edges}
+        known_links = edge_ids | {e.id for e in projects}
+        for i, e in enumerate(projects):
             for end, col in ((e.u, "from"), (e.v, "to")):
                 if end not in nodes:
-                    raise RegionDataError(cfile, f"unknown node {end!r}; expected an id from {f.nodes}", line=i + 2, field=col)
+                    raise RegionDataError(pfile, f"unknown node {end!r}; expected an id from {f.nodes}", line=i + 2, field=col)
+            if e.id in edge_ids:
+                raise RegionDataError(pfile, f"id {e.id!r} is also a baseline edge in {f.edges}", line=i + 2, field="id")
+            if e.replaces is not None and e.replaces not in known_links:
+                raise RegionDataError(pfile, f"replaces unknown link {e.replaces!r} (expected an id from {f.edges} or {f.projects})",
+                                      line=i + 2, field="replaces")
+    seats = _check_network(folder, cfg, nodes, edges, codeset, projects)
     for z in cfg.external_zones:
         if z.node not in nodes:
             raise RegionDataError(yaml_file, f"external zone {z.id!r} names unknown node {z.node!r}", field="external_zones.node")
@@ -588,7 +627,7 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
         economy=eco,
         nodes=nodes,
         edges=tuple(edges),
-        candidate_edges=tuple(candidates),
+        projects=tuple(projects),
         outline=outline,
         polygons=polys,
         meta={"seat_nodes": seats},

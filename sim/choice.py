@@ -22,7 +22,7 @@ from sim.population import DORM, OWNER, RENTER, Population
 class ChoiceContext:
     """What households know about places this year (township arrays; housing by [urban, rural] part)."""
 
-    access: np.ndarray       # (n,) jobs within reach (gravity), relative to the county mean
+    access: np.ndarray       # (n,) jobs within reach (gravity, neighbouring cities included), relative to the start-year county mean
     wage: np.ndarray         # (n,) wage index (labour-market tightness), 1 = county
     price: np.ndarray        # (n, 2) housing cost index relative to the county, per part
     services: np.ndarray     # (n,) 0-1
@@ -30,6 +30,7 @@ class ChoiceContext:
     minutes: np.ndarray      # (n, n) travel minutes between seats
     target_vacancy: float
     size: np.ndarray | None = None  # (n, 2) housing units per part: a place's size (None = equal sizes)
+    leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year (None = this year's)
 
     @property
     def n(self) -> int:
@@ -65,6 +66,7 @@ def cell_probabilities(ctx: ChoiceContext, m: Moves) -> np.ndarray:
     base = place_utility(ctx, m).reshape(-1)                     # (2n,) alternative order j*2+part
     dist = np.repeat(ctx.minutes, 2, axis=1) / 60.0               # (n, 2n)
     dist[np.repeat(np.eye(n, dtype=bool), 2, axis=1)] = 0.0       # moves within the township
+    ref = base.reshape(n, 2) if ctx.leave_reference is None else ctx.leave_reference
     util = np.empty((n, 2, 2, 2 * n + 1))
     for part in (0, 1):
         for local in (0, 1):
@@ -73,8 +75,9 @@ def cell_probabilities(ctx: ChoiceContext, m: Moves) -> np.ndarray:
             own_town = np.repeat(np.eye(n), 2, axis=1)
             v += local * m.local_ties * own_town
             v[np.arange(n), np.arange(n) * 2 + part] += m.stay_bonus
-            # Leaving is valued against the place one has: own place's utility plus a constant.
-            leave = base.reshape(n, 2)[:, part] + m.leave_constant + (1 - local) * m.leave_migrant
+            # Leaving is valued against the place as it was at the start: a place that has improved since
+            # keeps more of its people, one that has declined loses more.
+            leave = ref[:, part] + m.leave_constant + (1 - local) * m.leave_migrant
             util[:, part, local, :-1] = v
             util[:, part, local, -1] = leave
     util = util.reshape(n * 4, 2 * n + 1)
@@ -139,6 +142,8 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
             if j == township and part == part_here:
                 v += m.stay_bonus
             utilities.append(v)
+    if ctx.leave_reference is not None:
+        own_place = ctx.leave_reference[township, part_here]
     utilities.append(own_place + m.leave_constant + (0.0 if local else m.leave_migrant))
     top = max(utilities)
     weights = [math.exp(v - top) for v in utilities]

@@ -14,10 +14,29 @@ def logsum(place_utility: np.ndarray) -> float:
     return float(top + np.log(np.exp(place_utility - top).sum()))
 
 
-def arrivals(n_households: int, attract_now: float, attract_start: float, m: Migration) -> float:
+def arrivals(n_households: int, attract_now: float, attract_start: float, m: Migration, connectivity_ratio: float = 1.0) -> float:
     """Expected in-migrant households this year: a base rate per 1000 resident households,
-    scaled by exp(elasticity x change in attractiveness since the start year)."""
-    return n_households / 1000.0 * m.in_households_per_1000 * float(np.exp(m.attractiveness_elasticity * (attract_now - attract_start)))
+    scaled by exp(elasticity x change in attractiveness since the start year) and by the change in
+    connectivity to the origin zones (ratio to the start year) to the power ``connectivity_elasticity``.
+
+    Example
+    -------
+    >>> from sim.params import Migration
+    >>> arrivals(1000, 0.0, 0.0, Migration(in_households_per_1000=10.0))
+    10.0
+    """
+    return (n_households / 1000.0 * m.in_households_per_1000 * float(np.exp(m.attractiveness_elasticity * (attract_now - attract_start)))
+            * connectivity_ratio ** m.connectivity_elasticity)
+
+
+def zone_connectivity(populations: np.ndarray, minutes: np.ndarray, decay_per_min: float) -> float:
+    """How well the county is connected to the places migrants come from: sum of population x exp(-decay x minutes).
+
+    >>> round(zone_connectivity(np.array([100.0, 50.0]), np.array([0.0, np.inf]), 0.01), 6)
+    100.0
+    """
+    t = np.where(np.isfinite(minutes), minutes, np.inf)
+    return float(np.sum(np.where(np.isfinite(t), np.asarray(populations, float) * np.exp(-decay_per_min * np.where(np.isfinite(t), t, 0.0)), 0.0)))
 
 
 def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migration, rng: np.random.Generator,

@@ -8,7 +8,7 @@ then indicators. Every rule acts on all households at once (numpy columns).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mesa
@@ -17,13 +17,13 @@ import numpy as np
 
 from geo.accessibility import gravity
 from geo.network import Transport
-from geo.region import Edge, Region, load_region
+from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
 from sim.agents import Household, Households, Township
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import COUNTY_COLUMNS, county_indicators, persons_by_township, urban_persons_by_township
 from sim.markets import MarketState, assign_incomes, grow_jobs, households_by_part, labour_tightness, match_jobs, update_housing, vacancy
-from sim.migration import add_migrants, arrivals, logsum
+from sim.migration import add_migrants, arrivals, logsum, zone_connectivity
 from sim.params import Params
 from sim.population import DORM, RENTER, synthesise
 
@@ -32,18 +32,23 @@ ZONE_DECAY_PER_MIN = 0.01  # how fast an external zone's pull falls with travel 
 
 @dataclass
 class Interventions:
-    """Timed changes a scenario makes (filled by the scenario layer; empty = baseline).
+    """Timed changes a scenario makes (built by ``sim.scenario.compile_levers``; empty = baseline).
 
     ``jobs[year]`` and ``housing[year]`` are arrays added that year (townships x 3 sectors,
-    townships x [urban, rural]); ``edges`` are extra links with their own opening years;
-    ``parameters[year]`` are dotted parameter overrides taking effect that year.
+    townships x [urban, rural]), at full scale; ``edges`` are extra links with their own opening
+    years, ``nodes`` the new nodes they use, ``closures`` link id -> closing year;
+    ``parameters[year]`` are dotted parameter overrides taking effect that year (and kept);
+    ``services[year]`` changes of the service score; ``talent[year]`` programme arrivals.
     """
 
     jobs: dict[int, np.ndarray] = field(default_factory=dict)
     housing: dict[int, np.ndarray] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    closures: dict[str, int] = field(default_factory=dict)
     parameters: dict[int, dict[str, float]] = field(default_factory=dict)
     services: dict[int, np.ndarray] = field(default_factory=dict)
+    talent: dict[int, list] = field(default_factory=dict)
 
 
 class MigrationModel(mesa.Model):
@@ -106,7 +111,8 @@ class MigrationModel(mesa.Model):
             tightness=np.ones(self.n),
         )
         assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
-        self.transport = Transport.from_region(self.region, extra_edges=self.interventions.edges)
+        self.transport = Transport.from_region(self.region, extra_edges=self.interventions.edges,
+                                                closures=self.interventions.closures, extra_nodes=self.interventions.nodes)
         self._apply_demography_params()
 
         self.space = mg.GeoSpace(crs=cfg.crs.metric, warn_crs_conversion=False)
@@ -121,6 +127,9 @@ class MigrationModel(mesa.Model):
         self._births_t = np.zeros(self.n)
         self._deaths_t = np.zeros(self.n)
         self._attract_start = None
+        self._connectivity_start: float | None = None
+        self._access_start_mean: float | None = None
+        self._leave_reference = None
         self.access = np.ones(self.n)
         self.context: ChoiceContext | None = None
         self.datacollector = mesa.DataCollector(
@@ -209,8 +218,31 @@ class MigrationModel(mesa.Model):
         mk.tightness = labour_tightness(minutes, mk.total_jobs, np.maximum(seekers, workers), m.commute_decay_per_min)
         n = len(pop.p_age)
         match_jobs(pop, mk.tightness, mk.jobs, m.job_finding_rate, self.np_rng.random(n), self.np_rng.random(n))
-        acc = gravity(minutes, mk.total_jobs, m.commute_decay_per_min)
-        self.access = acc / acc.mean()
+        self.access = self._accessibility(year, minutes)
+
+    def _accessibility(self, year: int, minutes: np.ndarray) -> np.ndarray:
+        """Gravity job accessibility, neighbouring labour markets included, relative to the start year's county mean
+        (so a new link that helps everyone raises everyone's access)."""
+        m, tr = self.params.markets, self.transport
+        near = [z for z in self.zones if z.labour_market]
+        zone_jobs = np.array([z.pop_2020 for z in near], float) * m.external_jobs_per_resident * self.scale
+
+        def by(transit: bool, township_minutes: np.ndarray) -> np.ndarray:
+            acc = gravity(township_minutes, self.market.total_jobs, m.commute_decay_per_min)
+            if near:
+                to_zones = tr.minutes(year, tr.seat_nodes, [z.node for z in near], transit)
+                acc = acc + gravity(to_zones, zone_jobs, m.commute_decay_per_min)
+            return acc
+
+        acc = by(False, minutes)
+        transit = self.region.config.routing.transit
+        if transit is not None:
+            # a composite of travellers with and without a car, so rail and bus projects count too
+            car = transit.car_availability.value
+            acc = car * acc + (1 - car) * by(True, tr.township_minutes(year, transit=True))
+        if self._access_start_mean is None:
+            self._access_start_mean = float(acc.mean())
+        return acc / self._access_start_mean
 
     def _housing(self, year: int) -> None:
         added = self.interventions.housing.get(year)
@@ -220,14 +252,17 @@ class MigrationModel(mesa.Model):
     def _update_context(self, minutes: np.ndarray | None = None) -> None:
         if minutes is None:
             minutes = self.transport.township_minutes(self.year)
-            acc = gravity(minutes, self.market.total_jobs, self.params.markets.commute_decay_per_min)
-            self.access = acc / acc.mean()
+            self.access = self._accessibility(self.year, minutes)
         mk = self.market
         self.context = ChoiceContext(
             access=self.access, wage=mk.tightness ** self.params.markets.wage_tightness_elasticity,
             price=mk.price_level[:, None] * mk.price, services=mk.services,
             vacancy=vacancy(mk.housing, households_by_part(self.population, self.n)),
-            minutes=minutes, target_vacancy=self.params.markets.target_vacancy, size=mk.housing)
+            minutes=minutes, target_vacancy=self.params.markets.target_vacancy, size=mk.housing,
+            leave_reference=self._leave_reference)
+        if self._leave_reference is None:
+            self._leave_reference = place_utility(self.context, self.moves)
+            self.context = replace(self.context, leave_reference=self._leave_reference)
         if self._attract_start is None:
             self._attract_start = self._attractiveness()
 
@@ -265,7 +300,7 @@ class MigrationModel(mesa.Model):
         pop.h_tenure[mv] = np.where(pop.h_tenure[mv] == DORM, RENTER, pop.h_tenure[mv])
         # leaving the county
         lv = considering[leave]
-        centre = self.region.seat_node(self.codes[self.groups["main_centre"][0]]) if "main_centre" in self.groups else self.transport.seat_nodes[0]
+        centre = self._centre_node()
         zone_minutes = self.transport.minutes(self.year + 1, [centre], [z.node for z in self.zones])[0]
         zw = self._zone_weights(zone_minutes)
         zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
@@ -276,15 +311,48 @@ class MigrationModel(mesa.Model):
 
     def _in_migration(self, minutes: np.ndarray) -> None:
         pop, rng, m = self.population, self.np_rng, self.params.migration
-        expected = arrivals(pop.n_households, self._attractiveness(), self._attract_start, m)
+        connectivity = self._connectivity(self.year + 1)
+        if self._connectivity_start is None:
+            self._connectivity_start = self._connectivity(self.start)
+        expected = arrivals(pop.n_households, self._attractiveness(), self._attract_start, m, connectivity / self._connectivity_start)
         count = int(rng.poisson(expected))
         u = place_utility(self.context, self.moves).reshape(-1) + self.moves.beta_hukou * self.moves.hukou_openness
         prob = np.exp(u - u.max())
         prob /= prob.sum()
         rows = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, self.params.population.employment_rate)
+        rows = np.concatenate([rows, self._talent(prob)])
         size = pop.household_size()[rows]
         zone = rng.choice(len(self.zones), size=len(rows), p=self._zone_prob) if len(rows) else np.zeros(0, int)
         self._record_external(pop.h_township[rows].astype(np.int64), zone, size, outgoing=False)
+
+    def _connectivity(self, year: int) -> float:
+        """Population of the external zones weighted by travel time from the main centre (without a car where
+        the region has transit settings: migrants come by train and coach)."""
+        transit = self.region.config.routing.transit is not None
+        mins = self.transport.minutes(year, [self._centre_node()], [z.node for z in self.zones], transit)[0]
+        return zone_connectivity(np.array([z.pop_2020 for z in self.zones], float), mins, ZONE_DECAY_PER_MIN)
+
+    def _centre_node(self) -> str:
+        if "main_centre" in self.groups:
+            return self.region.seat_node(self.codes[self.groups["main_centre"][0]])
+        return self.transport.seat_nodes[0]
+
+    def _talent(self, place_prob: np.ndarray) -> np.ndarray:
+        """Arrivals of this year's in-migration programmes (``talent`` levers): one-person households."""
+        pop, rng, out = self.population, self.np_rng, []
+        for flow in self.interventions.talent.get(self.year + 1, []):
+            expected = flow.persons * self.scale
+            count = int(expected) + int(rng.random() < expected - int(expected))
+            if flow.township is None:
+                prob = place_prob
+            else:  # the programme's township, urban part
+                prob = np.zeros_like(place_prob)
+                prob[2 * flow.township] = 1.0
+            profile = self.params.migration.model_copy(update={
+                "size_shares": (1.0, 0.0, 0.0), "age_mean": flow.age_mean, "age_sd": 2.0, "local_hukou_share": flow.local_hukou_share})
+            skills = tuple(float(k == flow.skill) for k in range(3))
+            out.append(add_migrants(pop, count, prob, profile, rng, skills, self.params.population.employment_rate))
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def _urbanise(self) -> None:
         pop = self.population

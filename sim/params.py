@@ -49,6 +49,7 @@ class Markets(_P):
     natural_construction: float = Field(0.005, ge=0, le=0.1)
     commute_decay_per_min: float = Field(0.05, ge=0, le=1)
     job_finding_rate: float = Field(0.2, ge=0, le=1)
+    external_jobs_per_resident: float = Field(0.55, ge=0, le=1)
     wage_tightness_elasticity: float = Field(0.5, ge=0, le=3)
 
 
@@ -72,12 +73,13 @@ class Moves(_P):
     leave_constant: float = 0.6
     leave_migrant: float = 0.8
     hukou_openness: float = Field(0.0, ge=0, le=1)
-    beta_hukou: float = 0.8
+    beta_hukou: float = 0.3
 
 
 class Migration(_P):
     in_households_per_1000: float = Field(16.0, ge=0, le=200)
     attractiveness_elasticity: float = Field(1.0, ge=0, le=10)
+    connectivity_elasticity: float = Field(1.0, ge=0, le=10)
     size_shares: tuple[float, float, float] = (0.45, 0.30, 0.25)
     age_mean: float = Field(30.0, ge=16, le=60)
     age_sd: float = Field(7.0, gt=0, le=20)

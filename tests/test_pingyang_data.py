@@ -1,6 +1,7 @@
 """The shipped Pingyang region holds the facts the plans state, with a source for every number."""
 
 import pandas as pd
+import numpy as np
 import pytest
 
 from conftest import PINGYANG
@@ -25,7 +26,7 @@ def test_census_totals_and_shares(pingyang):
             assert t.pop_2020 == anchors[t.name_en]
 
 
-@pytest.mark.parametrize("file", ["townships.csv", "economy.csv", "network/nodes.csv", "network/edges.csv", "network/candidate_edges.csv"])
+@pytest.mark.parametrize("file", ["townships.csv", "economy.csv", "network/nodes.csv", "network/edges.csv", "network/projects.csv"])
 def test_every_row_has_a_source(file):
     df = pd.read_csv(PINGYANG / file, dtype=str, keep_default_na=False)
     source_cols = [c for c in df.columns if c.startswith("source")]
@@ -49,9 +50,10 @@ def test_projects_change_travel_times_in_their_years(pingyang):
     ky = i["Kunyang"]
     # G104 west bypass with its 13.29 km Shuitou connector opens 2021
     assert tr.township_minutes(2021)[i["Shuitou"], ky] < tr.township_minutes(2020)[i["Shuitou"], ky] - 10
-    # 瑞平苍高速 opens 2024 with an interchange at Fengwo
-    assert tr.township_minutes(2024)[i["Fengwo"], ky] < tr.township_minutes(2023)[i["Fengwo"], ky] - 5
-    # Baseline HSR line has no station in the county: a station is a scenario lever.
-    hsr_edges = [e for e in pingyang.edges if e.mode == "hsr"]
-    assert hsr_edges and all(e.open_year == 2026 for e in hsr_edges)
-    assert any(e.id.startswith("hsr_hub") for e in pingyang.candidate_edges)
+    # 瑞平苍高速 is a planned project (scenario `roads`); opened in 2024 it gives Fengwo an interchange
+    rpc = tr.with_edges([e.opened(2024) for e in pingyang.projects if e.key == "rpc"])
+    assert rpc.township_minutes(2024)[i["Fengwo"], ky] < tr.township_minutes(2024)[i["Fengwo"], ky] - 5
+    assert np.array_equal(rpc.township_minutes(2023), tr.township_minutes(2023))
+    # the baseline has no high-speed rail: the line and its station are levers
+    assert not [e for e in pingyang.edges if e.mode == "hsr"]
+    assert {"wfh", "hsr_hub", "s3p2"} <= {e.key for e in pingyang.projects}

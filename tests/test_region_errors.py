@@ -155,8 +155,17 @@ def test_polygon_without_township(toy):
 
 def test_disconnected_network(toy):
     edit_csv(toy / "edges.csv", lambda df: df[~df.id.isin(["bc", "ac"])])
+    edit_csv(toy / "projects.csv", lambda df: df[df.replaces != "bc"])
     e = error_of(toy)
-    assert e.file.endswith("edges.csv") and "disconnected" in str(e) and "C" in str(e)
+    # C is reachable only over planned projects: a seat needs a baseline route
+    assert e.file.endswith("edges.csv") and "seat(s) of C" in str(e) and "baseline" in str(e)
+
+
+def test_stray_node_even_with_projects(toy):
+    edit_csv(toy / "nodes.csv", lambda df: df._append({"id": "Z", "name": "Nowhere", "kind": "junction", "lat": "30.0",
+                                                        "lon": "120.0", "township": "A"}, ignore_index=True))
+    e = error_of(toy)
+    assert e.file.endswith("edges.csv") and "disconnected" in str(e) and "Z" in str(e)
 
 
 def test_malformed_yaml(toy):
@@ -186,4 +195,4 @@ def test_baseline_edge_without_year(toy):
         df.loc[1, "open_year"] = ""
     edit_csv(toy / "edges.csv", f)
     e = error_of(toy)
-    assert e.line == 3 and e.field == "open_year" and "candidate_edges" in str(e)
+    assert e.line == 3 and e.field == "open_year" and "projects file" in str(e)

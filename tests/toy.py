@@ -25,7 +25,7 @@ def config() -> dict:
         "crs": {"input": "EPSG:4326", "metric": METRIC},
         "files": {"townships": "townships.csv", "economy": "economy.csv", "outline": "outline.geojson",
                   "polygons": "townships.gpkg", "nodes": "nodes.csv", "edges": "edges.csv",
-                  "candidate_edges": "candidate_edges.csv"},
+                  "projects": "projects.csv"},
         "groups": {"main_centre": {"label": "centre", "members": ["A"], "source": "toy"},
                    "west": {"label": "west", "members": ["B", "C"], "source": "toy"}},
         "external_zones": [{"id": "city", "name": "City", "node": "X", "pop_2020": 1000000, "source": "toy"}],
@@ -66,8 +66,12 @@ def write_toy_region(folder: Path, with_polygons: bool = True) -> Path:
         dict(id="ac", **{"from": "A", "to": "C"}, mode="trunk", length_km=16, speed_kmh=80, open_year=2026, close_year="", project="new fast link", source="toy"),
     ]
     pd.DataFrame(edges).to_csv(folder / "edges.csv", index=False)
-    pd.DataFrame([dict(id="cx", **{"from": "C", "to": "X"}, mode="trunk", length_km=40, speed_kmh=80, project="candidate", source="toy")]
-                 ).to_csv(folder / "candidate_edges.csv", index=False)
+    pd.DataFrame([
+        dict(id="cx", key="cx", **{"from": "C", "to": "X"}, mode="trunk", length_km=40, speed_kmh=80, replaces="", project="planned road", source="toy"),
+        dict(id="bc2", key="bc_upgrade", **{"from": "B", "to": "C"}, mode="trunk", length_km=8, speed_kmh=80, replaces="bc", project="upgrade", source="toy"),
+    ]).to_csv(folder / "projects.csv", index=False)
+    (folder / "scenarios").mkdir(exist_ok=True)
+    (folder / "scenarios" / "baseline.yaml").write_text("name: baseline\ndescription: toy baseline\nlevers: []\n", encoding="utf-8")
     if with_polygons:
         from geo.polygons import approximate_township_polygons, write_polygons
         from geo.region import load_region, seat_points
@@ -76,6 +80,14 @@ def write_toy_region(folder: Path, with_polygons: bool = True) -> Path:
         seats = seat_points(r.townships, "EPSG:4326", METRIC)
         write_polygons(approximate_township_polygons(r.outline, seats), folder / "townships.gpkg")
     return folder
+
+
+def write_scenario(folder: Path, name: str, levers: list[dict], base: str | list | None = "baseline") -> Path:
+    """Write ``folder/scenarios/name.yaml`` with the given levers."""
+    doc = {"name": name, "description": f"test scenario {name}", **({"base": base} if base else {}), "levers": levers}
+    path = folder / "scenarios" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def edit_csv(path: Path, func) -> None:

@@ -1,8 +1,10 @@
-"""Files in and out for the model: params.yaml, scenario names, and a run's output folder (written atomically)."""
+"""Files in and out for the model: params.yaml, provenance, and a run's output folder (written atomically)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 import os
 import shutil
 import subprocess
@@ -47,16 +49,6 @@ def load_params(region_folder: Path) -> Params:
         raise _pydantic_error(path, exc) from exc
 
 
-def scenario_path(region_folder: Path, name: str) -> Path:
-    """The scenario file for ``name``; a clear error listing the available ones if it does not exist."""
-    folder = Path(region_folder) / "scenarios"
-    path = folder / f"{name}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.exists() else []
-        raise RegionDataError(path, f"unknown scenario {name!r} (available: {', '.join(known) or 'none'})")
-    return path
-
-
 def provenance() -> dict:
     """Package version and git commit of this code."""
     try:
@@ -73,10 +65,14 @@ def provenance() -> dict:
     return {"version": ver, "git_commit": commit, "git_dirty": dirty}
 
 
-def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict) -> Path:
-    """Write a run's files into a temporary folder beside ``out``, then rename it into place.
+@contextmanager
+def atomic_folder(out: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out``; on success it replaces ``out``, on failure it is removed.
 
-    A failure before the rename leaves ``out`` as it was (nothing half-written).
+    Example
+    -------
+    >>> with atomic_folder(Path("runs/x")) as tmp:          # doctest: +SKIP
+    ...     (tmp / "a.csv").write_text("...")
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,10 +80,7 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        county.to_csv(tmp / "county.csv", index=False)
-        townships.to_csv(tmp / "townships.csv", index=False)
-        flows.to_parquet(tmp / "flows.parquet", index=False)
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        yield tmp
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             out.rename(old)
@@ -98,4 +91,16 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+
+
+def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict) -> Path:
+    """Write a run's files into a temporary folder beside ``out``, then rename it into place.
+
+    A failure before the rename leaves ``out`` as it was (nothing half-written).
+    """
+    with atomic_folder(out) as tmp:
+        county.to_csv(tmp / "county.csv", index=False)
+        townships.to_csv(tmp / "townships.csv", index=False)
+        flows.to_parquet(tmp / "flows.parquet", index=False)
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return Path(out)

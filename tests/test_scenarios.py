@@ -1,0 +1,197 @@
+"""Scenarios: shipped files run, levers act from their year and not before, jobs raise population, clear errors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import PINGYANG
+from geo.network import Transport
+from geo.region import RegionDataError, load_region
+from toy import write_scenario
+from workflow.runner import simulate
+from workflow.scenarios import build_interventions, load_scenario
+
+SHIPPED = sorted(p.stem for p in (PINGYANG / "scenarios").glob("*.yaml"))
+
+
+def transport_for(region_dir: Path, scenario: str, start=2020, end=2035) -> Transport:
+    region = load_region(region_dir)
+    iv = build_interventions(region, load_scenario(region_dir, scenario), start, end)
+    return Transport.from_region(region, iv.edges, iv.closures, iv.nodes)
+
+
+def test_the_plans_scenarios_are_shipped():
+    assert {"baseline", "wenfu_hsr", "s3_phase2", "roads", "platforms", "hukou_open", "talent", "plan_all"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenario_validates_cites_and_runs(name, pingyang):
+    loaded = load_scenario(PINGYANG, name)
+    own = [lv for lv, (path, _) in zip(loaded.levers, loaded.origins) if path.stem == name]
+    assert all(lv.source for lv in own), "every shipped lever cites the plan"
+    res = simulate(PINGYANG, name, scale=0.01, seed=2, region=pingyang)
+    assert list(res.county.year) == list(range(2020, 2036))
+    assert res.county.population.between(700_000, 1_400_000).all()
+    assert res.meta["scenario"] == name and res.meta["scenario_detail"]["levers"] == [
+        lv.model_dump(mode="json", by_alias=True, exclude_defaults=True) for lv in loaded.levers]
+
+
+def test_plan_all_includes_every_base_once():
+    loaded = load_scenario(PINGYANG, "plan_all")
+    assert loaded.chain[0] == "baseline" and loaded.chain[-1] == "plan_all"
+    assert len(loaded.chain) == len(set(loaded.chain))
+    talent = [lv for lv in loaded.levers if lv.type == "talent"]
+    assert len(talent) == 1
+
+
+def test_link_lever_changes_times_from_its_year_and_not_before(toy):
+    write_scenario(toy, "cx", [{"type": "add_link", "project": "cx", "year": 2026, "source": "test"}])
+    write_scenario(toy, "upgrade", [{"type": "upgrade_link", "project": "bc_upgrade", "year": 2027}])
+    write_scenario(toy, "close", [{"type": "close_link", "links": ["ab"], "year": 2028}])
+    base, cx = transport_for(toy, "baseline"), transport_for(toy, "cx")
+    t = lambda tr, y: tr.minutes(y, ["C"], ["X"])[0, 0]
+    assert t(cx, 2025) == t(base, 2025)
+    assert t(cx, 2026) < t(base, 2026) and t(cx, 2035) < t(base, 2035)
+    up = transport_for(toy, "upgrade")
+    bc = lambda tr, y: tr.minutes(y, ["B"], ["C"])[0, 0]
+    assert bc(up, 2026) == bc(base, 2026) and bc(up, 2027) == pytest.approx(8 / 80 * 60)
+    closed = transport_for(toy, "close")
+    ab = lambda tr, y: tr.minutes(y, ["A"], ["B"])[0, 0]
+    assert ab(closed, 2027) == ab(base, 2027) and ab(closed, 2028) > ab(base, 2028)
+
+
+def test_a_new_station_on_a_line_is_boarded_from_its_year(toy):
+    write_scenario(toy, "station", [{"type": "add_station", "year": 2030, "township": "B", "on_link": "sx",
+                                     "station": {"id": "S2", "name": "New stop", "lat": 30.10, "lon": 120.03}}])
+    base, st = transport_for(toy, "baseline"), transport_for(toy, "station")
+    t = lambda tr, y: tr.minutes(y, ["B"], ["X"])[0, 0]
+    assert t(st, 2029) == t(base, 2029)
+    assert t(st, 2030) < t(base, 2030)
+    # trains still run from S to X past the new stop
+    assert np.isfinite(st.minutes(2030, ["A"], ["X"])[0, 0])
+
+
+def test_model_is_identical_before_a_link_opens(toy):
+    write_scenario(toy, "upgrade", [{"type": "upgrade_link", "project": "bc_upgrade", "year": 2026}])
+    a = simulate(toy, "baseline", end=2030, seed=5).county.set_index("year")
+    b = simulate(toy, "upgrade", end=2030, seed=5).county.set_index("year")
+    pd.testing.assert_frame_equal(a.loc[:2025], b.loc[:2025])
+    assert not a.loc[2026:].equals(b.loc[2026:])
+
+
+def test_jobs_lever_raises_the_township_population_with_common_random_numbers(toy):
+    write_scenario(toy, "jobs_c", [{"type": "jobs", "township": "C", "sector": "secondary", "jobs": 3000, "years": [2022, 2024]}])
+    diffs = []
+    for seed in range(1, 6):
+        a = simulate(toy, "baseline", end=2030, seed=seed).townships
+        b = simulate(toy, "jobs_c", end=2030, seed=seed).townships
+        pa = a[(a.township == "C") & (a.year == 2030)].population.item()
+        pb = b[(b.township == "C") & (b.year == 2030)].population.item()
+        jb = b[(b.township == "C") & (b.year == 2024)].jobs.item() - a[(a.township == "C") & (a.year == 2024)].jobs.item()
+        assert jb > 2900
+        diffs.append(pb - pa)
+    assert np.mean(diffs) > 0 and sum(d > 0 for d in diffs) >= 4
+
+
+def test_people_levers_act(toy):
+    write_scenario(toy, "talent", [{"type": "talent", "persons_per_year": 200, "skill": "high", "years": [2022, 2025], "township": "B"}])
+    write_scenario(toy, "tfr", [{"type": "fertility", "tfr": {2021: 1.2, 2023: 2.4}}])
+    write_scenario(toy, "open", [{"type": "hukou", "openness": 1.0, "year": 2021},
+                                 {"type": "services", "township": "C", "change": 0.3, "year": 2021},
+                                 {"type": "housing", "township": "C", "part": "urban", "units": 500, "year": 2022}])
+    base = simulate(toy, "baseline", end=2025, seed=3)
+    tal = simulate(toy, "talent", end=2025, seed=3)
+    assert tal.county.set_index("year").in_migrants.loc[2022:].sum() > base.county.set_index("year").in_migrants.loc[2022:].sum() + 500
+    tfr = simulate(toy, "tfr", end=2025, seed=3)
+    assert tfr.county.births[1:].sum() > base.county.births[1:].sum() * 1.3
+    opened = simulate(toy, "open", end=2025, seed=3)
+    hb = base.townships.query("township == 'C' and year == 2022").housing_units.item()
+    ho = opened.townships.query("township == 'C' and year == 2022").housing_units.item()
+    assert ho == pytest.approx(hb + 500, rel=1e-6)
+    assert opened.county.migrant_population.iloc[-1] > base.county.migrant_population.iloc[-1]
+
+
+def error(toy, levers, name="bad", base="baseline", end=2035) -> RegionDataError:
+    write_scenario(toy, name, levers, base=base)
+    with pytest.raises(RegionDataError) as e:
+        build_interventions(load_region(toy), load_scenario(toy, name), 2020, end)
+    return e.value
+
+
+def test_unknown_township(toy):
+    e = error(toy, [{"type": "jobs", "township": "Zeta", "sector": "secondary", "jobs": 10, "year": 2022}])
+    assert e.file.endswith("bad.yaml") and "levers[0].township" in str(e) and "unknown township 'Zeta'" in str(e) and "A Alpha" in str(e)
+
+
+def test_unknown_node(toy):
+    e = error(toy, [{"type": "add_link", "year": 2022, "new": [{"from": "A", "to": "Q", "mode": "trunk", "speed_kmh": 60}]}])
+    assert "levers[0].new[0].to" in str(e) and "unknown node 'Q'" in str(e)
+
+
+def test_unknown_project(toy):
+    e = error(toy, [{"type": "add_link", "year": 2022, "project": "moon_rail"}])
+    assert "unknown project 'moon_rail'" in str(e) and "cx" in str(e)
+
+
+def test_year_outside_the_run(toy):
+    e = error(toy, [{"type": "hukou", "openness": 0.5, "year": 2040}], end=2035)
+    assert "levers[0].year" in str(e) and "outside the run 2020-2035" in str(e)
+    e = error(toy, [{"type": "hukou", "openness": 0.5, "year": 2020}])
+    assert "outside the run" in str(e)
+
+
+def test_unknown_lever_type(toy):
+    e = error(toy, [{"type": "teleport", "year": 2022}])
+    assert "levers[0].type" in str(e) and "unknown lever type 'teleport'" in str(e) and "add_link" in str(e)
+
+
+def test_negative_jobs(toy):
+    e = error(toy, [{"type": "jobs", "township": "A", "sector": "tertiary", "jobs": -5, "year": 2022}])
+    assert e.file.endswith("bad.yaml") and "jobs" in str(e) and "greater than or equal to 0" in str(e)
+
+
+def test_missing_base(toy):
+    e = error(toy, [], base="nosuch")
+    assert e.file.endswith("bad.yaml") and e.field == "base" and "base scenario 'nosuch' does not exist" in str(e)
+
+
+def test_cycle_of_bases(toy):
+    write_scenario(toy, "one", [], base="two")
+    write_scenario(toy, "two", [], base="one")
+    with pytest.raises(RegionDataError) as e:
+        load_scenario(toy, "one")
+    assert "cycle" in str(e.value) and "one -> two -> one" in str(e.value)
+
+
+def test_error_in_a_base_names_the_base_file(toy):
+    write_scenario(toy, "parent", [{"type": "services", "township": "Nowhere", "change": 0.1, "year": 2022}])
+    e = error(toy, [{"type": "hukou", "openness": 0.5, "year": 2022}], base="parent")
+    assert e.file.endswith("parent.yaml") and "levers[0].township" in str(e)
+
+
+def test_compare_command_writes_summary_maps_and_table(toy, tmp_path):
+    import run
+    from cli.commands import console
+
+    write_scenario(toy, "jobs_c", [{"type": "jobs", "township": "C", "sector": "secondary", "jobs": 3000, "years": [2022, 2024]}])
+    out = tmp_path / "cmp"
+    with console.capture() as cap:
+        rc = run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "jobs_c", "--seeds", "3",
+                       "--scale", "1.0", "--end", "2026", "--out", str(out)])
+    assert rc == 0
+    text = cap.get()
+    assert "Scenarios compared" in text and "jobs_c" in text
+    summary = pd.read_csv(out / "summary.csv")
+    row = summary[(summary.scenario == "jobs_c") & (summary.indicator == "primacy") & (summary.year == 2025)].iloc[0]
+    assert row.seeds == 3 and row.p05 <= row["mean"] <= row.p95 and "met" in summary.columns
+    ref = summary[summary.scenario == "baseline"]
+    assert (ref.diff_mean.dropna() == 0).all() and ref.diff_mean.notna().any()
+    runs = pd.read_csv(out / "county_runs.csv")
+    assert len(runs) == 2 * 3 * 7 and set(runs.seed) == {1, 2, 3}
+    for png in ("indicators.png", "difference_jobs_c_2026.png"):
+        assert (out / png).stat().st_size > 10_000
+    meta = json.loads((out / "compare.json").read_text())
+    assert meta["common_random_numbers"] and meta["seeds"] == [1, 2, 3] and "jobs_c" in meta["scenario_runs"]

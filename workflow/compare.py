@@ -1,0 +1,134 @@
+"""Compare scenarios across seeds with common random numbers.
+
+Every scenario runs with the same seeds, so seed k of scenario B differs from seed k of
+scenario A only by the levers (and by the random draws that follow from them). Differences
+are taken seed by seed, then summarised: mean and a 90% interval (5th-95th percentile across
+seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.region import Region, load_region
+from sim.indicators import COUNTY_COLUMNS
+from workflow.runner import RunResult, prepare, simulate
+
+SUMMARY_INDICATORS = [c for c in COUNTY_COLUMNS if c not in ("births", "deaths", "in_migrants", "out_migrants")]
+
+
+def _one(job: tuple) -> tuple[str, int, RunResult]:
+    region_folder, scenario, start, end, scale, seed = job
+    return scenario, seed, simulate(region_folder, scenario, start, end, scale, seed, region=_region(region_folder))
+
+
+_REGIONS: dict[str, Region] = {}
+
+
+def _region(folder: Path) -> Region:
+    # one load per worker process
+    key = str(Path(folder).resolve())
+    if key not in _REGIONS:
+        _REGIONS[key] = load_region(folder)
+    return _REGIONS[key]
+
+
+def run_all(region_folder: Path, scenarios: list[str], seeds: list[int], start: int, end: int, scale: float,
+            workers: int = 1, on_done: Callable[[str, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Run every scenario with every seed.
+
+    Returns
+    -------
+    county : one row per scenario x seed x year.
+    townships : one row per scenario x seed x year x township.
+    meta : the first run's provenance per scenario (scenario detail included).
+    """
+    region = _region(region_folder)
+    for s in scenarios:  # every file is checked before anything runs
+        prepare(region_folder, s, start, end, region=region)
+    jobs = [(region_folder, s, start, end, scale, seed) for s in scenarios for seed in seeds]
+    county, towns, meta = [], [], {}
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(_one, jobs)
+            for scenario, seed, res in results:
+                _keep(scenario, seed, res, county, towns, meta)
+                if on_done:
+                    on_done(scenario, seed)
+    else:
+        for job in jobs:
+            scenario, seed, res = _one(job)
+            _keep(scenario, seed, res, county, towns, meta)
+            if on_done:
+                on_done(scenario, seed)
+    return pd.concat(county, ignore_index=True), pd.concat(towns, ignore_index=True), meta
+
+
+def _keep(scenario: str, seed: int, res: RunResult, county: list, towns: list, meta: dict) -> None:
+    county.append(res.county.assign(scenario=scenario, seed=seed))
+    towns.append(res.townships.assign(scenario=scenario, seed=seed))
+    meta.setdefault(scenario, {k: v for k, v in res.meta.items() if k not in ("seed", "runtime_seconds", "households_simulated_at_end")})
+
+
+def summarise(county: pd.DataFrame, scenarios: list[str], years: list[int], targets: dict | None = None,
+              indicators: list[str] | None = None) -> pd.DataFrame:
+    """Mean and 90% interval of each indicator per scenario and year, and the paired difference from the first scenario.
+
+    Parameters
+    ----------
+    county : rows scenario, seed, year and indicator columns (from :func:`run_all`).
+    scenarios : in order; the first is the reference for differences.
+    years : years to summarise.
+    targets : indicator -> Target (``region.config.targets``) to add target, met (by the mean) and met_share (of seeds).
+
+    Example
+    -------
+    >>> c = pd.DataFrame({"scenario": ["a", "a", "b", "b"], "seed": [1, 2, 1, 2], "year": 2025, "population": [10, 20, 13, 22]})
+    >>> s = summarise(c, ["a", "b"], [2025], indicators=["population"])
+    >>> s.loc[s.scenario == "b", ["mean", "diff_mean"]].values.tolist()
+    [[17.5, 2.5]]
+    """
+    indicators = indicators or [c for c in SUMMARY_INDICATORS if c in county.columns]
+    targets = targets or {}
+    rows = []
+    c = county[county.year.isin(years)]
+    ref = c[c.scenario == scenarios[0]].set_index(["seed", "year"])
+    for s in scenarios:
+        cs = c[c.scenario == s].set_index(["seed", "year"])
+        for ind in indicators:
+            for y in years:
+                v = cs.xs(y, level="year")[ind]
+                d = (v - ref.xs(y, level="year")[ind].reindex(v.index)).dropna()
+                row = {"scenario": s, "indicator": ind, "year": y, "seeds": len(v), "mean": v.mean(),
+                       "p05": v.quantile(0.05), "p95": v.quantile(0.95),
+                       "diff_mean": d.mean(), "diff_p05": d.quantile(0.05), "diff_p95": d.quantile(0.95)}
+                t = targets.get(ind)
+                if t is not None and y in t.by_year:
+                    row.update(target=t.by_year[y], kind=t.kind, met=bool(t.met(v.mean(), y)),
+                               met_share=float(np.mean([t.met(x, y) for x in v])))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def township_difference(townships: pd.DataFrame, scenarios: list[str], year: int) -> pd.DataFrame:
+    """Mean township population per scenario in ``year`` and its paired difference from the first scenario.
+
+    Returns one row per scenario x township with columns population, diff_mean, diff_p05, diff_p95.
+    """
+    t = townships[townships.year == year].set_index(["seed", "township"])
+    ref = t[t.scenario == scenarios[0]]["population"]
+    rows = []
+    for s in scenarios:
+        pop = t[t.scenario == s]["population"]
+        d = (pop - ref.reindex(pop.index)).groupby(level="township")
+        m = pop.groupby(level="township").mean()
+        for code in m.index:
+            g = d.get_group(code)
+            rows.append({"scenario": s, "township": code, "population": m[code], "diff_mean": g.mean(),
+                         "diff_p05": g.quantile(0.05), "diff_p95": g.quantile(0.95)})
+    return pd.DataFrame(rows)

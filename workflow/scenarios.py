@@ -1,0 +1,119 @@
+"""Scenario files: read ``configs/<region>/scenarios/NAME.yaml``, resolve their base scenarios,
+and compile them into the model's Interventions with errors that name the file and the lever."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from geo.region import Region, RegionDataError, _pydantic_error
+from sim.model import Interventions
+from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
+
+
+@dataclass
+class LoadedScenario:
+    """A scenario with its bases resolved: ``levers`` are the bases' first, each with its file and index there."""
+
+    name: str
+    description: str
+    chain: list[str]                      # the scenarios whose levers are included, bases first
+    levers: list = field(default_factory=list)
+    origins: list[tuple[Path, int]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """For run.json: the scenario as run, levers included."""
+        return {"name": self.name, "description": self.description, "chain": self.chain,
+                "files": [str(f) for f in self.files],
+                "levers": [lv.model_dump(mode="json", by_alias=True, exclude_defaults=True) for lv in self.levers]}
+
+
+def scenario_file(region_folder: Path, name: str) -> Path:
+    """The file for scenario ``name`` (or ``name`` itself if it is a path to a YAML file).
+
+    A clear error lists the scenarios of the region when there is no such file.
+    """
+    as_path = Path(name)
+    if as_path.suffix in (".yaml", ".yml") and as_path.exists():
+        return as_path
+    folder = Path(region_folder) / "scenarios"
+    path = folder / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.exists() else []
+        raise RegionDataError(path, f"unknown scenario {name!r} (available: {', '.join(known) or 'none'})")
+    return path
+
+
+def _read(path: Path) -> Scenario:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RegionDataError(path, f"malformed YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
+    if not isinstance(raw, dict):
+        raise RegionDataError(path, "expected a mapping with name, description, base (optional) and levers")
+    for k, lv in enumerate(raw.get("levers") or []):
+        kind = lv.get("type") if isinstance(lv, dict) else None
+        if kind not in LEVER_TYPES:
+            raise RegionDataError(path, f"unknown lever type {kind!r} (expected one of: {', '.join(LEVER_TYPES)})", field=f"levers[{k}].type")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise _pydantic_error(path, exc) from exc
+
+
+def load_scenario(region_folder: Path, name: str) -> LoadedScenario:
+    """Read a scenario and, recursively, its base scenarios (a missing base or a cycle is an error).
+
+    ``base`` may name one scenario or a list; bases' levers come first, in the order listed, and a
+    scenario reached twice (two bases sharing a base) contributes its levers once.
+
+    Example
+    -------
+    >>> s = load_scenario(Path("configs/<region>"), "baseline")   # doctest: +SKIP
+    >>> s.chain, len(s.levers)                                     # doctest: +SKIP
+    (['baseline'], 0)
+    """
+    top_path = scenario_file(region_folder, name)
+    top = _read(top_path)
+    out = LoadedScenario(name=top.name, description=top.description, chain=[])
+    done: set[Path] = set()
+
+    def visit(sc_name: str, path: Path, sc: Scenario, trail: list[str]) -> None:
+        bases = [] if sc.base is None else [sc.base] if isinstance(sc.base, str) else sc.base
+        for b in bases:
+            if b in trail:
+                raise RegionDataError(path, f"base scenarios form a cycle: {' -> '.join([*trail, b])}", field="base")
+            bpath = _base_file(region_folder, b, path)
+            visit(b, bpath, _read(bpath), [*trail, b])
+        if path.resolve() in done:
+            return
+        done.add(path.resolve())
+        out.chain.append(sc.name)
+        out.files.append(path)
+        for k, lv in enumerate(sc.levers):
+            out.levers.append(lv)
+            out.origins.append((path, k))
+
+    visit(name, top_path, top, [Path(name).stem])
+    return out
+
+
+def _base_file(region_folder: Path, base: str, child: Path) -> Path:
+    try:
+        return scenario_file(region_folder, base)
+    except RegionDataError as exc:
+        raise RegionDataError(child, f"base scenario {base!r} does not exist ({exc.message})", field="base") from exc
+
+
+def build_interventions(region: Region, scenario: LoadedScenario, start: int, end: int) -> Interventions:
+    """Compile a loaded scenario for a run; a bad lever is reported with its own file and index."""
+    try:
+        return compile_levers(scenario.levers, region, start, end)
+    except LeverError as exc:
+        path, k = scenario.origins[exc.index]
+        raise RegionDataError(path, exc.message, field=f"levers[{k}].{exc.field} ({scenario.levers[exc.index].type})") from exc
