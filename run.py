@@ -72,6 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     cp.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default runs/compare)")
     cp.set_defaults(func=commands.compare)
+
+    b = sub.add_parser("batch", help="run a sweep (scenarios x parameter values x seeds) on local cores or a Dask cluster",
+                       description="Run every run of a sweep file not yet finished in --out, on a local Dask cluster (one worker "
+                                   "process per core by default) or on an existing cluster (--scheduler). Results: a Parquet "
+                                   "dataset partitioned by scenario and a run registry; re-running resumes.")
+    b.add_argument("sweep", type=Path, help="sweep file (YAML), see docs/batch.md")
+    b.add_argument("--out", type=Path, required=True, help="batch folder")
+    b.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    b.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    b.set_defaults(func=commands.batch)
+
+    sa = sub.add_parser("sensitivity", help="Morris or Sobol sensitivity of indicators to parameters (SALib), via the batch machinery",
+                        description="Sample the parameter ranges of a spec file with SALib, run every sample (same seed), and write "
+                                    "the indices table and a plot of which parameters drive the chosen indicators.")
+    sa.add_argument("spec", type=Path, help="sensitivity spec (YAML), see docs/batch.md")
+    sa.add_argument("--out", type=Path, required=True, help="output folder")
+    sa.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    sa.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
+    sa.set_defaults(func=commands.sensitivity)
     return p
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -216,3 +217,98 @@ def compare_table(summary, targets, scenarios) -> Table:
             sign = "≥" if target.kind == "min" else "≤"
             t.add_row(target.label, str(year), "" if goal is None else f"{sign} {fmt(goal)}", *cells)
     return t
+
+
+def _batch_progress(total: int, label: str):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[done]} done, {task.fields[failed]} failed, "
+                   "{task.fields[left]} left"), TimeElapsedColumn(), console=console, transient=not console.is_terminal)
+    task = bar.add_task(label, total=total, done=0, failed=0, left=total)
+    counts = {"done": 0, "failed": 0}
+
+    def update(run, status: str) -> None:
+        counts[status] += 1
+        bar.update(task, advance=1, done=counts["done"], failed=counts["failed"], left=total - counts["done"] - counts["failed"])
+
+    return bar, update
+
+
+def _client(args):
+    if args.scheduler:
+        from distributed import Client
+
+        return Client(args.scheduler)
+    return None
+
+
+def batch(args: argparse.Namespace) -> int:
+    from batch.engine import run_batch
+    from batch.store import ResultStore
+    from batch.sweep import expand, read_sweep
+    from workflow.io import provenance
+
+    spec = read_sweep(args.sweep)
+    runs = expand(spec, source=args.sweep)
+    store = ResultStore(args.out)
+    store.write_json("sweep.json", {"sweep_file": str(args.sweep), "sweep": spec.model_dump(), "runs": len(runs), **provenance()})
+    left = len(runs) - len(store.finished() & {r.run_id for r in runs})
+    console.print(f"{len(runs)} runs in the sweep ({len(spec.scenarios)} scenarios x {len(spec.parameters.settings())} parameter "
+                  f"settings x {len(spec.seed_list())} seeds); {len(runs) - left} already finished in {args.out}", highlight=False)
+    bar, update = _batch_progress(left, "batch")
+    client = _client(args)
+    try:
+        with bar:
+            summary = run_batch(runs, args.out, client=client, workers=args.workers, on_result=update)
+    finally:
+        if client is not None:
+            client.close()
+    console.print(f"done {summary['done']}, failed {summary['failed']}, skipped (already finished) {summary['skipped']}; "
+                  f"results: {args.out}/county, {args.out}/townships (Parquet, partitioned by scenario), {args.out}/registry.parquet",
+                  highlight=False)
+    for run_id, err in summary["failures"].items():
+        console.print(f"[red]failed[/] {run_id}: {err}", highlight=False)
+    return 1 if summary["failed"] else 0
+
+
+def sensitivity(args: argparse.Namespace) -> int:
+    import json
+
+    from batch import sensitivity as sa
+    from batch.engine import run_batch
+    from workflow.io import provenance
+
+    spec = sa.read_spec(args.spec)
+    X = sa.sample(spec)
+    runs = sa.runs_for(spec, X, Path(spec.region))
+    out = Path(args.out)
+    console.print(f"{spec.method}: {len(runs)} runs over {len(spec.parameters)} parameters", highlight=False)
+    bar, update = _batch_progress(len(runs), "sensitivity")
+    client = _client(args)
+    try:
+        with bar:
+            summary = run_batch(runs, out / "runs", client=client, workers=args.workers, on_result=update)
+    finally:
+        if client is not None:
+            client.close()
+    year = spec.year or spec.end
+    Y = sa.outputs_of(out / "runs", runs, spec.outputs, year)
+    bad = {o: int(np.isnan(y).sum()) for o, y in Y.items() if np.isnan(y).any()}
+    if bad:
+        raise RegionDataError(out / "runs" / "registry.parquet", f"{summary['failed']} runs failed; cannot compute indices (see the registry)")
+    indices = sa.analyse(spec, X, Y)
+    indices.to_csv(out / "indices.csv", index=False)
+    import pandas as pd
+
+    pd.DataFrame(X, columns=spec.problem["names"]).to_csv(out / "samples.csv", index=False)
+    sa.plot(indices, spec.method, year, out / "sensitivity.png")
+    (out / "sensitivity.json").write_text(json.dumps({"spec": spec.model_dump(), **provenance()}, indent=2, default=str), encoding="utf-8")
+    t = Table(title=f"Sensitivity ({spec.method}), {year}")
+    cols = ["output", "parameter", *(["mu_star", "mu_star_conf", "sigma"] if spec.method == "morris" else ["S1", "ST", "ST_conf"])]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("output", "parameter") else "right")
+    for r in indices.itertuples():
+        t.add_row(*(str(getattr(r, c)) if c in ("output", "parameter") else f"{getattr(r, c):.4g}" for c in cols))
+    console.print(t)
+    console.print(f"indices in {out}/indices.csv, plot {out}/sensitivity.png, runs in {out}/runs/", highlight=False)
+    return 0

@@ -153,8 +153,12 @@ class Transport:
         self.seat_nodes = [seats[c] for c in self.codes]
         self.boarding = dict(boarding_minutes)
         self.intrazonal = np.asarray(intrazonal, dtype=float)
-        self._cache: dict[int, tuple[nx.MultiGraph, nx.DiGraph]] = {}
-        self._transit_cache: dict[int, nx.DiGraph] = {}
+        # Graphs and travel times depend only on which links are open, which changes in few years:
+        # caches are keyed by that set, so unchanged years cost no shortest-path search.
+        self._cache: dict[bytes, tuple[nx.MultiGraph, nx.DiGraph]] = {}
+        self._transit_cache: dict[bytes, nx.DiGraph] = {}
+        self._minutes_cache: dict[tuple, np.ndarray] = {}
+        self._signatures: dict[int, bytes] = {}
 
     @classmethod
     def from_region(cls, region, extra_edges: Iterable[Edge] = (), closures: Mapping[str, int] | None = None,
@@ -182,18 +186,26 @@ class Transport:
         return Transport(self.nodes, [*self.edges, *extra], dict(zip(self.codes, self.seat_nodes)), self.boarding,
                          self.intrazonal, self.bus)
 
+    def signature(self, year: int) -> bytes:
+        """Which links are open in ``year`` (equal for two years exactly when their networks are equal)."""
+        if year not in self._signatures:
+            self._signatures[year] = np.packbits([e.is_open(year) for e in self.edges]).tobytes()
+        return self._signatures[year]
+
     def graphs(self, year: int) -> tuple[nx.MultiGraph, nx.DiGraph]:
         """The physical and routing graphs of ``year`` (cached)."""
-        if year not in self._cache:
+        key = self.signature(year)
+        if key not in self._cache:
             net = network_for_year(self.nodes, self.edges, year)
-            self._cache[year] = (net, routing_graph(net, self.boarding))
-        return self._cache[year]
+            self._cache[key] = (net, routing_graph(net, self.boarding))
+        return self._cache[key]
 
     def transit_graph(self, year: int) -> nx.DiGraph:
         """Routing graph for travel without a car: every road is a bus line (slower, boarded), rail as usual."""
         if self.bus is None:
             raise ValueError("this network has no transit settings (region.yaml routing.transit)")
-        if year not in self._transit_cache:
+        key = self.signature(year)
+        if key not in self._transit_cache:
             factor, wait = self.bus
             net = nx.MultiGraph()
             net.add_nodes_from(self.graphs(year)[0].nodes(data=True))
@@ -202,12 +214,16 @@ class Transport:
                     net.add_edge(u, v, key=k, **d)
                 else:
                     net.add_edge(u, v, key=k, **{**d, "mode": "bus", "minutes": d["minutes"] / factor})
-            self._transit_cache[year] = routing_graph(net, {**self.boarding, "bus": wait})
-        return self._transit_cache[year]
+            self._transit_cache[key] = routing_graph(net, {**self.boarding, "bus": wait})
+        return self._transit_cache[key]
 
     def minutes(self, year: int, origins: Sequence[str], destinations: Sequence[str], transit: bool = False) -> np.ndarray:
         """Node-to-node travel minutes in ``year``, by the fastest mode or (``transit``) without a car."""
-        return travel_minutes(self.transit_graph(year) if transit else self.graphs(year)[1], origins, destinations)
+        key = (self.signature(year), transit, tuple(origins), tuple(destinations))
+        if key not in self._minutes_cache:
+            self._minutes_cache[key] = travel_minutes(self.transit_graph(year) if transit else self.graphs(year)[1],
+                                                      origins, destinations)
+        return self._minutes_cache[key].copy()
 
     def township_minutes(self, year: int, transit: bool = False) -> np.ndarray:
         """Township-by-township minutes (seat to seat; intrazonal time on the diagonal)."""

@@ -1,0 +1,1 @@
+"""Batch simulations (sweeps on Dask) and sensitivity analysis (SALib)."""

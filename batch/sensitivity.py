@@ -1,0 +1,165 @@
+"""Global sensitivity analysis with SALib (Morris screening or Sobol indices), run through the batch machinery.
+
+A spec names parameters with ranges, the indicators to explain and the year. Every sample is a
+run with the same seed (common random numbers), so differences between samples come from the
+parameters, not from the random stream.
+
+Example spec::
+
+    region: configs/<region>
+    scenario: baseline
+    method: morris          # or sobol
+    samples: 10             # Morris trajectories, or Sobol base samples (N)
+    scale: 0.05
+    end: 2035
+    outputs: [primacy, urbanisation]
+    parameters:
+      moves.beta_access: [0.6, 1.8]
+      migration.in_households_per_1000: [8, 24]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from batch.sweep import RunSpec, check_parameter_name, check_values, fingerprint
+from geo.region import RegionDataError, _pydantic_error
+from sim.indicators import COUNTY_COLUMNS
+
+
+class SensitivitySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region: str
+    scenario: str = "baseline"
+    method: Literal["morris", "sobol"] = "morris"
+    samples: int = Field(10, ge=2)
+    levels: int = Field(4, ge=2)
+    seed: int = 1
+    scale: float = Field(0.05, ge=0.001, le=1.0)
+    start: int = 2020
+    end: int = 2035
+    year: int | None = None
+    outputs: list[str] = Field(default=["primacy", "urbanisation"], min_length=1)
+    parameters: dict[str, tuple[float, float]] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check(self):
+        for name, (lo, hi) in self.parameters.items():
+            if not lo < hi:
+                raise ValueError(f"parameter {name!r}: range [{lo}, {hi}] must have low < high")
+        for o in self.outputs:
+            if o not in COUNTY_COLUMNS:
+                raise ValueError(f"unknown output {o!r} (expected a county indicator: {', '.join(COUNTY_COLUMNS)})")
+        y = self.year if self.year is not None else self.end
+        if not self.start < y <= self.end:
+            raise ValueError(f"year {y} is outside the run {self.start}-{self.end}")
+        return self
+
+    @property
+    def problem(self) -> dict:
+        names = list(self.parameters)
+        return {"num_vars": len(names), "names": names, "bounds": [list(self.parameters[n]) for n in names]}
+
+
+def read_spec(path: Path) -> SensitivitySpec:
+    path = Path(path)
+    if not path.exists():
+        raise RegionDataError(path, "sensitivity spec not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = SensitivitySpec.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise RegionDataError(path, f"malformed YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise _pydantic_error(path, exc) from exc
+    for name in spec.parameters:
+        check_parameter_name(path, name)
+    return spec
+
+
+def sample(spec: SensitivitySpec) -> np.ndarray:
+    """The parameter samples, one row per run (SALib's Morris or Saltelli/Sobol design)."""
+    if spec.method == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(spec.problem, spec.samples, num_levels=spec.levels, seed=spec.seed)
+    from SALib.sample import sobol
+
+    return sobol.sample(spec.problem, spec.samples, calc_second_order=False, seed=spec.seed)
+
+
+def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[RunSpec]:
+    from workflow.runner import prepare
+
+    _, params, loaded = prepare(region_folder, spec.scenario, spec.start, spec.end)
+    fp = fingerprint(region_folder, loaded.files)
+    names = spec.problem["names"]
+    runs = []
+    for row in X:
+        overrides = {n: float(v) for n, v in zip(names, row)}
+        check_values("sensitivity spec", params, overrides)
+        runs.append(RunSpec(str(region_folder), spec.scenario, spec.seed, spec.scale, spec.start, spec.end, overrides, fp))
+    return runs
+
+
+def analyse(spec: SensitivitySpec, X: np.ndarray, Y: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Indices per output and parameter: Morris mu* (with confidence) and sigma, or Sobol S1 and ST (with confidence)."""
+    rows = []
+    for out, y in Y.items():
+        if spec.method == "morris":
+            from SALib.analyze import morris
+
+            res = morris.analyze(spec.problem, X, y, num_levels=spec.levels, seed=spec.seed)
+            for k, name in enumerate(spec.problem["names"]):
+                rows.append({"output": out, "parameter": name, "mu_star": res["mu_star"][k], "mu_star_conf": res["mu_star_conf"][k],
+                             "mu": res["mu"][k], "sigma": res["sigma"][k]})
+        else:
+            from SALib.analyze import sobol
+
+            res = sobol.analyze(spec.problem, y, calc_second_order=False, seed=spec.seed)
+            for k, name in enumerate(spec.problem["names"]):
+                rows.append({"output": out, "parameter": name, "S1": res["S1"][k], "S1_conf": res["S1_conf"][k],
+                             "ST": res["ST"][k], "ST_conf": res["ST_conf"][k]})
+    df = pd.DataFrame(rows)
+    key = "mu_star" if spec.method == "morris" else "ST"
+    return df.sort_values(["output", key], ascending=[True, False]).reset_index(drop=True)
+
+
+def plot(indices: pd.DataFrame, method: str, year: int, out: Path) -> Path:
+    """Horizontal bars: which parameters drive each output."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key, err = ("mu_star", "mu_star_conf") if method == "morris" else ("ST", "ST_conf")
+    outputs = list(dict.fromkeys(indices.output))
+    fig, axes = plt.subplots(1, len(outputs), figsize=(5.5 * len(outputs), 0.45 * indices.parameter.nunique() + 1.8),
+                             dpi=110, squeeze=False)
+    for ax, o in zip(axes[0], outputs):
+        d = indices[indices.output == o].sort_values(key)
+        ax.barh(d.parameter, d[key], xerr=d[err], color="#4c72b0", alpha=0.85)
+        ax.set_title(f"{o}, {year}", fontsize=10)
+        ax.set_xlabel("Morris μ* (mean |elementary effect|)" if method == "morris" else "Sobol total index S_T")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Which parameters drive the results" + (" (Morris screening)" if method == "morris" else " (Sobol)"))
+    fig.tight_layout()
+    out = Path(out)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def outputs_of(store_dir: Path, runs: list[RunSpec], outputs: list[str], year: int) -> dict[str, np.ndarray]:
+    """Each output in ``year`` for every run, in the order of ``runs`` (NaN for failed runs)."""
+    county = pd.read_parquet(Path(store_dir) / "county")
+    at = county[county.year == year].drop_duplicates("run_id").set_index("run_id")
+    return {o: np.array([at[o].get(r.run_id, np.nan) for r in runs], dtype=float) for o in outputs}

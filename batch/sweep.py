@@ -1,0 +1,160 @@
+"""Sweep files: which runs a batch holds (scenarios x parameter values x seeds), each with a stable id.
+
+A run's id is a hash of everything that decides its result: region folder, scenario files' text,
+params.yaml's text, parameter overrides, seed, scale and years. Re-running a sweep finds the
+same ids, so finished runs are skipped; editing a scenario or params.yaml gives new ids.
+
+Example
+-------
+>>> spec = SweepSpec.model_validate({"region": "configs/<region>", "scenarios": ["baseline"], "seeds": 2})
+>>> [s for s in spec.seed_list()]
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from geo.region import RegionDataError, _pydantic_error
+from sim.params import Params
+
+
+class ParameterSpace(BaseModel):
+    """Parameter values to sweep: a ``grid`` (every combination) or explicit ``samples`` (a list of settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+    grid: dict[str, list[float]] = {}
+    samples: list[dict[str, float]] = []
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.grid and self.samples:
+            raise ValueError("give either grid or samples, not both")
+        for name, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid {name!r} has no values")
+        return self
+
+    def settings(self) -> list[dict[str, float]]:
+        """Every parameter setting (an empty setting when nothing is swept)."""
+        if self.samples:
+            return [dict(s) for s in self.samples]
+        if not self.grid:
+            return [{}]
+        names = list(self.grid)
+        return [dict(zip(names, combo)) for combo in itertools.product(*(self.grid[n] for n in names))]
+
+
+class SweepSpec(BaseModel):
+    """A sweep file."""
+
+    model_config = ConfigDict(extra="forbid")
+    region: str
+    scenarios: list[str] = Field(default=["baseline"], min_length=1)
+    parameters: ParameterSpace = ParameterSpace()
+    seeds: int | list[int] = 1
+    scale: float = Field(0.1, ge=0.001, le=1.0)
+    start: int = 2020
+    end: int = 2035
+
+    @model_validator(mode="after")
+    def _check(self):
+        if isinstance(self.seeds, int) and self.seeds < 1:
+            raise ValueError("seeds must be at least 1 (a count) or a list of seeds")
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def seed_list(self) -> list[int]:
+        return list(range(1, self.seeds + 1)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a batch."""
+
+    region: str
+    scenario: str
+    seed: int
+    scale: float
+    start: int
+    end: int
+    overrides: dict = field(default_factory=dict)
+    fingerprint: str = ""  # hash of the input files' text
+
+    @property
+    def run_id(self) -> str:
+        key = json.dumps({**asdict(self), "overrides": sorted(self.overrides.items())}, sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def read_sweep(path: Path) -> SweepSpec:
+    """Read and validate a sweep file; errors name the file and the field."""
+    path = Path(path)
+    if not path.exists():
+        raise RegionDataError(path, "sweep file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RegionDataError(path, f"malformed YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
+    if not isinstance(raw, dict):
+        raise RegionDataError(path, "expected a mapping with region, scenarios, parameters, seeds, scale, start, end")
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise _pydantic_error(path, exc) from exc
+    for name in {n for s in spec.parameters.settings() for n in s}:
+        check_parameter_name(path, name)
+    return spec
+
+
+def check_parameter_name(path: Path, name: str) -> None:
+    section, _, field_name = name.partition(".")
+    fields = Params.model_fields
+    if section not in fields or field_name not in fields[section].annotation.model_fields:
+        raise RegionDataError(path, f"unknown parameter {name!r} (expected section.name from params.yaml, e.g. moves.beta_access)",
+                              field="parameters")
+
+
+def fingerprint(region_folder: Path, scenario_files: list[Path]) -> str:
+    """Hash of the text of params.yaml and the scenario files (bases included)."""
+    h = hashlib.sha256()
+    for f in [Path(region_folder) / "params.yaml", *scenario_files]:
+        if f.exists():
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def check_values(source: Path | str, params: Params, setting: dict[str, float]) -> None:
+    """A clear error if a parameter setting is outside a parameter's valid range."""
+    try:
+        params.with_overrides(setting)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(x) for x in err["loc"])
+        raise RegionDataError(source, f"{name} = {err.get('input')!r}: {err['msg']}", field="parameters") from exc
+
+
+def expand(spec: SweepSpec, base_dir: Path = Path("."), source: Path | str = "sweep") -> list[RunSpec]:
+    """All runs of a sweep, scenarios x parameter settings x seeds (checked before anything runs)."""
+    from workflow.runner import prepare
+
+    region_folder = (base_dir / spec.region) if not Path(spec.region).is_absolute() else Path(spec.region)
+    runs = []
+    region = None
+    for scenario in spec.scenarios:
+        region, params, loaded = prepare(region_folder, scenario, spec.start, spec.end, region=region)
+        for setting in spec.parameters.settings():
+            check_values(source, params, setting)  # values out of range fail here, before any run
+            fp = fingerprint(region_folder, loaded.files)
+            for seed in spec.seed_list():
+                runs.append(RunSpec(str(region_folder), scenario, seed, spec.scale, spec.start, spec.end, dict(setting), fp))
+    return runs
