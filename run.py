@@ -91,6 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     sa.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     sa.set_defaults(func=commands.sensitivity)
+
+    k = sub.add_parser("calibrate", help="fit behavioural parameters so a hindcast reproduces the census",
+                       description="Start from the census of --from, simulate to --to, and fit the move-choice, in-migration, "
+                                   "urbanisation and fertility parameters (Nelder-Mead, one fit per seed) to the census of --to. "
+                                   "Writes targets, fitted parameters with their spread across seeds, township errors and a report.")
+    k.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
+    k.add_argument("--from", dest="from_year", type=int, default=2010, help="start year, a census year (default 2010)")
+    k.add_argument("--to", dest="to_year", type=int, default=2020, help="target year, a census year (default 2020)")
+    k.add_argument("--seeds", type=int, default=3, help="seeds: one fit per seed (default 3)")
+    k.add_argument("--scale", type=float, default=0.05, help="share of households simulated (default 0.05)")
+    k.add_argument("--max-evaluations", type=int, default=80, help="model evaluations per fit (default 80)")
+    k.add_argument("--county-target", default="population",
+                   help="census entry for the county total (default population; Pingyang also has population_trend, without the 2020 jump)")
+    k.add_argument("--holdout", nargs="*", default=["aged60_share"], help="targets left out of the fit and reported separately")
+    k.add_argument("--write", action="store_true", help="store the fitted values in the region's params.yaml and calibration.yaml")
+    k.add_argument("--out", type=Path, default=Path("runs/calibration"), help="output folder")
+    k.set_defaults(func=commands.calibrate)
+
+    v = sub.add_parser("validate", help="the baseline projection against the plan's low-mid-high band",
+                       description="Run the baseline from the start census to --end with several seeds and compare resident "
+                                   "population with the region's projection band and the age indicators with the plan's targets.")
+    v.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
+    v.add_argument("--seeds", type=int, default=5, help="seeds (default 5)")
+    v.add_argument("--scale", type=float, default=0.1, help="share of households simulated (default 0.1)")
+    v.add_argument("--start", type=int, default=2020, help="start year (default 2020)")
+    v.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
+    v.add_argument("--out", type=Path, default=Path("runs/validation"), help="output folder")
+    v.set_defaults(func=commands.validate)
     return p
 
 

@@ -312,3 +312,245 @@ def sensitivity(args: argparse.Namespace) -> int:
     console.print(t)
     console.print(f"indices in {out}/indices.csv, plot {out}/sensitivity.png, runs in {out}/runs/", highlight=False)
     return 0
+
+
+def _md_table(df) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for r in df.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(lines)
+
+
+def _write_report(folder: Path, title: str, markdown: str, tables: dict, images: list[str]) -> None:
+    """The report as Markdown and as a self-contained HTML page (tables as HTML, pictures by file name)."""
+    import html
+
+    (folder / "report.md").write_text(markdown, encoding="utf-8")
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for block in markdown.split("\n\n")[1:]:
+        if block.startswith("## "):
+            body.append(f"<h2>{html.escape(block[3:].splitlines()[0])}</h2>")
+            rest = "\n".join(block.splitlines()[1:])
+            if rest.strip():
+                body.append(f"<p>{html.escape(rest)}</p>")
+        elif not block.startswith("|") and not block.startswith("!["):
+            body.append(f"<p>{html.escape(block)}</p>")
+    for name, df in tables.items():
+        body.append(f"<h2>{html.escape(name)}</h2>" + df.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+    body += [f'<p><img src="{img}" style="max-width:100%"></p>' for img in images]
+    (folder / "report.html").write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>"
+        + "\n".join(body) + "</body></html>", encoding="utf-8")
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    import datetime
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from workflow import calibration as cal
+    from workflow.io import atomic_folder, load_params, provenance
+
+    region = load_region(args.region)
+    for y in (args.from_year, args.to_year):
+        if y not in region.config.census:
+            raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})", field="census")
+    params = load_params(args.region)
+    try:
+        targets = cal.census_targets(region, args.to_year, args.county_target)
+    except KeyError as exc:
+        raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
+    seeds = list(range(1, args.seeds + 1))
+    holdout = tuple(args.holdout)
+    free = dict(cal.DEFAULT_FREE)
+    base_values = {n: getattr(getattr(params, n.split(".")[0]), n.split(".")[1]) for n in free}
+    before, _ = cal.evaluate(args.region, region, targets, args.from_year, base_values, seeds, args.scale, params)
+    fits = []
+    for s in seeds:
+        console.print(f"fitting with seed {s} ({len(free)} parameters, up to {args.max_evaluations} evaluations)...", highlight=False)
+        r = cal.fit(args.region, region, targets, args.from_year, free, [s], args.scale, params, holdout, args.max_evaluations)
+        fits.append({"seed": s, **r.values, "loss": r.loss, "evaluations": r.evaluations, "seconds": round(r.seconds, 1)})
+    fits = pd.DataFrame(fits)
+    final = {n: float(fits[n].median()) for n in free}
+    after, towns = cal.evaluate(args.region, region, targets, args.from_year, final, seeds, args.scale, params)
+    rows = []
+    for key, obs in [("population", targets.population), *targets.shares.items()]:
+        col = "population" if key == "population" else key
+        sim = float(after[col].mean())
+        err = float(after[f"error_{key}"].mean())
+        tol = cal.TOLERANCE[key]
+        rows.append({"target": key, "observed": obs, "simulated": sim, "error": err, "tolerance": tol,
+                     "met": abs(err) <= tol, "held_out": key in holdout, "error_before_fit": float(before[f"error_{key}"].mean())})
+    mape = float(after.error_township_mape.mean())
+    rows.append({"target": "township_mape", "observed": 0.0, "simulated": mape, "error": mape, "tolerance": 0.05, "met": mape <= 0.05,
+                 "held_out": False, "error_before_fit": float(before.error_township_mape.mean())})
+    table = pd.DataFrame(rows)
+    spread = pd.DataFrame({"parameter": list(free), "before": [base_values[n] for n in free], "fitted": [final[n] for n in free],
+                           "sd_across_seeds": [float(fits[n].std(ddof=1)) if len(fits) > 1 else float("nan") for n in free],
+                           "low_bound": [free[n][0] for n in free], "high_bound": [free[n][1] for n in free]})
+    record = {"date": datetime.date.today().isoformat(), "hindcast": [args.from_year, args.to_year], "seeds": seeds,
+              "county_target": args.county_target,
+              "scale": args.scale, "max_evaluations_per_seed": args.max_evaluations, "held_out": list(holdout),
+              "parameters": {r.parameter: {"value": r.fitted, "sd_across_seeds": r.sd_across_seeds, "before": r.before}
+                             for r in spread.itertuples()},
+              "errors": {r.target: {"observed": r.observed, "simulated": r.simulated, "error": r.error, "met": bool(r.met)}
+                         for r in table.itertuples()}, **provenance()}
+    with atomic_folder(args.out) as tmp:
+        fits.to_csv(tmp / "fits.csv", index=False)
+        table.to_csv(tmp / "targets.csv", index=False)
+        spread.to_csv(tmp / "parameters.csv", index=False)
+        towns.to_csv(tmp / "townships.csv", index=False)
+        (tmp / "calibration.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        _hindcast_map(region, towns, args.to_year, tmp / "hindcast_townships.png")
+        md = (f"# Calibration: hindcast {args.from_year} to {args.to_year}\n\n"
+              f"Seeds {seeds}, scale {args.scale}; one Nelder-Mead fit per seed, the fitted value is the median across seeds. "
+              f"County population target: census entry `{args.county_target}`. "
+              f"Held out (not in the loss): {', '.join(holdout) or 'none'}.\n\n## Targets\n\n{_md_table(table)}\n\n"
+              f"## Parameters\n\n{_md_table(spread)}\n\n## Townships\n\n{_md_table(towns)}\n\n![townships](hindcast_townships.png)\n")
+        _write_report(tmp, f"Calibration {args.from_year}-{args.to_year}", md, {}, ["hindcast_townships.png"])
+    if args.write:
+        _store_fit(region.path, spread, record)
+    t = Table(title=f"Hindcast {args.from_year}→{args.to_year}: census vs simulated (mean of {len(seeds)} seeds)")
+    for c in ("target", "observed", "simulated", "error", "before fit", "tolerance", "met"):
+        t.add_column(c, justify="left" if c == "target" else "right")
+    for r in table.itertuples():
+        pct = r.target in ("population", "township_mape")
+        f = (lambda v: f"{v:.2%}") if r.target != "population" else (lambda v: f"{v:,.0f}")
+        e = (lambda v: f"{v:+.2%}") if pct else (lambda v: f"{v * 100:+.2f} pt")
+        t.add_row(r.target + (" (held out)" if r.held_out else ""), f(r.observed) if r.target != "township_mape" else "",
+                  f(r.simulated), e(r.error), e(r.error_before_fit), e(r.tolerance).lstrip("+"),
+                  "[green]yes[/]" if r.met else "[red]no[/]")
+    console.print(t)
+    console.print(spread.to_string(index=False, float_format=lambda v: f"{v:.4g}"), highlight=False)
+    console.print(f"results in {args.out}/" + ("; parameters written to params.yaml and calibration.yaml" if args.write else
+                  " (add --write to store the fit in the region's params.yaml)"), highlight=False)
+    return 0
+
+
+def _hindcast_map(region, towns, year: int, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    from viz.maps import township_label
+
+    polys = region.polygons.to_crs(region.config.crs.metric).copy()
+    err = towns.set_index("township").error_pct.reindex(polys.index)
+    polys["err"] = err.values
+    span = max(float(err.abs().max()), 1.0)
+    fig, ax = plt.subplots(figsize=(10, 7), dpi=110)
+    polys.plot(ax=ax, column="err", cmap="RdBu", norm=TwoSlopeNorm(0, -span, span), edgecolor="#555", legend=True,
+               legend_kwds={"label": f"simulated − census, % of census, {year}", "shrink": 0.7})
+    for t in region.townships:
+        p = polys.geometry[t.code].representative_point()
+        ax.annotate(f"{township_label(t)}\n{err[t.code]:+.0f}%", (p.x, p.y), ha="center", fontsize=7)
+    ax.set_axis_off()
+    ax.set_title(f"Hindcast error by township, {year} (approximate boundaries)")
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _store_fit(region_dir: Path, spread, record: dict) -> None:
+    """Write fitted values into params.yaml (source says calibrated) and the fit record into calibration.yaml."""
+    import yaml
+
+    path = region_dir / "params.yaml"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    data = yaml.safe_load(text) or {}
+    for r in spread.itertuples():
+        section, name = r.parameter.split(".")
+        entry = data.setdefault(section, {}).setdefault(name, {"value": None, "meaning": "", "source": ""})
+        entry["value"] = round(float(r.fitted), 6)
+        entry["source"] = (f"calibrated {record['date']}: hindcast {record['hindcast'][0]}-{record['hindcast'][1]} against the census, "
+                           f"sd across seeds {r.sd_across_seeds:.3g}; was {r.before:g} (see calibration.yaml)")
+    for name, content in ((path, header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)),
+                          (region_dir / "calibration.yaml", "# Written by run.py calibrate --write\n"
+                           + yaml.safe_dump(record, allow_unicode=True, sort_keys=False, width=200))):
+        tmp = name.with_name(f".{name.name}.tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(name)
+
+
+def validate(args: argparse.Namespace) -> int:
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from workflow.io import atomic_folder, load_params, provenance
+    from workflow.runner import simulate
+
+    region = load_region(args.region)
+    proj = region.config.projection
+    if proj is None:
+        raise RegionDataError(region.path / "region.yaml", "no projection to validate against", field="projection")
+    params = load_params(args.region)
+    runs = [simulate(args.region, "baseline", args.start, args.end, args.scale, s, region=region, params=params).county.assign(seed=s)
+            for s in range(1, args.seeds + 1)]
+    county = pd.concat(runs, ignore_index=True)
+    g = county.groupby("year")
+    rows = []
+    for year, (low, mid, high) in sorted(proj.resident.items()):
+        if year not in g.groups:
+            continue
+        pop = g.population.get_group(year)
+        rows.append({"year": year, "simulated": pop.mean(), "sim_p05": pop.quantile(0.05), "sim_p95": pop.quantile(0.95),
+                     "low": low, "mid": mid, "high": high, "within_band": bool(low <= pop.mean() <= high),
+                     "vs_mid_pct": (pop.mean() / mid - 1) * 100})
+    band = pd.DataFrame(rows)
+    ages = g[["aged0_14_share", "aged60_share", "dependency_ratio"]].mean().reset_index()
+    with atomic_folder(args.out) as tmp:
+        county.to_csv(tmp / "county_runs.csv", index=False)
+        band.to_csv(tmp / "projection_band.csv", index=False)
+        ages.to_csv(tmp / "age_structure.csv", index=False)
+        fig, ax = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
+        ax[0].fill_between(band.year, band.low, band.high, color="#cccccc", label="plan projection low-high (PADIS-INT)")
+        ax[0].plot(band.year, band.mid, "k--", lw=1, label="plan projection mid")
+        ax[0].plot(g.population.mean().index, g.population.mean().values, color="#c0392b", lw=2, label="model baseline (mean)")
+        ax[0].fill_between(g.population.mean().index, g.population.quantile(0.05).values, g.population.quantile(0.95).values,
+                           color="#c0392b", alpha=0.2)
+        ax[0].yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e3:,.0f}k"))
+        ax[0].set_title("Resident population")
+        ax[0].legend(fontsize=8)
+        ax[0].grid(alpha=0.3)
+        for col, label in (("aged60_share", "60+"), ("aged0_14_share", "0-14"), ("dependency_ratio", "dependency ratio")):
+            ax[1].plot(ages.year, ages[col], label=label)
+        for key, marker in (("aged60_share", "v"), ("dependency_ratio", "v")):
+            t = region.config.targets.get(key)
+            if t:
+                ax[1].scatter(list(t.by_year), list(t.by_year.values()), marker=marker, color="black")
+        ax[1].yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax[1].set_title("Age structure (markers: plan maxima)")
+        ax[1].legend(fontsize=8)
+        ax[1].grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(tmp / "projection.png", bbox_inches="tight")
+        plt.close(fig)
+        inside = int(band.within_band.sum())
+        md = (f"# Validation: baseline {args.start}-{args.end} against the plan's projection\n\n"
+              f"{args.seeds} seeds at scale {args.scale}. Resident population inside the plan's low-high band in {inside} of "
+              f"{len(band)} projection years.\n\n## Population against the band\n\n{_md_table(band)}\n\n"
+              f"## Age structure (mean over seeds)\n\n{_md_table(ages)}\n\n![projection](projection.png)\n")
+        _write_report(tmp, "Validation", md, {}, ["projection.png"])
+        (tmp / "validation.json").write_text(json.dumps({"seeds": args.seeds, "scale": args.scale, "start": args.start, "end": args.end,
+                                                         "years_in_band": inside, "years": len(band), **provenance()}, indent=2), encoding="utf-8")
+    t = Table(title="Baseline resident population against the plan's PADIS-INT band")
+    for c in ("year", "simulated [5%-95%]", "low", "mid", "high", "in band"):
+        t.add_column(c, justify="right")
+    for r in band.itertuples():
+        t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}", f"{r.mid:,.0f}",
+                  f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
+    console.print(t)
+    console.print(f"report in {args.out}/report.html (and report.md, projection.png)", highlight=False)
+    return 0

@@ -1,0 +1,101 @@
+"""Calibration machinery: on a toy region where the true parameters are known, the fit recovers them."""
+
+import numpy as np
+import pytest
+
+from geo.region import load_region
+from workflow.calibration import Targets, errors, evaluate, fit, loss
+from workflow.runner import simulate
+
+TRUTH = {"migration.in_households_per_1000": 40.0, "urbanisation.rural_to_urban_rate": 0.03}
+FREE = {"migration.in_households_per_1000": (5.0, 80.0), "urbanisation.rural_to_urban_rate": (0.0, 0.08)}
+
+
+def truth_targets(toy, seeds) -> Targets:
+    """The 'census' of 2026 made by the model itself with the true parameters (mean over seeds)."""
+    runs = [simulate(toy, "baseline", 2020, 2026, 1.0, s, overrides=TRUTH) for s in seeds]
+    county = [r.county.set_index("year").loc[2026] for r in runs]
+    towns = [r.townships[r.townships.year == 2026].set_index("township").population for r in runs]
+    return Targets(2026, float(np.mean([c.population for c in county])),
+                   {k: float(np.mean([t[k] for t in towns])) for k in towns[0].index},
+                   {"urbanisation": float(np.mean([c.urbanisation for c in county])),
+                    "primacy": float(np.mean([c.primacy for c in county]))})
+
+
+def test_errors_and_loss_count_tolerances(toy):
+    r = simulate(toy, "baseline", 2020, 2022, 1.0, 1)
+    c = r.county.set_index("year").loc[2022]
+    t = r.townships[r.townships.year == 2022].set_index("township").population
+    exact = Targets(2022, c.population, t.to_dict(), {"urbanisation": c.urbanisation})
+    e = errors(r.county, r.townships, exact)
+    assert loss(e) == pytest.approx(0.0, abs=1e-12)
+    off = Targets(2022, c.population * 1.02, t.to_dict(), {"urbanisation": c.urbanisation + 0.01})
+    e = errors(r.county, r.townships, off)
+    # 2% off the population is 2 tolerances (4 squared); 1 point off urbanisation is 1 tolerance
+    assert loss(e) == pytest.approx((0.02 / 1.02 / 0.01) ** 2 + 1.0, rel=1e-3)
+    assert loss(e, holdout=("urbanisation",)) == pytest.approx((0.02 / 1.02 / 0.01) ** 2, rel=1e-3)
+
+
+def test_fit_recovers_known_parameters_on_a_toy_region(toy):
+    seeds = [1, 2]
+    targets = truth_targets(toy, seeds)
+    region = load_region(toy)
+    start_values = {"migration.in_households_per_1000": 15.0, "urbanisation.rural_to_urban_rate": 0.008}
+    before, _ = evaluate(toy, region, targets, 2020, start_values, seeds, 1.0)
+    res = fit(toy, region, targets, 2020, FREE, seeds, 1.0, holdout=(), max_evaluations=60, initial=start_values)
+    assert res.values["migration.in_households_per_1000"] == pytest.approx(40.0, rel=0.2)
+    # weaker: 25% on this rate moves urbanisation by well under the 1-point tolerance on a toy of 10,000 people
+    assert res.values["urbanisation.rural_to_urban_rate"] == pytest.approx(0.03, rel=0.3)
+    after, towns = evaluate(toy, region, targets, 2020, res.values, seeds, 1.0)
+    assert abs(after.error_population.mean()) < abs(before.error_population.mean())
+    assert res.loss < 1.0 and set(towns.township) == {"A", "B", "C"}
+
+
+def test_calibrate_command_end_to_end_and_write(toy, tmp_path):
+    import pandas as pd
+    import yaml
+
+    import run
+    from cli.commands import console
+    from workflow.io import load_params
+
+    out = tmp_path / "cal"
+    with console.capture() as cap:
+        rc = run.main(["calibrate", "--region", str(toy), "--from", "2010", "--to", "2020", "--seeds", "2", "--scale", "1.0",
+                       "--max-evaluations", "6", "--out", str(out), "--write"])
+    assert rc == 0 and "Hindcast 2010→2020" in cap.get()
+    targets = pd.read_csv(out / "targets.csv")
+    assert {"population", "aged60_share", "township_mape"} <= set(targets.target)
+    assert targets.set_index("target").loc["aged60_share", "held_out"]
+    fits = pd.read_csv(out / "fits.csv")
+    assert list(fits.seed) == [1, 2] and (fits.evaluations <= 8).all()
+    for f in ("parameters.csv", "townships.csv", "calibration.json", "report.html", "report.md", "hindcast_townships.png"):
+        assert (out / f).exists()
+    record = yaml.safe_load((toy / "calibration.yaml").read_text())
+    assert record["hindcast"] == [2010, 2020] and "migration.in_households_per_1000" in record["parameters"]
+    params = load_params(toy)
+    assert params.migration.in_households_per_1000 == pytest.approx(record["parameters"]["migration.in_households_per_1000"]["value"], rel=1e-5)
+
+
+def test_calibrate_needs_census_years(toy, tmp_path):
+    import run
+    from cli.commands import console
+
+    with console.capture() as cap:
+        rc = run.main(["calibrate", "--region", str(toy), "--from", "2015", "--to", "2020", "--out", str(tmp_path / "x")])
+    assert rc == 2 and "no census for 2015" in cap.get() and not (tmp_path / "x").exists()
+
+
+def test_validate_command(tmp_path):
+    import pandas as pd
+
+    import run
+    from cli.commands import console
+    from conftest import PINGYANG
+
+    with console.capture() as cap:
+        rc = run.main(["validate", "--region", str(PINGYANG), "--seeds", "1", "--scale", "0.01", "--end", "2025", "--out", str(tmp_path / "v")])
+    assert rc == 0 and "PADIS-INT band" in cap.get()
+    band = pd.read_csv(tmp_path / "v" / "projection_band.csv")
+    assert list(band.year) == [2021, 2022, 2023, 2024, 2025] and (band.low <= band.high).all()
+    assert (tmp_path / "v" / "projection.png").stat().st_size > 10_000 and (tmp_path / "v" / "report.html").exists()

@@ -1,0 +1,158 @@
+"""Calibration: fit behavioural parameters so a hindcast reproduces a census, and check a projection.
+
+The loss counts each target's error in units of its tolerance (county population 1%, township
+populations 5% mean absolute percentage error, shares 1 percentage point), squared and summed;
+a loss component at or below 1 means that target is met. Runs use fixed seeds (common random
+numbers), so the loss is a deterministic function of the parameters and Nelder-Mead can search it.
+One fit per seed gives the spread of the fitted values across seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.region import Region
+from sim.params import Params
+from workflow.runner import simulate
+
+# township_mape is the mean absolute percentage error of the townships' shares of the county
+TOLERANCE = {"population": 0.01, "township_mape": 0.05, "primacy": 0.01, "shuitou_share": 0.01, "urbanisation": 0.01,
+             "aged60_share": 0.01}
+
+#: parameters fitted by default, with bounds
+DEFAULT_FREE = {
+    "migration.in_households_per_1000": (4.0, 60.0),
+    "moves.leave_constant": (-1.0, 2.0),
+    "moves.beta_size": (0.3, 2.0),
+    "moves.beta_access": (0.3, 3.0),
+    "moves.beta_price": (0.2, 2.5),
+    "urbanisation.rural_to_urban_rate": (0.002, 0.05),
+    "demography.tfr": (0.9, 2.0),
+}
+
+
+@dataclass
+class Targets:
+    """What a hindcast should reproduce in ``year``: county population, township populations and county shares."""
+
+    year: int
+    population: float
+    townships: dict[str, float]
+    shares: dict[str, float] = field(default_factory=dict)   # primacy, shuitou_share, urbanisation, aged60_share
+
+
+def census_targets(region: Region, year: int, population_key: str = "population") -> Targets:
+    """Targets from the region's census of ``year`` (region.yaml census and townships.csv).
+
+    ``population_key`` names the census entry used for the county total (e.g. a trend estimate that leaves
+    out a one-off statistical jump); township targets are shares, so they do not depend on it.
+    """
+    census = region.config.census[year]
+    if population_key not in census:
+        raise KeyError(f"region.yaml census.{year} has no {population_key!r} (has: {', '.join(census)})")
+    names = {"main_centre_share": "primacy", "shuitou_share": "shuitou_share", "urbanisation": "urbanisation",
+             "age_60_plus": "aged60_share"}
+    shares = {ours: census[theirs].value for theirs, ours in names.items() if theirs in census}
+    return Targets(year, census[population_key].value, {t.code: getattr(t, f"pop_{year}") for t in region.townships}, shares)
+
+
+def errors(county: pd.DataFrame, townships: pd.DataFrame, targets: Targets) -> dict[str, float]:
+    """Signed errors of one run against the targets (relative for populations, absolute for shares)."""
+    c = county.set_index("year").loc[targets.year]
+    t = townships[townships.year == targets.year].set_index("township").population
+    sim_t = np.array([t[k] for k in targets.townships], float)
+    obs_t = np.array(list(targets.townships.values()), float)
+    # townships are compared as shares of the county, so the county total is a separate target
+    sim_s, obs_s = sim_t / sim_t.sum(), obs_t / obs_t.sum()
+    out = {"population": c.population / targets.population - 1.0,
+           "township_mape": float(np.mean(np.abs(sim_s - obs_s) / obs_s))}
+    for k, v in targets.shares.items():
+        out[k] = float(c[k]) - v
+    return out
+
+
+def loss(errs: dict[str, float], holdout: tuple[str, ...] = ()) -> float:
+    """Sum of squared errors in units of their tolerance, without the held-out targets."""
+    return float(sum((v / TOLERANCE[k]) ** 2 for k, v in errs.items() if k not in holdout))
+
+
+@dataclass
+class FitResult:
+    values: dict[str, float]
+    loss: float
+    evaluations: int
+    seconds: float
+
+
+def fit(region_folder: Path, region: Region, targets: Targets, start: int, free: dict[str, tuple[float, float]],
+        seeds: list[int], scale: float, params: Params | None = None, holdout: tuple[str, ...] = ("aged60_share",),
+        max_evaluations: int = 100, initial: dict[str, float] | None = None) -> FitResult:
+    """Nelder-Mead over the free parameters (scaled to [0, 1] within their bounds), mean loss over ``seeds``.
+
+    Example
+    -------
+    >>> r = fit(Path("configs/<region>"), region, census_targets(region, 2020), 2010,
+    ...         {"migration.in_households_per_1000": (4, 60)}, seeds=[1], scale=0.05)   # doctest: +SKIP
+    """
+    from scipy.optimize import minimize
+
+    params = params or Params()
+    names = list(free)
+    lo = np.array([free[n][0] for n in names], float)
+    hi = np.array([free[n][1] for n in names], float)
+    base = params.model_dump()
+    start_values = np.array([(initial or {}).get(n, base[n.split(".")[0]][n.split(".")[1]]) for n in names], float)
+    x0 = np.clip((start_values - lo) / (hi - lo), 0.0, 1.0)
+    calls = {"n": 0}
+
+    def objective(x: np.ndarray) -> float:
+        calls["n"] += 1
+        values = dict(zip(names, lo + np.clip(x, 0.0, 1.0) * (hi - lo)))
+        total = 0.0
+        for seed in seeds:
+            res = simulate(region_folder, "baseline", start, targets.year, scale, seed, overrides=values, region=region, params=params)
+            total += loss(errors(res.county, res.townships, targets), holdout)
+        # leaving the box is penalised rather than clipped silently, so the simplex comes back
+        return total / len(seeds) + 1e3 * float(np.sum(np.clip(x - 1, 0, None) ** 2 + np.clip(-x, 0, None) ** 2))
+
+    t0 = time.perf_counter()
+    res = minimize(objective, x0, method="Nelder-Mead",
+                   options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": _simplex(x0)})
+    best = dict(zip(names, (lo + np.clip(res.x, 0.0, 1.0) * (hi - lo)).tolist()))
+    return FitResult(best, float(res.fun), calls["n"], time.perf_counter() - t0)
+
+
+def _simplex(x0: np.ndarray, step: float = 0.25) -> np.ndarray:
+    """A starting simplex of wide steps (a quarter of each range), towards the middle of the box."""
+    pts = [x0]
+    for i in range(len(x0)):
+        p = x0.copy()
+        p[i] = p[i] + step if p[i] + step <= 1 else p[i] - step
+        pts.append(p)
+    return np.array(pts)
+
+
+def evaluate(region_folder: Path, region: Region, targets: Targets, start: int, values: dict[str, float], seeds: list[int],
+             scale: float, params: Params | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Errors per seed (one row each) and township populations (simulated mean vs target) for a parameter set."""
+    rows, towns = [], []
+    for seed in seeds:
+        res = simulate(region_folder, "baseline", start, targets.year, scale, seed, overrides=values, region=region, params=params)
+        e = errors(res.county, res.townships, targets)
+        c = res.county.set_index("year").loc[targets.year]
+        rows.append({"seed": seed, **{f"error_{k}": v for k, v in e.items()}, "population": c.population,
+                     **{k: c[k] for k in targets.shares}})
+        t = res.townships[res.townships.year == targets.year].set_index("township").population
+        towns.append(t)
+    sim = pd.concat(towns, axis=1).mean(axis=1)
+    tdf = pd.DataFrame({"township": list(targets.townships), "target": list(targets.townships.values()),
+                        "simulated": [sim[k] for k in targets.townships]})
+    tdf["target_share"] = tdf.target / tdf.target.sum()
+    tdf["simulated_share"] = tdf.simulated / tdf.simulated.sum()
+    tdf["error_pct"] = (tdf.simulated_share / tdf.target_share - 1) * 100
+    return pd.DataFrame(rows), tdf
