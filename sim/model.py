@@ -267,8 +267,19 @@ class MigrationModel(mesa.Model):
             self._attract_start = self._attractiveness()
 
     def _attractiveness(self) -> float:
-        m = self.moves
-        return logsum(place_utility(self.context, m) + m.beta_hukou * m.hukou_openness)
+        """The county's pull on a newcomer: the log-sum of place utilities, with each place's size taken as its
+        share of the county's housing and vacancy at its target. Arrivals already scale with the number of households, so a county that only
+        grows (more units everywhere) must not look more attractive; without this, growth feeds on itself."""
+        m, ctx = self.moves, self.context
+        if ctx.size is not None:
+            # weights, not a preference: log sum_j share_j exp(u_j) is the utility of the average dwelling, which
+            # does not rise when people merely concentrate (as it would with beta_size != 1)
+            ctx = replace(ctx, size=ctx.size / max(float(ctx.size.sum()), 1e-9))
+            m = m.model_copy(update={"beta_size": 1.0})
+        # Vacancy is left out too: villages that empty out have many vacant homes, which attracts movers inside
+        # the county a little but says nothing about the county's pull on people from outside.
+        ctx = replace(ctx, vacancy=np.full_like(ctx.vacancy, ctx.target_vacancy))
+        return logsum(place_utility(ctx, m) + m.beta_hukou * m.hukou_openness)
 
     def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
         pops = np.array([z.pop_2020 for z in self.zones], float)

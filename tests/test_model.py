@@ -220,3 +220,14 @@ def test_households_collection_reads_the_columns(py_small):
         hh.get("wealth")
     with pytest.raises(ValueError, match="one boolean per household"):
         hh.select(np.ones(3, bool))
+
+
+def test_county_attractiveness_does_not_grow_with_size_alone(toy):
+    from dataclasses import replace
+
+    m = MigrationModel(toy, scale=1.0, seed=1, end=2021)
+    a = m._attractiveness()
+    m.context = replace(m.context, size=m.context.size * 3.0)
+    assert m._attractiveness() == pytest.approx(a, abs=1e-12)
+    m.context = replace(m.context, access=m.context.access * 1.5)
+    assert m._attractiveness() > a
