@@ -25,11 +25,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from batch.sweep import RunSpec, check_parameter_name, check_values, fingerprint
-from geo.region import RegionDataError, _pydantic_error
+from geo.region import _pydantic_error, read_yaml
 from sim.indicators import COUNTY_COLUMNS
 
 
@@ -69,13 +68,9 @@ class SensitivitySpec(BaseModel):
 
 def read_spec(path: Path) -> SensitivitySpec:
     path = Path(path)
-    if not path.exists():
-        raise RegionDataError(path, "sensitivity spec not found")
+    raw = read_yaml(path, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         spec = SensitivitySpec.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise RegionDataError(path, f"malformed YAML: {exc}") from exc
     except ValidationError as exc:
         raise _pydantic_error(path, exc) from exc
     for name in spec.parameters:

@@ -19,10 +19,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from geo.region import RegionDataError, _pydantic_error
+from geo.region import RegionDataError, _pydantic_error, read_yaml
 from sim.params import Params
 
 
@@ -98,15 +97,7 @@ class RunSpec:
 def read_sweep(path: Path) -> SweepSpec:
     """Read and validate a sweep file; errors name the file and the field."""
     path = Path(path)
-    if not path.exists():
-        raise RegionDataError(path, "sweep file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RegionDataError(path, f"malformed YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
-    if not isinstance(raw, dict):
-        raise RegionDataError(path, "expected a mapping with region, scenarios, parameters, seeds, scale, start, end")
+    raw = read_yaml(path, "a sweep file", "region, scenarios, parameters, seeds, scale, start, end")
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:

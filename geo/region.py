@@ -353,9 +353,18 @@ class Region:
         return df.join(eco)
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, what: str = "the region description region.yaml",
+              keys: str = "name, crs, files, ...") -> dict:
+    """A YAML file as a mapping; a missing file, malformed YAML or a non-mapping is a RegionDataError naming the file
+    (and the line, for malformed YAML). ``what`` and ``keys`` word the messages.
+
+    >>> read_yaml(Path("missing.yaml"), "a sweep file")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    geo.region.RegionDataError: missing.yaml: file not found (expected a sweep file)
+    """
+    path = Path(path)
     if not path.exists():
-        raise RegionDataError(path, "file not found (expected the region description region.yaml)")
+        raise RegionDataError(path, f"file not found (expected {what})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -364,7 +373,7 @@ def _read_yaml(path: Path) -> dict:
         problem = getattr(exc, "problem", None) or str(exc)
         raise RegionDataError(path, f"malformed YAML: {problem}", line=line) from exc
     if not isinstance(data, dict):
-        raise RegionDataError(path, "expected a mapping of keys (name, crs, files, ...) at the top level")
+        raise RegionDataError(path, f"expected a mapping of keys ({keys}) at the top level")
     return data
 
 
@@ -394,7 +403,7 @@ def load_config(path: str | Path) -> RegionConfig:
     """
     p = Path(path)
     file = p / "region.yaml" if p.is_dir() else p
-    data = _read_yaml(file)
+    data = read_yaml(file)
     try:
         return RegionConfig.model_validate(data)
     except ValidationError as exc:

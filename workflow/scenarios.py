@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from geo.region import Region, RegionDataError, _pydantic_error
+from geo.region import Region, RegionDataError, _pydantic_error, read_yaml
 from sim.model import Interventions
 from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
 
@@ -49,13 +48,7 @@ def scenario_file(region_folder: Path, name: str) -> Path:
 
 
 def _read(path: Path) -> Scenario:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RegionDataError(path, f"malformed YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
-    if not isinstance(raw, dict):
-        raise RegionDataError(path, "expected a mapping with name, description, base (optional) and levers")
+    raw = read_yaml(path, "a scenario file", "name, description, base, levers")
     for k, lv in enumerate(raw.get("levers") or []):
         kind = lv.get("type") if isinstance(lv, dict) else None
         if kind not in LEVER_TYPES:
