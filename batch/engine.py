@@ -19,9 +19,6 @@ from pathlib import Path
 from batch.store import ResultStore
 from batch.sweep import RunSpec
 
-_REGIONS: dict = {}
-
-
 def execute(run: RunSpec) -> dict:
     """Run one simulation on a worker; never raises (errors come back in the result).
 
@@ -30,17 +27,14 @@ def execute(run: RunSpec) -> dict:
     >>> r = execute(RunSpec("configs/<region>", "baseline", 1, 0.01, 2020, 2022))   # doctest: +SKIP
     >>> r["ok"], r["county"].shape                                                  # doctest: +SKIP
     """
-    from geo.region import load_region
-    from workflow.runner import simulate
+    from workflow.runner import cached_region, simulate
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        if run.region not in _REGIONS:  # one load per worker process
-            _REGIONS[run.region] = load_region(run.region)
         res = simulate(Path(run.region), run.scenario, run.start, run.end, run.scale, run.seed,
-                       overrides=run.overrides or None, region=_REGIONS[run.region])
+                       overrides=run.overrides or None, region=cached_region(run.region))
         return {"ok": True, "county": res.county, "townships": res.townships, "started": started,
                 "duration_s": time.perf_counter() - t0, "worker": worker}
     except Exception as exc:  # a failed run is data, not a crash of the batch

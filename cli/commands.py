@@ -351,8 +351,8 @@ def calibrate(args: argparse.Namespace) -> int:
     import json
 
     import pandas as pd
-    import yaml
 
+    from viz.charts import township_map
     from workflow import calibration as cal
     from workflow.io import atomic_folder, load_params, provenance
 
@@ -406,7 +406,8 @@ def calibrate(args: argparse.Namespace) -> int:
         spread.to_csv(tmp / "parameters.csv", index=False)
         towns.to_csv(tmp / "townships.csv", index=False)
         (tmp / "calibration.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        _hindcast_map(region, towns, args.to_year, tmp / "hindcast_townships.png")
+        township_map(region, towns.set_index("township").error_pct, f"simulated − census share, % of census share, {args.to_year}",
+                     f"Hindcast error by township, {args.to_year} (approximate boundaries)", "{:+.0f}%", tmp / "hindcast_townships.png")
         md = (f"# Calibration: hindcast {args.from_year} to {args.to_year}\n\n"
               f"Seeds {seeds}, scale {args.scale}; one Nelder-Mead fit per seed, the fitted value is the median across seeds. "
               f"County population target: census entry `{args.county_target}`. "
@@ -430,31 +431,6 @@ def calibrate(args: argparse.Namespace) -> int:
     console.print(f"results in {args.out}/" + ("; parameters written to params.yaml and calibration.yaml" if args.write else
                   " (add --write to store the fit in the region's params.yaml)"), highlight=False)
     return 0
-
-
-def _hindcast_map(region, towns, year: int, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
-
-    from viz.maps import township_label
-
-    polys = region.polygons.to_crs(region.config.crs.metric).copy()
-    err = towns.set_index("township").error_pct.reindex(polys.index)
-    polys["err"] = err.values
-    span = max(float(err.abs().max()), 1.0)
-    fig, ax = plt.subplots(figsize=(10, 7), dpi=110)
-    polys.plot(ax=ax, column="err", cmap="RdBu", norm=TwoSlopeNorm(0, -span, span), edgecolor="#555", legend=True,
-               legend_kwds={"label": f"simulated − census, % of census, {year}", "shrink": 0.7})
-    for t in region.townships:
-        p = polys.geometry[t.code].representative_point()
-        ax.annotate(f"{township_label(t)}\n{err[t.code]:+.0f}%", (p.x, p.y), ha="center", fontsize=7)
-    ax.set_axis_off()
-    ax.set_title(f"Hindcast error by township, {year} (approximate boundaries)")
-    fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _store_fit(region_dir: Path, spread, record: dict) -> None:

@@ -366,6 +366,11 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                     if nd.id in nodes:
                         raise LeverError(i, "nodes", f"node {nd.id!r} already exists")
                     nodes[nd.id] = nd
+            if isinstance(lv, AddLink) and lv.links is not None:
+                unknown = [x for x in lv.links if x not in planned]
+                if unknown:
+                    raise LeverError(i, "links", f"not planned link(s) {', '.join(unknown)} (add_link opens links of the "
+                                                 "projects file; define other links under new)")
             if lv.project is not None or (lv.links is not None and not isinstance(lv, CloseLink)
                                           and all(x in planned for x in lv.links)):
                 chosen = project(i, lv.project) if lv.project is not None else [planned[x] for x in lv.links]

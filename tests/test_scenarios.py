@@ -195,3 +195,8 @@ def test_compare_command_writes_summary_maps_and_table(toy, tmp_path):
         assert (out / png).stat().st_size > 10_000
     meta = json.loads((out / "compare.json").read_text())
     assert meta["common_random_numbers"] and meta["seeds"] == [1, 2, 3] and "jobs_c" in meta["scenario_runs"]
+
+
+def test_add_link_names_links_of_the_projects_file(toy):
+    e = error(toy, [{"type": "add_link", "links": ["cx", "ab"], "year": 2022}])
+    assert "levers[0].links" in str(e) and "not planned link(s) ab" in str(e)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 
-from viz.maps import township_label
+from viz.maps import save_figure, township_label
 
 INDICATOR_LABELS = {
     "population": ("Resident population", "persons"),
@@ -24,16 +24,6 @@ INDICATOR_LABELS = {
     "dependency_ratio": ("Dependency ratio", "ratio"),
     "migrant_population": ("Migrant (non-local hukou) residents", "persons"),
 }
-
-
-def _save(fig, out: Path) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(out)
-    return out
 
 
 def indicator_chart(county: pd.DataFrame, scenarios: list[str], targets: dict, out: str | Path,
@@ -87,7 +77,29 @@ def indicator_chart(county: pd.DataFrame, scenarios: list[str], targets: dict, o
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle("County indicators by scenario: mean over seeds, band = 90% of seeds", fontsize=12)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
-    return _save(fig, Path(out))
+    return save_figure(fig, out)
+
+
+def township_map(region, values: pd.Series, label: str, title: str, fmt: str, out: str | Path) -> Path:
+    """A diverging map of one value per township (centred on 0), each township labelled with its value.
+
+    ``values`` is indexed by township code; ``fmt`` formats a label value, e.g. ``"{:+,.0f}"``.
+    """
+    crs = region.config.crs.metric
+    polys = region.polygons.to_crs(crs).copy()
+    values = values.reindex(polys.index).fillna(0.0)
+    polys["value"] = values.values
+    span = max(float(np.abs(values).max()), 1.0)
+    fig, ax = plt.subplots(figsize=(10, 8), dpi=110)
+    polys.plot(ax=ax, column="value", cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), edgecolor="#555555", linewidth=0.7,
+               legend=True, legend_kwds={"label": label, "shrink": 0.7})
+    region.outline.plot(ax=ax, facecolor="none", edgecolor="#222222", linewidth=1.0)
+    for t in region.townships:
+        p = polys.geometry[t.code].representative_point()
+        ax.annotate(f"{township_label(t)}\n{fmt.format(values[t.code])}", (p.x, p.y), ha="center", fontsize=7)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=11)
+    return save_figure(fig, out)
 
 
 def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, year: int, out: str | Path) -> Path:
@@ -96,19 +108,6 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
     ``diff`` has columns township and diff_mean (e.g. one scenario's rows of
     :func:`workflow.compare.township_difference`).
     """
-    crs = region.config.crs.metric
-    polys = region.polygons.to_crs(crs).copy()
-    values = diff.set_index("township")["diff_mean"].reindex(polys.index).fillna(0.0)
-    polys["diff"] = values.values
-    span = max(float(np.abs(values).max()), 1.0)
-    fig, ax = plt.subplots(figsize=(10, 8), dpi=110)
-    polys.plot(ax=ax, column="diff", cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), edgecolor="#555555", linewidth=0.7,
-               legend=True, legend_kwds={"label": f"residents, {scenario} − {reference}, {year}", "shrink": 0.7})
-    region.outline.plot(ax=ax, facecolor="none", edgecolor="#222222", linewidth=1.0)
-    for t in region.townships:
-        p = polys.geometry[t.code].representative_point()
-        ax.annotate(f"{township_label(t)}\n{values[t.code]:+,.0f}", (p.x, p.y), ha="center", fontsize=7)
-    ax.set_axis_off()
-    ax.set_title(f"{region.config.name}: residents in {scenario} minus {reference}, {year}\n"
-                 "mean over seeds, paired by seed; township boundaries approximate", fontsize=11)
-    return _save(fig, Path(out))
+    return township_map(region, diff.set_index("township")["diff_mean"], f"residents, {scenario} − {reference}, {year}",
+                        f"{region.config.name}: residents in {scenario} minus {reference}, {year}\n"
+                        "mean over seeds, paired by seed; township boundaries approximate", "{:+,.0f}", out)

@@ -39,6 +39,17 @@ if has_cjk_font():
     plt.rcParams["font.sans-serif"] = [*CJK_FONTS, "DejaVu Sans"]
 
 
+def save_figure(fig, out: str | Path) -> Path:
+    """Save ``fig`` under a temporary name beside ``out``, then rename it (never half a picture); close it."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
 def township_label(t) -> str:
     """Chinese and English name where a CJK font exists, English only otherwise."""
     return f"{t.name_zh}\n{t.name_en}" if has_cjk_font() else t.name_en
@@ -99,10 +110,4 @@ def draw_region_map(region, year: int, out: str | Path, since: int | None = None
     handles.append(Line2D([], [], color="#f7dc6f", linewidth=6, label=f"opened after {since}"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=True, title="network by mode")
     ax.set_title(title or f"{region.config.name}: townships (approximate boundaries) and transport network, {year}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)

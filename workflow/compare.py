@@ -15,27 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.region import Region, load_region
 from sim.indicators import COUNTY_COLUMNS
-from workflow.runner import RunResult, prepare, simulate
+from workflow.runner import RunResult, cached_region, prepare, simulate
 
 SUMMARY_INDICATORS = [c for c in COUNTY_COLUMNS if c not in ("births", "deaths", "in_migrants", "out_migrants")]
 
 
 def _one(job: tuple) -> tuple[str, int, RunResult]:
     region_folder, scenario, start, end, scale, seed = job
-    return scenario, seed, simulate(region_folder, scenario, start, end, scale, seed, region=_region(region_folder))
-
-
-_REGIONS: dict[str, Region] = {}
-
-
-def _region(folder: Path) -> Region:
-    # one load per worker process
-    key = str(Path(folder).resolve())
-    if key not in _REGIONS:
-        _REGIONS[key] = load_region(folder)
-    return _REGIONS[key]
+    return scenario, seed, simulate(region_folder, scenario, start, end, scale, seed, region=cached_region(region_folder))
 
 
 def run_all(region_folder: Path, scenarios: list[str], seeds: list[int], start: int, end: int, scale: float,
@@ -48,7 +36,7 @@ def run_all(region_folder: Path, scenarios: list[str], seeds: list[int], start: 
     townships : one row per scenario x seed x year x township.
     meta : the first run's provenance per scenario (scenario detail included).
     """
-    region = _region(region_folder)
+    region = cached_region(region_folder)
     for s in scenarios:  # every file is checked before anything runs
         prepare(region_folder, s, start, end, region=region)
     jobs = [(region_folder, s, start, end, scale, seed) for s in scenarios for seed in seeds]

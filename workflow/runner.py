@@ -19,6 +19,17 @@ from workflow.io import load_params, provenance
 from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
 
 
+_REGIONS: dict[str, Region] = {}
+
+
+def cached_region(folder: Path | str) -> Region:
+    """The region of ``folder``, loaded once per process (batch and compare workers run many models)."""
+    key = str(Path(folder).resolve())
+    if key not in _REGIONS:
+        _REGIONS[key] = load_region(folder)
+    return _REGIONS[key]
+
+
 @dataclass
 class RunResult:
     """The tables a run writes, and its provenance (``meta`` becomes run.json)."""
