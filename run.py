@@ -6,6 +6,8 @@
     python run.py polygons configs/pingyang
     python run.py run --region configs/pingyang --scenario baseline --out runs/baseline
     python run.py compare --region configs/pingyang --scenarios baseline wenfu_hsr plan_all --seeds 10 --scale 0.1 --out runs/cmp
+    python run.py serve --region configs/pingyang
+    python run.py report runs/cmp
 """
 
 from __future__ import annotations
@@ -119,6 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
     v.add_argument("--out", type=Path, default=Path("runs/validation"), help="output folder")
     v.set_defaults(func=commands.validate)
+
+    sv = sub.add_parser("serve", help="the interactive map and charts in the browser (Mesa SolaraViz)",
+                        description="Start the Mesa (Solara) server: a township map coloured by an indicator, the network, "
+                                    "county indicators with the plan's targets, township populations, and controls for the "
+                                    "scenario, the region's levers (server.yaml), seed and scale. Works offline.")
+    sv.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder (default configs/pingyang)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    sv.add_argument("--tiles", default="", help="tile URL template for a background map, e.g. https://.../{z}/{x}/{y}.png (default none: offline)")
+    sv.set_defaults(func=commands.serve)
+
+    rp = sub.add_parser("report", help="a self-contained HTML report (and PNGs) of a run or compare folder",
+                        description="Write report.html (pictures embedded) and its PNGs into DIR from the files of "
+                                    "`run.py run` or `run.py compare`: maps, indicator charts with targets, the target table, "
+                                    "scenario differences with intervals and the provenance.")
+    rp.add_argument("folder", type=Path, help="a folder written by run.py run or run.py compare")
+    rp.add_argument("--year", type=int, default=None, help="year of the maps and tables (default: the last year)")
+    rp.set_defaults(func=commands.report)
     return p
 
 

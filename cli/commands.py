@@ -129,21 +129,15 @@ def run_model(args: argparse.Namespace) -> int:
 
 def target_table(region, county) -> Table:
     """Each plan indicator for the target years: simulated value, target, met or not."""
+    from workflow.compare import target_checks
+
     t = Table(title="Plan indicators: simulated vs target (seed 000 表6)")
     for col in ("indicator", "year", "simulated", "target", "met"):
         t.add_column(col, justify="left" if col == "indicator" else "right")
-    by_year = county.set_index("year")
-    for key, target in region.config.targets.items():
-        if key not in by_year.columns:
-            continue
-        for year, goal in sorted(target.by_year.items()):
-            if year not in by_year.index:
-                continue
-            value = float(by_year.loc[year, key])
-            fmt = (lambda v: f"{v:,.0f}") if target.unit == "persons" else (lambda v: f"{v:.2%}")
-            sign = "≥" if target.kind == "min" else "≤"
-            met = target.met(value, year)
-            t.add_row(target.label, str(year), fmt(value), f"{sign} {fmt(goal)}", "[green]yes[/]" if met else "[red]no[/]")
+    for r in target_checks(region.config.targets, county):
+        fmt = (lambda v: f"{v:,.0f}") if r["unit"] == "persons" else (lambda v: f"{v:.2%}")
+        sign = "≥" if r["kind"] == "min" else "≤"
+        t.add_row(r["label"], str(r["year"]), fmt(r["value"]), f"{sign} {fmt(r['goal'])}", "[green]yes[/]" if r["met"] else "[red]no[/]")
     return t
 
 
@@ -529,4 +523,46 @@ def validate(args: argparse.Namespace) -> int:
                   f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
     console.print(t)
     console.print(f"report in {args.out}/report.html (and report.md, projection.png)", highlight=False)
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Check the region and its server controls, then run the Solara server on viz/app.py until stopped."""
+    import os
+    import subprocess
+    import sys
+
+    from viz.controls import load_server_config
+
+    from viz.assets import AssetError, ensure_assets
+
+    load_region(args.region)
+    load_server_config(args.region)
+    try:
+        ensure_assets(log=lambda m: console.print(m, highlight=False))
+    except AssetError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
+    env = {**os.environ, "MIGRASIM_REGION": str(Path(args.region).resolve()), "MIGRASIM_TILES": args.tiles}
+    console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
+           "--production", "--no-open"]
+    try:
+        return subprocess.run(cmd, env=env, cwd=app.parent.parent).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """Write a self-contained HTML report of a run or compare folder."""
+    import json
+
+    from viz.report import build_report, folder_kind
+
+    kind = folder_kind(args.folder)
+    meta = json.loads((args.folder / ("run.json" if kind == "run" else "compare.json")).read_text(encoding="utf-8"))
+    region = load_region(meta["region"])
+    path = build_report(args.folder, region, args.year)
+    console.print(f"wrote {path} ({kind} report) and its pictures in {path.parent}", highlight=False)
     return 0

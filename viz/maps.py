@@ -23,7 +23,7 @@ MODE_STYLE = {
     "hsr": dict(color="#8e44ad", lw=2.6),
     "metro_rail": dict(color="#16a085", lw=2.2),
 }
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "AR PL UMing CN", "Droid Sans Fallback"]
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing CN", "Droid Sans Fallback"]
 
 
 @functools.cache

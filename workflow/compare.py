@@ -120,3 +120,33 @@ def township_difference(townships: pd.DataFrame, scenarios: list[str], year: int
             rows.append({"scenario": s, "township": code, "population": m[code], "diff_mean": g.mean(),
                          "diff_p05": g.quantile(0.05), "diff_p95": g.quantile(0.95)})
     return pd.DataFrame(rows)
+
+
+def target_checks(targets: dict, county: pd.DataFrame) -> list[dict]:
+    """One run's plan indicators in the target years: each with its value, goal and whether it is met.
+
+    Parameters
+    ----------
+    targets : indicator -> Target (``region.config.targets``).
+    county : one run's county table (a ``year`` column and indicator columns).
+
+    Returns
+    -------
+    Dicts with indicator, label, unit, kind, year, value, goal, met; indicators the table lacks are skipped.
+
+    Example
+    -------
+    >>> [r["met"] for r in target_checks(region.config.targets, result.county)]   # doctest: +SKIP
+    [False, False, True, ...]
+    """
+    by_year = county.set_index("year")
+    rows = []
+    for key, target in targets.items():
+        if key not in by_year.columns:
+            continue
+        for year, goal in sorted(target.by_year.items()):
+            if year in by_year.index:
+                value = float(by_year.loc[year, key])
+                rows.append({"indicator": key, "label": target.label, "unit": target.unit, "kind": target.kind,
+                             "year": year, "value": value, "goal": goal, "met": bool(target.met(value, year))})
+    return rows

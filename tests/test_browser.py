@@ -1,0 +1,210 @@
+"""The server and the report in a real browser: Playwright driving Debian's chromium (headless, no sandbox).
+
+Starts ``run.py serve`` on a free localhost port, checks that the map and the charts render, steps the model,
+hovers over a township, switches levers and checks their effect; then renders a report. Screenshots go to
+``docs/screenshots/``. Needs /usr/bin/chromium (``.ci/setup-browser`` installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The flags this machine needs: no sandbox (root), and none of Chromium's own background connections.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run `bash .ci/setup-browser` (Debian: apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    log = open(ROOT / "runs" / f"serve-test-{port}.log", "w") if (ROOT / "runs").exists() else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--region", str(ROOT / "configs" / "pingyang"),
+                             "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"run.py serve exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the server did not start listening within 240 s")
+    yield f"http://127.0.0.1:{port}/"
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _year(page) -> int:
+    return int(re.search(r"Year (\d{4})", page.locator("text=/^Year \\d{4}$/").first.inner_text()).group(1))
+
+
+def _residents(page) -> int:
+    text = page.locator("text=/Residents [\\d,]+/").first.inner_text()
+    return int(re.search(r"Residents ([\d,]+)", text).group(1).replace(",", ""))
+
+
+def _step(page, times: int = 1) -> None:
+    for _ in range(times):
+        year = _year(page)
+        page.get_by_role("button", name="Step").click()
+        page.wait_for_selector(f"text=Year {year + 1}", timeout=60000)
+
+
+def _reset(page) -> None:
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_selector("text=Year 2020", timeout=60000)
+    page.wait_for_timeout(500)
+
+
+def _image_has_content(page, selector: str) -> bool:
+    """The image has loaded and is not blank: many distinct colours in its pixels."""
+    return page.evaluate("""(sel) => {
+        const img = document.querySelector(sel);
+        if (!img || !img.complete || img.naturalWidth === 0) return false;
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2]);
+        return seen.size > 20;
+    }""", selector)
+
+
+def _slider_to_max(page, label: str) -> None:
+    track = page.locator(".v-input", has_text=label).locator(".v-slider").bounding_box()
+    page.mouse.click(track["x"] + track["width"] - 1, track["y"] + track["height"] / 2)
+
+
+def _dashed_links(page) -> int:
+    return page.locator(".leaflet-overlay-pane path[stroke-dasharray]").count()
+
+
+def test_server_map_charts_step_hover_and_levers(browser, server):
+    page = browser.new_page(viewport={"width": 1600, "height": 1250})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "file:")) else None)
+    page.goto(server)
+    page.wait_for_selector(".leaflet-container", timeout=120000)
+    page.wait_for_selector("img.migrasim-indicators", timeout=60000)
+    page.wait_for_timeout(1000)
+
+    # the map: 16 filled township polygons, the network, a legend; the charts are real pictures
+    towns = page.locator(".leaflet-overlay-pane path:not([fill='none'])")
+    assert towns.count() == 16
+    assert page.locator(".leaflet-overlay-pane path[fill='none']").count() > 20  # network links
+    assert page.locator(".migrasim-legend").inner_text().count("opens later") == 1
+    assert _image_has_content(page, "img.migrasim-indicators")
+    assert _image_has_content(page, "img.migrasim-bars")
+    assert _year(page) == 2020
+    dashed_baseline = _dashed_links(page)  # links under construction in 2020 that open later in the run
+
+    # step: the year advances and the chart is redrawn
+    before = page.locator("img.migrasim-indicators").get_attribute("src")
+    _step(page)
+    assert _year(page) == 2021
+    page.wait_for_timeout(500)
+    assert page.locator("img.migrasim-indicators").get_attribute("src") != before
+
+    # hover: a township's names and figures appear
+    for k in range(towns.count()):  # a polygon's box centre can lie outside it (concave shapes): try until one answers
+        box = towns.nth(k).bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            page.wait_for_selector(".migrasim-card", timeout=3000)
+            break
+        except Exception:
+            continue
+    card = page.locator(".migrasim-card").inner_text()
+    assert "Resident population" in card and re.search(r"[\u4e00-\u9fff]", card)
+    _step(page, 2)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "server.png"), full_page=True)
+
+    # levers (they act on Reset, as in Mesa): the HSR toggle draws its new links dashed until they open; jobs on a
+    # platform are listed; a TFR of 2.1 instead of 1.27 adds thousands of births in five years
+    _reset(page)
+    _step(page, 5)
+    baseline_2025 = _residents(page)
+    page.locator("label", has_text="Wenzhou–Fuzhou HSR").click()  # Vuetify covers the input itself
+    _slider_to_max(page, "jobs added")
+    _slider_to_max(page, "Total fertility rate")
+    _reset(page)
+    assert "HSR" in page.locator("text=/on from 2026/").first.inner_text()
+    assert page.locator("text=/30,000 secondary jobs at/").count() >= 1
+    assert page.locator("text=/TFR 2.10 from 2021/").count() >= 1
+    assert _dashed_links(page) >= dashed_baseline + 2  # the HSR line and the hub link, dashed until 2026
+    _step(page, 5)
+    assert _residents(page) > baseline_2025 + 8000, "a TFR of 2.1 should add births"
+    page.screenshot(path=str(SHOTS / "server_levers.png"), full_page=True)
+    assert not errors, errors
+    assert not outside, f"the page asked for files outside this machine: {outside[:5]}"
+    page.close()
+
+
+def test_report_renders_in_browser(browser, tmp_path):
+    import matplotlib.image as mpimg
+
+    from cli.commands import run_safely
+    from run import build_parser
+
+    out = tmp_path / "run"
+    args = build_parser().parse_args(["run", "--region", str(ROOT / "configs" / "pingyang"), "--scale", "0.02",
+                                      "--end", "2026", "--seed", "3", "--out", str(out)])
+    assert run_safely(args.func, args) == 0
+    args = build_parser().parse_args(["report", str(out)])
+    assert run_safely(args.func, args) == 0
+    html = out / "report" / "report.html"
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(html.as_uri())
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text().startswith("Pingyang County")
+    assert page.locator("img").count() == 4
+    page.evaluate("Array.from(document.images).forEach((img, k) => img.id = 'pic' + k)")
+    for k in range(4):
+        assert _image_has_content(page, f"#pic{k}"), f"picture {k} of the report is blank or did not load"
+    assert "鳌江" in page.content()
+    page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
+    assert not errors, errors
+    page.close()
+    for png in (out / "report").glob("*.png"):
+        img = mpimg.imread(png)[..., :3]
+        assert img.std() > 0.05, f"{png.name} looks blank"
+        assert (img.mean(axis=2) < 0.9).mean() > 0.01, f"{png.name} has almost nothing drawn"

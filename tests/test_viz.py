@@ -1,0 +1,159 @@
+"""The server's controls, the live map's data and the report, without a browser (toy region, few agents)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from geo.region import RegionDataError, load_region
+from sim.model import MigrationModel
+from sim.params import Params
+from sim.scenario import compile_levers
+from toy import write_scenario
+from viz.controls import control_levers, load_server_config, toggle_levers
+from viz.mapview import MAP_INDICATORS, colour_scale, network_geojson, township_card, township_geojson
+from workflow.scenarios import load_scenario
+
+
+def _toy_server(toy):
+    write_scenario(toy, "fast_link", [{"type": "add_link", "project": "cx", "year": 2024, "source": "toy"}])
+    write_scenario(toy, "fast_link_plus", [], base="fast_link")
+    (toy / "server.yaml").write_text(yaml.safe_dump({
+        "start": 2020, "end": 2030, "scale": 0.2, "seed": 3,
+        "toggles": [{"key": "fast", "label": "C–city road", "scenario": "fast_link"}],
+        "jobs": {"max": 2000, "step": 100, "build_years": 3,
+                 "platforms": [{"name": "Beta park", "township": "B", "sector": "secondary", "source": "toy"}]},
+        "hukou": {"year": 2022}}, allow_unicode=True), encoding="utf-8")
+    return load_server_config(toy)
+
+
+def test_controls_become_levers(toy):
+    cfg = _toy_server(toy)
+    params = Params()
+    base = load_scenario(toy, "baseline")
+    levers, lines = control_levers(toy, cfg, params, base, {"fast": True, "fast_year": 2027, "platform": "Beta park",
+                                                             "platform_jobs": 1500, "hukou_openness": 0.6,
+                                                             "tfr": params.demography.tfr})
+    kinds = [lv.type for lv in levers]
+    assert kinds == ["add_link", "jobs", "hukou"]          # TFR equal to params.yaml adds no lever
+    assert levers[0].year == 2027                          # moved from the file's 2024 to the slider's year
+    assert levers[1].years == (2021, 2023) and levers[1].jobs == 1500
+    assert levers[2].year == 2022 and levers[2].openness == 0.6
+    assert any("on from 2027" in line for line in lines)
+    region = load_region(toy)
+    iv = compile_levers([*base.levers, *levers], region, 2020, 2030)
+    assert any(e.open_year == 2027 for e in iv.edges)
+    assert sum(v.sum() for v in iv.jobs.values()) == pytest.approx(1500)
+
+
+def test_toggle_already_in_scenario_adds_nothing(toy):
+    cfg = _toy_server(toy)
+    levers, lines = control_levers(toy, cfg, Params(), load_scenario(toy, "fast_link_plus"), {"fast": True})
+    assert levers == [] and "already in scenario" in lines[0]
+
+
+def test_toggle_keeps_span_length(toy):
+    write_scenario(toy, "jobs_span", [{"type": "jobs", "township": "A", "sector": "tertiary", "jobs": 100,
+                                       "years": [2022, 2025], "source": "toy"}])
+    cfg = _toy_server(toy)
+    toggle = cfg.toggles[0].model_copy(update={"scenario": "jobs_span"})
+    (moved,) = toggle_levers(toy, toggle, 2026)
+    assert moved.years == (2026, 2029)
+
+
+def test_bad_server_file_is_a_clear_error(toy):
+    _toy_server(toy)
+    doc = yaml.safe_load((toy / "server.yaml").read_text(encoding="utf-8"))
+    doc["toggles"][0]["scenario"] = "no_such"
+    (toy / "server.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(RegionDataError, match=r"server.yaml.*toggles\[0\].scenario"):
+        load_server_config(toy)
+    doc["toggles"][0]["scenario"] = "fast_link"
+    doc["jobs"]["platforms"][0]["sector"] = "mining"
+    (toy / "server.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(RegionDataError, match=r"server.yaml.*sector"):
+        load_server_config(toy)
+
+
+def test_unknown_platform_is_a_clear_error(toy):
+    cfg = _toy_server(toy)
+    with pytest.raises(RegionDataError, match="unknown platform 'Nowhere'"):
+        control_levers(toy, cfg, Params(), load_scenario(toy, "baseline"), {"platform": "Nowhere", "platform_jobs": 5})
+
+
+def _model(toy, levers=()):
+    region = load_region(toy)
+    iv = compile_levers(list(levers), region, 2020, 2030)
+    return region, MigrationModel(region, start=2020, end=2030, scale=0.3, seed=2, interventions=iv)
+
+
+def test_map_colours_legend_and_card(toy):
+    region, m = _model(toy)
+    m.step()
+    towns, legend = township_geojson(m, region, "population", selected="B")
+    assert len(towns["features"]) == 3 and len(legend) == 5
+    by_code = {f["properties"]["code"]: f["properties"] for f in towns["features"]}
+    # the most populous township gets the darkest colour of the legend, the least the lightest
+    pops = {c: p["value"] for c, p in by_code.items()}
+    assert by_code[max(pops, key=pops.get)]["style"]["fillColor"] == legend[-1][1]
+    assert by_code[min(pops, key=pops.get)]["style"]["fillColor"] == legend[0][1]
+    assert by_code["B"]["style"]["weight"] > by_code["A"]["style"]["weight"]
+    change, _ = township_geojson(m, region, "change")
+    assert any(f["properties"]["value"] != 0 for f in change["features"])
+    card = dict(township_card(m, region, "A"))
+    assert card["Township"] == "Alpha Alpha"
+    assert all(spec.label in card for spec in MAP_INDICATORS.values())
+    assert card["Resident population"] == f"{pops['A']:,.0f}"
+
+
+def test_diverging_scale_is_centred():
+    colour, steps = colour_scale([-5.0, 1.0, 2.0], diverging=True)
+    assert steps[0][0] == -5.0 and steps[-1][0] == 5.0 and steps[2][0] == 0.0
+    assert colour(0.0) == steps[2][1]
+
+
+def test_network_dashes_links_that_open_later(toy):
+    write_scenario(toy, "fast_link", [{"type": "add_link", "project": "cx", "year": 2024, "source": "toy"}])
+    region, m = _model(toy, load_scenario(toy, "fast_link").levers)
+    net = network_geojson(m)
+    future = {f["properties"]["id"] for f in net["features"] if f["properties"]["future"]}
+    assert {"ac", "cx"} <= future                  # ac opens 2026 (edges.csv), cx 2024 (the lever)
+    assert all(f["properties"]["style"]["dashArray"] for f in net["features"] if f["properties"]["future"])
+    while m.year < 2026:
+        m.step()
+    assert not any(f["properties"]["future"] for f in network_geojson(m)["features"])
+
+
+def test_report_of_run_and_compare(toy, tmp_path):
+    from cli.commands import run_safely
+    from run import build_parser
+
+    def cli(*argv):
+        args = build_parser().parse_args(list(argv))
+        return run_safely(args.func, args)
+
+    run_dir, cmp_dir = tmp_path / "run", tmp_path / "cmp"
+    assert cli("run", "--region", str(toy), "--scale", "0.3", "--end", "2026", "--out", str(run_dir)) == 0
+    assert cli("report", str(run_dir)) == 0
+    html = (run_dir / "report" / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 4          # self-contained: the pictures are inside
+    assert "Alpha" in html and "Provenance" in html and json.loads((run_dir / "run.json").read_text())["seed"] == 42
+    assert {p.name for p in (run_dir / "report").glob("*.png")} == {"indicators.png", "change_2026.png",
+                                                                   "population_2026.png", "townships_2026.png"}
+    write_scenario(toy, "fast_link", [{"type": "add_link", "project": "cx", "year": 2022, "source": "toy"}])
+    assert cli("compare", "--region", str(toy), "--scenarios", "baseline", "fast_link", "--seeds", "2", "--scale", "0.3",
+               "--end", "2026", "--workers", "1", "--out", str(cmp_dir)) == 0
+    assert cli("report", str(cmp_dir)) == 0
+    html = (cmp_dir / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Differences from baseline" in html and "fast_link" in html and html.count("data:image/png;base64,") == 2
+    assert cli("report", str(tmp_path)) == 2                   # not a run folder: clear error, exit 2
+    assert cli("report", str(run_dir), "--year", "2040") == 2  # a year outside the run
+
+
+def test_assets_list_follows_installed_solara():
+    from viz.assets import needed_packages
+
+    names = dict(needed_packages())
+    assert "requirejs" in names and any(n.startswith("@widgetti/solara-vuetify") for n in names)

@@ -1,0 +1,242 @@
+"""The interactive page: Mesa's SolaraViz with a township map, county indicator charts and township bars.
+
+Started by ``python run.py serve`` (which sets the region through the environment and runs ``solara run`` on this
+file). The region's ``server.yaml`` says which levers the page offers; ``viz/controls.py`` turns the controls into
+scenario levers, so the page runs the model exactly as ``run.py run`` would with the same levers.
+
+Environment:
+    MIGRASIM_REGION  region folder (default ``configs/pingyang``)
+    MIGRASIM_TILES   a tile URL template for a background map (default: none, the page works offline)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import ipyleaflet
+import matplotlib.pyplot as plt
+import pandas as pd
+import solara
+from mesa.visualization import SolaraViz, solara_viz
+from mesa.visualization.utils import update_counter
+
+from sim.model import MigrationModel
+from sim.scenario import compile_levers
+from viz.charts import LiveIndicators, township_bars
+from viz.controls import load_server_config, toggle_default_year, toggle_levers
+from viz.controls import control_levers
+from viz.mapview import MAP_INDICATORS, network_geojson, township_card, township_geojson
+from workflow.io import load_params
+from workflow.runner import cached_region
+from workflow.scenarios import load_scenario
+
+REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
+TILES = os.environ.get("MIGRASIM_TILES", "")
+CHART_INDICATORS = ["population", "primacy", "gupanshan_share", "shuitou_share", "urbanisation", "aged60_share",
+                    "dependency_ratio"]
+
+region = cached_region(REGION_DIR)
+params = load_params(REGION_DIR)
+server = load_server_config(REGION_DIR)
+scenario_names = sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml"))
+
+
+class ServerModel(MigrationModel):
+    """The model built from the page's controls; SolaraViz builds a new one with these keywords on Reset.
+
+    Parameters
+    ----------
+    scenario_name : a scenario of the region (its levers, bases included).
+    seed, scale : as for :class:`sim.model.MigrationModel`.
+    **controls : the values of the region's other controls (toggles, jobs platform, hukou, TFR), see
+        :func:`viz.controls.control_levers`.
+    """
+
+    def __init__(self, scenario_name: str = "baseline", seed: int = server.seed, scale: float = server.scale,
+                 **controls):
+        controls.pop("scenario", None)  # Mesa passes its own Scenario object on Reset; ours is scenario_name
+        loaded = load_scenario(REGION_DIR, scenario_name)
+        extra, self.lever_lines = control_levers(REGION_DIR, server, params, loaded, controls)
+        interventions = compile_levers([*loaded.levers, *extra], region, server.start, server.end)
+        super().__init__(region, params=params, start=server.start, end=server.end, scale=float(scale),
+                         seed=int(seed), interventions=interventions)
+        self.scenario_name = scenario_name
+        self.controls = {"scenario": scenario_name, **controls, "seed": int(seed), "scale": float(scale)}
+
+
+def model_params() -> dict:
+    """SolaraViz's controls, from the region's server.yaml and params.yaml."""
+    out: dict = {
+        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names, "label": "Scenario"},
+    }
+    for t in server.toggles:
+        first = toggle_default_year(toggle_levers(REGION_DIR, t, None)) or server.start + 1
+        out[t.key] = {"type": "Checkbox", "value": t.checked, "label": t.label}
+        out[f"{t.key}_year"] = {"type": "SliderInt", "value": first, "min": server.start + 1, "max": server.end,
+                                "step": 1, "label": "  opening year"}
+    if server.jobs.platforms:
+        out["platform"] = {"type": "Select", "value": server.jobs.platforms[0].name,
+                           "values": [p.name for p in server.jobs.platforms], "label": "Jobs platform"}
+        out["platform_jobs"] = {"type": "SliderInt", "value": 0, "min": 0, "max": server.jobs.max,
+                                "step": server.jobs.step,
+                                "label": f"  jobs added, {server.start + 1}-{server.start + server.jobs.build_years}"}
+    if server.hukou is not None:
+        out["hukou_openness"] = {"type": "SliderFloat", "value": params.moves.hukou_openness, "min": 0.0, "max": 1.0,
+                                 "step": 0.05, "label": f"Hukou openness (from {server.hukou.year})"}
+    out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.8, "max": 2.1, "step": 0.05,
+                  "label": "Total fertility rate"}
+    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "Seed"}
+    out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
+                    "label": "Scale (share of households)"}
+    return out
+
+
+map_indicator = solara.reactive("population")
+selected_township = solara.reactive(None)
+
+
+def _png(fig, dpi: int = 80) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _view(map_width_px: float = 520) -> tuple[tuple[float, float], float]:
+    """Centre and zoom that show the whole region in a map about ``map_width_px`` wide (zoom in quarter steps)."""
+    import math
+
+    xmin, ymin, xmax, ymax = region.polygons.to_crs("EPSG:4326").total_bounds
+    zoom = math.log2(map_width_px * 360 / (256 * max(xmax - xmin, 1e-6)))
+    return ((ymin + ymax) / 2, (xmin + xmax) / 2), math.floor(zoom * 4) / 4
+
+
+CENTRE, ZOOM = _view()
+
+
+def page_layout(num_components: int) -> list[dict]:
+    """Where the four panels sit on Mesa's 12-column grid (rows of 30 px): map and status/bars side by side, the
+    indicator charts full width below. Mesa's default puts every panel at half width, too small for a map."""
+    #          status          map            charts            bars   (the order of the components in make_page)
+    places = [(8, 0, 4, 6), (0, 0, 8, 19), (0, 19, 12, 14), (8, 6, 4, 13)]
+    return [{"i": i, "x": x, "y": y, "w": w, "h": h, "moved": False}
+            for i, (x, y, w, h) in enumerate(places[:num_components])]
+
+
+# SolaraViz takes no layout argument; its grid asks this module-level function for the first layout.
+solara_viz.make_initial_grid_layout = page_layout
+
+
+@solara.component
+def TownshipMap(model: MigrationModel):
+    """Townships coloured by the chosen indicator, the network over them (dashed: opens later), a legend and a card."""
+    update_counter.get()
+    indicator = map_indicator.value
+    towns, legend = township_geojson(model, region, indicator, selected_township.value)
+    network = network_geojson(model)
+
+    def on_feature(feature=None, **_):
+        if feature and "code" in feature.get("properties", {}):
+            selected_township.value = feature["properties"]["code"]
+
+    layers = [ipyleaflet.TileLayer.element(url=TILES)] if TILES else []
+    towns_layer = ipyleaflet.GeoJSON.element(data=towns, hover_style={"fillOpacity": 0.95, "weight": 2.5},
+                                             name="townships")
+    layers += [towns_layer, ipyleaflet.GeoJSON.element(data=network, name="network")]
+
+    def attach_handlers():
+        widget = solara.get_widget(towns_layer)
+        widget.on_hover(on_feature)
+        widget.on_click(on_feature)
+        return lambda: (widget.on_hover(on_feature, remove=True), widget.on_click(on_feature, remove=True))
+
+    solara.use_effect(attach_handlers, [])
+
+    spec = MAP_INDICATORS[indicator]
+    # the network lines are drawn over the townships; let the pointer pass through them to the township below
+    solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;}")
+    with solara.Column(classes=["migrasim-map"]):
+        with solara.Row():
+            solara.Select(label="Map colour", value=map_indicator, values=list(MAP_INDICATORS),
+                          style={"max-width": "220px"})
+            solara.Markdown(f"**{model.year}** · {spec.label} ({spec.unit})")
+        with solara.Row(style={"align-items": "flex-start"}):
+            with solara.Column(style={"flex": "1 1 auto", "min-width": "380px"}):
+                ipyleaflet.Map.element(center=CENTRE, zoom=ZOOM, zoom_snap=0.25, layers=layers, scroll_wheel_zoom=True,
+                                       attribution_control=False, layout={"height": "500px"})
+                swatches = "".join(f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
+                                   f'border:1px solid #777;margin:0 4px 0 10px;vertical-align:middle"></span>{label}'
+                                   for label, c in legend)
+                solara.HTML(tag="div", unsafe_innerHTML=(
+                    f'<div class="migrasim-legend">{swatches} &nbsp; <span style="border-top:3px dashed #8e44ad;'
+                    'display:inline-block;width:26px;vertical-align:middle"></span> opens later in the run</div>'))
+            with solara.Column(style={"flex": "0 0 250px"}):
+                if selected_township.value:
+                    rows = township_card(model, region, selected_township.value)
+                    table = "".join(f"<tr><th style='text-align:left;padding-right:10px;font-weight:500'>{k}</th>"
+                                    f"<td style='text-align:right'>{v}</td></tr>" for k, v in rows)
+                    solara.HTML(tag="div", unsafe_innerHTML=f'<table class="migrasim-card" style="font-size:13px">{table}</table>')
+                else:
+                    solara.Text("Point at or click a township for its figures.")
+
+
+@solara.component
+def IndicatorCharts(model: MigrationModel):
+    """County indicators so far, the plan's targets marked, over the whole run's years."""
+    update_counter.get()
+    live = solara.use_memo(lambda: LiveIndicators(region.config.targets, CHART_INDICATORS, (model.start, model.end),
+                                                  getattr(model, "scenario_name", "run")), dependencies=[id(model)])
+    county = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    solara.Image(live.png(county, f"County indicators to {model.year} (triangles: plan targets)"),
+                 classes=["migrasim-indicators"])
+
+
+@solara.component
+def TownshipPopulations(model: MigrationModel):
+    """Township populations now, with the start year marked."""
+    update_counter.get()
+    current = pd.Series({t.code: t.population for t in model.townships})
+    start = pd.Series({r["township"]: r["population"] for r in model.township_records if r["year"] == model.start})
+    solara.Image(_png(township_bars(region, current, start, model.year, model.start)), classes=["migrasim-bars"])
+
+
+@solara.component
+def RunStatus(model: MigrationModel):
+    """The year, the scenario, the levers in force and the county's headline figures."""
+    update_counter.get()
+    c = model.current
+    lines = [f"- {line}" for line in getattr(model, "lever_lines", [])] or ["- no levers from the controls"]
+    solara.Markdown(
+        f"### Year {model.year}\n\n"
+        f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
+        f"({model.population.n_households:,} households simulated).\n\n" + "\n".join(lines) + "\n\n"
+        + _controls_line(getattr(model, "controls", {})) +
+        f"Residents {c['population']:,.0f} · "
+        f"primacy {c['primacy']:.1%} · urbanisation {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
+
+
+def _controls_line(controls: dict) -> str:
+    """The control values this run was built with (sliders show their value only while dragged)."""
+    parts = []
+    for t in server.toggles:
+        if t.key in controls:
+            parts.append(f"{t.key} {'on' if controls[t.key] else 'off'} ({controls.get(f'{t.key}_year')})")
+    for key in ("platform_jobs", "hukou_openness", "tfr"):
+        if key in controls:
+            parts.append(f"{key} {controls[key]:g}")
+    return ("<small>Controls in force: " + ", ".join(parts) + ". Changed controls act on Reset.</small>\n\n") if parts else ""
+
+
+def make_page(model: MigrationModel | None = None):
+    """The SolaraViz page for ``model`` (default: the region's default controls)."""
+    defaults = {k: v["value"] for k, v in model_params().items()}
+    model = model or ServerModel(**defaults)
+    return SolaraViz(model, components=[(RunStatus, 0), (TownshipMap, 0), (IndicatorCharts, 0),
+                                        (TownshipPopulations, 0)],
+                     model_params=model_params(), name=f"{region.config.name}: migration simulator",
+                     play_interval=200)
+
+
+page = make_page()

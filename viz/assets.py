@@ -1,0 +1,93 @@
+"""The browser files Solara's page loads, kept on this machine so the server works offline.
+
+Solara's page asks its server for JavaScript and CSS packages (the Vuetify app, requirejs, the grid layout, ...) under
+``/_solara/cdn/<package>@<version>/``; the server answers from a cache folder and otherwise fetches them from a
+public CDN at the moment a browser asks, which fails without internet. ``ensure_assets`` fills that cache once, from
+the npm registry (``npm pack``), with exactly the versions the installed Solara names.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+# "<cdn>/<package>@<x.y.z...>/": the URLs in Solara's page template, its settings and its widgets' Vue files
+_CDN_REF = re.compile(r"(?:cdn\}\}|getCdn\(\)\}|cdn)?/((?:@[a-z0-9-]+/)?[a-z0-9][a-z0-9.-]*)@(\d+\.\d+\.\d+[a-z0-9.-]*)/")
+
+
+class AssetError(RuntimeError):
+    """The server's browser files are missing and could not be fetched."""
+
+
+def solara_root() -> Path:
+    import solara
+
+    return Path(solara.__file__).parent
+
+
+def cache_dir() -> Path:
+    """The folder Solara's server serves ``/_solara/cdn/`` from."""
+    from solara.server import settings
+
+    return Path(settings.assets.proxy_cache_dir)
+
+
+def needed_packages(root: Path | None = None) -> list[tuple[str, str]]:
+    """(package, version) pairs the installed Solara's page loads from its CDN path, sorted.
+
+    >>> ("requirejs", "2.3.6") in needed_packages()   # doctest: +SKIP
+    True
+    """
+    root = root or solara_root()
+    files = [*root.glob("server/templates/*.j2"), root / "server" / "settings.py", *root.glob("widgets/vue/*.vue"),
+             *root.glob("components/*.vue"), *root.glob("components/*.py")]
+    found = set()
+    for f in files:
+        if f.exists():
+            found.update(_CDN_REF.findall(f.read_text(encoding="utf-8", errors="ignore")))
+    return sorted(found)
+
+
+def missing_packages(cache: Path | None = None) -> list[tuple[str, str]]:
+    """The needed packages that are not in the cache yet."""
+    cache = cache or cache_dir()
+    return [(p, v) for p, v in needed_packages() if not (cache / f"{p}@{v}" / "package.json").exists()]
+
+
+def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]:
+    """Fetch the missing packages into the cache with ``npm pack``; return what was fetched.
+
+    Raises
+    ------
+    AssetError naming the package when npm is missing or cannot fetch it.
+    """
+    cache = cache or cache_dir()
+    todo = missing_packages(cache)
+    if not todo:
+        return []
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AssetError("the server's browser files are not on this machine and npm is not installed to fetch them "
+                         f"(needed: {', '.join(f'{p}@{v}' for p, v in todo)}; install Node.js and npm, then run again)")
+    for package, version in todo:
+        log(f"fetching {package}@{version} for the offline server (once)")
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run([npm, "pack", f"{package}@{version}", "--silent"], cwd=tmp, capture_output=True,
+                                  text=True, timeout=600)
+            tgz = sorted(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or not tgz:
+                raise AssetError(f"npm could not fetch {package}@{version}: {done.stderr.strip()[-300:]}")
+            with tarfile.open(tgz[0]) as tar:
+                tar.extractall(tmp, filter="data")
+            target = cache / f"{package}@{version}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.parent / f".{target.name}.tmp"
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.move(str(Path(tmp) / "package"), staging)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+    return todo

@@ -1,0 +1,171 @@
+"""The live map's data: township polygons coloured by an indicator, a legend, and the transport network as GeoJSON.
+
+Pure functions of a model's current state, so the page (``viz/app.py``) only draws what these return, and tests can
+check colours, legends and dashed lines without a browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import Normalize, TwoSlopeNorm, to_hex
+from shapely.geometry import mapping
+
+WGS84 = "EPSG:4326"
+
+
+@dataclass(frozen=True)
+class MapIndicator:
+    key: str
+    label: str
+    unit: str
+    diverging: bool  # centred on zero (changes) rather than running from low to high
+    fmt: str
+
+
+MAP_INDICATORS = {
+    "population": MapIndicator("population", "Resident population", "persons", False, "{:,.0f}"),
+    "change": MapIndicator("change", "Population change since the start year", "%", True, "{:+.1f}%"),
+    "net_migration": MapIndicator("net_migration", "Net migration this year (moves in - out)", "persons", True, "{:+,.0f}"),
+    "urban_share": MapIndicator("urban_share", "Urban share of residents", "%", False, "{:.1f}%"),
+    "price_index": MapIndicator("price_index", "Housing price index (start year = 1)", "index", False, "{:.3f}"),
+    "accessibility": MapIndicator("accessibility", "Accessibility (jobs within reach, start-year mean = 1)", "index", False, "{:.2f}"),
+}
+
+MODE_COLOURS = {"motorway": "#c0392b", "trunk": "#e67e22", "provincial": "#b7950b", "local": "#7f8c8d",
+                "ferry": "#2e86c1", "rail": "#2c3e50", "hsr": "#8e44ad", "metro_rail": "#16a085"}
+MODE_WEIGHTS = {"motorway": 4, "trunk": 3, "provincial": 2.5, "local": 1.5, "ferry": 2, "rail": 3, "hsr": 4.5, "metro_rail": 3.5}
+
+
+def township_values(model, indicator: str) -> dict[str, float]:
+    """The indicator's current value for each township code.
+
+    >>> township_values(model, "population")["<code>"]   # doctest: +SKIP
+    157800.0
+    """
+    if indicator not in MAP_INDICATORS:
+        raise KeyError(f"unknown map indicator {indicator!r} (expected one of {', '.join(MAP_INDICATORS)})")
+    start = {r["township"]: r["population"] for r in model.township_records if r["year"] == model.start}
+    out = {}
+    for t in model.townships:
+        if indicator == "population":
+            v = t.population
+        elif indicator == "change":
+            v = 100.0 * (t.population / start[t.code] - 1.0) if start.get(t.code) else 0.0
+        elif indicator == "net_migration":
+            v = t.net_migration
+        elif indicator == "urban_share":
+            v = 100.0 * t.urban_population / t.population if t.population else 0.0
+        else:
+            v = getattr(t, indicator)
+        out[t.code] = float(v)
+    return out
+
+
+def colour_scale(values: list[float], diverging: bool, n_steps: int = 5) -> tuple[callable, list[tuple[float, str]]]:
+    """A function value -> hex colour and the legend's (value, colour) steps.
+
+    Diverging scales are centred on zero (red for losses, blue for gains); others run light to dark.
+
+    >>> colour, steps = colour_scale([0, 5, 10], diverging=False)
+    >>> colour(10) == steps[-1][1]
+    True
+    """
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if diverging:
+        m = max(abs(lo), abs(hi), 1e-9)
+        norm, cmap = TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m), colormaps["RdBu"]
+        ticks = np.linspace(-m, m, n_steps)
+    else:
+        if hi - lo < 1e-12:
+            hi = lo + 1.0
+        norm, cmap = Normalize(vmin=lo, vmax=hi), colormaps["YlOrRd"]
+        ticks = np.linspace(lo, hi, n_steps)
+
+    def colour(v: float) -> str:
+        return to_hex(cmap(0.12 + 0.76 * float(norm(v))))  # avoid the palest and darkest ends: labels stay readable
+
+    return colour, [(float(t), colour(t)) for t in ticks]
+
+
+def township_geojson(model, region, indicator: str, selected: str | None = None) -> tuple[dict, list[tuple[str, str]]]:
+    """Townships as one GeoJSON FeatureCollection, each feature styled by ``indicator``; and the legend.
+
+    Each feature's properties carry the township's code, names and figures (for the hover card) and a ``style``
+    (fill colour) that ipyleaflet's GeoJSON layer applies. ``selected`` gets a thicker outline.
+
+    Returns
+    -------
+    (feature collection, legend as [(label, colour), ...])
+    """
+    spec = MAP_INDICATORS[indicator]
+    values = township_values(model, indicator)
+    colour, steps = colour_scale(list(values.values()), spec.diverging)
+    shapes = _wgs84_shapes(region)
+    features = []
+    for t in model.townships:
+        info = region.township(t.code)
+        features.append({
+            "type": "Feature",
+            "id": t.code,
+            "geometry": shapes[t.code],
+            "properties": {
+                "code": t.code, "name_zh": info.name_zh, "name_en": info.name_en,
+                "value": values[t.code], "value_text": spec.fmt.format(values[t.code]),
+                "style": {"fillColor": colour(values[t.code]), "fillOpacity": 0.78,
+                          "color": "#111111" if t.code == selected else "#555555",
+                          "weight": 3.5 if t.code == selected else 1.0},
+            },
+        })
+    legend = [(spec.fmt.format(v), c) for v, c in steps]
+    return {"type": "FeatureCollection", "features": features}, legend
+
+
+def network_geojson(model) -> dict:
+    """The transport links of the run as GeoJSON lines: open ones solid, ones that open later in the run dashed.
+
+    Links closed by ``model.year`` and links that open after the run's end are left out.
+    """
+    nodes = model.transport.nodes
+    features = []
+    for e in model.transport.edges:
+        if e.is_open(model.year):
+            future = False
+        elif e.open_year is not None and model.year < e.open_year <= model.end and e.is_open(e.open_year):
+            future = True
+        else:
+            continue
+        a, b = nodes[e.u], nodes[e.v]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[a.lon, a.lat], [b.lon, b.lat]]},
+            "properties": {"id": e.id, "mode": e.mode, "open_year": e.open_year, "future": future,
+                           "style": {"color": MODE_COLOURS.get(e.mode, "#555555"), "weight": MODE_WEIGHTS.get(e.mode, 2),
+                                     "opacity": 0.9, "dashArray": "6 6" if future else None}},
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def township_card(model, region, code: str) -> list[tuple[str, str]]:
+    """The figures shown for one township (hover or click): label, formatted value."""
+    t = next(t for t in model.townships if t.code == code)
+    info = region.township(code)
+    rows = [("Township", f"{info.name_zh} {info.name_en}")]
+    for key, spec in MAP_INDICATORS.items():
+        rows.append((spec.label, spec.fmt.format(township_values(model, key)[code])))
+    rows.append(("Jobs", f"{t.jobs:,.0f}"))
+    return rows
+
+
+_SHAPES: dict[int, dict[str, dict]] = {}
+
+
+def _wgs84_shapes(region) -> dict[str, dict]:
+    """Township polygons as GeoJSON geometries in longitude/latitude (computed once per region)."""
+    key = id(region)
+    if key not in _SHAPES:
+        polys = region.polygons.to_crs(WGS84).geometry.simplify(0.0005)
+        _SHAPES[key] = {code: mapping(g) for code, g in polys.items()}
+    return _SHAPES[key]
