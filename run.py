@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--max-evaluations", type=int, default=80, help="model evaluations per fit (default 80)")
     k.add_argument("--county-target", default="population",
                    help="census entry for the county total (default population; Pingyang also has population_trend, without the 2020 jump)")
+    k.add_argument("--free", nargs="+", default=None, metavar="NAME=LOW:HIGH",
+                   help="parameters to fit with bounds, e.g. moves.stay_bonus=0.5:4 (default: the seven in workflow/calibration.py)")
+    k.add_argument("--workers", type=int, default=1, help="processes: seeds are fitted in parallel (default 1)")
+    k.add_argument("--note", default="", help="why this fit was made so (stored in calibration.yaml and the report)")
     k.add_argument("--holdout", nargs="*", default=["aged60_share"], help="targets left out of the fit and reported separately")
     k.add_argument("--write", action="store_true", help="store the fitted values in the region's params.yaml and calibration.yaml")
     k.add_argument("--out", type=Path, default=Path("runs/calibration"), help="output folder")

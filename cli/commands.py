@@ -361,13 +361,14 @@ def calibrate(args: argparse.Namespace) -> int:
         raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
-    free = dict(cal.DEFAULT_FREE)
+    free = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
     base_values = {n: getattr(getattr(params, n.split(".")[0]), n.split(".")[1]) for n in free}
     before, _ = cal.evaluate(args.region, region, targets, args.from_year, base_values, seeds, args.scale, params)
+    console.print(f"fitting {len(free)} parameters with seeds {seeds} (up to {args.max_evaluations} evaluations each, "
+                  f"{args.workers} process(es))...", highlight=False)
     fits = []
-    for s in seeds:
-        console.print(f"fitting with seed {s} ({len(free)} parameters, up to {args.max_evaluations} evaluations)...", highlight=False)
-        r = cal.fit(args.region, region, targets, args.from_year, free, [s], args.scale, params, holdout, args.max_evaluations)
+    for s, r in cal.fit_seeds(args.region, region, targets, args.from_year, free, seeds, args.scale, params, holdout,
+                              args.max_evaluations, args.workers):
         fits.append({"seed": s, **r.values, "loss": r.loss, "evaluations": r.evaluations, "seconds": round(r.seconds, 1)})
     fits = pd.DataFrame(fits)
     final = {n: float(fits[n].median()) for n in free}
@@ -382,12 +383,13 @@ def calibrate(args: argparse.Namespace) -> int:
                      "met": abs(err) <= tol, "held_out": key in holdout, "error_before_fit": float(before[f"error_{key}"].mean())})
     mape = float(after.error_township_mape.mean())
     rows.append({"target": "township_mape", "observed": 0.0, "simulated": mape, "error": mape, "tolerance": 0.05, "met": mape <= 0.05,
-                 "held_out": False, "error_before_fit": float(before.error_township_mape.mean())})
+                 "held_out": "township_mape" in holdout, "error_before_fit": float(before.error_township_mape.mean())})
     table = pd.DataFrame(rows)
     spread = pd.DataFrame({"parameter": list(free), "before": [base_values[n] for n in free], "fitted": [final[n] for n in free],
                            "sd_across_seeds": [float(fits[n].std(ddof=1)) if len(fits) > 1 else float("nan") for n in free],
                            "low_bound": [free[n][0] for n in free], "high_bound": [free[n][1] for n in free]})
     record = {"date": datetime.date.today().isoformat(), "hindcast": [args.from_year, args.to_year], "seeds": seeds,
+              **({"note": args.note} if args.note else {}),
               "county_target": args.county_target,
               "scale": args.scale, "max_evaluations_per_seed": args.max_evaluations, "held_out": list(holdout),
               "parameters": {r.parameter: {"value": r.fitted, "sd_across_seeds": r.sd_across_seeds, "before": r.before}
@@ -405,7 +407,8 @@ def calibrate(args: argparse.Namespace) -> int:
         md = (f"# Calibration: hindcast {args.from_year} to {args.to_year}\n\n"
               f"Seeds {seeds}, scale {args.scale}; one Nelder-Mead fit per seed, the fitted value is the median across seeds. "
               f"County population target: census entry `{args.county_target}`. "
-              f"Held out (not in the loss): {', '.join(holdout) or 'none'}.\n\n## Targets\n\n{_md_table(table)}\n\n"
+              f"Held out (not in the loss): {', '.join(holdout) or 'none'}.\n\n" + (f"{args.note}\n\n" if args.note else "")
+              + f"## Targets\n\n{_md_table(table)}\n\n"
               f"## Parameters\n\n{_md_table(spread)}\n\n## Townships\n\n{_md_table(towns)}\n\n![townships](hindcast_townships.png)\n")
         _write_report(tmp, f"Calibration {args.from_year}-{args.to_year}", md, {}, ["hindcast_townships.png"])
     if args.write:

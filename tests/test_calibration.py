@@ -99,3 +99,29 @@ def test_validate_command(tmp_path):
     band = pd.read_csv(tmp_path / "v" / "projection_band.csv")
     assert list(band.year) == [2021, 2022, 2023, 2024, 2025] and (band.low <= band.high).all()
     assert (tmp_path / "v" / "projection.png").stat().st_size > 10_000 and (tmp_path / "v" / "report.html").exists()
+
+
+def test_seeds_fit_in_parallel_like_in_series(toy):
+    from workflow.calibration import fit_seeds
+
+    region = load_region(toy)
+    targets = truth_targets(toy, [1])
+    args = (toy, region, targets, 2020, FREE, [1, 2], 0.5)
+    serial = dict(fit_seeds(*args, holdout=(), max_evaluations=6, workers=1))
+    parallel = dict(fit_seeds(*args, holdout=(), max_evaluations=6, workers=2))
+    assert list(parallel) == [1, 2]
+    for s in (1, 2):
+        assert parallel[s].values == pytest.approx(serial[s].values)
+        assert parallel[s].loss == pytest.approx(serial[s].loss)
+
+
+def test_free_parameters_from_the_command_line():
+    from geo.region import RegionDataError
+    from workflow.calibration import parse_free
+
+    assert parse_free(["moves.stay_bonus=0.5:4", "demography.tfr=1:2"]) == {"moves.stay_bonus": (0.5, 4.0),
+                                                                           "demography.tfr": (1.0, 2.0)}
+    for bad, message in (["moves.nope=1:2", "unknown parameter"], ["moves.stay_bonus=4:1", "low bound"],
+                         ["moves.stay_bonus=1", "NAME=LOW:HIGH"], ["moves.beta_size=0.3:9", "outside what"]):
+        with pytest.raises(RegionDataError, match=message):
+            parse_free([bad])

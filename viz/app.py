@@ -25,8 +25,7 @@ from mesa.visualization.utils import update_counter
 from sim.model import MigrationModel
 from sim.scenario import compile_levers
 from viz.charts import LiveIndicators, township_bars
-from viz.controls import load_server_config, toggle_default_year, toggle_levers
-from viz.controls import control_levers
+from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
 from viz.mapview import MAP_INDICATORS, network_geojson, township_card, township_geojson
 from workflow.io import load_params
 from workflow.runner import cached_region

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from geo.region import Region
 from sim.params import Params
@@ -125,6 +126,64 @@ def fit(region_folder: Path, region: Region, targets: Targets, start: int, free:
                    options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": _simplex(x0)})
     best = dict(zip(names, (lo + np.clip(res.x, 0.0, 1.0) * (hi - lo)).tolist()))
     return FitResult(best, float(res.fun), calls["n"], time.perf_counter() - t0)
+
+
+def _fit_one(job: tuple) -> tuple[int, FitResult]:
+    region_folder, targets, start, free, seed, scale, params, holdout, max_evaluations = job
+    from workflow.runner import cached_region
+
+    return seed, fit(region_folder, cached_region(region_folder), targets, start, free, [seed], scale, params, holdout,
+                     max_evaluations)
+
+
+def fit_seeds(region_folder: Path, region: Region, targets: Targets, start: int, free: dict[str, tuple[float, float]],
+              seeds: list[int], scale: float, params: Params | None = None, holdout: tuple[str, ...] = ("aged60_share",),
+              max_evaluations: int = 100, workers: int = 1):
+    """One :func:`fit` per seed (the spread across seeds is the fit's uncertainty), in ``workers`` processes.
+
+    Yields (seed, FitResult) in seed order.
+    """
+    jobs = [(region_folder, targets, start, free, s, scale, params, holdout, max_evaluations) for s in seeds]
+    if workers <= 1:
+        for s in seeds:
+            yield s, fit(region_folder, region, targets, start, free, [s], scale, params, holdout, max_evaluations)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the caller may have threads (a Dask client, a server), which fork does not copy safely
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_fit_one, jobs)
+
+
+def parse_free(specs: list[str]) -> dict[str, tuple[float, float]]:
+    """``["moves.stay_bonus=0.5:4", ...]`` as {name: (low, high)}; a clear error for a bad name or range.
+
+    >>> parse_free(["demography.tfr=0.9:2"])
+    {'demography.tfr': (0.9, 2.0)}
+    """
+    from geo.region import RegionDataError
+
+    out = {}
+    for spec in specs:
+        name, _, bounds = spec.partition("=")
+        section, _, field_name = name.partition(".")
+        if section not in Params.model_fields or field_name not in Params.model_fields[section].annotation.model_fields:
+            raise RegionDataError("--free", f"unknown parameter {name!r} (expected section.name from params.yaml, e.g. moves.beta_access)")
+        try:
+            low, high = (float(v) for v in bounds.split(":"))
+        except ValueError:
+            raise RegionDataError("--free", f"{spec!r}: expected NAME=LOW:HIGH, e.g. moves.stay_bonus=0.5:4") from None
+        if not low < high:
+            raise RegionDataError("--free", f"{spec!r}: the low bound must be below the high bound")
+        for bound in (low, high):
+            try:
+                Params().with_overrides({name: bound})
+            except ValidationError as exc:
+                raise RegionDataError("--free", f"{spec!r}: {bound:g} is outside what {name} allows "
+                                                f"({exc.errors()[0]['msg']})") from None
+        out[name] = (low, high)
+    return out
 
 
 def _simplex(x0: np.ndarray, step: float = 0.25) -> np.ndarray:
