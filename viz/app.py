@@ -11,12 +11,10 @@ Environment:
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import ipyleaflet
-import matplotlib.pyplot as plt
 import pandas as pd
 import solara
 from mesa.visualization import SolaraViz, solara_viz
@@ -24,7 +22,7 @@ from mesa.visualization.utils import update_counter
 
 from sim.model import MigrationModel
 from sim.scenario import compile_levers
-from viz.charts import LiveIndicators, township_bars
+from viz.charts import LiveIndicators, LiveTownshipBars
 from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
 from viz.mapview import MAP_INDICATORS, network_geojson, township_card, township_geojson
 from workflow.io import load_params
@@ -94,13 +92,6 @@ def model_params() -> dict:
 
 map_indicator = solara.reactive("population")
 selected_township = solara.reactive(None)
-
-
-def _png(fig, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _view(map_width_px: float = 520) -> tuple[tuple[float, float], float]:
@@ -196,9 +187,10 @@ def IndicatorCharts(model: MigrationModel):
 def TownshipPopulations(model: MigrationModel):
     """Township populations now, with the start year marked."""
     update_counter.get()
-    current = pd.Series({t.code: t.population for t in model.townships})
     start = pd.Series({r["township"]: r["population"] for r in model.township_records if r["year"] == model.start})
-    solara.Image(_png(township_bars(region, current, start, model.year, model.start)), classes=["migrasim-bars"])
+    live = solara.use_memo(lambda: LiveTownshipBars(region, start, model.start), dependencies=[id(model)])
+    current = pd.Series({t.code: t.population for t in model.townships})
+    solara.Image(live.png(current, model.year), classes=["migrasim-bars"])
 
 
 @solara.component

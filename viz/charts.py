@@ -143,26 +143,77 @@ def township_bars(region, current: pd.Series, start: pd.Series, year: int, start
     -------
     A matplotlib Figure (not saved).
     """
-    order = current.sort_values().index
+    fig, *_ = _bars_figure(region, current.sort_values().index, current, start, year, start_year, width)
+    return fig
+
+
+def _bars_figure(region, order, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float):
     fig, ax = plt.subplots(figsize=(width, 0.32 * len(order) + 1.2), dpi=110)
     y = np.arange(len(order))
-    ax.barh(y, current[order].values, color="#4c72b0", label=str(year))
-    ax.scatter(start[order].values, y, marker="|", s=160, color="black", zorder=3, label=str(start_year))
+    bars = ax.barh(y, current[order].values, color="#4c72b0", label=str(year))
+    ticks = ax.scatter(start[order].values, y, marker="|", s=160, color="black", zorder=3, label=str(start_year))
     ax.set_yticks(y, [township_label(region.township(c)) for c in order], fontsize=8)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e3:,.0f}k"))
     ax.set_xlabel("residents")
-    ax.set_title(f"Township populations, {year} (tick: {start_year})", fontsize=10)
+    title = ax.set_title(f"Township populations, {year} (tick: {start_year})", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    return fig
+    return fig, bars, title, ticks
+
+
+class LiveTownshipBars:
+    """The server's township bars, blitted like :class:`LiveIndicators`: the townships keep the start year's order
+    (largest at the top) so that only the bars' lengths and the title change from year to year."""
+
+    def __init__(self, region, start: pd.Series, start_year: int, width: float = 6, dpi: int = 80):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.order = start.sort_values().index
+        self.fig, self.bars, self.title, self.ticks = _bars_figure(region, self.order, start, start, start_year,
+                                                                   start_year, width)
+        self.bars.set_label("simulated year")
+        self.title.axes.legend(loc="lower right", fontsize=8)
+        plt.close(self.fig)
+        self.fig.set_dpi(dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.start_year = start_year
+        for artist in [*self.bars, self.title, self.ticks]:  # drawn each year, the start ticks over the bars
+            artist.set_animated(True)
+        self.ax = self.title.axes
+        self.ax.set_xlim(0, float(start.max()) * 1.3)
+        self.background = None
+
+    def png(self, current: pd.Series, year: int) -> bytes:
+        """The bars for ``current`` (population by township code) as PNG bytes."""
+        import io
+
+        from PIL import Image
+
+        values = current[self.order].to_numpy(float)
+        if self.background is None or values.max() > self.ax.get_xlim()[1]:
+            self.ax.set_xlim(0, max(self.ax.get_xlim()[1], float(values.max()) * 1.3))
+            self.canvas.draw()
+            self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            self.canvas.restore_region(self.background)
+        for bar, v in zip(self.bars, values):
+            bar.set_width(v)
+            self.ax.draw_artist(bar)
+        self.ax.draw_artist(self.ticks)
+        self.title.set_text(f"Township populations, {year} (tick: {self.start_year})")
+        self.ax.draw_artist(self.title)
+        buf = io.BytesIO()
+        Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
 
 
 class LiveIndicators:
     """The server's indicator panels: drawn once per run, then only their lines change each year.
 
-    Drawing the seven panels from scratch took about 0.6 s a year; updating the lines takes a few milliseconds, and
-    the PNG itself the rest.
+    The axes, ticks and targets are drawn once into a cached background; each year only the lines and the title are
+    drawn over it (blitting) and the pixels saved as PNG. The background is redrawn only when a line leaves its
+    panel's y range, which then widens with room to spare. Drawing the panels anew took about 1.1 s a year.
 
     Example
     -------
@@ -172,28 +223,55 @@ class LiveIndicators:
 
     def __init__(self, targets: dict, indicators: list[str], years: tuple[int, int], label: str,
                  width: float = 15, cols: int = 4, dpi: int = 80):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
         empty = pd.DataFrame({"year": [years[0]], "scenario": [label], **{k: [np.nan] for k in indicators}})
         self.fig = indicator_figure(empty, [label], targets, indicators, years=years, width=width, cols=cols)
         plt.close(self.fig)  # out of pyplot's registry: garbage-collected with this object
-        self.dpi = dpi
+        self.fig.set_dpi(dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.title = self.fig.texts[0] if self.fig.texts else self.fig.suptitle("")
+        self.title.set_animated(True)
+        self.background = None
         self.panels = {}
         for ax, ind in zip(self.fig.axes, indicators):
             t = targets.get(ind)
+            ax.lines[0].set_animated(True)
             self.panels[ind] = (ax.lines[0], [] if t is None else list(t.by_year.values()))
+
+    def _fit_limits(self, line, values: np.ndarray, goals: list[float]) -> bool:
+        """Widen the panel's y range if the line (or a target) falls outside it; True if it changed."""
+        finite = [v for v in [*values, *goals] if np.isfinite(v)]
+        if not finite:
+            return False
+        lo, hi = min(finite), max(finite)
+        ax = line.axes
+        if self.background is not None and ax.get_ylim()[0] <= lo and hi <= ax.get_ylim()[1]:
+            return False
+        span = max(hi - lo, 0.1 * abs(hi), 1e-9)
+        ax.set_ylim(lo - 0.25 * span, hi + 0.25 * span)
+        return True
 
     def png(self, county: pd.DataFrame, title: str) -> bytes:
         """The panels with ``county`` (rows by year) as PNG bytes."""
         import io
 
+        from PIL import Image
+
+        changed = False
         for ind, (line, goals) in self.panels.items():
             values = county[ind].to_numpy(float)
             line.set_data(county["year"].to_numpy(), values)
-            finite = [v for v in [*values, *goals] if np.isfinite(v)]
-            if finite:
-                lo, hi = min(finite), max(finite)
-                pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 1e-9
-                line.axes.set_ylim(lo - pad, hi + pad)
-        self.fig.suptitle(title, fontsize=12)
+            changed |= self._fit_limits(line, values, goals)
+        if changed or self.background is None:
+            self.canvas.draw()  # everything but the animated lines and title
+            self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            self.canvas.restore_region(self.background)
+        self.title.set_text(title)
+        self.fig.draw_artist(self.title)
+        for line, _ in self.panels.values():
+            line.axes.draw_artist(line)
         buf = io.BytesIO()
-        self.fig.savefig(buf, format="png", dpi=self.dpi)
+        Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buf, format="PNG", compress_level=1)
         return buf.getvalue()
