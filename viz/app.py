@@ -110,7 +110,7 @@ def page_layout(num_components: int) -> list[dict]:
     """Where the four panels sit on Mesa's 12-column grid (rows of 30 px): map and status/bars side by side, the
     indicator charts full width below. Mesa's default puts every panel at half width, too small for a map."""
     #          status          map            charts            bars   (the order of the components in make_page)
-    places = [(8, 0, 4, 6), (0, 0, 8, 19), (0, 19, 12, 14), (8, 6, 4, 13)]
+    places = [(8, 0, 4, 10), (0, 0, 8, 19), (0, 19, 12, 14), (8, 10, 4, 9)]
     return [{"i": i, "x": x, "y": y, "w": w, "h": h, "moved": False}
             for i, (x, y, w, h) in enumerate(places[:num_components])]
 
