@@ -157,3 +157,11 @@ def test_assets_list_follows_installed_solara():
 
     names = dict(needed_packages())
     assert "requirejs" in names and any(n.startswith("@widgetti/solara-vuetify") for n in names)
+
+
+def test_missing_browser_files_without_npm_is_a_clear_error(tmp_path, monkeypatch):
+    import viz.assets as assets
+
+    monkeypatch.setattr(assets.shutil, "which", lambda name: None)
+    with pytest.raises(assets.AssetError, match="npm is not installed.*requirejs@"):
+        assets.ensure_assets(log=lambda m: None, cache=tmp_path)
