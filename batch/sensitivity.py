@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from batch.sweep import RunSpec, check_parameter_name, check_values, fingerprint
 from geo.region import _pydantic_error, read_yaml
-from sim.indicators import COUNTY_COLUMNS
+from sim.indicators import COUNT_COLUMNS, RATE_COLUMNS
 
 
 class SensitivitySpec(BaseModel):
@@ -53,8 +53,9 @@ class SensitivitySpec(BaseModel):
             if not lo < hi:
                 raise ValueError(f"parameter {name!r}: range [{lo}, {hi}] must have low < high")
         for o in self.outputs:
-            if o not in COUNTY_COLUMNS:
-                raise ValueError(f"unknown output {o!r} (expected a county indicator: {', '.join(COUNTY_COLUMNS)})")
+            if o not in COUNT_COLUMNS + RATE_COLUMNS and o != "primacy" and not o.endswith("_share"):
+                raise ValueError(f"unknown output {o!r} (expected a county indicator: {', '.join(COUNT_COLUMNS + RATE_COLUMNS)}, "
+                                 "primacy or <group>_share for a township group of the region)")
         y = self.year if self.year is not None else self.end
         if not self.start < y <= self.end:
             raise ValueError(f"year {y} is outside the run {self.start}-{self.end}")

@@ -378,7 +378,7 @@ def calibrate(args: argparse.Namespace) -> int:
         col = "population" if key == "population" else key
         sim = float(after[col].mean())
         err = float(after[f"error_{key}"].mean())
-        tol = cal.TOLERANCE[key]
+        tol = cal.tolerance(key)
         rows.append({"target": key, "observed": obs, "simulated": sim, "error": err, "tolerance": tol,
                      "met": abs(err) <= tol, "held_out": key in holdout, "error_before_fit": float(before[f"error_{key}"].mean())})
     mape = float(after.error_township_mape.mean())

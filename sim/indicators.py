@@ -6,14 +6,35 @@ See docs/indicators.md for definitions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from sim.population import Population
 
-COUNTY_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
-                  "in_migrants", "out_migrants", "primacy", "gupanshan_share", "shuitou_share", "western_share",
-                  "urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio",
-                  "mean_household_income"]
+# Counts, then (see county_columns) one share per township group of the region, then the rest.
+COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
+                 "in_migrants", "out_migrants"]
+RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
+FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants"]
+
+
+def group_column(group: str) -> str:
+    """The county column of a township group's share: the main centre's share is the plan's ``primacy``.
+
+    >>> group_column("main_centre"), group_column("coast")
+    ('primacy', 'coast_share')
+    """
+    return "primacy" if group == "main_centre" else f"{group}_share"
+
+
+def county_columns(groups: Iterable[str]) -> list[str]:
+    """The county table's columns for a region whose township groups (region.yaml ``groups``) are ``groups``.
+
+    >>> county_columns(["main_centre", "coast"])[8:10]
+    ['primacy', 'coast_share']
+    """
+    return [*COUNT_COLUMNS, *(group_column(g) for g in groups), *RATE_COLUMNS]
 
 
 def persons_by_township(pop: Population, n: int) -> np.ndarray:
@@ -35,8 +56,8 @@ def group_share(by_township: np.ndarray, members: np.ndarray) -> float:
 def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, scale: float, flows: dict[str, float]) -> dict[str, float]:
     """One year's county indicators.
 
-    ``groups`` maps main_centre / gupanshan / shuitou / western to township indices (any may be absent);
-    ``flows`` holds the year's births, deaths, in_migrants and out_migrants as simulated persons.
+    ``groups`` maps each township group of the region to its township indices (each gives a share, see
+    :func:`county_columns`); ``flows`` holds the year's births, deaths, in_migrants and out_migrants as simulated persons.
     """
     alive = pop.p_alive
     age = pop.p_age[alive]
@@ -61,6 +82,6 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "dependency_ratio": (young + old) / working if working else float("nan"),
         "mean_household_income": float(pop.household_income()[pop.h_alive].mean()) if pop.n_households else float("nan"),
     }
-    for key, name in (("main_centre", "primacy"), ("gupanshan", "gupanshan_share"), ("shuitou", "shuitou_share"), ("western", "western_share")):
-        out[name] = group_share(by_t, groups[key]) if key in groups else float("nan")
-    return {k: out[k] for k in COUNTY_COLUMNS}
+    for group, members in groups.items():
+        out[group_column(group)] = group_share(by_t, members)
+    return {k: out[k] for k in county_columns(groups)}

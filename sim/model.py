@@ -21,7 +21,7 @@ from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
 from sim.agents import Household, Households, Township
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
-from sim.indicators import COUNTY_COLUMNS, county_indicators, persons_by_township, urban_persons_by_township
+from sim.indicators import county_columns, county_indicators, persons_by_township, urban_persons_by_township
 from sim.markets import MarketState, assign_incomes, grow_jobs, households_by_part, labour_tightness, match_jobs, update_housing, vacancy
 from sim.migration import add_migrants, arrivals, logsum, zone_connectivity
 from sim.params import Params
@@ -133,7 +133,7 @@ class MigrationModel(mesa.Model):
         self.access = np.ones(self.n)
         self.context: ChoiceContext | None = None
         self.datacollector = mesa.DataCollector(
-            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in COUNTY_COLUMNS}})
+            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in county_columns(self.groups)}})
         self._update_context()
         self._collect()
 

@@ -231,3 +231,17 @@ def test_county_attractiveness_does_not_grow_with_size_alone(toy):
     assert m._attractiveness() == pytest.approx(a, abs=1e-12)
     m.context = replace(m.context, access=m.context.access * 1.5)
     assert m._attractiveness() > a
+
+
+def test_county_columns_follow_the_regions_groups(toy):
+    from sim.model import MigrationModel
+
+    m = MigrationModel(toy, start=2020, end=2021, scale=0.5, seed=1)
+    m.run()
+    county = m.datacollector.get_model_vars_dataframe()
+    assert {"primacy", "west_share"} <= set(county.columns)       # toy groups: main_centre, west
+    assert not any(c in county.columns for c in ("gupanshan_share", "shuitou_share", "western_share"))
+    t = m.township_records[-1]
+    assert county["west_share"].iloc[-1] == pytest.approx(
+        sum(r["population"] for r in m.township_records if r["year"] == t["year"] and r["township"] in ("B", "C"))
+        / county["population"].iloc[-1], rel=1e-9)

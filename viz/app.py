@@ -20,9 +20,10 @@ import solara
 from mesa.visualization import SolaraViz, solara_viz
 from mesa.visualization.utils import update_counter
 
+from sim.indicators import county_columns
 from sim.model import MigrationModel
 from sim.scenario import compile_levers
-from viz.charts import LiveIndicators, LiveTownshipBars
+from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
 from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
 from viz.mapview import MAP_INDICATORS, network_geojson, township_card, township_geojson
 from workflow.io import load_params
@@ -31,13 +32,13 @@ from workflow.scenarios import load_scenario
 
 REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
 TILES = os.environ.get("MIGRASIM_TILES", "")
-CHART_INDICATORS = ["population", "primacy", "gupanshan_share", "shuitou_share", "urbanisation", "aged60_share",
-                    "dependency_ratio"]
 
 region = cached_region(REGION_DIR)
 params = load_params(REGION_DIR)
 server = load_server_config(REGION_DIR)
 scenario_names = sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml"))
+# population, primacy, each township group's share, urbanisation, ageing and dependency
+CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups)) if c != "migrant_population"]
 
 
 class ServerModel(MigrationModel):

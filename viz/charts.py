@@ -17,13 +17,33 @@ from viz.maps import save_figure, township_label
 INDICATOR_LABELS = {
     "population": ("Resident population", "persons"),
     "primacy": ("Main-centre share (primacy)", "share"),
-    "gupanshan_share": ("Gupanshan ring share", "share"),
-    "shuitou_share": ("Shuitou share", "share"),
     "urbanisation": ("Urbanisation", "share"),
     "aged60_share": ("Aged 60+ share", "share"),
     "dependency_ratio": ("Dependency ratio", "ratio"),
     "migrant_population": ("Migrant (non-local hukou) residents", "persons"),
 }
+AGE_SHARES = ("aged0_14_share", "aged60_share")
+
+
+def indicator_label(indicator: str) -> tuple[str, str]:
+    """Title and unit of a county indicator; a township group's share is named after its group key.
+
+    >>> indicator_label("west_hills_share")
+    ('West hills share', 'share')
+    """
+    if indicator in INDICATOR_LABELS:
+        return INDICATOR_LABELS[indicator]
+    if indicator.endswith("_share"):
+        return indicator[: -len("_share")].replace("_", " ").capitalize() + " share", "share"
+    return indicator, ""
+
+
+def chart_indicators(columns) -> list[str]:
+    """The indicators the charts show, in order: population, primacy, every township group's share, urbanisation,
+    ageing, dependency and migrants (those present in ``columns``)."""
+    groups = [c for c in columns if c.endswith("_share") and c not in AGE_SHARES]
+    order = ["population", "primacy", *groups, "urbanisation", "aged60_share", "dependency_ratio", "migrant_population"]
+    return [c for c in order if c in columns]
 
 
 def indicator_chart(county: pd.DataFrame, scenarios: list[str], targets: dict, out: str | Path,
@@ -51,12 +71,12 @@ def indicator_figure(county: pd.DataFrame, scenarios: list[str], targets: dict, 
 
     ``years`` fixes the x axis (the server shows the whole run while it is being simulated).
     """
-    indicators = indicators or [k for k in INDICATOR_LABELS if k in county.columns]
+    indicators = indicators or chart_indicators(county.columns)
     rows = int(np.ceil(len(indicators) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(width, 3.2 * rows * width / (6 * cols)), dpi=110, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, ind in zip(axes.flat, indicators):
-        label, unit = INDICATOR_LABELS.get(ind, (ind, ""))
+        label, unit = indicator_label(ind)
         for k, s in enumerate(scenarios):
             g = county[county.scenario == s].groupby("year")[ind]
             mean, lo, hi = g.mean(), g.quantile(0.05), g.quantile(0.95)

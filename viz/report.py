@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.region import RegionDataError
-from viz.charts import INDICATOR_LABELS, indicator_chart, township_bars, township_map
+from viz.charts import chart_indicators, indicator_chart, indicator_label, township_bars, township_map
 from viz.maps import save_figure
 
 CSS = """
@@ -153,7 +153,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path) -> Report:
     rep.sections.append(("Plan targets (simulated vs target)",
                          table_html(_target_rows_run(region, county), classes={"met": "met", "not met": "unmet"})))
     county = county.assign(scenario=scenario, seed=meta.get("seed", 0))
-    indicators = [k for k in INDICATOR_LABELS if k in county.columns]
+    indicators = chart_indicators(county.columns)
     img = indicator_chart(county, [scenario], region.config.targets, out / "indicators.png", indicators,
                           title=f"County indicators, scenario {scenario}, seed {meta.get('seed')}")
     rep.sections.append(("County indicators", figure_html(img, "County indicators over time; triangles are the plan's targets (▲ at least, ▼ at most)")))
@@ -211,7 +211,7 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
     rep.sections.append(("Plan targets by scenario (mean [5%–95%], met by the mean, share of seeds meeting it)", table_html(rows)))
     diff_rows = []
     for _, r in summary[(summary.scenario != reference) & summary.year.isin([2025, 2030, 2035, last])].iterrows():
-        label, unit = INDICATOR_LABELS.get(r.indicator, (r.indicator, ""))
+        label, unit = indicator_label(r.indicator)
         f = (lambda v: f"{v:+,.0f}") if unit == "persons" else (lambda v: f"{100 * v:+.2f} pt")
         diff_rows.append({"scenario": r.scenario, "indicator": label, "year": int(r.year),
                           f"difference from {reference}": f(r.diff_mean), "5%": f(r.diff_p05), "95%": f(r.diff_p95)})

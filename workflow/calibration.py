@@ -18,12 +18,19 @@ import pandas as pd
 from pydantic import ValidationError
 
 from geo.region import Region
+from sim.indicators import group_column
 from sim.params import Params
 from workflow.runner import simulate
 
-# township_mape is the mean absolute percentage error of the townships' shares of the county
-TOLERANCE = {"population": 0.01, "township_mape": 0.05, "primacy": 0.01, "shuitou_share": 0.01, "urbanisation": 0.01,
-             "aged60_share": 0.01}
+# township_mape is the mean absolute percentage error of the townships' shares of the county; every share target
+# (township groups, urbanisation, 60+) is met within 1 percentage point
+TOLERANCE = {"population": 0.01, "township_mape": 0.05}
+SHARE_TOLERANCE = 0.01
+
+
+def tolerance(target: str) -> float:
+    """How far a target may be missed: 1% of the county population, 5% township MAPE, 1 point for any share."""
+    return TOLERANCE.get(target, SHARE_TOLERANCE)
 
 #: parameters fitted by default, with bounds
 DEFAULT_FREE = {
@@ -44,7 +51,7 @@ class Targets:
     year: int
     population: float
     townships: dict[str, float]
-    shares: dict[str, float] = field(default_factory=dict)   # primacy, shuitou_share, urbanisation, aged60_share
+    shares: dict[str, float] = field(default_factory=dict)   # group shares (primacy, ...), urbanisation, aged60_share
 
 
 def census_targets(region: Region, year: int, population_key: str = "population") -> Targets:
@@ -56,8 +63,9 @@ def census_targets(region: Region, year: int, population_key: str = "population"
     census = region.config.census[year]
     if population_key not in census:
         raise KeyError(f"region.yaml census.{year} has no {population_key!r} (has: {', '.join(census)})")
-    names = {"main_centre_share": "primacy", "shuitou_share": "shuitou_share", "urbanisation": "urbanisation",
-             "age_60_plus": "aged60_share"}
+    # census.<year>.<group>_share for a township group of region.yaml becomes that group's county column
+    names = {f"{g}_share": group_column(g) for g in region.config.groups}
+    names.update({"urbanisation": "urbanisation", "age_60_plus": "aged60_share"})
     shares = {ours: census[theirs].value for theirs, ours in names.items() if theirs in census}
     return Targets(year, census[population_key].value, {t.code: getattr(t, f"pop_{year}") for t in region.townships}, shares)
 
@@ -79,7 +87,7 @@ def errors(county: pd.DataFrame, townships: pd.DataFrame, targets: Targets) -> d
 
 def loss(errs: dict[str, float], holdout: tuple[str, ...] = ()) -> float:
     """Sum of squared errors in units of their tolerance, without the held-out targets."""
-    return float(sum((v / TOLERANCE[k]) ** 2 for k, v in errs.items() if k not in holdout))
+    return float(sum((v / tolerance(k)) ** 2 for k, v in errs.items() if k not in holdout))
 
 
 @dataclass

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.indicators import COUNTY_COLUMNS
+from sim.indicators import FLOW_COLUMNS
 from workflow.runner import RunResult, cached_region, prepare, simulate
 
-SUMMARY_INDICATORS = [c for c in COUNTY_COLUMNS if c not in ("births", "deaths", "in_migrants", "out_migrants")]
+NOT_SUMMARISED = {"year", "scenario", "seed", *FLOW_COLUMNS}  # flows are yearly counts, not states to compare
 
 
 def _one(job: tuple) -> tuple[str, int, RunResult]:
@@ -81,7 +81,7 @@ def summarise(county: pd.DataFrame, scenarios: list[str], years: list[int], targ
     >>> s.loc[s.scenario == "b", ["mean", "diff_mean"]].values.tolist()
     [[17.5, 2.5]]
     """
-    indicators = indicators or [c for c in SUMMARY_INDICATORS if c in county.columns]
+    indicators = indicators or [c for c in county.columns if c not in NOT_SUMMARISED]
     targets = targets or {}
     rows = []
     c = county[county.year.isin(years)]
