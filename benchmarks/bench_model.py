@@ -21,19 +21,20 @@ from geo.region import load_region  # noqa: E402
 from sim.agents import HouseholdAgent  # noqa: E402
 from sim.choice import cell_probabilities, choose, household_cells  # noqa: E402
 from sim.model import MigrationModel  # noqa: E402
+from workflow.io import load_params  # noqa: E402
 
 
-def timed_run(region, scale: float) -> tuple[float, float, int]:
+def timed_run(region, params, scale: float) -> tuple[float, float, int]:
     t0 = time.perf_counter()
-    m = MigrationModel(region, scale=scale, seed=1)
+    m = MigrationModel(region, params=params, scale=scale, seed=1)
     t1 = time.perf_counter()
     m.run()
     t2 = time.perf_counter()
     return t1 - t0, t2 - t1, m.population.n_households
 
 
-def reference_ratio(region, scale: float = 0.05) -> tuple[float, float, int]:
-    m = MigrationModel(region, scale=scale, seed=1, end=2021)
+def reference_ratio(region, params, scale: float = 0.05) -> tuple[float, float, int]:
+    m = MigrationModel(region, params=params, scale=scale, seed=1, end=2021)
     rows = np.flatnonzero(m.population.h_alive)
     u = np.random.default_rng(0).random(len(rows))
     t0 = time.perf_counter()
@@ -49,12 +50,13 @@ def reference_ratio(region, scale: float = 0.05) -> tuple[float, float, int]:
 
 
 if __name__ == "__main__":
-    region = load_region(Path(__file__).resolve().parents[1] / "configs" / "pingyang")
+    folder = Path(__file__).resolve().parents[1] / "configs" / "pingyang"
+    region, params = load_region(folder), load_params(folder)  # the region's own parameters, as run.py uses
     for scale in (0.01, 0.1, 1.0):
-        build, steps, hh = timed_run(region, scale)
+        build, steps, hh = timed_run(region, params, scale)
         print(f"scale {scale:>4}: build {build:6.2f} s, 15 years {steps:6.2f} s, households at end {hh:,}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mb:,.0f} MB")
-    fast, slow, n = reference_ratio(region)
+    fast, slow, n = reference_ratio(region, params)
     print(f"move decision for {n:,} households (5% scale): engine {fast * 1000:.1f} ms, per-agent reference {slow * 1000:.0f} ms, "
           f"ratio {slow / fast:,.0f}x (identical choices)")
