@@ -24,11 +24,11 @@ body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans
 color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #4c72b0;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em} caption{text-align:left;font-weight:bold;margin:.3em 0}
-td,th{border:1px solid #bbb;padding:3px 8px} th{background:#eef2f8} td.num{text-align:right}
+td,th{border:1px solid #bbb;padding:3px 6px} th{background:#eef2f8} td.num{text-align:right}
 td.met{color:#1e7b34;font-weight:bold} td.unmet{color:#b03a2e;font-weight:bold}
 figure{margin:1em 0;page-break-inside:avoid} figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.9em;color:#555} .meta{color:#555;font-size:.9em}
-@media print{body{max-width:none;margin:1cm} h2{page-break-after:avoid} table{page-break-inside:avoid}}
+@media print{body{max-width:none;margin:0;font-size:9pt} h2{page-break-after:avoid} tr{page-break-inside:avoid}}
 """
 
 
@@ -209,13 +209,8 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
                 row[s] = f"{_fmt(r['mean'], unit)} [{_fmt(r.p05, unit)}–{_fmt(r.p95, unit)}] {'met' if r.met else 'not met'} ({r.met_share:.0%} of seeds)"
         rows.append(row)
     rep.sections.append(("Plan targets by scenario (mean [5%–95%], met by the mean, share of seeds meeting it)", table_html(rows)))
-    diff_rows = []
-    for _, r in summary[(summary.scenario != reference) & summary.year.isin([2025, 2030, 2035, last])].iterrows():
-        label, unit = indicator_label(r.indicator)
-        f = (lambda v: f"{v:+,.0f}") if unit == "persons" else (lambda v: f"{100 * v:+.2f} pt")
-        diff_rows.append({"scenario": r.scenario, "indicator": label, "year": int(r.year),
-                          f"difference from {reference}": f(r.diff_mean), "5%": f(r.diff_p05), "95%": f(r.diff_p95)})
-    rep.sections.append((f"Differences from {reference} (paired by seed)", table_html(diff_rows)))
+    rep.sections.append((f"Differences from {reference} (mean over seeds, paired by seed, [5%, 95%])",
+                         table_html(_difference_rows(summary, scenarios, reference, last))))
     img = indicator_chart(county, scenarios, region.config.targets, out / "indicators.png")
     rep.sections.append(("County indicators", figure_html(img, "Mean over seeds with the 90% band; triangles are the plan's targets")))
     diff_file = folder / f"township_difference_{year}.csv"
@@ -241,6 +236,26 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
         "region", "scenarios", "reference", "seeds", "scale", "start", "end", "common_random_numbers", "version",
         "git_commit", "git_dirty"]))))
     return rep
+
+
+def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str, last: int) -> list[dict]:
+    """One row per chart indicator and target year, one column per scenario: its paired difference from the reference."""
+    years = sorted({y for y in (2025, 2030, 2035, last) if y in set(summary.year)})
+    rows = []
+    for ind in chart_indicators(list(dict.fromkeys(summary.indicator))):
+        label, unit = indicator_label(ind)
+        f = (lambda v: f"{v:+,.0f}") if unit == "persons" else (lambda v: f"{100 * v:+.2f} pt")
+        for y in years:
+            row = {"indicator": label, "year": y}
+            for s in scenarios:
+                if s == reference:
+                    continue
+                r = summary[(summary.scenario == s) & (summary.indicator == ind) & (summary.year == y)]
+                if len(r):
+                    r = r.iloc[0]
+                    row[s] = f"{f(r.diff_mean)} [{f(r.diff_p05)}, {f(r.diff_p95)}]"
+            rows.append(row)
+    return rows
 
 
 def _levers_html(detail: dict) -> str:
