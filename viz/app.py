@@ -25,7 +25,7 @@ from sim.model import MigrationModel
 from sim.scenario import compile_levers
 from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
 from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
-from viz.mapview import MAP_INDICATORS, network_geojson, township_card, township_geojson
+from viz.mapview import MAP_INDICATORS, network_geojson, outline_geojson, township_card, township_geojson
 from workflow.io import load_params
 from workflow.runner import cached_region
 from workflow.scenarios import load_scenario
@@ -135,7 +135,8 @@ def TownshipMap(model: MigrationModel):
     layers = [ipyleaflet.TileLayer.element(url=TILES)] if TILES else []
     towns_layer = ipyleaflet.GeoJSON.element(data=towns, hover_style={"fillOpacity": 0.95, "weight": 2.5},
                                              name="townships")
-    layers += [towns_layer, ipyleaflet.GeoJSON.element(data=network, name="network")]
+    layers += [towns_layer, ipyleaflet.GeoJSON.element(data=outline_geojson(region), name="outline"),
+               ipyleaflet.GeoJSON.element(data=network, name="network")]
 
     def attach_handlers():
         widget = solara.get_widget(towns_layer)

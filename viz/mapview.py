@@ -159,7 +159,18 @@ def township_card(model, region, code: str) -> list[tuple[str, str]]:
     return rows
 
 
-_SHAPES: dict[int, dict[str, dict]] = {}
+def outline_geojson(region) -> dict:
+    """The region's outline as a GeoJSON line layer (no fill), drawn over the townships."""
+    key = ("outline", id(region))
+    if key not in _SHAPES:
+        geoms = region.outline.to_crs(WGS84).geometry.simplify(0.0005)
+        _SHAPES[key] = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": mapping(g.boundary),
+             "properties": {"style": {"color": "#222222", "weight": 2.5, "fill": False}}} for g in geoms]}
+    return _SHAPES[key]
+
+
+_SHAPES: dict = {}
 
 
 def _wgs84_shapes(region) -> dict[str, dict]:
