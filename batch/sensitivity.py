@@ -25,11 +25,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from batch.sweep import RunSpec, check_parameter_name, check_values, fingerprint
-from geo.region import _pydantic_error, read_yaml
+from batch.sweep import RunSpec, fingerprint
+from geo.region import read_model
 from sim.indicators import COUNT_COLUMNS, RATE_COLUMNS
+from workflow.io import check_parameter_name, check_values
 
 
 class SensitivitySpec(BaseModel):
@@ -69,11 +70,7 @@ class SensitivitySpec(BaseModel):
 
 def read_spec(path: Path) -> SensitivitySpec:
     path = Path(path)
-    raw = read_yaml(path, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
-    try:
-        spec = SensitivitySpec.model_validate(raw)
-    except ValidationError as exc:
-        raise _pydantic_error(path, exc) from exc
+    spec = read_model(path, SensitivitySpec, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
     for name in spec.parameters:
         check_parameter_name(path, name)
     return spec

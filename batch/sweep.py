@@ -19,10 +19,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from geo.region import RegionDataError, _pydantic_error, read_yaml
-from sim.params import Params
+from geo.region import read_model
+from workflow.io import check_parameter_name, check_values
 
 
 class ParameterSpace(BaseModel):
@@ -97,22 +97,10 @@ class RunSpec:
 def read_sweep(path: Path) -> SweepSpec:
     """Read and validate a sweep file; errors name the file and the field."""
     path = Path(path)
-    raw = read_yaml(path, "a sweep file", "region, scenarios, parameters, seeds, scale, start, end")
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise _pydantic_error(path, exc) from exc
+    spec = read_model(path, SweepSpec, "a sweep file", "region, scenarios, parameters, seeds, scale, start, end")
     for name in {n for s in spec.parameters.settings() for n in s}:
         check_parameter_name(path, name)
     return spec
-
-
-def check_parameter_name(path: Path, name: str) -> None:
-    section, _, field_name = name.partition(".")
-    fields = Params.model_fields
-    if section not in fields or field_name not in fields[section].annotation.model_fields:
-        raise RegionDataError(path, f"unknown parameter {name!r} (expected section.name from params.yaml, e.g. moves.beta_access)",
-                              field="parameters")
 
 
 def fingerprint(region_folder: Path, scenario_files: list[Path]) -> str:
@@ -122,16 +110,6 @@ def fingerprint(region_folder: Path, scenario_files: list[Path]) -> str:
         if f.exists():
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
-
-
-def check_values(source: Path | str, params: Params, setting: dict[str, float]) -> None:
-    """A clear error if a parameter setting is outside a parameter's valid range."""
-    try:
-        params.with_overrides(setting)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(x) for x in err["loc"])
-        raise RegionDataError(source, f"{name} = {err.get('input')!r}: {err['msg']}", field="parameters") from exc
 
 
 def expand(spec: SweepSpec, base_dir: Path = Path("."), source: Path | str = "sweep") -> list[RunSpec]:

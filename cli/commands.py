@@ -312,32 +312,17 @@ def _md_table(df) -> str:
     cols = list(df.columns)
     lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
     for r in df.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r) + " |")
+        lines.append("| " + " | ".join((f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}") if isinstance(v, float) else str(v)
+                                       for v in r) + " |")
     return "\n".join(lines)
 
 
-def _write_report(folder: Path, title: str, markdown: str, tables: dict, images: list[str]) -> None:
-    """The report as Markdown and as a self-contained HTML page (tables as HTML, pictures by file name)."""
-    import html
+def _write_report(folder: Path, markdown: str) -> None:
+    """The report as Markdown and as one self-contained HTML page (tables and pictures included)."""
+    from viz.report import markdown_report
 
     (folder / "report.md").write_text(markdown, encoding="utf-8")
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for block in markdown.split("\n\n")[1:]:
-        if block.startswith("## "):
-            body.append(f"<h2>{html.escape(block[3:].splitlines()[0])}</h2>")
-            rest = "\n".join(block.splitlines()[1:])
-            if rest.strip():
-                body.append(f"<p>{html.escape(rest)}</p>")
-        elif not block.startswith("|") and not block.startswith("!["):
-            body.append(f"<p>{html.escape(block)}</p>")
-    for name, df in tables.items():
-        body.append(f"<h2>{html.escape(name)}</h2>" + df.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
-    body += [f'<p><img src="{img}" style="max-width:100%"></p>' for img in images]
-    (folder / "report.html").write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>"
-        + "\n".join(body) + "</body></html>", encoding="utf-8")
+    (folder / "report.html").write_text(markdown_report(markdown, folder), encoding="utf-8")
 
 
 def calibrate(args: argparse.Namespace) -> int:
@@ -410,7 +395,7 @@ def calibrate(args: argparse.Namespace) -> int:
               f"Held out (not in the loss): {', '.join(holdout) or 'none'}.\n\n" + (f"{args.note}\n\n" if args.note else "")
               + f"## Targets\n\n{_md_table(table)}\n\n"
               f"## Parameters\n\n{_md_table(spread)}\n\n## Townships\n\n{_md_table(towns)}\n\n![townships](hindcast_townships.png)\n")
-        _write_report(tmp, f"Calibration {args.from_year}-{args.to_year}", md, {}, ["hindcast_townships.png"])
+        _write_report(tmp, md)
     if args.write:
         _store_fit(region.path, spread, record)
     t = Table(title=f"Hindcast {args.from_year}→{args.to_year}: census vs simulated (mean of {len(seeds)} seeds)")
@@ -515,7 +500,7 @@ def validate(args: argparse.Namespace) -> int:
               f"{args.seeds} seeds at scale {args.scale}. Resident population inside the plan's low-high band in {inside} of "
               f"{len(band)} projection years.\n\n## Population against the band\n\n{_md_table(band)}\n\n"
               f"## Age structure (mean over seeds)\n\n{_md_table(ages)}\n\n![projection](projection.png)\n")
-        _write_report(tmp, "Validation", md, {}, ["projection.png"])
+        _write_report(tmp, md)
         (tmp / "validation.json").write_text(json.dumps({"seeds": args.seeds, "scale": args.scale, "start": args.start, "end": args.end,
                                                          "years_in_band": inside, "years": len(band), **provenance()}, indent=2), encoding="utf-8")
     t = Table(title="Baseline resident population against the plan's PADIS-INT band")

@@ -377,6 +377,18 @@ def read_yaml(path: Path, what: str = "the region description region.yaml",
     return data
 
 
+def read_model(path: Path, model: type[BaseModel], what: str, keys: str) -> BaseModel:
+    """A YAML file validated into ``model``; every problem is a RegionDataError naming the file and the field.
+
+    ``what`` and ``keys`` word the messages, as for :func:`read_yaml`.
+    """
+    raw = read_yaml(path, what, keys)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _pydantic_error(Path(path), exc) from exc
+
+
 def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -> RegionDataError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or None

@@ -336,7 +336,7 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
             return added[link_id]
         if link_id in edges:
             return edges[link_id]
-        hint = f" (a planned link: open it with add_link first)" if link_id in planned else ""
+        hint = " (a planned link: open it with add_link first)" if link_id in planned else ""
         raise LeverError(i, "links", f"unknown link {link_id!r}{hint}")
 
     def project(i: int, key: str) -> list:

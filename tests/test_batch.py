@@ -7,7 +7,6 @@ import pytest
 import batch_faults
 from batch import sensitivity as sa
 from batch.engine import run_batch
-from batch.store import ResultStore
 from batch.sweep import expand, read_sweep
 from geo.region import RegionDataError
 from toy import write_scenario

@@ -7,7 +7,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from geo.accessibility import accessibility_table, gravity, jobs_within, time_circles
-from geo.network import Transport, network_for_year, routing_graph, served_nodes, travel_minutes
+from geo.network import Transport, routing_graph, served_nodes, travel_minutes
 from geo.polygons import voronoi_partition
 from geo.region import Edge, load_region
 

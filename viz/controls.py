@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from geo.region import RegionDataError, _pydantic_error, read_yaml
+from geo.region import RegionDataError, read_model
 from sim.params import Params
 from sim.scenario import Fertility, Hukou, Jobs
 from workflow.scenarios import LoadedScenario, load_scenario, scenario_file
@@ -77,11 +77,7 @@ def load_server_config(region_folder: Path) -> ServerConfig:
     path = Path(region_folder) / "server.yaml"
     if not path.exists():
         return ServerConfig()
-    raw = read_yaml(path, "the server controls server.yaml", "start, end, scale, seed, toggles, jobs, hukou")
-    try:
-        cfg = ServerConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise _pydantic_error(path, exc) from exc
+    cfg = read_model(path, ServerConfig, "the server controls server.yaml", "start, end, scale, seed, toggles, jobs, hukou")
     for k, t in enumerate(cfg.toggles):
         try:
             scenario_file(region_folder, t.scenario)

@@ -34,12 +34,11 @@ figcaption{font-size:.9em;color:#555} .meta{color:#555;font-size:.9em}
 
 @dataclass
 class Report:
-    """The report's parts, in order: (heading, html) sections and pictures by file name."""
+    """The report's parts, in order: (heading, html) sections; a section with an empty heading has none."""
 
     title: str
     subtitle: str
     sections: list[tuple[str, str]] = field(default_factory=list)
-    images: dict[str, Path] = field(default_factory=dict)
 
 
 def folder_kind(folder: Path) -> str:
@@ -80,10 +79,45 @@ def render_html(rep: Report) -> str:
     """The report as one HTML page with every picture embedded as a data URL."""
     parts = [f"<h1>{html.escape(rep.title)}</h1>", f"<p class='meta'>{html.escape(rep.subtitle)}</p>"]
     for heading, body in rep.sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>\n{body}")
+        parts.append((f"<h2>{html.escape(heading)}</h2>\n" if heading else "") + body)
     return ("<!doctype html><html lang='zh-Hans'><head><meta charset='utf-8'>"
             f"<title>{html.escape(rep.title)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
+
+
+def markdown_report(markdown: str, folder: Path) -> str:
+    r"""A report written in plain Markdown (``#`` title, ``##`` headings, paragraphs, pipe tables, ``![alt](file)``
+    pictures from ``folder``) as one self-contained HTML page, styled like the run and compare reports.
+
+    >>> "<table>" in markdown_report("# T\n\n## Fit\n\n| a | b |\n|---|---|\n| 1 | 2 |\n", Path("."))
+    True
+    """
+    rep = Report(title="", subtitle="")
+    heading, body = "", []
+
+    def close() -> None:
+        if heading or body:
+            rep.sections.append((heading, "".join(body)))
+
+    for block in (b.strip() for b in markdown.split("\n\n") if b.strip()):
+        if block.startswith("# "):
+            rep.title = block[2:].splitlines()[0]
+        elif block.startswith("## "):
+            close()
+            heading, body = block[3:].splitlines()[0], []
+            rest = "\n".join(block.splitlines()[1:])
+            if rest.strip():
+                body.append(f"<p>{html.escape(rest)}</p>")
+        elif block.startswith("|"):
+            cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in block.splitlines()]
+            body.append(table_html([dict(zip(cells[0], row)) for row in cells[2:]]))
+        elif block.startswith("!["):
+            alt, _, name = block[2:].rstrip(")").partition("](")
+            body.append(figure_html(Path(folder) / name, alt))
+        else:
+            body.append(f"<p>{html.escape(block)}</p>")
+    close()
+    return render_html(rep)
 
 
 def figure_html(path: Path, caption: str) -> str:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
 
 from geo.region import Region
 from sim.indicators import group_column
@@ -171,25 +170,20 @@ def parse_free(specs: list[str]) -> dict[str, tuple[float, float]]:
     {'demography.tfr': (0.9, 2.0)}
     """
     from geo.region import RegionDataError
+    from workflow.io import check_parameter_name, check_values
 
     out = {}
     for spec in specs:
         name, _, bounds = spec.partition("=")
-        section, _, field_name = name.partition(".")
-        if section not in Params.model_fields or field_name not in Params.model_fields[section].annotation.model_fields:
-            raise RegionDataError("--free", f"unknown parameter {name!r} (expected section.name from params.yaml, e.g. moves.beta_access)")
+        check_parameter_name("--free", name)
         try:
             low, high = (float(v) for v in bounds.split(":"))
         except ValueError:
             raise RegionDataError("--free", f"{spec!r}: expected NAME=LOW:HIGH, e.g. moves.stay_bonus=0.5:4") from None
         if not low < high:
             raise RegionDataError("--free", f"{spec!r}: the low bound must be below the high bound")
-        for bound in (low, high):
-            try:
-                Params().with_overrides({name: bound})
-            except ValidationError as exc:
-                raise RegionDataError("--free", f"{spec!r}: {bound:g} is outside what {name} allows "
-                                                f"({exc.errors()[0]['msg']})") from None
+        for bound in (low, high):  # both bounds must be values the parameter allows
+            check_values("--free", Params(), {name: bound})
         out[name] = (low, high)
     return out
 

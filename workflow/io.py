@@ -21,6 +21,26 @@ from sim.params import Params
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def check_parameter_name(path: Path | str, name: str) -> None:
+    """A clear error unless ``name`` is a parameter of params.yaml (``section.name``); ``path`` is the source named."""
+    section, _, field_name = name.partition(".")
+    fields = Params.model_fields
+    if section not in fields or field_name not in fields[section].annotation.model_fields:
+        raise RegionDataError(path, f"unknown parameter {name!r} (expected section.name from params.yaml, e.g. moves.beta_access)",
+                              field="parameters")
+
+
+def check_values(source: Path | str, params: Params, setting: dict[str, float]) -> None:
+    """A clear error if a parameter setting is outside a parameter's valid range."""
+    try:
+        params.with_overrides(setting)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(x) for x in err["loc"])
+        raise RegionDataError(source, f"{name} = {err.get('input')!r} is outside what {name} allows: {err['msg']}",
+                              field="parameters") from exc
+
+
 def load_params(region_folder: Path) -> Params:
     """Read ``params.yaml`` (section -> name -> {value, meaning, source}) into validated Params.
 
