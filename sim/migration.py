@@ -57,7 +57,7 @@ def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migrati
     size = np.minimum(size, 3)
     head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
     hh = np.repeat(rows, size)
-    member = np.concatenate([np.arange(s) for s in size])
+    member = np.arange(len(hh)) - np.repeat(np.cumsum(size) - size, size)  # 0, 1, ... within each household
     head = np.repeat(head_age, size)
     age = np.where(member == 0, head, np.where(member == 1, np.clip(head + rng.integers(-3, 4, len(hh)), 18, 65),
                                                 rng.integers(0, 11, len(hh))))
