@@ -15,7 +15,7 @@ Example spec::
     outputs: [primacy, urbanisation]
     parameters:
       moves.beta_access: [0.6, 1.8]
-      migration.in_households_per_1000: [8, 24]
+      migration.nonlabour_per_1000_persons: [8, 24]
 """
 
 from __future__ import annotations

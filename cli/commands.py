@@ -120,10 +120,10 @@ def run_model(args: argparse.Namespace) -> int:
         task = bar.add_task(f"{region.config.name} {args.scenario}", total=args.end - args.start)
         result = simulate(args.region, args.scenario, args.start, args.end, args.scale, args.seed, region=region, params=params,
                           on_year=lambda m: bar.update(task, advance=1, description=f"{region.config.name} {args.scenario} {m.year}"))
-    out = write_run(args.out, result.county, result.townships, result.flows, result.meta)
+    out = write_run(args.out, result.county, result.townships, result.flows, result.meta, result.commuting)
     console.print(target_table(region, result.county))
     console.print(f"{args.end - args.start} years in {result.meta['runtime_seconds']:.1f} s; results in {out}/ "
-                  "(county.csv, townships.csv, flows.parquet, run.json)", highlight=False)
+                  "(county.csv, townships.csv, flows.parquet, commuting.parquet, run.json)", highlight=False)
     return 0
 
 

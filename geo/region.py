@@ -109,7 +109,9 @@ class ExternalZone(_Strict):
     name: str
     node: str
     pop_2020: int = Field(ge=0)
-    labour_market: bool = False  # near enough that its jobs count in the county's job accessibility
+    labour_market: bool = False  # near enough to commute: a workplace for residents, a source of in-commuters
+    stations: list[str] = []  # further nodes where the zone is reached (e.g. its rail stations); the nearest counts
+    stations_source: str | None = None
     source: str
 
 
@@ -628,6 +630,9 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
     for z in cfg.external_zones:
         if z.node not in nodes:
             raise RegionDataError(yaml_file, f"external zone {z.id!r} names unknown node {z.node!r}", field="external_zones.node")
+        for st in z.stations:
+            if st not in nodes:
+                raise RegionDataError(yaml_file, f"external zone {z.id!r} names unknown station node {st!r}", field="external_zones.stations")
     for c in cfg.time_circles:
         group = c.to.group or (c.from_["group"] if isinstance(c.from_, dict) else None)
         if group is not None and group not in cfg.groups:

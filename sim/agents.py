@@ -24,6 +24,11 @@ class Township(mg.GeoAgent):
         self.price_index = 1.0
         self.accessibility = 0.0
         self.net_migration = 0.0
+        self.employed_residents = 0.0
+        self.workers = 0.0
+        self.job_vacancies = 0.0
+        self.in_commuters = 0.0
+        self.out_commuters = 0.0
 
     def __repr__(self) -> str:
         return f"Township({self.code} {self.name}, population={self.population:,.0f})"
@@ -179,6 +184,10 @@ class HouseholdAgent(mesa.Agent):
     def step(self) -> None:
         from sim.choice import choose_one
 
-        p = self.model.population
+        from sim.labour import household_anchor, household_jobless
+
+        m, p = self.model, self.model.population
+        anchor = int(household_anchor(p, none=m.n_places)[self.row])
         self.choice = choose_one(int(p.h_township[self.row]), bool(p.h_urban[self.row]), bool(p.h_local[self.row]),
-                                 self.u, self.model.context, self.model.moves)
+                                 self.u, m.context, m.moves, None if anchor == m.n_places else anchor,
+                                 bool(household_jobless(p)[self.row]))

@@ -2,7 +2,8 @@
 
 Alternatives are every township's urban part and rural part (index ``2*j`` and ``2*j+1``)
 and leaving the county (index ``2*n``). Staying is choosing one's own place. Households
-that share origin township, part and hukou type face the same probabilities, so the engine
+that share origin township, part, hukou type, workplace (the "anchor": where its main earner works,
+see :func:`sim.labour.household_anchor`) and job loss face the same probabilities, so the engine
 computes one probability row per such cell and draws for all households at once;
 :func:`choose_one` is the same rule written for a single household, as a readable reference.
 """
@@ -31,10 +32,28 @@ class ChoiceContext:
     target_vacancy: float
     size: np.ndarray | None = None  # (n, 2) housing units per part: a place's size (None = equal sizes)
     leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year (None = this year's)
+    commute: np.ndarray | None = None  # (n, n_places) commute minutes from each township to each workplace (None = no workplaces)
 
     @property
     def n(self) -> int:
         return len(self.access)
+
+    @property
+    def anchors(self) -> int:
+        """Number of workplace classes: every workplace, plus one for households where nobody works."""
+        return (0 if self.commute is None else self.commute.shape[1]) + 1
+
+
+MAX_COMMUTE_HOURS = 5.0  # an unreachable workplace costs as much as a five-hour commute
+
+
+def commute_cost(ctx: ChoiceContext, m: Moves) -> np.ndarray:
+    """(anchors, 2n) disutility of commuting from each township part to each workplace; 0 for the no-worker row."""
+    out = np.zeros((ctx.anchors, 2 * ctx.n))
+    if ctx.commute is not None:
+        hours = np.minimum(ctx.commute / 60.0, MAX_COMMUTE_HOURS)  # (n, places)
+        out[:-1] = m.beta_commute_per_hour * np.repeat(hours.T, 2, axis=1)
+    return out
 
 
 def vacancy_term(vacancy: np.ndarray, target: float) -> np.ndarray:
@@ -57,46 +76,62 @@ def place_utility(ctx: ChoiceContext, m: Moves) -> np.ndarray:
 
 
 def cell_probabilities(ctx: ChoiceContext, m: Moves) -> np.ndarray:
-    """Cumulative choice probabilities, shape (n*2*2 cells, 2n+1 alternatives).
+    """Cumulative choice probabilities, shape (cells, 2n+1 alternatives).
 
-    Cell ``(i*2 + part)*2 + local`` is a household in township ``i``, part ``part`` (0 urban),
-    with local hukou ``local`` (1) or migrant (0).
+    Cell ``(((i*2 + part)*2 + local)*anchors + anchor)*2 + jobless`` is a household in township ``i``, part ``part``
+    (0 urban), with local hukou ``local`` (1) or migrant (0), whose main earner works at ``anchor`` (``anchors - 1``
+    = nobody works), and with (1) or without (0) a member who lost a job.
     """
-    n = ctx.n
+    n, a = ctx.n, ctx.anchors
     base = place_utility(ctx, m).reshape(-1)                     # (2n,) alternative order j*2+part
     dist = np.repeat(ctx.minutes, 2, axis=1) / 60.0               # (n, 2n)
-    dist[np.repeat(np.eye(n, dtype=bool), 2, axis=1)] = 0.0       # moves within the township
+    own_town = np.repeat(np.eye(n, dtype=bool), 2, axis=1)
+    dist[own_town] = 0.0                                          # moves within the township
     ref = base.reshape(n, 2) if ctx.leave_reference is None else ctx.leave_reference
-    util = np.empty((n, 2, 2, 2 * n + 1))
-    for part in (0, 1):
-        for local in (0, 1):
-            v = base[None, :] - m.beta_distance_per_hour * dist
-            v += (1 - local) * m.beta_hukou * m.hukou_openness
-            own_town = np.repeat(np.eye(n), 2, axis=1)
-            v += local * m.local_ties * own_town
-            v[np.arange(n), np.arange(n) * 2 + part] += m.stay_bonus
-            # Leaving is valued against the place as it was at the start: a place that has improved since
-            # keeps more of its people, one that has declined loses more.
-            leave = ref[:, part] + m.leave_constant + (1 - local) * m.leave_migrant
-            util[:, part, local, :-1] = v
-            util[:, part, local, -1] = leave
-    util = util.reshape(n * 4, 2 * n + 1)
-    util -= util.max(axis=1, keepdims=True)
+    local = np.array([0.0, 1.0])
+    # axes: origin i, part, local, anchor, jobless, alternative
+    v = (base - m.beta_distance_per_hour * dist)[:, None, None, None, None, :]
+    v = v + ((1 - local) * m.beta_hukou * m.hukou_openness)[None, None, :, None, None, None]
+    v = v + (local[None, :, None] * m.local_ties * own_town[:, None, :])[:, None, :, None, None, :]
+    v = v - commute_cost(ctx, m)[None, None, None, :, None, :]
+    stay = np.zeros((n, 2, 2 * n))
+    stay[np.arange(n), 0, np.arange(n) * 2] = m.stay_bonus
+    stay[np.arange(n), 1, np.arange(n) * 2 + 1] = m.stay_bonus
+    v = v + stay[:, :, None, None, None, :]
+    v = np.broadcast_to(v, (n, 2, 2, a, 2, 2 * n))
+    # Leaving is valued against the place as it was at the start: a place that has improved since
+    # keeps more of its people, one that has declined loses more. A lost job pushes people out.
+    leave = (ref[:, :, None, None, None] + m.leave_constant + ((1 - local) * m.leave_migrant)[None, None, :, None, None]
+             + (np.array([0.0, 1.0]) * m.beta_jobless_leave)[None, None, None, None, :])
+    leave = np.broadcast_to(leave, (n, 2, 2, a, 2))[..., None]
+    util = np.concatenate([v, leave], axis=-1).reshape(n * 4 * a * 2, 2 * n + 1)
+    util = util - util.max(axis=1, keepdims=True)
     p = np.exp(util)
     p /= p.sum(axis=1, keepdims=True)
     return np.cumsum(p, axis=1)
 
 
-def household_cells(pop: Population, rows: np.ndarray) -> np.ndarray:
-    """Cell index of each household row."""
-    return (pop.h_township[rows].astype(np.int64) * 2 + (~pop.h_urban[rows])) * 2 + pop.h_local[rows]
+def household_cells(pop: Population, rows: np.ndarray, anchor: np.ndarray | None = None, jobless: np.ndarray | None = None,
+                    anchors: int = 1) -> np.ndarray:
+    """Cell index of each household row (see :func:`cell_probabilities`).
+
+    ``anchor`` and ``jobless`` are per household row (all rows; :func:`sim.labour.household_anchor`,
+    :func:`sim.labour.household_jobless`); ``anchors`` is ``ChoiceContext.anchors``. Without them every household
+    counts as having no worker and no job loss.
+    """
+    a = np.full(len(rows), anchors - 1, np.int64) if anchor is None else anchor[rows].astype(np.int64)
+    j = np.zeros(len(rows), np.int64) if jobless is None else jobless[rows].astype(np.int64)
+    base = (pop.h_township[rows].astype(np.int64) * 2 + (~pop.h_urban[rows])) * 2 + pop.h_local[rows]
+    return (base * anchors + a) * 2 + j
 
 
-def consider_probability(head_age: np.ndarray, tenure: np.ndarray, m: Moves) -> np.ndarray:
-    """Yearly chance that a household weighs moving: by the head's life stage and by tenure."""
+def consider_probability(head_age: np.ndarray, tenure: np.ndarray, m: Moves, jobless: np.ndarray | None = None) -> np.ndarray:
+    """Yearly chance that a household weighs moving: by the head's life stage and by tenure, raised after a job loss."""
     stage = np.where(head_age < 35, m.consider_rate_young, np.where(head_age < 55, m.consider_rate_mid, m.consider_rate_old))
     factor = np.select([tenure == OWNER, tenure == RENTER, tenure == DORM],
                        [m.tenure_factor_owner, m.tenure_factor_renter, m.tenure_factor_dorm], 1.0)
+    if jobless is not None:
+        factor = factor * np.where(jobless, m.jobless_consider_factor, 1.0)
     return np.clip(stage * factor, 0.0, 1.0)
 
 
@@ -112,9 +147,11 @@ def choose(cum_prob: np.ndarray, cells: np.ndarray, u: np.ndarray) -> np.ndarray
     return np.minimum((u[:, None] >= rows).sum(axis=1), cum_prob.shape[1] - 1)
 
 
-def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceContext, m: Moves) -> int:
+def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceContext, m: Moves,
+               anchor: int | None = None, jobless: bool = False) -> int:
     """The same decision for one household, written plainly (the slow reference).
 
+    ``anchor`` is the workplace of its main earner (None = nobody works); ``jobless`` whether a member lost a job.
     Returns the chosen alternative: ``2*j + part`` for township j (part 0 urban, 1 rural), or ``2n`` to leave.
     """
     n = ctx.n
@@ -141,10 +178,12 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
                 v += m.beta_hukou * m.hukou_openness
             if j == township and part == part_here:
                 v += m.stay_bonus
+            if anchor is not None and ctx.commute is not None:
+                v -= m.beta_commute_per_hour * min(ctx.commute[j, anchor] / 60.0, MAX_COMMUTE_HOURS)
             utilities.append(v)
     if ctx.leave_reference is not None:
         own_place = ctx.leave_reference[township, part_here]
-    utilities.append(own_place + m.leave_constant + (0.0 if local else m.leave_migrant))
+    utilities.append(own_place + m.leave_constant + (0.0 if local else m.leave_migrant) + (m.beta_jobless_leave if jobless else 0.0))
     top = max(utilities)
     weights = [math.exp(v - top) for v in utilities]
     total = sum(weights)

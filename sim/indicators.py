@@ -16,7 +16,12 @@ from sim.population import Population
 COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
                  "in_migrants", "out_migrants"]
 RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
-FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants"]
+FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
+                "job_losses", "hires"]
+# The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
+LABOUR_COLUMNS = ["jobs", "employed", "employment_rate", "unemployed", "unfilled_jobs", "unfilled_share",
+                  "out_commuters_external", "in_commuters_external", "labour_arrivals", "nonlabour_arrivals", "recruits",
+                  "job_losses", "hires"]
 
 
 def group_column(group: str) -> str:
@@ -45,6 +50,32 @@ def urban_persons_by_township(pop: Population, n: int) -> np.ndarray:
     alive = pop.p_alive
     hh = pop.p_hh[alive]
     return np.bincount(pop.h_township[hh], weights=pop.h_urban[hh], minlength=n).astype(np.int64)
+
+
+def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, n: int, scale: float,
+                      retirement_age: int, flows: dict[str, float]) -> dict[str, float]:
+    """One year's county labour figures (:data:`LABOUR_COLUMNS`).
+
+    ``jobs`` and ``in_commuters`` are (townships, 3) at model scale; workplaces ``>= n`` are outside the region.
+    The employment rate is employed residents over residents aged 16 to ``retirement_age``.
+    """
+    alive = pop.p_alive
+    work = pop.p_work[alive]
+    age = pop.p_age[alive]
+    employed = int((work >= 0).sum())
+    able = int(((age >= 16) & (age < retirement_age)).sum())
+    filled = int(((work >= 0) & (work < n)).sum()) + float(in_commuters.sum())
+    total_jobs = float(jobs.sum())
+    out = {"jobs": total_jobs / scale, "employed": employed / scale,
+           "employment_rate": employed / able if able else float("nan"),
+           "unemployed": int(pop.p_unemployed[alive].sum()) / scale,
+           "unfilled_jobs": max(total_jobs - filled, 0.0) / scale,
+           "unfilled_share": max(total_jobs - filled, 0.0) / total_jobs if total_jobs else float("nan"),
+           "out_commuters_external": int((work >= n).sum()) / scale,
+           "in_commuters_external": float(in_commuters.sum()) / scale}
+    for k in ("labour_arrivals", "nonlabour_arrivals", "recruits", "job_losses", "hires"):
+        out[k] = flows.get(k, 0.0) / scale
+    return out
 
 
 def group_share(by_township: np.ndarray, members: np.ndarray) -> float:

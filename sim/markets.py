@@ -1,4 +1,6 @@
-"""Jobs and housing per township: supply, matching, vacancy, prices and construction.
+"""Jobs and housing per township: the market state, housing vacancy, prices and construction, wages.
+
+Who works where is the labour account of :mod:`sim.labour`.
 
 State is a handful of arrays indexed by township (and by urban/rural part for housing).
 """
@@ -12,8 +14,6 @@ import numpy as np
 from sim.params import Markets as MarketParams
 from sim.population import Population
 
-SEPARATION_RATE = 0.05  # yearly share of workers who lose or leave their job (estimated)
-RETIREMENT_AGE = 65
 
 
 @dataclass
@@ -24,6 +24,8 @@ class MarketState:
     price_level: np.ndarray  # (townships,) yuan/m² at the start, for relative cost
     services: np.ndarray   # (townships,) 0-1
     tightness: np.ndarray  # (townships,) accessible jobs per accessible worker, relative to the county
+    in_commuters: np.ndarray | None = None  # (townships, 3) workers living outside the region (scaled)
+    vacancy_memory: np.ndarray | None = None  # (townships, 3) smoothed unfilled share of jobs (sim.labour.grow_jobs)
 
     @property
     def total_jobs(self) -> np.ndarray:
@@ -42,14 +44,6 @@ def vacancy(housing: np.ndarray, households: np.ndarray) -> np.ndarray:
     return 1.0 - households / np.maximum(housing, 1e-9)
 
 
-def grow_jobs(jobs: np.ndarray, growth: tuple[float, float, float], added: np.ndarray | None = None) -> np.ndarray:
-    """Trend growth by sector plus jobs added by interventions (same shape)."""
-    out = jobs * (1.0 + np.asarray(growth))
-    if added is not None:
-        out = out + added
-    return np.maximum(out, 0.0)
-
-
 def labour_tightness(minutes: np.ndarray, jobs: np.ndarray, workers: np.ndarray, decay: float) -> np.ndarray:
     """Jobs within commuting reach per worker within reach, relative to the county ratio.
 
@@ -60,27 +54,6 @@ def labour_tightness(minutes: np.ndarray, jobs: np.ndarray, workers: np.ndarray,
     ratio = (w @ jobs) / np.maximum(w @ workers, 1e-9)
     county = jobs.sum() / max(workers.sum(), 1e-9)
     return ratio / max(county, 1e-12)
-
-
-def match_jobs(pop: Population, tightness: np.ndarray, jobs: np.ndarray, base_rate: float, u: np.ndarray, u_sector: np.ndarray) -> None:
-    """Separations and retirements, then job seekers find work with a chance rising with local tightness.
-
-    Sector follows the mix of jobs reachable from the home township.
-    """
-    alive = pop.p_alive
-    retire = alive & pop.p_employed & (pop.p_age >= RETIREMENT_AGE)
-    pop.p_employed[retire] = False
-    separate = alive & pop.p_employed & (u < SEPARATION_RATE)
-    pop.p_employed[separate] = False
-    town = pop.h_township[pop.p_hh]
-    seekers = alive & ~pop.p_employed & (pop.p_age >= 16) & (pop.p_age < RETIREMENT_AGE) & ~separate
-    p_find = np.clip(base_rate * tightness[town], 0.0, 0.97)
-    found = seekers & (u >= SEPARATION_RATE) & ((u - SEPARATION_RATE) / (1 - SEPARATION_RATE) < p_find)
-    pop.p_employed[found] = True
-    mix = jobs / np.maximum(jobs.sum(axis=1, keepdims=True), 1e-9)
-    cum = np.cumsum(mix, axis=1)[town[found]]
-    pop.p_sector[found] = (u_sector[found][:, None] > cum).sum(axis=1)
-    pop.p_sector[~pop.p_employed] = -1
 
 
 def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams, rng: np.random.Generator) -> None:
@@ -94,7 +67,8 @@ def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams
     >>> from sim.params import Markets; from sim.population import Population
     >>> one = lambda *v, t=None: np.array(v, dtype=t)
     >>> pop = Population(p_age=one(30, 70), p_female=one(0, 1, t=bool), p_hh=one(0, 0), p_skill=one(2, 0),
-    ...                  p_employed=one(1, 0, t=bool), p_sector=one(2, -1), p_alive=one(1, 1, t=bool),
+    ...                  p_employed=one(1, 0, t=bool), p_sector=one(2, -1), p_work=one(0, -1), p_unemployed=one(0, 0, t=bool),
+    ...                  p_alive=one(1, 1, t=bool),
     ...                  p_wage_factor=one(1.0, 1.0, t=np.float32), p_income=one(0.0, 0.0, t=np.float32),
     ...                  h_township=one(0), h_urban=one(1, t=bool), h_local=one(1, t=bool), h_tenure=one(0), h_alive=one(1, t=bool))
     >>> assign_incomes(pop, np.array([1.0]), Markets(), np.random.default_rng(0)); pop.p_income.tolist()

@@ -1,4 +1,11 @@
-"""In-migration from the external zones, sized by the county's attractiveness."""
+"""Arrivals from outside the region: workers recruited to vacancies, and a smaller flow that is not labour-driven.
+
+- **Recruits** fill the vacancies that residents and in-commuters left (:mod:`sim.labour`). Each recruit arrives
+  employed at the job's township and sector, with a household of a documented migrant type (single in a dormitory
+  or renting, couple, couple with one or two children: the planners' 带眷系数 of dependants per worker), and chooses
+  where to live from the workplace (:func:`home_probabilities`).
+- **Other arrivals** (returnees, family reunion, students) are a flow proportional to the resident persons.
+"""
 
 from __future__ import annotations
 
@@ -7,64 +14,102 @@ import numpy as np
 from sim.params import Migration
 from sim.population import DORM, RENTER, Population
 
-
-def logsum(place_utility: np.ndarray) -> float:
-    """Expected maximum utility over all places: the county's attractiveness to a newcomer."""
-    top = place_utility.max()
-    return float(top + np.log(np.exp(place_utility - top).sum()))
+RECRUIT_SIZES = (1, 2, 3, 4)  # single, couple, couple + 1 child, couple + 2 children
 
 
-def arrivals(n_households: int, attract_now: float, attract_start: float, m: Migration, connectivity_ratio: float = 1.0) -> float:
-    """Expected in-migrant households this year: a base rate per 1000 resident households,
-    scaled by exp(elasticity x change in attractiveness since the start year) and by the change in
-    connectivity to the origin zones (ratio to the start year) to the power ``connectivity_elasticity``.
+def home_probabilities(place_utility: np.ndarray, commute_hours: np.ndarray, beta_commute_per_hour: float) -> np.ndarray:
+    """Where a worker with a job at each workplace lives: (workplaces, 2n) logit probabilities over township parts.
 
-    Example
-    -------
-    >>> from sim.params import Migration
-    >>> arrivals(1000, 0.0, 0.0, Migration(in_households_per_1000=10.0))
-    10.0
+    ``place_utility`` is (n, 2) (:func:`sim.choice.place_utility`, hukou terms included by the caller);
+    ``commute_hours`` is (n, workplaces).
+
+    >>> home_probabilities(np.zeros((2, 2)), np.array([[0.0], [np.inf]]), 1.0).round(3).tolist()
+    [[0.5, 0.5, 0.0, 0.0]]
     """
-    return (n_households / 1000.0 * m.in_households_per_1000 * float(np.exp(m.attractiveness_elasticity * (attract_now - attract_start)))
-            * connectivity_ratio ** m.connectivity_elasticity)
+    u = place_utility.reshape(-1)[None, :] - beta_commute_per_hour * np.repeat(np.where(np.isfinite(commute_hours), commute_hours, 1e3).T, 2, axis=1)
+    u = u - u.max(axis=1, keepdims=True)
+    p = np.exp(u)
+    return p / p.sum(axis=1, keepdims=True)
 
 
-def zone_connectivity(populations: np.ndarray, minutes: np.ndarray, decay_per_min: float) -> float:
-    """How well the county is connected to the places migrants come from: sum of population x exp(-decay x minutes).
+def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, local: np.ndarray, tenure: np.ndarray,
+                      sizes: np.ndarray, head_age: np.ndarray, skill_shares: tuple[float, float, float],
+                      rng: np.random.Generator, head_work: np.ndarray | None = None,
+                      head_sector: np.ndarray | None = None) -> np.ndarray:
+    """Append households of ``sizes`` members: a head, a partner of similar age, then children aged 0-10.
 
-    >>> round(zone_connectivity(np.array([100.0, 50.0]), np.array([0.0, np.inf]), 0.01), 6)
-    100.0
+    The head works at ``head_work`` in ``head_sector`` when given (a recruit); everyone else arrives without a job
+    and looks for one like residents do. Returns the new household rows.
     """
-    t = np.where(np.isfinite(minutes), minutes, np.inf)
-    return float(np.sum(np.where(np.isfinite(t), np.asarray(populations, float) * np.exp(-decay_per_min * np.where(np.isfinite(t), t, 0.0)), 0.0)))
-
-
-def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migration, rng: np.random.Generator,
-                 skill_shares: tuple[float, float, float], employment_rate: float) -> np.ndarray:
-    """Create ``count`` in-migrant households in places drawn from ``place_prob`` (flattened township x part).
-
-    Profiles: household of 1-3 (a young adult, a partner of similar age, a child), mostly
-    migrant hukou, renting or in dormitories. Returns the new household rows.
-    """
-    if count <= 0:
+    count = len(township)
+    if count == 0:
         return np.zeros(0, np.int64)
-    places = rng.choice(len(place_prob), size=count, p=place_prob)
-    township, urban = places // 2, places % 2 == 0
-    local = rng.random(count) < m.local_hukou_share
-    tenure = np.where(rng.random(count) < 0.35, DORM, RENTER)
     rows = pop.add_households(township, urban, local, tenure)
-    size = 1 + np.searchsorted(np.cumsum(m.size_shares) / np.sum(m.size_shares), rng.random(count), side="right")
-    size = np.minimum(size, 3)
-    head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
-    hh = np.repeat(rows, size)
-    member = np.arange(len(hh)) - np.repeat(np.cumsum(size) - size, size)  # 0, 1, ... within each household
-    head = np.repeat(head_age, size)
+    sizes = np.asarray(sizes, np.int64)
+    hh = np.repeat(rows, sizes)
+    member = np.arange(len(hh)) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # 0, 1, ... within each household
+    head = np.repeat(np.asarray(head_age), sizes)
     age = np.where(member == 0, head, np.where(member == 1, np.clip(head + rng.integers(-3, 4, len(hh)), 18, 65),
                                                 rng.integers(0, 11, len(hh))))
     female = np.where(member == 1, rng.random(len(hh)) < 0.8, rng.random(len(hh)) < 0.45)
     adult = age >= 18
     skill = np.where(adult, np.searchsorted(np.cumsum(skill_shares) / np.sum(skill_shares), rng.random(len(hh)), side="right"), 0)
-    employed = adult & (age < 65) & (rng.random(len(hh)) < min(1.0, employment_rate + 0.1))
-    sector = np.where(employed, np.where(rng.random(len(hh)) < 0.65, 1, 2), -1)
-    pop.add_persons(age, female, hh, skill, employed, sector)
+    work = np.full(len(hh), -1, np.int64)
+    sector = np.full(len(hh), -1, np.int64)
+    if head_work is not None:
+        is_head = member == 0
+        work[is_head] = head_work
+        sector[is_head] = head_sector
+    pop.add_persons(age, female, hh, skill, work >= 0, sector, work)
     return rows
+
+
+def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migration, rng: np.random.Generator,
+                 skill_shares: tuple[float, float, float]) -> np.ndarray:
+    """``count`` arriving households that are not recruited to a job, in places drawn from ``place_prob``
+    (flattened township x part): households of 1-3 (``m.size_shares``), young heads, renting or in dormitories.
+    Returns the new household rows."""
+    if count <= 0:
+        return np.zeros(0, np.int64)
+    places = rng.choice(len(place_prob), size=count, p=place_prob)
+    local = rng.random(count) < m.local_hukou_share
+    tenure = np.where(rng.random(count) < 0.35, DORM, RENTER)
+    size = 1 + np.searchsorted(np.cumsum(m.size_shares) / np.sum(m.size_shares), rng.random(count), side="right")
+    size = np.minimum(size, 3)
+    head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
+    return create_households(pop, places // 2, places % 2 == 0, local, tenure, size, head_age, skill_shares, rng)
+
+
+def nonlabour_households(persons: float, m: Migration, rng: np.random.Generator) -> int:
+    """This year's count of households arriving for other reasons than a job: Poisson with mean
+    ``persons / 1000 x nonlabour_per_1000_persons / mean size`` (so the flow follows persons, not households)."""
+    shares = np.asarray(m.size_shares, float) / np.sum(m.size_shares)
+    mean_size = float(np.dot(np.arange(1, len(shares) + 1), shares))
+    return int(rng.poisson(persons / 1000.0 * m.nonlabour_per_1000_persons / mean_size))
+
+
+def add_recruits(pop: Population, workplace: np.ndarray, sector: np.ndarray, home_prob: np.ndarray,
+                 dorm_prob: np.ndarray, m: Migration, rng: np.random.Generator,
+                 skill_shares: tuple[float, float, float]) -> np.ndarray:
+    """Households of recruited workers: one row per recruit, head employed at ``workplace`` (a township index) in
+    ``sector``.
+
+    Household type from ``m.recruit_household_shares`` (single, couple, couple + 1 child, couple + 2 children); a
+    share ``m.recruit_dorm_share`` of singles lives in a dormitory in the workplace township (part drawn from
+    ``dorm_prob``, (n, 2)); everyone else chooses a home from ``home_prob`` (workplaces x 2n). Returns the rows.
+    """
+    count = len(workplace)
+    if count == 0:
+        return np.zeros(0, np.int64)
+    shares = np.asarray(m.recruit_household_shares, float)
+    sizes = np.asarray(RECRUIT_SIZES)[np.searchsorted(np.cumsum(shares) / shares.sum(), rng.random(count), side="right").clip(0, 3)]
+    dorm = (sizes == 1) & (rng.random(count) < m.recruit_dorm_share)
+    cum = np.cumsum(home_prob[workplace], axis=1)
+    place = np.minimum((rng.random(count)[:, None] >= cum).sum(axis=1), home_prob.shape[1] - 1)
+    dorm_rural = rng.random(count) >= dorm_prob[workplace, 0] / np.maximum(dorm_prob[workplace].sum(axis=1), 1e-12)
+    place = np.where(dorm, workplace * 2 + dorm_rural, place)
+    local = rng.random(count) < m.recruit_local_hukou_share
+    tenure = np.where(dorm, DORM, RENTER)
+    head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
+    return create_households(pop, place // 2, place % 2 == 0, local, tenure, sizes, head_age, skill_shares, rng,
+                             head_work=workplace, head_sector=sector)

@@ -1,7 +1,8 @@
 """MigrationModel: one step is one year, in the order of docs/ODD.md.
 
 1. demography (ageing, deaths, births, leaving home, dissolving)  2. transport (the year's
-network and travel times)  3. jobs  4. housing  5. moves  6. in-migration  7. urbanisation,
+network and travel times)  3. labour account (separations, job growth, matching, in-commuters,
+recruitment)  4. housing  5. moves  6. in-migration (recruits and other arrivals)  7. urbanisation,
 then indicators. Every rule acts on all households at once (numpy columns).
 """
 
@@ -20,10 +21,12 @@ from geo.network import Transport
 from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
 from sim.agents import Household, Households, Township
+from sim import labour as lab
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
-from sim.indicators import county_columns, county_indicators, persons_by_township, urban_persons_by_township
-from sim.markets import MarketState, assign_incomes, grow_jobs, households_by_part, labour_tightness, match_jobs, update_housing, vacancy
-from sim.migration import add_migrants, arrivals, logsum, zone_connectivity
+from sim.indicators import (LABOUR_COLUMNS, county_columns, county_indicators, labour_indicators, persons_by_township,
+                            urban_persons_by_township)
+from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, update_housing, vacancy
+from sim.migration import add_migrants, add_recruits, home_probabilities, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, synthesise
 
@@ -109,10 +112,21 @@ class MigrationModel(mesa.Model):
             price_level=frame["price_yuan_m2"].to_numpy(float) / frame["price_yuan_m2"].mean(),
             services=frame["services"].to_numpy(float),
             tightness=np.ones(self.n),
+            in_commuters=np.zeros((self.n, 3)),
+            vacancy_memory=np.zeros((self.n, 3)),
         )
-        assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
         self.transport = Transport.from_region(self.region, extra_edges=self.interventions.edges,
                                                 closures=self.interventions.closures, extra_nodes=self.interventions.nodes)
+        # workplaces: the townships, then the neighbouring labour markets
+        self.labour_zones = [z for z in self.zones if z.labour_market]
+        self.n_places = self.n + len(self.labour_zones)
+        self.workplace_ids = [*self.codes, *(z.id for z in self.labour_zones)]
+        self.zone_jobs = np.array([z.pop_2020 for z in self.labour_zones], float) * self.params.markets.external_jobs_per_resident
+        self._recruits = np.zeros((self.n, 3), np.int64)
+        self._labour_flows: dict[str, float] = defaultdict(float)
+        self._set_commute(start)
+        self._initial_jobs()
+        assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
         self._apply_demography_params()
 
         self.space = mg.GeoSpace(crs=cfg.crs.metric, warn_crs_conversion=False)
@@ -121,19 +135,18 @@ class MigrationModel(mesa.Model):
         self.space.add_agents(self.townships)
 
         self.flows: list[dict] = []
+        self.commuting: list[dict] = []
         self.township_records: list[dict] = []
         self._year_flows: dict[str, float] = {}
         self._moves = np.zeros((self.n, 2))  # persons in, out per township this year
         self._births_t = np.zeros(self.n)
         self._deaths_t = np.zeros(self.n)
-        self._attract_start = None
-        self._connectivity_start: float | None = None
         self._access_start_mean: float | None = None
         self._leave_reference = None
         self.access = np.ones(self.n)
         self.context: ChoiceContext | None = None
         self.datacollector = mesa.DataCollector(
-            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in county_columns(self.groups)}})
+            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in [*county_columns(self.groups), *LABOUR_COLUMNS]}})
         self._update_context()
         self._collect()
 
@@ -162,16 +175,19 @@ class MigrationModel(mesa.Model):
         year = self.year + 1
         self._enter_year(year)
         self._demography()
+        if year > self.end:
+            raise RuntimeError(f"the model ends in {self.end}; it cannot step to {year}")
         minutes = self.transport.township_minutes(year)
-        self._jobs(year, minutes)
+        self._labour(year, minutes)
         self._housing(year)
         self._update_context(minutes)
         self._move()
-        self._in_migration(minutes)
+        self._in_migration()
         self._urbanise()
         # after in-migration, so newcomers have incomes in this year's indicators
         assign_incomes(self.population, self.market.tightness ** self.params.markets.wage_tightness_elasticity,
                        self.params.markets, self.np_rng)
+        self._remember_vacancies()
         self.population.compact()
         self.year = year
         self._collect()
@@ -185,6 +201,7 @@ class MigrationModel(mesa.Model):
 
     def _enter_year(self, year: int) -> None:
         self._year_flows = defaultdict(float)
+        self._labour_flows = defaultdict(float)
         self._moves = np.zeros((self.n, 2))
         self._births_t = np.zeros(self.n)
         self._deaths_t = np.zeros(self.n)
@@ -208,30 +225,114 @@ class MigrationModel(mesa.Model):
         self._year_flows["births"] = float(self._births_t.sum())
         self._year_flows["deaths"] = float(self._deaths_t.sum())
 
-    def _jobs(self, year: int, minutes: np.ndarray) -> None:
-        pop, mk, m = self.population, self.market, self.params.markets
+    # ------------------------------------------------------------------ labour (sim.labour)
+    def _zone_minutes(self, year: int, transit: bool) -> np.ndarray:
+        """(townships, labour zones) minutes from each seat to the nearest of a zone's nodes (its centre and stations)."""
+        tr, out = self.transport, []
+        for z in self.labour_zones:
+            out.append(tr.minutes(year, tr.seat_nodes, [z.node, *z.stations], transit).min(axis=1))
+        return np.stack(out, axis=1) if out else np.zeros((self.n, 0))
+
+    def _set_commute(self, year: int) -> None:
+        """This year's commute weights and minutes from every township to every workplace, by car and without."""
+        lb, tr = self.params.labour, self.transport
+        car_t = np.hstack([tr.township_minutes(year), self._zone_minutes(year, False)])
+        transit = self.region.config.routing.transit
+        if transit is None:
+            car, bus_t = 1.0, car_t
+        else:
+            car = transit.car_availability.value
+            bus_t = np.hstack([tr.township_minutes(year, transit=True), self._zone_minutes(year, True)])
+        self.commute_w = lab.commute_weights(car_t, bus_t, car, lb.commute_decay_per_min, lb.commute_max_minutes)
+        self.commute_min = lab.composite_minutes(self.commute_w, lb.commute_decay_per_min)
+        # share of each township's vacancies the zones' workers would take, before the fill rate
+        self.in_reach = lab.in_commuter_reach(self.zone_jobs, self.commute_w[:, self.n:].T)
+
+    def _openings(self, years: float = 1.0) -> np.ndarray:
+        """Jobs in the neighbouring zones open to the region's residents: a yearly flow (``years`` of it)."""
+        return self.zone_jobs * self.scale * self.params.labour.external_openings_per_1000_jobs / 1000.0 * years
+
+    def _vacancies(self) -> np.ndarray:
+        """(townships, 3) jobs not held by a resident or an in-commuter."""
+        mk = self.market
+        return mk.jobs - lab.occupied(self.population, self.n_places)[:self.n] - mk.in_commuters
+
+    def _initial_jobs(self) -> None:
+        """Place the start year's workers on the jobs by the same gravity matching as later years, until jobs or
+        workers run out; the neighbouring zones take ``labour.out_commuter_share_start`` of the workers (split by the
+        zones' openings). Vacancies left are filled by in-commuters as far as the zones reach; workers left over start
+        unemployed; jobs still unfilled beyond the normal vacancy rate are dropped from the (estimated) job table."""
+        pop, lb, rng = self.population, self.params.labour, self.np_rng
+        willing = np.flatnonzero(pop.p_alive & pop.p_employed)
+        pop.p_employed[:] = False
+        pop.p_sector[:] = -1
+        openings = self._openings()
+        stock = openings / max(openings.sum(), 1e-300) * lb.out_commuter_share_start * len(willing)
+        for _ in range(10):
+            rest = willing[pop.p_work[willing] < 0]
+            taken = lab.occupied(pop, self.n_places)[self.n:].sum(axis=1)
+            n_p = len(pop.p_age)
+            hired = lab.match(pop, rest, self._vacancies(), stock - taken, self.commute_w, rng.random(n_p), rng.random(n_p))
+            if len(hired) == 0:
+                break
+        pop.p_unemployed[willing[pop.p_work[willing] < 0]] = True
+        mk = self.market
+        mk.in_commuters = np.maximum(self._vacancies(), 0.0) * self.in_reach[:, None]
+        # The job table is an estimate; jobs that neither the start population nor in-commuters hold are not taken as
+        # real, so the start year is not in a recruitment spike: each (township, sector) keeps at most the normal
+        # vacancy rate. The jobs removed are reported (start_jobs_removed, full scale).
+        filled = mk.jobs - self._vacancies()
+        keep = np.minimum(mk.jobs, filled / (1.0 - lb.normal_vacancy_rate))
+        self.start_jobs_removed = float((mk.jobs - keep).sum() / self.scale)
+        mk.jobs = keep
+
+    def _labour(self, year: int, minutes: np.ndarray) -> None:
+        """The year's labour account: separations, job growth and layoffs, residents' job search, in-commuters,
+        and the vacancies left for recruitment from outside (created in :meth:`_in_migration`)."""
+        pop, mk, lb, rng = self.population, self.market, self.params.labour, self.np_rng
+        n_p = len(pop.p_age)
+        lost = lab.quit_jobs(pop, lb.separation_rate, lb.retirement_age, rng.random(n_p))
+        mk.in_commuters *= 1.0 - lb.separation_rate
         added = self.interventions.jobs.get(year)
-        mk.jobs = grow_jobs(mk.jobs, m.job_growth, None if added is None else added * self.scale)
+        mk.jobs = lab.grow_jobs(mk.jobs, self.params.markets.job_growth, mk.vacancy_memory, lb.normal_vacancy_rate,
+                                lb.vacancy_feedback, None if added is None else added * self.scale)
+        laid_off = lab.shed_excess(pop, mk.jobs, mk.in_commuters, rng.random(n_p))
+        self._set_commute(year)
+        search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age, rng.random(n_p))
+        vac = self._vacancies()
+        hired = lab.match(pop, search, vac, self._openings(), self.commute_w, rng.random(n_p), rng.random(n_p))
+        vac -= lab.hires_by_cell(pop, hired, self.n)
+        in_hires = np.maximum(vac, 0.0) * lb.in_commute_fill_rate * self.in_reach[:, None]
+        mk.in_commuters += in_hires
+        vac -= in_hires
+        mv = self.moves
+        rate = np.clip(np.asarray(lb.recruit_rate) * np.exp(mv.beta_hukou * mv.hukou_openness), 0.0, 1.0)
+        self._recruits = rng.binomial(np.floor(np.maximum(vac, 0.0) + 1e-9).astype(np.int64), rate[None, :])
+        self._labour_flows.update(job_losses=float(lost.sum() + laid_off.sum()), layoffs=float(laid_off.sum()),
+                                  hires=float(len(hired)), in_commuter_hires=float(in_hires.sum()))
         alive = pop.p_alive
-        workers = np.bincount(pop.h_township[pop.p_hh[alive & pop.p_employed]], minlength=self.n).astype(float)
-        seekers = np.bincount(pop.h_township[pop.p_hh[alive & (pop.p_age >= 16) & (pop.p_age < 65)]], minlength=self.n).astype(float)
-        mk.tightness = labour_tightness(minutes, mk.total_jobs, np.maximum(seekers, workers), m.commute_decay_per_min)
-        n = len(pop.p_age)
-        match_jobs(pop, mk.tightness, mk.jobs, m.job_finding_rate, self.np_rng.random(n), self.np_rng.random(n))
+        home = pop.h_township[pop.p_hh]
+        workers = np.bincount(home[alive & pop.p_employed], minlength=self.n).astype(float)
+        able = np.bincount(home[alive & (pop.p_age >= 16) & (pop.p_age < lb.retirement_age)], minlength=self.n).astype(float)
+        mk.tightness = labour_tightness(minutes, mk.total_jobs, np.maximum(able, workers), self.params.markets.commute_decay_per_min)
         self.access = self._accessibility(year, minutes)
+
+    def _remember_vacancies(self) -> None:
+        """Smooth the unfilled share of jobs at the end of the year, for the job-growth feedback."""
+        mk, a = self.market, self.params.labour.vacancy_memory_weight
+        share = np.maximum(self._vacancies(), 0.0) / np.maximum(mk.jobs, 1e-9)
+        mk.vacancy_memory = (1 - a) * mk.vacancy_memory + a * share
 
     def _accessibility(self, year: int, minutes: np.ndarray) -> np.ndarray:
         """Gravity job accessibility, neighbouring labour markets included, relative to the start year's county mean
         (so a new link that helps everyone raises everyone's access)."""
         m, tr = self.params.markets, self.transport
-        near = [z for z in self.zones if z.labour_market]
-        zone_jobs = np.array([z.pop_2020 for z in near], float) * m.external_jobs_per_resident * self.scale
+        zone_jobs = self.zone_jobs * self.scale
 
         def by(transit: bool, township_minutes: np.ndarray) -> np.ndarray:
             acc = gravity(township_minutes, self.market.total_jobs, m.commute_decay_per_min)
-            if near:
-                to_zones = tr.minutes(year, tr.seat_nodes, [z.node for z in near], transit)
-                acc = acc + gravity(to_zones, zone_jobs, m.commute_decay_per_min)
+            if self.labour_zones:
+                acc = acc + gravity(self._zone_minutes(year, transit), zone_jobs, m.commute_decay_per_min)
             return acc
 
         acc = by(False, minutes)
@@ -259,27 +360,10 @@ class MigrationModel(mesa.Model):
             price=mk.price_level[:, None] * mk.price, services=mk.services,
             vacancy=vacancy(mk.housing, households_by_part(self.population, self.n)),
             minutes=minutes, target_vacancy=self.params.markets.target_vacancy, size=mk.housing,
-            leave_reference=self._leave_reference)
+            leave_reference=self._leave_reference, commute=self.commute_min)
         if self._leave_reference is None:
             self._leave_reference = place_utility(self.context, self.moves)
             self.context = replace(self.context, leave_reference=self._leave_reference)
-        if self._attract_start is None:
-            self._attract_start = self._attractiveness()
-
-    def _attractiveness(self) -> float:
-        """The county's pull on a newcomer: the log-sum of place utilities, with each place's size taken as its
-        share of the county's housing and vacancy at its target. Arrivals already scale with the number of households, so a county that only
-        grows (more units everywhere) must not look more attractive; without this, growth feeds on itself."""
-        m, ctx = self.moves, self.context
-        if ctx.size is not None:
-            # weights, not a preference: log sum_j share_j exp(u_j) is the utility of the average dwelling, which
-            # does not rise when people merely concentrate (as it would with beta_size != 1)
-            ctx = replace(ctx, size=ctx.size / max(float(ctx.size.sum()), 1e-9))
-            m = m.model_copy(update={"beta_size": 1.0})
-        # Vacancy is left out too: villages that empty out have many vacant homes, which attracts movers inside
-        # the county a little but says nothing about the county's pull on people from outside.
-        ctx = replace(ctx, vacancy=np.full_like(ctx.vacancy, ctx.target_vacancy))
-        return logsum(place_utility(ctx, m) + m.beta_hukou * m.hukou_openness)
 
     def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
         pops = np.array([z.pop_2020 for z in self.zones], float)
@@ -290,10 +374,13 @@ class MigrationModel(mesa.Model):
         pop, rng, m = self.population, self.np_rng, self.moves
         rows = np.flatnonzero(pop.h_alive)
         head = pop.head_age()[rows]
-        p = consider_probability(head, pop.h_tenure[rows], m)
+        anchor = lab.household_anchor(pop, none=self.n_places)
+        jobless = lab.household_jobless(pop)
+        p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows])
         considering = rows[rng.random(len(rows)) < p]
         cum = cell_probabilities(self.context, m)
-        choice = choose(cum, household_cells(pop, considering), rng.random(len(considering)))
+        cells = household_cells(pop, considering, anchor, jobless, self.context.anchors)
+        choice = choose(cum, cells, rng.random(len(considering)))
         size = pop.household_size()
         origin = pop.h_township[considering].astype(np.int64)
         leave = choice == 2 * self.n
@@ -320,28 +407,25 @@ class MigrationModel(mesa.Model):
         pop.p_alive[np.isin(pop.p_hh, lv) & pop.p_alive] = False
         self._zone_prob = zw
 
-    def _in_migration(self, minutes: np.ndarray) -> None:
-        pop, rng, m = self.population, self.np_rng, self.params.migration
-        connectivity = self._connectivity(self.year + 1)
-        if self._connectivity_start is None:
-            self._connectivity_start = self._connectivity(self.start)
-        expected = arrivals(pop.n_households, self._attractiveness(), self._attract_start, m, connectivity / self._connectivity_start)
-        count = int(rng.poisson(expected))
-        u = place_utility(self.context, self.moves).reshape(-1) + self.moves.beta_hukou * self.moves.hukou_openness
-        prob = np.exp(u - u.max())
+    def _in_migration(self) -> None:
+        """Recruits to this year's vacancies (with their households), then arrivals that are not labour-driven."""
+        pop, rng, m, mv = self.population, self.np_rng, self.params.migration, self.moves
+        u = place_utility(self.context, mv) + mv.beta_hukou * mv.hukou_openness
+        cell = np.repeat(np.arange(self.n * 3), self._recruits.reshape(-1))
+        home = home_probabilities(u, self.commute_min[:, :self.n] / 60.0, mv.beta_commute_per_hour)
+        recruits = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng, self.params.population.skill_shares_migrant)
+        prob = np.exp(u.reshape(-1) - u.max())
         prob /= prob.sum()
-        rows = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, self.params.population.employment_rate)
-        rows = np.concatenate([rows, self._talent(prob)])
-        size = pop.household_size()[rows]
+        count = nonlabour_households(float(pop.p_alive.sum()), m, rng)
+        others = np.concatenate([add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant),
+                                 self._talent(prob)])
+        sizes = pop.household_size()
+        self._labour_flows["labour_arrivals"] += float(sizes[recruits].sum())
+        self._labour_flows["recruits"] += float(len(recruits))
+        self._labour_flows["nonlabour_arrivals"] += float(sizes[others].sum())
+        rows = np.concatenate([recruits, others])
         zone = rng.choice(len(self.zones), size=len(rows), p=self._zone_prob) if len(rows) else np.zeros(0, int)
-        self._record_external(pop.h_township[rows].astype(np.int64), zone, size, outgoing=False)
-
-    def _connectivity(self, year: int) -> float:
-        """Population of the external zones weighted by travel time from the main centre (without a car where
-        the region has transit settings: migrants come by train and coach)."""
-        transit = self.region.config.routing.transit is not None
-        mins = self.transport.minutes(year, [self._centre_node()], [z.node for z in self.zones], transit)[0]
-        return zone_connectivity(np.array([z.pop_2020 for z in self.zones], float), mins, ZONE_DECAY_PER_MIN)
+        self._record_external(pop.h_township[rows].astype(np.int64), zone, sizes[rows], outgoing=False)
 
     def _centre_node(self) -> str:
         if "main_centre" in self.groups:
@@ -362,7 +446,7 @@ class MigrationModel(mesa.Model):
             profile = self.params.migration.model_copy(update={
                 "size_shares": (1.0, 0.0, 0.0), "age_mean": flow.age_mean, "age_sd": 2.0, "local_hukou_share": flow.local_hukou_share})
             skills = tuple(float(k == flow.skill) for k in range(3))
-            out.append(add_migrants(pop, count, prob, profile, rng, skills, self.params.population.employment_rate))
+            out.append(add_migrants(pop, count, prob, profile, rng, skills))
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def _urbanise(self) -> None:
@@ -397,9 +481,28 @@ class MigrationModel(mesa.Model):
                 self.flows.append({"year": self.year + 1, "origin": t if outgoing else z, "destination": z if outgoing else t,
                                    "households": hh[k] / self.scale, "persons": ps[k] / self.scale})
 
+    def _record_commuting(self, commute: np.ndarray) -> None:
+        """This year's commuting matrix as rows (home, workplace, persons), in-commuters from the zones included
+        (split over the zones by their jobs and commute weight)."""
+        year, ids = self.year, self.workplace_ids
+        for i, j in zip(*np.nonzero(commute)):
+            self.commuting.append({"year": year, "home": self.codes[i], "workplace": ids[j], "persons": commute[i, j] / self.scale})
+        if self.labour_zones:
+            pull = self.zone_jobs[None, :] * self.commute_w[:, self.n:]  # (townships, zones)
+            share = pull / np.maximum(pull.sum(axis=1, keepdims=True), 1e-300)
+            flows = self.market.in_commuters.sum(axis=1)[:, None] * share
+            for j, k in zip(*np.nonzero(flows > 0)):
+                self.commuting.append({"year": year, "home": self.labour_zones[k].id, "workplace": self.codes[j],
+                                       "persons": flows[j, k] / self.scale})
+
     def _collect(self) -> None:
         pop, mk = self.population, self.market
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows)
+        self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
+                                              self.params.labour.retirement_age, self._labour_flows))
+        commute = lab.commuting_matrix(pop, self.n, self.n_places)  # home township x workplace
+        self._record_commuting(commute)
+        work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
         persons = persons_by_township(pop, self.n)
         urban = urban_persons_by_township(pop, self.n)
         hh_part = households_by_part(pop, self.n)
@@ -414,10 +517,18 @@ class MigrationModel(mesa.Model):
                    "mean_household_income": float(income[i] / max(hh_part[i].sum(), 1)), "accessibility": float(self.access[i]),
                    "births": self._births_t[i] / self.scale if self.year > self.start else 0.0,
                    "deaths": self._deaths_t[i] / self.scale if self.year > self.start else 0.0,
-                   "in_moves": self._moves[i, 0] / self.scale, "out_moves": self._moves[i, 1] / self.scale}
+                   "in_moves": self._moves[i, 0] / self.scale, "out_moves": self._moves[i, 1] / self.scale,
+                   "employed_residents": commute[i].sum() / self.scale, "workers": work_here[i] / self.scale,
+                   "job_vacancies": max(mk.total_jobs[i] - work_here[i], 0.0) / self.scale,
+                   "in_commuters": (work_here[i] - commute[i, i]) / self.scale,
+                   "in_commuters_external": mk.in_commuters[i].sum() / self.scale,
+                   "out_commuters": (commute[i].sum() - commute[i, i]) / self.scale,
+                   "out_commuters_external": commute[i, self.n:].sum() / self.scale}
             self.township_records.append(rec)
             t.population, t.urban_population, t.households = rec["population"], rec["urban_population"], rec["households"]
             t.jobs, t.housing_units, t.vacancy = rec["jobs"], rec["housing_units"], rec["vacancy"]
             t.price_index, t.accessibility = rec["price_index"], rec["accessibility"]
             t.net_migration = rec["in_moves"] - rec["out_moves"]
+            t.employed_residents, t.workers, t.job_vacancies = rec["employed_residents"], rec["workers"], rec["job_vacancies"]
+            t.in_commuters, t.out_commuters = rec["in_commuters"], rec["out_commuters"]
         self.datacollector.collect(self)

@@ -48,9 +48,24 @@ class Markets(_P):
     construction_response: float = Field(0.05, ge=0, le=1)
     natural_construction: float = Field(0.005, ge=0, le=0.1)
     commute_decay_per_min: float = Field(0.05, ge=0, le=1)
-    job_finding_rate: float = Field(0.2, ge=0, le=1)
     external_jobs_per_resident: float = Field(0.55, ge=0, le=1)
     wage_tightness_elasticity: float = Field(0.5, ge=0, le=3)
+
+
+class Labour(_P):
+    separation_rate: float = Field(0.05, ge=0, le=1)
+    retirement_age: int = Field(65, ge=40, le=80)
+    search_rate_inactive: float = Field(0.2, ge=0, le=1)
+    search_rate_unemployed: float = Field(0.7, ge=0, le=1)
+    commute_max_minutes: float = Field(90.0, gt=0, le=300)
+    commute_decay_per_min: float = Field(0.12, ge=0, le=1)
+    external_openings_per_1000_jobs: float = Field(0.8, ge=0, le=100)
+    out_commuter_share_start: float = Field(0.05, ge=0, le=1)
+    in_commute_fill_rate: float = Field(0.2, ge=0, le=1)
+    recruit_rate: tuple[float, float, float] = (0.3, 0.6, 0.4)
+    normal_vacancy_rate: float = Field(0.03, ge=0, le=0.5)
+    vacancy_feedback: float = Field(0.5, ge=0, le=5)
+    vacancy_memory_weight: float = Field(0.5, gt=0, le=1)
 
 
 class Moves(_P):
@@ -68,6 +83,9 @@ class Moves(_P):
     beta_distance_per_hour: float = 1.5
     beta_urban: float = 0.4
     beta_size: float = Field(1.0, ge=0, le=2)
+    beta_commute_per_hour: float = 3.0
+    jobless_consider_factor: float = Field(2.0, ge=0, le=20)
+    beta_jobless_leave: float = 1.0
     stay_bonus: float = 2.5
     local_ties: float = 0.8
     leave_constant: float = 0.6
@@ -77,10 +95,11 @@ class Moves(_P):
 
 
 class Migration(_P):
-    in_households_per_1000: float = Field(16.0, ge=0, le=200)
-    attractiveness_elasticity: float = Field(1.0, ge=0, le=10)
-    connectivity_elasticity: float = Field(1.0, ge=0, le=10)
+    nonlabour_per_1000_persons: float = Field(6.0, ge=0, le=200)
     size_shares: tuple[float, float, float] = (0.45, 0.30, 0.25)
+    recruit_household_shares: tuple[float, float, float, float] = (0.5, 0.2, 0.2, 0.1)
+    recruit_dorm_share: float = Field(0.6, ge=0, le=1)
+    recruit_local_hukou_share: float = Field(0.05, ge=0, le=1)
     age_mean: float = Field(30.0, ge=16, le=60)
     age_sd: float = Field(7.0, gt=0, le=20)
     local_hukou_share: float = Field(0.15, ge=0, le=1)
@@ -96,6 +115,7 @@ class Params(_P):
     demography: Demography = Demography()
     population: Population = Population()
     markets: Markets = Markets()
+    labour: Labour = Labour()
     moves: Moves = Moves()
     migration: Migration = Migration()
     urbanisation: Urbanisation = Urbanisation()

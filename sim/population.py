@@ -27,6 +27,8 @@ class Population:
     p_skill: np.ndarray    # int8: 0 low, 1 middle, 2 high (university)
     p_employed: np.ndarray  # bool
     p_sector: np.ndarray   # int8: -1 none, 0 primary, 1 secondary, 2 tertiary
+    p_work: np.ndarray     # int16 workplace: -1 none, 0..n-1 township, n.. neighbouring labour-market zone (sim.labour)
+    p_unemployed: np.ndarray  # bool: lost a job and has not found another (seeks harder, more likely to leave)
     p_alive: np.ndarray    # bool
     p_wage_factor: np.ndarray  # float32 personal earning power (lognormal, mean 1); NaN until drawn
     p_income: np.ndarray   # float32 yuan a year: wage if employed, pension if 60+, else 0
@@ -71,9 +73,15 @@ class Population:
         self.h_alive = np.concatenate([self.h_alive, np.ones(n, bool)])
         return np.arange(start, start + n)
 
-    def add_persons(self, age, female, hh, skill, employed, sector) -> None:
-        """Append persons; their wage factor and income are set by :func:`sim.markets.assign_incomes`."""
+    def add_persons(self, age, female, hh, skill, employed, sector, work=None) -> None:
+        """Append persons; their wage factor and income are set by :func:`sim.markets.assign_incomes`.
+
+        ``work`` is each person's workplace (-1 = none, the default); ``employed`` must agree with it.
+        """
         n = len(age)
+        work = np.full(n, -1, np.int16) if work is None else np.asarray(work, np.int16)
+        self.p_work = np.concatenate([self.p_work, work])
+        self.p_unemployed = np.concatenate([self.p_unemployed, np.zeros(n, bool)])
         self.p_wage_factor = np.concatenate([self.p_wage_factor, np.full(n, np.nan, np.float32)])
         self.p_income = np.concatenate([self.p_income, np.zeros(n, np.float32)])
         self.p_age = np.concatenate([self.p_age, np.asarray(age, np.int16)])
@@ -228,6 +236,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     ).astype(np.int8)
     return Population(
         p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,
+        p_work=np.full(n_p, -1, np.int16), p_unemployed=np.zeros(n_p, bool),
         p_alive=np.ones(n_p, bool), p_wage_factor=np.full(n_p, np.nan, np.float32), p_income=np.zeros(n_p, np.float32),
         h_township=h_town, h_urban=h_urban, h_local=h_local, h_tenure=h_tenure,
         h_alive=np.ones(n_h, bool),

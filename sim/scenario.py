@@ -153,12 +153,33 @@ class AddStation(_Lever):
 
 
 class Jobs(_Timed):
-    """Jobs added in a township and sector (spread evenly over ``years``)."""
+    """Jobs added in a township and sector (spread evenly over ``years``); negative jobs are jobs lost (a plant closes)."""
 
     type: Literal["jobs"]
     township: Ref
     sector: Literal["primary", "secondary", "tertiary"]
-    jobs: float = Field(ge=0)
+    jobs: float
+
+    @model_validator(mode="after")
+    def _nonzero(self):
+        if self.jobs == 0:
+            raise ValueError("jobs must not be 0 (positive adds jobs, negative removes them)")
+        return self
+
+
+class StationArea(_Timed):
+    """A station-area (TOD) package: jobs and urban dwellings in the township of a station, spread over ``years``.
+
+    The planner's package around a new station (offices, services, housing); the station itself is an
+    ``add_station`` lever. ``station`` names the station's node, for the record and as a check.
+    """
+
+    type: Literal["station_area"]
+    township: Ref
+    station: str | None = None
+    jobs_secondary: float = Field(0.0, ge=0)
+    jobs_tertiary: float = Field(0.0, ge=0)
+    housing_units: float = Field(0.0, ge=0)
 
 
 class Housing(_Timed):
@@ -235,9 +256,9 @@ class Parameter(_Lever):
     value: float
 
 
-Lever = Annotated[Union[AddLink, UpgradeLink, CloseLink, AddStation, Jobs, Housing, Hukou, Talent, Fertility,
+Lever = Annotated[Union[AddLink, UpgradeLink, CloseLink, AddStation, Jobs, StationArea, Housing, Hukou, Talent, Fertility,
                         Services, Parameter], Field(discriminator="type")]
-LEVER_TYPES = ("add_link", "upgrade_link", "close_link", "add_station", "jobs", "housing", "hukou", "talent",
+LEVER_TYPES = ("add_link", "upgrade_link", "close_link", "add_station", "jobs", "station_area", "housing", "hukou", "talent",
                "fertility", "services", "parameter")
 
 
@@ -432,6 +453,15 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
             t, sector, years = town(i, lv.township), SECTORS.index(lv.sector), lv.year_list()
             for y in years:
                 iv.jobs.setdefault(y, np.zeros((n, 3)))[t, sector] += lv.jobs / len(years)
+        elif isinstance(lv, StationArea):
+            t, years = town(i, lv.township), lv.year_list()
+            if lv.station is not None:
+                st = nodes.get(lv.station)
+                if st is None:
+                    raise LeverError(i, "station", f"unknown node {lv.station!r} (a station of network/nodes.csv or of an add_station lever)")
+            for y in years:
+                iv.jobs.setdefault(y, np.zeros((n, 3)))[t, 1:] += np.array([lv.jobs_secondary, lv.jobs_tertiary]) / len(years)
+                iv.housing.setdefault(y, np.zeros((n, 2)))[t, 0] += lv.housing_units / len(years)
         elif isinstance(lv, Housing):
             t, part, years = town(i, lv.township), ("urban", "rural").index(lv.part), lv.year_list()
             for y in years:

@@ -7,8 +7,8 @@ from geo.region import load_region
 from workflow.calibration import Targets, errors, evaluate, fit, loss
 from workflow.runner import simulate
 
-TRUTH = {"migration.in_households_per_1000": 40.0, "urbanisation.rural_to_urban_rate": 0.03}
-FREE = {"migration.in_households_per_1000": (5.0, 80.0), "urbanisation.rural_to_urban_rate": (0.0, 0.08)}
+TRUTH = {"migration.nonlabour_per_1000_persons": 20.0, "urbanisation.rural_to_urban_rate": 0.03}
+FREE = {"migration.nonlabour_per_1000_persons": (2.0, 60.0), "urbanisation.rural_to_urban_rate": (0.0, 0.08)}
 
 
 def truth_targets(toy, seeds) -> Targets:
@@ -40,10 +40,10 @@ def test_fit_recovers_known_parameters_on_a_toy_region(toy):
     seeds = [1, 2]
     targets = truth_targets(toy, seeds)
     region = load_region(toy)
-    start_values = {"migration.in_households_per_1000": 15.0, "urbanisation.rural_to_urban_rate": 0.008}
+    start_values = {"migration.nonlabour_per_1000_persons": 6.0, "urbanisation.rural_to_urban_rate": 0.008}
     before, _ = evaluate(toy, region, targets, 2020, start_values, seeds, 1.0)
     res = fit(toy, region, targets, 2020, FREE, seeds, 1.0, holdout=(), max_evaluations=60, initial=start_values)
-    assert res.values["migration.in_households_per_1000"] == pytest.approx(40.0, rel=0.2)
+    assert res.values["migration.nonlabour_per_1000_persons"] == pytest.approx(20.0, rel=0.2)
     # weaker: 25% on this rate moves urbanisation by well under the 1-point tolerance on a toy of 10,000 people
     assert res.values["urbanisation.rural_to_urban_rate"] == pytest.approx(0.03, rel=0.3)
     after, towns = evaluate(toy, region, targets, 2020, res.values, seeds, 1.0)
@@ -72,9 +72,9 @@ def test_calibrate_command_end_to_end_and_write(toy, tmp_path):
     for f in ("parameters.csv", "townships.csv", "calibration.json", "report.html", "report.md", "hindcast_townships.png"):
         assert (out / f).exists()
     record = yaml.safe_load((toy / "calibration.yaml").read_text())
-    assert record["hindcast"] == [2010, 2020] and "migration.in_households_per_1000" in record["parameters"]
+    assert record["hindcast"] == [2010, 2020] and "migration.nonlabour_per_1000_persons" in record["parameters"]
     params = load_params(toy)
-    assert params.migration.in_households_per_1000 == pytest.approx(record["parameters"]["migration.in_households_per_1000"]["value"], rel=1e-5)
+    assert params.migration.nonlabour_per_1000_persons == pytest.approx(record["parameters"]["migration.nonlabour_per_1000_persons"]["value"], rel=1e-5)
 
 
 def test_calibrate_needs_census_years(toy, tmp_path):

@@ -88,15 +88,19 @@ def test_engine_equals_per_agent_reference():
     n = 5
     ctx = ChoiceContext(access=rng.uniform(0.2, 2, n), wage=rng.uniform(0.7, 1.3, n), price=rng.uniform(0.5, 2, (n, 2)),
                         services=rng.uniform(0, 1, n), vacancy=rng.uniform(-0.05, 0.3, (n, 2)),
-                        minutes=rng.uniform(5, 90, (n, n)), target_vacancy=0.1, size=rng.uniform(100, 5000, (n, 2)))
+                        minutes=rng.uniform(5, 90, (n, n)), target_vacancy=0.1, size=rng.uniform(100, 5000, (n, 2)),
+                        commute=np.where(rng.random((n, n + 2)) < 0.1, np.inf, rng.uniform(5, 120, (n, n + 2))))
     m = Moves(hukou_openness=0.4)
     town = rng.integers(0, n, 2000)
     urban = rng.random(2000) < 0.5
     local = rng.random(2000) < 0.7
+    anchor = rng.integers(0, ctx.anchors, 2000)  # ctx.anchors - 1: nobody works
+    jobless = rng.random(2000) < 0.2
     u = rng.random(2000)
-    cells = (town * 2 + (~urban)) * 2 + local
+    cells = ((((town * 2 + (~urban)) * 2 + local) * ctx.anchors + anchor) * 2 + jobless)
     fast = choose(cell_probabilities(ctx, m), cells, u)
-    slow = [choose_one(int(t), bool(b), bool(lo), float(x), ctx, m) for t, b, lo, x in zip(town, urban, local, u)]
+    slow = [choose_one(int(t), bool(b), bool(lo), float(x), ctx, m, None if a == ctx.anchors - 1 else int(a), bool(j))
+            for t, b, lo, x, a, j in zip(town, urban, local, u, anchor, jobless)]
     assert fast.tolist() == slow
     assert len(set(slow)) > 3  # the test exercises many alternatives
 
@@ -111,7 +115,11 @@ def test_mesa_agent_reference_loop_matches_engine(pingyang):
     u = np.random.default_rng(9).random(len(rows))
     agents = [HouseholdAgent(m, int(r), float(x)) for r, x in zip(rows, u)]
     m.agents_by_type[HouseholdAgent].shuffle_do("step")
-    fast = choose(cell_probabilities(m.context, m.moves), household_cells(m.population, rows), u)
+    from sim.labour import household_anchor, household_jobless
+
+    cells = household_cells(m.population, rows, household_anchor(m.population, m.n_places),
+                            household_jobless(m.population), m.context.anchors)
+    fast = choose(cell_probabilities(m.context, m.moves), cells, u)
     assert [a.choice for a in agents] == fast.tolist()
 
 
@@ -220,17 +228,6 @@ def test_households_collection_reads_the_columns(py_small):
         hh.get("wealth")
     with pytest.raises(ValueError, match="one boolean per household"):
         hh.select(np.ones(3, bool))
-
-
-def test_county_attractiveness_does_not_grow_with_size_alone(toy):
-    from dataclasses import replace
-
-    m = MigrationModel(toy, scale=1.0, seed=1, end=2021)
-    a = m._attractiveness()
-    m.context = replace(m.context, size=m.context.size * 3.0)
-    assert m._attractiveness() == pytest.approx(a, abs=1e-12)
-    m.context = replace(m.context, access=m.context.access * 1.5)
-    assert m._attractiveness() > a
 
 
 def test_county_columns_follow_the_regions_groups(toy):

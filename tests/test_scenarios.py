@@ -91,7 +91,7 @@ def test_jobs_lever_raises_the_township_population_with_common_random_numbers(to
         pa = a[(a.township == "C") & (a.year == 2030)].population.item()
         pb = b[(b.township == "C") & (b.year == 2030)].population.item()
         jb = b[(b.township == "C") & (b.year == 2024)].jobs.item() - a[(a.township == "C") & (a.year == 2024)].jobs.item()
-        assert jb > 2900
+        assert jb > 2400  # the lever's 3000 less what the vacancy feedback holds back
         diffs.append(pb - pa)
     assert np.mean(diffs) > 0 and sum(d > 0 for d in diffs) >= 4
 
@@ -148,9 +148,26 @@ def test_unknown_lever_type(toy):
     assert "levers[0].type" in str(e) and "unknown lever type 'teleport'" in str(e) and "add_link" in str(e)
 
 
-def test_negative_jobs(toy):
-    e = error(toy, [{"type": "jobs", "township": "A", "sector": "tertiary", "jobs": -5, "year": 2022}])
-    assert e.file.endswith("bad.yaml") and "jobs" in str(e) and "greater than or equal to 0" in str(e)
+def test_zero_jobs_is_an_error_and_negative_jobs_are_losses(toy):
+    e = error(toy, [{"type": "jobs", "township": "A", "sector": "tertiary", "jobs": 0, "year": 2022}])
+    assert e.file.endswith("bad.yaml") and "jobs must not be 0" in str(e)
+    write_scenario(toy, "closure", [{"type": "jobs", "township": "A", "sector": "tertiary", "jobs": -500, "year": 2022}])
+    a = simulate(toy, "baseline", end=2022, seed=3).townships
+    b = simulate(toy, "closure", end=2022, seed=3).townships
+    ja = a[(a.township == "A") & (a.year == 2022)].jobs.item()
+    jb = b[(b.township == "A") & (b.year == 2022)].jobs.item()
+    assert ja - jb == pytest.approx(500, abs=1)
+
+
+def test_station_area_lever_adds_jobs_and_dwellings(toy):
+    write_scenario(toy, "tod", [{"type": "station_area", "township": "A", "station": "S", "jobs_tertiary": 300,
+                                 "housing_units": 200, "years": [2022, 2023]}])
+    a = simulate(toy, "baseline", end=2023, seed=3).townships
+    b = simulate(toy, "tod", end=2023, seed=3).townships
+    pick = lambda t, col: t[(t.township == "A") & (t.year == 2023)][col].item()
+    assert pick(b, "jobs") - pick(a, "jobs") > 250 and pick(b, "housing_units") - pick(a, "housing_units") > 190
+    e = error(toy, [{"type": "station_area", "township": "A", "station": "NOPE", "jobs_tertiary": 1, "year": 2022}])
+    assert "levers[0].station" in str(e) and "unknown node 'NOPE'" in str(e)
 
 
 def test_missing_base(toy):

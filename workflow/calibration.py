@@ -33,7 +33,7 @@ def tolerance(target: str) -> float:
 
 #: parameters fitted by default, with bounds
 DEFAULT_FREE = {
-    "migration.in_households_per_1000": (4.0, 60.0),
+    "migration.nonlabour_per_1000_persons": (0.0, 30.0),
     "moves.leave_constant": (-1.0, 2.0),
     "moves.beta_size": (0.3, 2.0),
     "moves.beta_access": (0.3, 3.0),
@@ -105,7 +105,7 @@ def fit(region_folder: Path, region: Region, targets: Targets, start: int, free:
     Example
     -------
     >>> r = fit(Path("configs/<region>"), region, census_targets(region, 2020), 2010,
-    ...         {"migration.in_households_per_1000": (4, 60)}, seeds=[1], scale=0.05)   # doctest: +SKIP
+    ...         {"migration.nonlabour_per_1000_persons": (4, 60)}, seeds=[1], scale=0.05)   # doctest: +SKIP
     """
     from scipy.optimize import minimize
 

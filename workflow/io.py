@@ -113,7 +113,8 @@ def atomic_folder(out: Path) -> Iterator[Path]:
         raise
 
 
-def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict) -> Path:
+def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict,
+              commuting: pd.DataFrame | None = None) -> Path:
     """Write a run's files into a temporary folder beside ``out``, then rename it into place.
 
     A failure before the rename leaves ``out`` as it was (nothing half-written).
@@ -122,5 +123,7 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
         county.to_csv(tmp / "county.csv", index=False)
         townships.to_csv(tmp / "townships.csv", index=False)
         flows.to_parquet(tmp / "flows.parquet", index=False)
+        if commuting is not None:
+            commuting.to_parquet(tmp / "commuting.parquet", index=False)
         (tmp / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return Path(out)

@@ -38,6 +38,7 @@ class RunResult:
     townships: pd.DataFrame
     flows: pd.DataFrame
     meta: dict
+    commuting: pd.DataFrame | None = None  # year, home, workplace, persons (townships and neighbouring zones)
 
 
 def check_options(region: Region, start: int, end: int, scale: float) -> None:
@@ -100,4 +101,5 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
             "parameters": params.with_overrides(overrides or {}).model_dump(),  # at the start; levers change some later
             "parameter_overrides": overrides or {}, **provenance(), "runtime_seconds": round(runtime, 3),
             "households_simulated_at_end": model.population.n_households}
-    return RunResult(county, townships, flows, meta)
+    commuting = pd.DataFrame(model.commuting, columns=["year", "home", "workplace", "persons"])
+    return RunResult(county, townships, flows, meta, commuting)
