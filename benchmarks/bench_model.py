@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geo.region import load_region  # noqa: E402
 from sim.agents import HouseholdAgent  # noqa: E402
 from sim.choice import cell_probabilities, choose, household_cells  # noqa: E402
+from sim.labour import household_anchor, household_jobless  # noqa: E402
 from sim.model import MigrationModel  # noqa: E402
 from workflow.io import load_params  # noqa: E402
 
@@ -39,7 +40,9 @@ def reference_ratio(region, params, scale: float = 0.05) -> tuple[float, float, 
     u = np.random.default_rng(0).random(len(rows))
     t0 = time.perf_counter()
     cum = cell_probabilities(m.context, m.moves)
-    fast = choose(cum, household_cells(m.population, rows), u)
+    pop = m.population
+    cells = household_cells(pop, rows, household_anchor(pop, m.n_places), household_jobless(pop), m.context.anchors)
+    fast = choose(cum, cells, u)
     t_fast = time.perf_counter() - t0
     agents = [HouseholdAgent(m, int(r), float(x)) for r, x in zip(rows, u)]
     t0 = time.perf_counter()

@@ -184,10 +184,9 @@ class HouseholdAgent(mesa.Agent):
     def step(self) -> None:
         from sim.choice import choose_one
 
-        from sim.labour import household_anchor, household_jobless
-
         m, p = self.model, self.model.population
-        anchor = int(household_anchor(p, none=m.n_places)[self.row])
+        members = np.flatnonzero((p.p_hh == self.row) & p.p_alive)
+        workers = members[p.p_work[members] >= 0]
+        anchor = int(p.p_work[workers[0]]) if len(workers) else None  # the first-listed worker's workplace
         self.choice = choose_one(int(p.h_township[self.row]), bool(p.h_urban[self.row]), bool(p.h_local[self.row]),
-                                 self.u, m.context, m.moves, None if anchor == m.n_places else anchor,
-                                 bool(household_jobless(p)[self.row]))
+                                 self.u, m.context, m.moves, anchor, bool(p.p_unemployed[members].any()))

@@ -19,7 +19,7 @@ RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ra
 FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
                 "job_losses", "hires"]
 # The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
-LABOUR_COLUMNS = ["jobs", "employed", "employment_rate", "unemployed", "unfilled_jobs", "unfilled_share",
+LABOUR_COLUMNS = ["jobs", "employed", "employment_rate", "unemployed", "unfilled_jobs", "unfilled_rate",
                   "out_commuters_external", "in_commuters_external", "labour_arrivals", "nonlabour_arrivals", "recruits",
                   "job_losses", "hires"]
 
@@ -70,7 +70,7 @@ def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarra
            "employment_rate": employed / able if able else float("nan"),
            "unemployed": int(pop.p_unemployed[alive].sum()) / scale,
            "unfilled_jobs": max(total_jobs - filled, 0.0) / scale,
-           "unfilled_share": max(total_jobs - filled, 0.0) / total_jobs if total_jobs else float("nan"),
+           "unfilled_rate": max(total_jobs - filled, 0.0) / total_jobs if total_jobs else float("nan"),
            "out_commuters_external": int((work >= n).sum()) / scale,
            "in_commuters_external": float(in_commuters.sum()) / scale}
     for k in ("labour_arrivals", "nonlabour_arrivals", "recruits", "job_losses", "hires"):

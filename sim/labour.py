@@ -174,7 +174,12 @@ def match(pop: Population, seekers: np.ndarray, vacancies: np.ndarray, openings:
     cum = np.cumsum(flows, axis=1) / np.maximum(flows.sum(axis=1), 1e-300)[:, None]
     keep_reach = reachable[home]
     seekers, home = seekers[keep_reach], home[keep_reach]
-    cell = np.minimum((u_place[seekers][:, None] >= cum[home]).sum(axis=1), len(dest) - 1)
+    cell = np.empty(len(seekers), np.int64)
+    u = u_place[seekers]
+    for i in np.unique(home):  # one search per home township, not per person: no (persons x cells) array
+        at = home == i
+        cell[at] = np.searchsorted(cum[i], u[at], side="right")
+    cell = np.minimum(cell, len(dest) - 1)
     has_job = cell < len(supply)
     seekers, cell = seekers[has_job], cell[has_job]
     cap = supply.astype(np.int64)

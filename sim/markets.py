@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.params import Markets as MarketParams
-from sim.population import Population
+from sim.population import DORM, Population
 
 
 
@@ -32,9 +32,13 @@ class MarketState:
         return self.jobs.sum(axis=1)
 
 
-def households_by_part(pop: Population, n_townships: int) -> np.ndarray:
-    """Living households per (township, part) with part 0 urban, 1 rural."""
-    alive = pop.h_alive
+def households_by_part(pop: Population, n_townships: int, dwellings_only: bool = False) -> np.ndarray:
+    """Living households per (township, part) with part 0 urban, 1 rural.
+
+    ``dwellings_only`` counts only households in the housing stock: dormitory households live in employers'
+    dormitories, which are not part of it (so recruits in dormitories do not push up housing prices).
+    """
+    alive = pop.h_alive & (pop.h_tenure != DORM) if dwellings_only else pop.h_alive
     idx = pop.h_township[alive].astype(np.int64) * 2 + (~pop.h_urban[alive]).astype(np.int64)
     return np.bincount(idx, minlength=2 * n_townships).reshape(n_townships, 2)
 
@@ -64,7 +68,7 @@ def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams
 
     Example
     -------
-    >>> from sim.params import Markets; from sim.population import Population
+    >>> from sim.params import Markets; from sim.population import DORM, Population
     >>> one = lambda *v, t=None: np.array(v, dtype=t)
     >>> pop = Population(p_age=one(30, 70), p_female=one(0, 1, t=bool), p_hh=one(0, 0), p_skill=one(2, 0),
     ...                  p_employed=one(1, 0, t=bool), p_sector=one(2, -1), p_work=one(0, -1), p_unemployed=one(0, 0, t=bool),

@@ -126,6 +126,10 @@ class MigrationModel(mesa.Model):
         self._labour_flows: dict[str, float] = defaultdict(float)
         self._set_commute(start)
         self._initial_jobs()
+        # The housing table was estimated from all households; dormitory households live in employers' dormitories,
+        # outside the housing stock, so the stock at the start leaves them out (vacancy as estimated).
+        self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n)
+                                         + households_by_part(self.population, self.n, dwellings_only=True), 0.0)
         assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
         self._apply_demography_params()
 
@@ -347,7 +351,7 @@ class MigrationModel(mesa.Model):
 
     def _housing(self, year: int) -> None:
         added = self.interventions.housing.get(year)
-        update_housing(self.market, households_by_part(self.population, self.n), self.params.markets,
+        update_housing(self.market, households_by_part(self.population, self.n, dwellings_only=True), self.params.markets,
                        None if added is None else added * self.scale)
 
     def _update_context(self, minutes: np.ndarray | None = None) -> None:
@@ -358,7 +362,7 @@ class MigrationModel(mesa.Model):
         self.context = ChoiceContext(
             access=self.access, wage=mk.tightness ** self.params.markets.wage_tightness_elasticity,
             price=mk.price_level[:, None] * mk.price, services=mk.services,
-            vacancy=vacancy(mk.housing, households_by_part(self.population, self.n)),
+            vacancy=vacancy(mk.housing, households_by_part(self.population, self.n, dwellings_only=True)),
             minutes=minutes, target_vacancy=self.params.markets.target_vacancy, size=mk.housing,
             leave_reference=self._leave_reference, commute=self.commute_min)
         if self._leave_reference is None:
@@ -506,7 +510,8 @@ class MigrationModel(mesa.Model):
         persons = persons_by_township(pop, self.n)
         urban = urban_persons_by_township(pop, self.n)
         hh_part = households_by_part(pop, self.n)
-        vac = vacancy(mk.housing.sum(axis=1, keepdims=True), hh_part.sum(axis=1, keepdims=True))[:, 0]
+        in_stock = households_by_part(pop, self.n, dwellings_only=True)
+        vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
         income = np.bincount(pop.h_township[pop.h_alive], weights=pop.household_income()[pop.h_alive], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):

@@ -58,7 +58,7 @@ class Labour(_P):
     search_rate_inactive: float = Field(0.2, ge=0, le=1)
     search_rate_unemployed: float = Field(0.7, ge=0, le=1)
     commute_max_minutes: float = Field(90.0, gt=0, le=300)
-    commute_decay_per_min: float = Field(0.12, ge=0, le=1)
+    commute_decay_per_min: float = Field(0.2, ge=0, le=1)
     external_openings_per_1000_jobs: float = Field(0.8, ge=0, le=100)
     out_commuter_share_start: float = Field(0.05, ge=0, le=1)
     in_commute_fill_rate: float = Field(0.2, ge=0, le=1)

@@ -165,3 +165,21 @@ def test_missing_browser_files_without_npm_is_a_clear_error(tmp_path, monkeypatc
     monkeypatch.setattr(assets.shutil, "which", lambda name: None)
     with pytest.raises(assets.AssetError, match="npm is not installed.*requirejs@"):
         assets.ensure_assets(log=lambda m: None, cache=tmp_path)
+
+
+def test_server_jobs_control_fills_its_township():
+    """The page's jobs control on the first platform (Pingyang's server.yaml): the map's jobs and jobs-filled layers rise
+    in the platform's township, and the jobs are held by workers, not left empty."""
+    import viz.app as app
+    from viz.mapview import township_values
+
+    platform = app.server.jobs.platforms[0]
+    code = next(t.code for t in app.region.townships if platform.township in (t.name_zh, t.name_zh.rstrip("镇乡"), t.code))
+    layers = {}
+    for jobs in (0, 10000):
+        m = app.ServerModel(scale=0.05, seed=3, platform=platform.name, platform_jobs=jobs)
+        for _ in range(5):
+            m.step()
+        layers[jobs] = {k: township_values(m, k)[code] for k in ("jobs", "workers")}
+    assert layers[10000]["jobs"] - layers[0]["jobs"] > 9000
+    assert layers[10000]["workers"] - layers[0]["workers"] > 8000

@@ -63,6 +63,14 @@ class ServerModel(MigrationModel):
         self.scenario_name = scenario_name
         self.controls = {"scenario": scenario_name, **controls, "seed": int(seed), "scale": float(scale)}
 
+    def step(self) -> None:
+        # Mesa's Step button does not check ``running``; at the end year a click does nothing (the model refuses
+        # to go past its end year).
+        if self.year >= self.end:
+            self.running = False
+            return
+        super().step()
+
 
 def model_params() -> dict:
     """SolaraViz's controls, from the region's server.yaml and params.yaml."""

@@ -21,6 +21,10 @@ INDICATOR_LABELS = {
     "aged60_share": ("Aged 60+ share", "share"),
     "dependency_ratio": ("Dependency ratio", "ratio"),
     "migrant_population": ("Migrant (non-local hukou) residents", "persons"),
+    "jobs": ("Jobs in the region", "jobs"),
+    "employment_rate": ("Employed residents / residents 16-64", "share"),
+    "unfilled_rate": ("Unfilled share of jobs", "share"),
+    "labour_arrivals": ("Arrivals recruited to jobs (with households)", "persons"),
 }
 AGE_SHARES = ("aged0_14_share", "aged60_share")
 

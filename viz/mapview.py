@@ -32,6 +32,12 @@ MAP_INDICATORS = {
     "urban_share": MapIndicator("urban_share", "Urban share of residents", "%", False, "{:.1f}%"),
     "price_index": MapIndicator("price_index", "Housing price index (start year = 1)", "index", False, "{:.3f}"),
     "accessibility": MapIndicator("accessibility", "Accessibility (jobs within reach, start-year mean = 1)", "index", False, "{:.2f}"),
+    "jobs": MapIndicator("jobs", "Jobs", "jobs", False, "{:,.0f}"),
+    "workers": MapIndicator("workers", "Jobs filled (residents and in-commuters working here)", "persons", False, "{:,.0f}"),
+    "job_vacancies": MapIndicator("job_vacancies", "Unfilled jobs", "jobs", False, "{:,.0f}"),
+    "employed_residents": MapIndicator("employed_residents", "Employed residents (wherever they work)", "persons", False, "{:,.0f}"),
+    "in_commuters": MapIndicator("in_commuters", "Workers commuting in (from other townships and outside)", "persons", False, "{:,.0f}"),
+    "out_commuters": MapIndicator("out_commuters", "Residents commuting out (to other townships and outside)", "persons", False, "{:,.0f}"),
 }
 
 MODE_COLOURS = {"motorway": "#c0392b", "trunk": "#e67e22", "provincial": "#b7950b", "local": "#7f8c8d",
@@ -58,6 +64,8 @@ def township_values(model, indicator: str) -> dict[str, float]:
             v = t.net_migration
         elif indicator == "urban_share":
             v = 100.0 * t.urban_population / t.population if t.population else 0.0
+        elif indicator == "job_vacancies":
+            v = t.job_vacancies
         else:
             v = getattr(t, indicator)
         out[t.code] = float(v)
@@ -150,12 +158,10 @@ def network_geojson(model) -> dict:
 
 def township_card(model, region, code: str) -> list[tuple[str, str]]:
     """The figures shown for one township (hover or click): label, formatted value."""
-    t = next(t for t in model.townships if t.code == code)
     info = region.township(code)
     rows = [("Township", f"{info.name_zh} {info.name_en}")]
     for key, spec in MAP_INDICATORS.items():
         rows.append((spec.label, spec.fmt.format(township_values(model, key)[code])))
-    rows.append(("Jobs", f"{t.jobs:,.0f}"))
     return rows
 
 

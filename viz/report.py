@@ -211,6 +211,15 @@ def _run_report(folder: Path, region, year: int | None, out: Path) -> Report:
                      f"residents {start}": f"{first.population[code]:,.0f}", f"residents {year}": f"{now.population[code]:,.0f}",
                      "change": f"{change[code]:+.1f}%", f"urban share {year}": f"{urban:.1%}"})
     rep.sections.append((f"Townships, {year}", table_html(rows)))
+    if "workers" in now:  # runs made before the labour account have no labour columns
+        rows = [{"code": code, "中文名": names.loc[code, "中文名"], "name": names.loc[code, "name"],
+                 "jobs": f"{now.jobs[code]:,.0f}", "filled": f"{now.workers[code]:,.0f}",
+                 "unfilled": f"{now.job_vacancies[code]:,.0f}", "employed residents": f"{now.employed_residents[code]:,.0f}",
+                 "commuting in": f"{now.in_commuters[code]:,.0f}", "commuting out": f"{now.out_commuters[code]:,.0f}",
+                 "of whom outside the region": f"{now.out_commuters_external[code]:,.0f}"} for code in region.codes]
+        rep.sections.append((f"Jobs and commuting, {year}", "<p>Jobs filled = residents and in-commuters working in the "
+                             "township; commuting in/out counts other townships and the neighbouring labour markets.</p>"
+                             + table_html(rows)))
     rep.sections.append(("Levers of the scenario", _levers_html(meta.get("scenario_detail", {}))))
     rep.sections.append(("Provenance", table_html(_provenance_rows(meta, [
         "region", "region_name", "scenario", "start", "end", "seed", "scale", "version", "git_commit", "git_dirty",
