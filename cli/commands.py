@@ -29,21 +29,22 @@ def check_config(args: argparse.Namespace) -> int:
     cfg = region.config
     console.print(f"[bold]{cfg.name}[/] ({cfg.name_local or ''}) from {region.path}: valid", highlight=False)
     area = region.area_km2()
+    years, last = region.census_years, region.census_years[-1]
     t = Table(title="Townships")
-    for col in ("code", "name", "pop 2010", "pop 2020", "urban 2020", "jobs 2020", "area km² (polygon)"):
+    for col in ("code", "name", *(f"pop {y}" for y in years), f"urban {last}", f"jobs {region.economy_year}", "area km² (polygon)"):
         t.add_column(col, justify="right" if col not in ("code", "name") else "left")
     for tw in region.townships:
-        t.add_row(tw.code, f"{tw.name_zh} {tw.name_en}", f"{tw.pop_2010:,}", f"{tw.pop_2020:,}",
-                  f"{tw.urban_pop_2020 / tw.pop_2020:.1%}", f"{region.economy[tw.code].jobs:,}", f"{area[tw.code]:.1f}")
-    p10, p20 = region.total_population(2010), region.total_population(2020)
-    u20 = sum(tw.urban_pop_2020 for tw in region.townships)
-    t.add_row("", "[bold]county[/]", f"{p10:,}", f"{p20:,}", f"{u20 / p20:.2%}",
+        t.add_row(tw.code, f"{tw.name_zh} {tw.name_en}", *(f"{tw.population(y):,}" for y in years),
+                  f"{tw.urban_population(last) / max(tw.population(last), 1):.1%}", f"{region.economy[tw.code].jobs:,}",
+                  f"{area[tw.code]:.1f}")
+    totals = {y: region.total_population(y) for y in years}
+    urban = sum(tw.urban_population(last) for tw in region.townships)
+    t.add_row("", "[bold]county[/]", *(f"{totals[y]:,}" for y in years), f"{urban / max(totals[last], 1):.2%}",
               f"{sum(e.jobs for e in region.economy.values()):,}", f"{area.sum():.1f}")
     console.print(t)
     for name, g in cfg.groups.items():
-        share10 = sum(region.township(c).pop_2010 for c in g.members) / p10
-        share20 = sum(region.township(c).pop_2020 for c in g.members) / p20
-        console.print(f"group {name} ({g.label}): {len(g.members)} townships, share {share10:.2%} (2010) → {share20:.2%} (2020)", highlight=False)
+        shares = " → ".join(f"{sum(region.township(c).population(y) for c in g.members) / max(totals[y], 1):.2%} ({y})" for y in years)
+        console.print(f"group {name} ({g.label}): {len(g.members)} townships, share {shares}", highlight=False)
     modes = sorted({e.mode for e in region.edges})
     n = Table(title="Network: open edges per mode")
     n.add_column("year")
@@ -56,7 +57,26 @@ def check_config(args: argparse.Namespace) -> int:
         n.add_row(str(y), *[str(c.get(m, 0)) for m in modes], f"{sum(e.length_km for e in open_):,.0f}")
     console.print(n)
     console.print(f"{len(region.nodes)} nodes, {len(region.edges)} edges with years, {len(region.projects)} planned project links "
-                  f"(projects without years, for scenarios); {len(cfg.external_zones)} external zones; targets: {', '.join(cfg.targets)}", highlight=False)
+                  f"(projects without years, for scenarios); {len(cfg.external_zones)} external zones; targets: {', '.join(cfg.targets) or 'none'}", highlight=False)
+    from workflow.io import defaults_used
+
+    folder = Path(args.region)
+    defaults = defaults_used(folder)
+    where = "params.yaml" if (folder / "params.yaml").exists() else "no params.yaml"
+    if defaults:
+        d = Table(title=f"Parameters taken from the model's defaults ({where}; docs/region-format.md gives their basis)")
+        d.add_column("parameter")
+        d.add_column("default", justify="right")
+        for k, v in defaults.items():
+            d.add_row(k, str(v))
+        console.print(d)
+    else:
+        console.print("params.yaml gives every parameter (none taken from the model's defaults)")
+    if (folder / "server.yaml").exists():
+        from viz.controls import load_server_config
+
+        server = load_server_config(folder, region)
+        console.print(f"server.yaml: valid ({len(server.toggles)} toggles, {len(server.jobs.platforms)} job platforms)", highlight=False)
     return 0
 
 
@@ -515,17 +535,21 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Check the region and its server controls, then run the Solara server on viz/app.py until stopped."""
+    """Check the region and its server controls, then run the Solara server on viz/app.py until stopped.
+
+    The server runs as a child process in its own process group; SIGTERM or Ctrl-C (SIGINT) to this process stops
+    that group (SIGTERM, then SIGKILL after 10 s), so no server is left holding the port.
+    """
     import os
+    import signal
     import subprocess
     import sys
 
+    from viz.assets import AssetError, ensure_assets
     from viz.controls import load_server_config
 
-    from viz.assets import AssetError, ensure_assets
-
-    load_region(args.region)
-    load_server_config(args.region)
+    region = load_region(args.region)
+    load_server_config(args.region, region)
     try:
         ensure_assets(log=lambda m: console.print(m, highlight=False))
     except AssetError as exc:
@@ -536,10 +560,33 @@ def serve(args: argparse.Namespace) -> int:
     console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
+    child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True)
+
+    def stop_child() -> None:
+        if child.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                child.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def on_signal(signum, frame) -> None:
+        stop_child()
+        raise SystemExit(0)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.run(cmd, env=env, cwd=app.parent.parent).returncode
-    except KeyboardInterrupt:
-        return 0
+        return child.wait()
+    finally:
+        stop_child()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def report(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +26,7 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -108,7 +109,7 @@ class ExternalZone(_Strict):
     id: str
     name: str
     node: str
-    pop_2020: int = Field(ge=0)
+    population: int = Field(ge=0, validation_alias=AliasChoices("population", "pop_2020"))  # residents, for weights
     labour_market: bool = False  # near enough to commute: a workplace for residents, a source of in-commuters
     stations: list[str] = []  # further nodes where the zone is reached (e.g. its rail stations); the nearest counts
     stations_source: str | None = None
@@ -201,6 +202,7 @@ class RegionConfig(_Strict):
     groups: dict[str, GroupConfig]
     external_zones: list[ExternalZone]
     census: dict[int, dict[str, Sourced]]
+    economy_year: int | None = None  # year of economy.csv's jobs and housing (default: the latest census year)
     targets: dict[str, Target]
     projection: Projection | None = None
     routing: RoutingConfig
@@ -210,7 +212,13 @@ class RegionConfig(_Strict):
 # --------------------------------------------------------------------------------------
 # CSV row schemas
 # --------------------------------------------------------------------------------------
+YEAR_COLUMN = re.compile(r"(urban_)?pop_(\d{4})")
+
+
 class Township(_Strict):
+    """A row of the township table. Residents and urban residents come as a pair of columns ``pop_YYYY`` and
+    ``urban_pop_YYYY`` for each census year the region has (:func:`township_model` adds them)."""
+
     code: str
     name_zh: str
     name_en: str
@@ -218,23 +226,70 @@ class Township(_Strict):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     area_km2: float | None = Field(default=None, gt=0)
-    pop_2010: int = Field(ge=0)
-    pop_2020: int = Field(ge=0)
-    urban_pop_2010: int = Field(ge=0)
-    urban_pop_2020: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _urban_within_total(self) -> "Township":
-        for year in (2010, 2020):
+        for year in self.census_years():
             if getattr(self, f"urban_pop_{year}") > getattr(self, f"pop_{year}"):
                 raise ValueError(f"urban_pop_{year} exceeds pop_{year}")
         return self
 
+    @classmethod
+    def census_years(cls) -> list[int]:
+        """The years with population columns."""
+        return sorted(int(m.group(2)) for k in cls.model_fields if (m := YEAR_COLUMN.fullmatch(k)) and not m.group(1))
+
     def population(self, year: int) -> int:
+        if f"pop_{year}" not in type(self).model_fields:
+            raise KeyError(f"no pop_{year} column in the township table (census years: {self.census_years()})")
         return getattr(self, f"pop_{year}")
 
     def urban_population(self, year: int) -> int:
+        if f"urban_pop_{year}" not in type(self).model_fields:
+            raise KeyError(f"no urban_pop_{year} column in the township table (census years: {self.census_years()})")
         return getattr(self, f"urban_pop_{year}")
+
+
+_TOWNSHIP_MODELS: dict[tuple[int, ...], type[Township]] = {}
+
+
+def township_model(years) -> type[Township]:
+    """The township row model for a region whose census years are ``years``: the identity columns plus
+    ``pop_YYYY`` and ``urban_pop_YYYY`` (whole persons, at least 0) for each year.
+
+    >>> township_model([2015]).census_years()
+    [2015]
+    """
+    key = tuple(sorted(int(y) for y in years))
+    if key not in _TOWNSHIP_MODELS:
+        cols = {}
+        for y in key:
+            cols[f"pop_{y}"] = (int, Field(ge=0))
+            cols[f"urban_pop_{y}"] = (int, Field(ge=0))
+        _TOWNSHIP_MODELS[key] = create_model(f"Township{'_'.join(map(str, key))}", __base__=Township, **cols)
+    return _TOWNSHIP_MODELS[key]
+
+
+def township_years(path: Path) -> list[int]:
+    """Census years of a township table from its header: every year with both pop_YYYY and urban_pop_YYYY.
+
+    A year with only one of the pair, or no year at all, is a RegionDataError naming the missing column.
+    """
+    if not path.exists():
+        raise RegionDataError(path, "file not found (expected the township table)")
+    try:
+        header = list(pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8").columns)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise RegionDataError(path, f"not a readable UTF-8 CSV file: {exc}") from exc
+    total = {int(m.group(2)) for c in header if (m := YEAR_COLUMN.fullmatch(c)) and not m.group(1)}
+    urban = {int(m.group(2)) for c in header if (m := YEAR_COLUMN.fullmatch(c)) and m.group(1)}
+    missing = [f"pop_{y}" for y in sorted(urban - total)] + [f"urban_pop_{y}" for y in sorted(total - urban)]
+    if missing:
+        raise RegionDataError(path, f"missing column(s) {', '.join(missing)} (each census year needs pop_YYYY and urban_pop_YYYY)")
+    if not total:
+        raise RegionDataError(path, "missing column(s) pop_YYYY and urban_pop_YYYY (residents and urban residents of at "
+                                    "least one census year, e.g. pop_2020, urban_pop_2020)")
+    return sorted(total)
 
 
 class Economy(_Strict):
@@ -326,11 +381,36 @@ class Region:
     def codes(self) -> list[str]:
         return [t.code for t in self.townships]
 
+    @property
+    def census_years(self) -> list[int]:
+        """Years with township populations (the ``pop_YYYY`` columns of the township table)."""
+        return type(self.townships[0]).census_years()
+
+    @property
+    def economy_year(self) -> int:
+        """The year economy.csv describes: region.yaml ``economy_year``, else the latest census year."""
+        return self.config.economy_year or self.census_years[-1]
+
     def township(self, code: str) -> Township:
         for t in self.townships:
             if t.code == code:
                 return t
         raise KeyError(code)
+
+    def find_township(self, name: str) -> str | None:
+        """The code of the township a user names: its code, English name (any case), Chinese name, or Chinese name
+        without its administrative suffix (区, 县, 市, 镇, 乡, 街道; also an ethnic 畲族乡-style ending); None if none.
+
+        Example
+        -------
+        >>> region.find_township("海西"), region.find_township("海西镇"), region.find_township("Haixi")  # doctest: +SKIP
+        ('330326118', '330326118', '330326118')
+        """
+        key = str(name).strip()
+        for t in self.townships:
+            if key in (t.code, t.name_zh) or key.lower() == t.name_en.lower() or short_name(key) == short_name(t.name_zh):
+                return t.code
+        return None
 
     def total_population(self, year: int) -> int:
         return sum(t.population(year) for t in self.townships)
@@ -585,10 +665,15 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
     cfg = load_config(folder)
     f = cfg.files
 
-    townships = _read_csv(folder / f.townships, Township, "the township table")
+    townships = _read_csv(folder / f.townships, township_model(township_years(folder / f.townships)), "the township table")
     _unique(folder / f.townships, townships, "code")
     codes = [t.code for t in townships]
     codeset = set(codes)
+
+    years = type(townships[0]).census_years()
+    if cfg.economy_year is not None and cfg.economy_year not in years:
+        raise RegionDataError(folder / "region.yaml", f"economy_year {cfg.economy_year} is not a census year of {f.townships} "
+                              f"(years with pop_YYYY columns: {years})", field="economy_year")
 
     economy_rows = _read_csv(folder / f.economy, Economy, "jobs, housing, price and services per township")
     _unique(folder / f.economy, economy_rows, "code")
@@ -658,6 +743,30 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
         polygons=polys,
         meta={"seat_nodes": seats},
     )
+
+
+ADMIN_SUFFIXES = ("街道", "镇", "乡", "区", "县", "市")
+
+
+def short_name(name: str) -> str:
+    """A Chinese place name without its administrative suffix, for matching what users type.
+
+    Strips one of 街道 镇 乡 区 县 市, then 自治 and a one-character ethnic name with 族 (as in 畲族乡), as long as
+    two characters remain.
+
+    >>> [short_name(x) for x in ("龙湾区", "海西镇", "青街畲族乡", "景宁畲族自治县", "平阳县", "东城街道", "市")]
+    ['龙湾', '海西', '青街', '景宁', '平阳', '东城', '市']
+    """
+    out = name.strip()
+    for suffix in ADMIN_SUFFIXES:
+        if out.endswith(suffix) and len(out) - len(suffix) >= 2:
+            out = out[: -len(suffix)]
+            break
+    if out.endswith("自治") and len(out) >= 4:
+        out = out[:-2]
+    if out.endswith("族") and len(out) >= 4:
+        out = out[:-2]
+    return out
 
 
 def seat_points(townships: list[Township] | tuple[Township, ...], crs_in: str, crs_metric: str) -> gpd.GeoSeries:

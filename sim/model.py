@@ -94,6 +94,9 @@ class MigrationModel(mesa.Model):
         cfg = self.region.config
         if start not in cfg.census or not all(k in cfg.census[start] for k in ("age_0_14", "age_15_59", "age_60_plus")):
             raise ValueError(f"region.yaml has no census age structure for the start year {start} (census.{start}.age_0_14 ...)")
+        if start not in self.region.census_years:
+            raise ValueError(f"the township table has no populations for the start year {start} (columns pop_{start}, "
+                             f"urban_pop_{start}; census years there: {self.region.census_years})")
         self.groups = {g: np.array([self.codes.index(c) for c in grp.members]) for g, grp in cfg.groups.items()}
         self.zones = cfg.external_zones
 
@@ -104,7 +107,8 @@ class MigrationModel(mesa.Model):
             migrant_weight=eco[:, 1] / np.maximum(frame[f"pop_{start}"].to_numpy(), 1),
             jobs_by_sector=eco, age_band_shares=tuple(cfg.census[start][k].value for k in ("age_0_14", "age_15_59", "age_60_plus")),
             params=self.params.population, scale=scale, rng=self.np_rng)
-        pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame["pop_2020"].to_numpy(), 1)
+        # economy.csv describes its own year; a run from another census year scales jobs and housing by population
+        pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame[f"pop_{self.region.economy_year}"].to_numpy(), 1)
         self.market = MarketState(
             jobs=eco * scale * pop_ratio[:, None],
             housing=frame[["housing_urban", "housing_rural"]].to_numpy(float) * scale * pop_ratio[:, None],
@@ -121,7 +125,7 @@ class MigrationModel(mesa.Model):
         self.labour_zones = [z for z in self.zones if z.labour_market]
         self.n_places = self.n + len(self.labour_zones)
         self.workplace_ids = [*self.codes, *(z.id for z in self.labour_zones)]
-        self.zone_jobs = np.array([z.pop_2020 for z in self.labour_zones], float) * self.params.markets.external_jobs_per_resident
+        self.zone_jobs = np.array([z.population for z in self.labour_zones], float) * self.params.markets.external_jobs_per_resident
         self._recruits = np.zeros((self.n, 3), np.int64)
         self._labour_flows: dict[str, float] = defaultdict(float)
         self._set_commute(start)
@@ -370,7 +374,7 @@ class MigrationModel(mesa.Model):
             self.context = replace(self.context, leave_reference=self._leave_reference)
 
     def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
-        pops = np.array([z.pop_2020 for z in self.zones], float)
+        pops = np.array([z.population for z in self.zones], float)
         w = pops * np.exp(-ZONE_DECAY_PER_MIN * np.where(np.isfinite(minutes_from_centre), minutes_from_centre, 1e6))
         return w / w.sum()
 

@@ -1,8 +1,10 @@
 """Behavioural parameters of the model, typed and range-checked.
 
 The values live in ``configs/<region>/params.yaml`` (each with its meaning and source); this
-module only defines what a valid set looks like. Every field has a default so a toy region
-can run without a file.
+module only defines what a valid set looks like. Every field has a default so a region can run without the
+file; the defaults are neutral: national figures of China's 2020 census where the parameter is a demographic
+fact, generic estimates otherwise, never one region's values. docs/region-format.md lists them with their basis,
+and ``run.py check-config`` lists every parameter a region takes from them.
 """
 
 from __future__ import annotations
@@ -15,21 +17,21 @@ class _P(BaseModel):
 
 
 class Demography(_P):
-    life_expectancy_male: float = Field(81.12, gt=40, lt=100)
-    life_expectancy_female: float = Field(82.89, gt=40, lt=100)
+    life_expectancy_male: float = Field(75.37, gt=40, lt=100)    # China 2020 (census-based life table)
+    life_expectancy_female: float = Field(80.88, gt=40, lt=100)  # China 2020
     gompertz_slope: float = Field(0.095, gt=0.01, lt=0.2)
-    tfr: float = Field(1.27, ge=0, le=8)
+    tfr: float = Field(1.3, ge=0, le=8)                          # China 2020 census
     fertility_peak_age: float = Field(29.0, ge=18, le=40)
     fertility_spread: float = Field(5.5, gt=1, le=15)
-    sex_ratio_at_birth: float = Field(110.0, gt=80, lt=140)
+    sex_ratio_at_birth: float = Field(111.3, gt=80, lt=140)      # China 2020 census
     leave_home_rate: float = Field(0.03, ge=0, le=1)
     leave_home_ages: tuple[int, int] = (22, 35)
 
 
 class Population(_P):
-    household_size_shares: tuple[float, ...] = (0.18, 0.27, 0.25, 0.17, 0.08, 0.05)
-    male_share: float = Field(108.89 / 208.89, gt=0, lt=1)
-    migrant_share: float = Field(215100 / 863088, ge=0, le=1)
+    household_size_shares: tuple[float, ...] = (0.25, 0.30, 0.21, 0.13, 0.07, 0.04)  # mean 2.59; China 2020: 2.62
+    male_share: float = Field(105.07 / 205.07, gt=0, lt=1)       # China 2020 census: 105.07 men per 100 women
+    migrant_share: float = Field(375.82 / 1411.78, ge=0, le=1)   # China 2020 census: 流动人口 375.82 of 1411.78 million
     skill_shares_local: tuple[float, float, float] = (0.55, 0.33, 0.12)
     skill_shares_migrant: tuple[float, float, float] = (0.70, 0.25, 0.05)
     employment_rate: float = Field(0.80, ge=0, le=1)

@@ -334,18 +334,13 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
     closures: dict[str, int] = {}
     tfr_points: dict[int, float] = {}
 
-    names = {}
-    for k, t in enumerate(region.townships):
-        for name in (t.code, t.name_en.lower(), t.name_zh, t.name_zh.rstrip("镇乡").removesuffix("畲族")):
-            names[name] = k
-
     def town(i: int, ref: str, field: str = "township") -> int:
-        """A township by code, English name or Chinese name."""
-        k = names.get(ref, names.get(str(ref).lower()))
-        if k is None:
-            known = ", ".join(f"{t.code} {t.name_en}" for t in region.townships)
+        """A township by code, English name or Chinese name (with or without 镇, 乡, 区, 县, 市, 街道)."""
+        code = region.find_township(ref)
+        if code is None:
+            known = ", ".join(f"{t.code} {t.name_zh} {t.name_en}" for t in region.townships)
             raise LeverError(i, field, f"unknown township {ref!r} (give a code or name: {known})")
-        return k
+        return codes.index(code)
 
     def check_years(i: int, lever) -> None:
         for y in lever.year_list():

@@ -22,7 +22,9 @@ def py_small(pingyang):
 
 
 def test_population_matches_census_at_start(pingyang):
-    m = MigrationModel(pingyang, scale=1.0, seed=1, end=2020)
+    from workflow.io import load_params
+
+    m = MigrationModel(pingyang, params=load_params(PINGYANG), scale=1.0, seed=1, end=2020)
     t = pd.DataFrame(m.township_records).set_index("township")
     for tw in pingyang.townships:
         assert t.loc[tw.code, "population"] == tw.pop_2020

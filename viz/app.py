@@ -35,7 +35,7 @@ TILES = os.environ.get("MIGRASIM_TILES", "")
 
 region = cached_region(REGION_DIR)
 params = load_params(REGION_DIR)
-server = load_server_config(REGION_DIR)
+server = load_server_config(REGION_DIR, region)
 scenario_names = sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml"))
 # population, primacy, each township group's share, urbanisation, ageing and dependency
 CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups)) if c != "migrant_population"]

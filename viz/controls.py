@@ -63,10 +63,11 @@ class ServerConfig(_Strict):
     hukou: HukouControl | None = None
 
 
-def load_server_config(region_folder: Path) -> ServerConfig:
+def load_server_config(region_folder: Path, region=None) -> ServerConfig:
     """Read ``<region>/server.yaml`` (defaults if the file is absent); errors name the file and field.
 
-    Every toggle's scenario file must exist.
+    Every toggle's scenario file must exist; with the loaded ``region``, every platform's township must be one of its
+    townships (a code, or a name with or without its administrative suffix).
 
     Example
     -------
@@ -83,6 +84,12 @@ def load_server_config(region_folder: Path) -> ServerConfig:
             scenario_file(region_folder, t.scenario)
         except RegionDataError as exc:
             raise RegionDataError(path, exc.message, field=f"toggles[{k}].scenario") from exc
+    if region is not None:
+        for k, p in enumerate(cfg.jobs.platforms):
+            if region.find_township(p.township) is None:
+                known = ", ".join(f"{t.name_zh} ({t.code})" for t in region.townships)
+                raise RegionDataError(path, f"unknown township {p.township!r} for platform {p.name!r} (expected one of: {known})",
+                                      field=f"jobs.platforms[{k}].township")
     return cfg
 
 

@@ -69,20 +69,66 @@ def load_params(region_folder: Path) -> Params:
         raise _pydantic_error(path, exc) from exc
 
 
-def provenance() -> dict:
-    """Package version and git commit of this code."""
+def parameter_names() -> list[str]:
+    """Every parameter of the model as ``section.name``.
+
+    >>> "demography.tfr" in parameter_names()
+    True
+    """
+    return [f"{section}.{name}" for section, info in Params.model_fields.items()
+            for name in info.annotation.model_fields]
+
+
+def defaults_used(region_folder: Path) -> dict[str, object]:
+    """The parameters a region takes from the model's defaults (absent from its params.yaml, or no params.yaml),
+    with the default value.
+
+    >>> defaults_used(Path("configs/<region>"))          # doctest: +SKIP
+    {}
+    """
+    path = Path(region_folder) / "params.yaml"
+    given: set[str] = set()
+    if path.exists():
+        load_params(region_folder)  # validates first: a broken file is an error, not a list of defaults
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        given = {f"{section}.{name}" for section, entries in raw.items() for name in (entries or {})}
+    defaults = Params()
+    return {k: getattr(getattr(defaults, k.split(".")[0]), k.split(".")[1]) for k in parameter_names() if k not in given}
+
+
+def provenance(root: Path | None = None) -> dict:
+    """Package version and git commit of this code, and whether the working tree differs from that commit.
+
+    ``git_dirty`` is True when any tracked file is changed or any file git does not ignore is untracked (a new
+    scenario or region file changes a run as much as an edited one), False for a clean tree, and None when git
+    cannot tell (no git, not a repository, or git refuses the folder). ``git_changes`` lists what differs
+    (``git status --porcelain`` lines, at most 50).
+
+    Example
+    -------
+    >>> provenance()["git_dirty"] in (True, False, None)
+    True
+    """
+    root = Path(root or ROOT)
     try:
         ver = version("migrasim")
     except PackageNotFoundError:
         import tomllib
 
         ver = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    commit = dirty = None
+    changes: list[str] = []
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5).stdout.strip())
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, timeout=5)
+        if head.returncode == 0:
+            commit = head.stdout.strip() or None
+        if status.returncode == 0 and commit is not None:
+            changes = [line for line in status.stdout.splitlines() if line.strip()]
+            dirty = bool(changes)
     except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    return {"version": ver, "git_commit": commit, "git_dirty": dirty}
+        pass
+    return {"version": ver, "git_commit": commit, "git_dirty": dirty, "git_changes": changes[:50]}
 
 
 @contextmanager
