@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Command line for the migration simulator. Thin: parse, call the library, print.
 
+    python run.py new-region configs/newcity --outline districts.geojson --year 2020
     python run.py check-config configs/pingyang
     python run.py map configs/pingyang --year 2030 --out map.png
     python run.py polygons configs/pingyang
@@ -22,6 +23,17 @@ from cli import commands
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run.py", description="Agent-based spatial migration simulator for county planning.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    nr = sub.add_parser("new-region", help="write a new region folder from township outlines, with marked placeholders",
+                        description="Write a region folder that loads and runs: one township per polygon of --outline (any CRS), "
+                                    "placeholder populations, jobs, housing and roads (each marked 'estimated: placeholder'), "
+                                    "no params.yaml (the model's neutral defaults). docs/region-format.md describes every file.")
+    nr.add_argument("folder", type=Path, help="the new region folder (must not exist or be empty)")
+    nr.add_argument("--outline", type=Path, required=True, help="township polygons: GeoJSON, GeoPackage or Shapefile")
+    nr.add_argument("--year", type=int, default=2020, help="census year of the placeholder populations (default 2020)")
+    nr.add_argument("--name", default=None, help="the region's name (default: the folder's name)")
+    nr.add_argument("--name-column", default=None, help="column of township names (default: name_zh, name, NAME, 名称 or Name)")
+    nr.set_defaults(func=commands.new_region)
 
     c = sub.add_parser("check-config", help="validate a region folder and print a summary",
                        description="Validate a region folder (every file, cross-checked) and print townships, population and network edges per mode per year.")

@@ -24,6 +24,17 @@ def run_safely(func, args: argparse.Namespace) -> int:
         return 2
 
 
+def new_region(args: argparse.Namespace) -> int:
+    """Write a new region folder from township outlines (placeholders marked), then check it loads."""
+    from workflow.newregion import scaffold_region
+
+    folder = scaffold_region(args.folder, args.outline, args.year, args.name, args.name_column)
+    region = load_region(folder)
+    console.print(f"wrote {folder}: {len(region.townships)} townships, census year {args.year}; every number is a placeholder "
+                  f"marked in its source (see {folder}/README.md). Next: python run.py check-config {folder}", highlight=False)
+    return 0
+
+
 def check_config(args: argparse.Namespace) -> int:
     region = load_region(args.region)
     cfg = region.config
@@ -151,7 +162,8 @@ def target_table(region, county) -> Table:
     """Each plan indicator for the target years: simulated value, target, met or not."""
     from workflow.compare import target_checks
 
-    t = Table(title="Plan indicators: simulated vs target (seed 000 表6)")
+    t = Table(title=f"Plan indicators: simulated vs target (region.yaml targets of {region.config.name})"
+              if region.config.targets else f"No plan targets in {region.config.name}'s region.yaml")
     for col in ("indicator", "year", "simulated", "target", "met"):
         t.add_column(col, justify="left" if col == "indicator" else "right")
     for r in target_checks(region.config.targets, county):
@@ -408,7 +420,8 @@ def calibrate(args: argparse.Namespace) -> int:
         towns.to_csv(tmp / "townships.csv", index=False)
         (tmp / "calibration.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         township_map(region, towns.set_index("township").error_pct, f"simulated − census share, % of census share, {args.to_year}",
-                     f"Hindcast error by township, {args.to_year} (approximate boundaries)", "{:+.0f}%", tmp / "hindcast_townships.png")
+                     f"Hindcast error by township, {args.to_year}" + (" (approximate boundaries)" if region.approximate_polygons else ""),
+                     "{:+.0f}%", tmp / "hindcast_townships.png")
         md = (f"# Calibration: hindcast {args.from_year} to {args.to_year}\n\n"
               f"Seeds {seeds}, scale {args.scale}; one Nelder-Mead fit per seed, the fitted value is the median across seeds. "
               f"County population target: census entry `{args.county_target}`. "

@@ -418,6 +418,19 @@ class Region:
     def group_members(self, group: str) -> list[str]:
         return list(self.config.groups[group].members)
 
+    @property
+    def approximate_polygons(self) -> bool:
+        """True when the township polygons are generated approximations (``run.py polygons``), not real boundaries."""
+        return bool(self.meta.get("approximate_polygons", False))
+
+    def boundary_note(self) -> str:
+        """What a map should say about its boundaries: a note for generated polygons, nothing for real outlines.
+
+        >>> region.boundary_note()   # doctest: +SKIP
+        'township boundaries approximate'
+        """
+        return "township boundaries approximate" if self.approximate_polygons else ""
+
     def seat_node(self, code: str) -> str:
         """The network node id of a township's seat."""
         return self.meta["seat_nodes"][code]
@@ -741,7 +754,10 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
         projects=tuple(projects),
         outline=outline,
         polygons=polys,
-        meta={"seat_nodes": seats},
+        meta={"seat_nodes": seats,
+              # polygons made by run.py polygons carry quality "approximate ..."; real outlines do not
+              "approximate_polygons": polys is not None and "quality" in polys.columns
+              and polys["quality"].astype(str).str.startswith("approximate").any()},
     )
 
 

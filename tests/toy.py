@@ -28,7 +28,7 @@ def config() -> dict:
                   "projects": "projects.csv"},
         "groups": {"main_centre": {"label": "centre", "members": ["A"], "source": "toy"},
                    "west": {"label": "west", "members": ["B", "C"], "source": "toy"}},
-        "external_zones": [{"id": "city", "name": "City", "node": "X", "pop_2020": 1000000, "source": "toy"}],
+        "external_zones": [{"id": "city", "name": "City", "node": "X", "population": 1000000, "source": "toy"}],
         "census": {2010: {"population": {"value": 10000, "source": "toy"}, "urbanisation": {"value": 0.43, "source": "toy"},
                           "age_0_14": {"value": 0.18, "source": "toy"}, "age_15_59": {"value": 0.67, "source": "toy"},
                           "age_60_plus": {"value": 0.15, "source": "toy"}},

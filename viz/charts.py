@@ -153,7 +153,7 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
     """
     return township_map(region, diff.set_index("township")["diff_mean"], f"residents, {scenario} − {reference}, {year}",
                         f"{region.config.name}: residents in {scenario} minus {reference}, {year}\n"
-                        "mean over seeds, paired by seed; township boundaries approximate", "{:+,.0f}", out)
+                        + "; ".join(x for x in ("mean over seeds, paired by seed", region.boundary_note()) if x), "{:+,.0f}", out)
 
 
 def township_bars(region, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float = 6):

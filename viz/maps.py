@@ -109,5 +109,6 @@ def draw_region_map(region, year: int, out: str | Path, since: int | None = None
     handles = [Line2D([], [], **{k: v for k, v in s.items() if k != "lw"}, linewidth=s["lw"], label=m) for m, s in MODE_STYLE.items()]
     handles.append(Line2D([], [], color="#f7dc6f", linewidth=6, label=f"opened after {since}"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=True, title="network by mode")
-    ax.set_title(title or f"{region.config.name}: townships (approximate boundaries) and transport network, {year}")
+    boundaries = " (approximate boundaries)" if region.approximate_polygons else ""
+    ax.set_title(title or f"{region.config.name}: townships{boundaries} and transport network, {year}")
     return save_figure(fig, out)
