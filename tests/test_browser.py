@@ -107,6 +107,7 @@ def _image_has_content(page, selector: str) -> bool:
 def _slider_to_max(page, label: str) -> None:
     track = page.locator(".v-input", has_text=label).locator(".v-slider").bounding_box()
     page.mouse.click(track["x"] + track["width"] - 1, track["y"] + track["height"] / 2)
+    page.keyboard.press("End")  # the last pixel of a fine slider can be a step short of its maximum
 
 
 def _dashed_links(page) -> int:
@@ -163,7 +164,7 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     baseline_2025 = _residents(page)
     page.locator("label", has_text="Wenzhou–Fuzhou HSR").click()  # Vuetify covers the input itself
     _slider_to_max(page, "jobs added")
-    _slider_to_max(page, "Total fertility rate")
+    _slider_to_max(page, "TFR (region")
     _reset(page)
     assert "HSR" in page.locator("text=/on from 2026/").first.inner_text()
     assert page.locator("text=/30,000 secondary jobs at/").count() >= 1
@@ -175,6 +176,32 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     assert not errors, errors
     assert not outside, f"the page asked for files outside this machine: {outside[:5]}"
     page.close()
+
+
+def _open(browser, url):
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.goto(url)
+    page.wait_for_selector("img.migrasim-indicators", timeout=120000)
+    page.wait_for_timeout(500)
+    return page
+
+
+def test_each_visitor_has_a_model_of_their_own_that_stops_at_the_end_year(browser, server):
+    first = _open(browser, server)
+    _step(first, 3)
+    assert _year(first) == 2023
+    second = _open(browser, server)          # a new visitor starts at the start year, not where the first one is
+    assert _year(second) == 2020
+    _step(second)
+    assert _year(second) == 2021 and _year(first) == 2023   # stepping one session leaves the other alone
+    _step(first, 2035 - 2023)
+    assert _year(first) == 2035
+    assert first.get_by_role("button", name="Step").is_disabled()   # at the end year Step is off (and so is Play)
+    first.wait_for_timeout(1000)
+    assert _year(first) == 2035 and first.locator("text=/Year 2036/").count() == 0
+    assert _year(second) == 2021
+    for page in (first, second):
+        page.context.close()
 
 
 def test_report_renders_in_browser(browser, tmp_path):

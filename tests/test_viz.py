@@ -183,3 +183,23 @@ def test_server_jobs_control_fills_its_township():
         layers[jobs] = {k: township_values(m, k)[code] for k in ("jobs", "workers")}
     assert layers[10000]["jobs"] - layers[0]["jobs"] > 9000
     assert layers[10000]["workers"] - layers[0]["workers"] > 8000
+
+
+def test_untouched_controls_run_exactly_as_run_py():
+    """Reset with untouched controls builds the same model as `run.py run` with the page's seed and scale: byte-identical
+    county results to the end year; every slider's default sits on its slider's grid (a slider shows and returns only
+    grid values)."""
+    import viz.app as app
+    from workflow.runner import simulate
+
+    for key, spec in app.model_params().items():
+        if spec["type"] in ("SliderFloat", "SliderInt"):
+            k = (spec["value"] - spec["min"]) / spec["step"]
+            assert abs(k - round(k)) < 1e-6 and spec["min"] <= spec["value"] <= spec["max"], key
+    m = app.ServerModel(**app.default_controls())
+    while m.year < m.end:
+        m.step()
+    m.step()  # at the end year a further Step does nothing
+    page = m.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    ref = simulate(app.REGION_DIR, "baseline", app.server.start, app.server.end, app.server.scale, app.server.seed).county
+    assert page.to_csv(index=False) == ref.to_csv(index=False)

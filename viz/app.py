@@ -11,6 +11,7 @@ Environment:
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -29,6 +30,12 @@ from viz.mapview import MAP_INDICATORS, network_geojson, outline_geojson, townsh
 from workflow.io import load_params
 from workflow.runner import cached_region
 from workflow.scenarios import load_scenario
+
+# Mesa's control panel builds its sliders with solara's default, which shows a slider's value only while it is
+# dragged; the planner should always see what a control is set to.
+if not isinstance(solara.SliderFloat, functools.partial):
+    solara.SliderFloat = functools.partial(solara.SliderFloat, thumb_label="always")
+    solara.SliderInt = functools.partial(solara.SliderInt, thumb_label="always")
 
 REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
 TILES = os.environ.get("MIGRASIM_TILES", "")
@@ -90,9 +97,11 @@ def model_params() -> dict:
                                 "label": f"  jobs added, {server.start + 1}-{server.start + server.jobs.build_years}"}
     if server.hukou is not None:
         out["hukou_openness"] = {"type": "SliderFloat", "value": params.moves.hukou_openness, "min": 0.0, "max": 1.0,
-                                 "step": 0.05, "label": f"Hukou openness (from {server.hukou.year})"}
-    out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.8, "max": 2.1, "step": 0.05,
-                  "label": "Total fertility rate"}
+                                 "step": 0.01, "label": f"Hukou openness (from {server.hukou.year})"}
+    # steps of 0.01 from 0.80: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
+    # so an untouched slider gives exactly the region's value
+    out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.8, "max": 2.1, "step": 0.01,
+                  "label": f"TFR (region {params.demography.tfr:g})"}
     out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "Seed"}
     out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
                     "label": "Scale (share of households)"}
@@ -230,14 +239,23 @@ def _controls_line(controls: dict) -> str:
     return ("<small>Controls in force: " + ", ".join(parts) + ". Changed controls act on Reset.</small>\n\n") if parts else ""
 
 
+def default_controls() -> dict:
+    """The controls' values before anyone touches them: the region's params.yaml and server.yaml."""
+    return {k: v["value"] for k, v in model_params().items()}
+
+
 def make_page(model: MigrationModel | None = None):
-    """The SolaraViz page for ``model`` (default: the region's default controls)."""
-    defaults = {k: v["value"] for k, v in model_params().items()}
-    model = model or ServerModel(**defaults)
+    """The SolaraViz page for ``model`` (default: a new model with the region's default controls)."""
+    model = model or ServerModel(**default_controls())
     return SolaraViz(model, components=[(RunStatus, 0), (TownshipMap, 0), (IndicatorCharts, 0),
                                         (TownshipPopulations, 0)],
                      model_params=model_params(), name=f"{region.config.name}: migration simulator",
                      play_interval=200)
 
 
-page = make_page()
+@solara.component
+def Page():
+    """One page per browser session: each visitor gets a model of their own, starting at the start year (a model
+    built once at import would be shared by every visitor and keep an earlier visitor's year)."""
+    model = solara.use_memo(lambda: ServerModel(**default_controls()), dependencies=[])
+    return make_page(model)
