@@ -569,7 +569,8 @@ def serve(args: argparse.Namespace) -> int:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 2
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
-    env = {**os.environ, "MIGRASIM_REGION": str(Path(args.region).resolve()), "MIGRASIM_TILES": args.tiles}
+    env = {**os.environ, "MIGRASIM_REGION": str(Path(args.region).resolve()), "MIGRASIM_TILES": args.tiles,
+           "MIGRASIM_LANG": getattr(args, "lang", "en")}
     console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]

@@ -204,6 +204,39 @@ def test_each_visitor_has_a_model_of_their_own_that_stops_at_the_end_year(browse
         page.context.close()
 
 
+def test_map_fits_a_laptop_screen_with_names_legend_and_moves(browser, server):
+    """At 1366 x 768 every township lies inside the map, each is named, the legend lists the network's modes, the
+    colour menu speaks in words, and after a year the moves between townships are drawn."""
+    page = _open(browser, server)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.wait_for_timeout(1000)
+    frame = page.locator(".leaflet-container").first.bounding_box()
+    towns = page.locator(".leaflet-overlay-pane path:not([fill='none'])")
+    assert towns.count() == 16
+    for k in range(towns.count()):
+        b = towns.nth(k).bounding_box()
+        assert b["x"] >= frame["x"] - 1 and b["y"] >= frame["y"] - 1, f"township {k} is cut off at the top or left"
+        assert b["x"] + b["width"] <= frame["x"] + frame["width"] + 1 and b["y"] + b["height"] <= frame["y"] + frame["height"] + 1, \
+            f"township {k} is cut off at the bottom or right"
+    assert page.locator(".migrasim-label").count() == 16 and page.locator(".migrasim-label", has_text="鳌江镇").count() == 1
+    legend = page.locator(".migrasim-legend-network").inner_text()
+    assert "hsr" in legend or "rail" in legend and "motorway" in legend
+    assert page.locator("text=Resident population").count() >= 1 and page.locator("text=/^population$/").count() == 0
+    lines_before = page.locator(".leaflet-overlay-pane path[fill='none']").count()
+    _step(page)
+    page.locator("label", has_text="moves this year").click()
+    page.wait_for_timeout(1000)
+    assert page.locator(".leaflet-overlay-pane path[fill='none']").count() > lines_before   # the year's moves
+    assert "moves between townships" in page.locator(".migrasim-legend-network").inner_text()
+    page.screenshot(path=str(SHOTS / "server_1366.png"))
+    # the Chinese interface: the switch turns the page's own texts into Chinese
+    page.locator("label", has_text="中文").click()
+    page.wait_for_selector("text=/年份 2021/", timeout=30000)
+    assert page.locator("text=地图着色").count() >= 1 and page.locator("text=常住人口").count() >= 1
+    page.screenshot(path=str(SHOTS / "server_zh.png"))
+    page.context.close()
+
+
 def test_report_renders_in_browser(browser, tmp_path):
     import matplotlib.image as mpimg
 

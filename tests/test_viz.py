@@ -203,3 +203,25 @@ def test_untouched_controls_run_exactly_as_run_py():
     page = m.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     ref = simulate(app.REGION_DIR, "baseline", app.server.start, app.server.end, app.server.scale, app.server.seed).county
     assert page.to_csv(index=False) == ref.to_csv(index=False)
+
+
+def test_page_tables_for_download_match_the_run_files():
+    import viz.app as app
+    from workflow.runner import simulate
+
+    m = app.ServerModel(**app.default_controls())
+    for _ in range(2):
+        m.step()
+    ref = simulate(app.REGION_DIR, "baseline", app.server.start, app.server.start + 2, app.server.scale, app.server.seed)
+    assert app.model_table(m, "county").to_csv(index=False) == ref.county.to_csv(index=False)
+    assert app.model_table(m, "townships").to_csv(index=False) == ref.townships.to_csv(index=False)
+    assert app.model_table(m, "commuting").to_csv(index=False) == ref.commuting.to_csv(index=False)
+
+
+def test_server_jobs_control_works_for_every_platform():
+    import viz.app as app
+
+    for p in app.server.jobs.platforms:
+        m = app.ServerModel(scale=0.01, seed=1, platform=p.name, platform_jobs=3000)
+        m.step()
+        assert any(p.name in line for line in m.lever_lines), p.name

@@ -26,7 +26,8 @@ from sim.model import MigrationModel
 from sim.scenario import compile_levers
 from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
 from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
-from viz.mapview import MAP_INDICATORS, network_geojson, outline_geojson, township_card, township_geojson
+from viz.mapview import (MAP_INDICATORS, flow_geojson, mode_legend, network_geojson, outline_geojson, township_card,
+                         township_geojson, township_labels)
 from workflow.io import load_params
 from workflow.runner import cached_region
 from workflow.scenarios import load_scenario
@@ -46,6 +47,27 @@ server = load_server_config(REGION_DIR, region)
 scenario_names = sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml"))
 # population, primacy, each township group's share, urbanisation, ageing and dependency
 CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups)) if c != "migrant_population"]
+
+
+PAIRED_SEEDS = 3  # seeds of the page's paired comparison with the baseline
+
+
+def paired_text(diffs: list[float], what: str = "residents", lang: str = "en") -> str:
+    """A lever's effect on the page: the paired differences over seeds, and whether they agree in sign.
+
+    >>> paired_text([1200.0, 800.0, 1500.0])
+    'levers vs baseline, same seeds: residents +1,167 (+800 to +1,500 over 3 seeds): beyond seed noise'
+    >>> paired_text([300.0, -500.0, 900.0])
+    'levers vs baseline, same seeds: residents +233 (-500 to +900 over 3 seeds): within seed noise'
+    """
+    mean = sum(diffs) / len(diffs)
+    beyond = min(diffs) > 0 or max(diffs) < 0
+    if lang == "zh":
+        return (f"与基准情景（相同随机种子）相比：常住人口 {mean:+,.0f}（{len(diffs)} 个种子：{min(diffs):+,.0f} 至 "
+                f"{max(diffs):+,.0f}），" + ("超出随机波动" if beyond else "在随机波动范围内"))
+    verdict = "beyond seed noise" if beyond else "within seed noise"
+    return (f"levers vs baseline, same seeds: {what} {mean:+,.0f} ({min(diffs):+,.0f} to {max(diffs):+,.0f} over "
+            f"{len(diffs)} seeds): {verdict}")
 
 
 class ServerModel(MigrationModel):
@@ -69,6 +91,20 @@ class ServerModel(MigrationModel):
                          seed=int(seed), interventions=interventions)
         self.scenario_name = scenario_name
         self.controls = {"scenario": scenario_name, **controls, "seed": int(seed), "scale": float(scale)}
+        # With levers, the page also runs the baseline with this seed and the next ones (and the levers with the next
+        # ones), so it can show the levers' effect as paired differences and say whether they exceed seed noise.
+        self.pairs: list[tuple[MigrationModel, MigrationModel]] = []
+        if self.lever_lines or scenario_name != "baseline":
+            base = compile_levers(list(load_scenario(REGION_DIR, "baseline").levers), region, server.start, server.end)
+            for k in range(PAIRED_SEEDS):
+                s = int(seed) + k
+                kw = dict(params=params, start=server.start, end=server.end, scale=float(scale), seed=s)
+                lever = self if k == 0 else MigrationModel(region, interventions=interventions, **kw)
+                self.pairs.append((lever, MigrationModel(region, interventions=base, **kw)))
+
+    def paired_differences(self, column: str = "population") -> list[float]:
+        """This year's ``column`` with the levers minus without, one value per seed (empty without levers)."""
+        return [lever.current[column] - base.current[column] for lever, base in self.pairs]
 
     def step(self) -> None:
         # Mesa's Step button does not check ``running``; at the end year a click does nothing (the model refuses
@@ -77,6 +113,10 @@ class ServerModel(MigrationModel):
             self.running = False
             return
         super().step()
+        for lever, base in self.pairs:
+            if lever is not self:
+                lever.step()
+            base.step()
 
 
 def model_params() -> dict:
@@ -110,15 +150,27 @@ def model_params() -> dict:
 
 map_indicator = solara.reactive("population")
 selected_township = solara.reactive(None)
+show_flows = solara.reactive(False)
+# the page's language: English or Chinese (run.py serve --lang zh starts in Chinese; the 中文 switch changes it)
+lang = solara.reactive("zh" if os.environ.get("MIGRASIM_LANG", "en") == "zh" else "en")
 
 
-def _view(map_width_px: float = 520) -> tuple[tuple[float, float], float]:
-    """Centre and zoom that show the whole region in a map about ``map_width_px`` wide (zoom in quarter steps)."""
+def T(en: str, zh: str) -> str:
+    """The text in the page's language."""
+    return zh if lang.value == "zh" else en
+
+
+def _view(map_width_px: float = 340, map_height_px: float = 460) -> tuple[tuple[float, float], float]:
+    """Centre and zoom that show the whole region in a map of at least ``map_width_px`` x ``map_height_px`` (the map's
+    size on a 1366 x 768 laptop screen; larger screens show it with a margin), zoom in quarter steps."""
     import math
 
     xmin, ymin, xmax, ymax = region.polygons.to_crs("EPSG:4326").total_bounds
-    zoom = math.log2(map_width_px * 360 / (256 * max(xmax - xmin, 1e-6)))
-    return ((ymin + ymax) / 2, (xmin + xmax) / 2), math.floor(zoom * 4) / 4
+    zoom_w = math.log2(map_width_px * 360 / (256 * max(xmax - xmin, 1e-6)))
+    # web-Mercator stretches latitude by 1/cos(lat)
+    lat = math.radians((ymin + ymax) / 2)
+    zoom_h = math.log2(map_height_px * 360 * math.cos(lat) / (256 * max(ymax - ymin, 1e-6)))
+    return ((ymin + ymax) / 2, (xmin + xmax) / 2), math.floor(min(zoom_w, zoom_h) * 4) / 4
 
 
 CENTRE, ZOOM = _view()
@@ -128,7 +180,7 @@ def page_layout(num_components: int) -> list[dict]:
     """Where the four panels sit on Mesa's 12-column grid (rows of 30 px): map and status/bars side by side, the
     indicator charts full width below. Mesa's default puts every panel at half width, too small for a map."""
     #          status          map            charts            bars   (the order of the components in make_page)
-    places = [(8, 0, 4, 10), (0, 0, 8, 19), (0, 19, 12, 14), (8, 10, 4, 9)]
+    places = [(8, 0, 4, 14), (0, 0, 8, 23), (0, 23, 12, 14), (8, 14, 4, 9)]
     return [{"i": i, "x": x, "y": y, "w": w, "h": h, "moved": False}
             for i, (x, y, w, h) in enumerate(places[:num_components])]
 
@@ -154,6 +206,15 @@ def TownshipMap(model: MigrationModel):
                                              name="townships")
     layers += [towns_layer, ipyleaflet.GeoJSON.element(data=outline_geojson(region), name="outline"),
                ipyleaflet.GeoJSON.element(data=network, name="network")]
+    flows, biggest = flow_geojson(model, top=12)
+    if show_flows.value and flows["features"]:
+        layers.append(ipyleaflet.GeoJSON.element(data=flows, name="moves"))
+    # township names at their seats (text only: no marker images, the page stays offline)
+    labels = solara.use_memo(lambda: [ipyleaflet.Marker(location=(t["lat"], t["lon"]), draggable=False, keyboard=False,
+                                                        icon=ipyleaflet.DivIcon(html=f'<span class="migrasim-label">{t["name_zh"]}</span>',
+                                                                                icon_size=[0, 0], icon_anchor=[0, 0]))
+                                      for t in township_labels(region)], dependencies=[])
+    layers.append(ipyleaflet.LayerGroup.element(layers=labels, name="names"))
 
     def attach_handlers():
         widget = solara.get_widget(towns_layer)
@@ -165,12 +226,17 @@ def TownshipMap(model: MigrationModel):
 
     spec = MAP_INDICATORS[indicator]
     # the network lines are drawn over the townships; let the pointer pass through them to the township below
-    solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;}")
+    solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;} "
+                 ".migrasim-label {display:inline-block; transform:translate(-50%,-50%); font-size:11px; font-weight:600; "
+                 "color:#222; white-space:nowrap; text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff; pointer-events:none;} "
+                 ".leaflet-div-icon {background:none; border:none;}")
     with solara.Column(classes=["migrasim-map"]):
         with solara.Row():
-            solara.Select(label="Map colour", value=map_indicator, values=list(MAP_INDICATORS),
-                          style={"max-width": "220px"})
-            solara.Markdown(f"**{model.year}** · {spec.label} ({spec.unit})")
+            by_label = {s.text(lang.value): key for key, s in MAP_INDICATORS.items()}
+            solara.Select(label=T("Map colour", "地图着色"), value=spec.text(lang.value), values=list(by_label),
+                          on_value=lambda label: map_indicator.set(by_label[label]), style={"max-width": "260px"})
+            solara.Checkbox(label=T("moves this year", "本年迁移流"), value=show_flows)
+            solara.Markdown(f"**{model.year}** · {spec.text(lang.value)} ({spec.unit})")
         with solara.Row(style={"align-items": "flex-start"}):
             with solara.Column(style={"flex": "1 1 auto", "min-width": "380px"}):
                 ipyleaflet.Map.element(center=CENTRE, zoom=ZOOM, zoom_snap=0.25, layers=layers, scroll_wheel_zoom=True,
@@ -178,17 +244,24 @@ def TownshipMap(model: MigrationModel):
                 swatches = "".join(f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
                                    f'border:1px solid #777;margin:0 4px 0 10px;vertical-align:middle"></span>{label}'
                                    for label, c in legend)
+                modes = "".join(f'<span style="border-top:3px solid {c};display:inline-block;width:22px;'
+                                f'vertical-align:middle;margin:0 4px 0 10px"></span>{m}' for m, c in mode_legend(model))
+                moves = (f'<span style="border-top:4px solid #1a5276;display:inline-block;width:22px;vertical-align:middle;'
+                         f'margin:0 4px 0 10px"></span>' + T(f"moves between townships this year (largest 12; widest {biggest:,.0f} persons)",
+                                                          f"本年乡镇间迁移（前12条，最大 {biggest:,.0f} 人）")
+                         if show_flows.value and flows["features"] else "")
                 solara.HTML(tag="div", unsafe_innerHTML=(
                     f'<div class="migrasim-legend">{swatches} &nbsp; <span style="border-top:3px dashed #8e44ad;'
-                    'display:inline-block;width:26px;vertical-align:middle"></span> opens later in the run</div>'))
+                    f'display:inline-block;width:26px;vertical-align:middle"></span> {T("opens later in the run", "规划期内开通")}</div>'
+                    f'<div class="migrasim-legend-network" style="font-size:12px;margin-top:4px">{T("network", "交通网络")}: {modes}{moves}</div>'))
             with solara.Column(style={"flex": "0 0 250px"}):
                 if selected_township.value:
-                    rows = township_card(model, region, selected_township.value)
+                    rows = township_card(model, region, selected_township.value, lang.value)
                     table = "".join(f"<tr><th style='text-align:left;padding-right:10px;font-weight:500'>{k}</th>"
                                     f"<td style='text-align:right'>{v}</td></tr>" for k, v in rows)
                     solara.HTML(tag="div", unsafe_innerHTML=f'<table class="migrasim-card" style="font-size:13px">{table}</table>')
                 else:
-                    solara.Text("Point at or click a township for its figures.")
+                    solara.Text(T("Point at or click a township for its figures.", "指向或点击乡镇查看其指标。"))
 
 
 @solara.component
@@ -217,14 +290,43 @@ def RunStatus(model: MigrationModel):
     """The year, the scenario, the levers in force and the county's headline figures."""
     update_counter.get()
     c = model.current
-    lines = [f"- {line}" for line in getattr(model, "lever_lines", [])] or ["- no levers from the controls"]
+    lines = [f"- {line}" for line in getattr(model, "lever_lines", [])] or [T("- no levers from the controls", "- 未启用控件政策")]
+    primacy = f" · {T('primacy', '首位度')} {c['primacy']:.1%}" if "primacy" in c else ""
     solara.Markdown(
-        f"### Year {model.year}\n\n"
-        f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
-        f"({model.population.n_households:,} households simulated).\n\n" + "\n".join(lines) + "\n\n"
+        f"### {T('Year', '年份')} {model.year}\n\n"
+        + T(f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
+            f"({model.population.n_households:,} households simulated).",
+            f"情景 **{getattr(model, 'scenario_name', '')}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
+            f"（模拟 {model.population.n_households:,} 户）。") + "\n\n" + "\n".join(lines) + "\n\n"
         + _controls_line(getattr(model, "controls", {})) +
-        f"Residents {c['population']:,.0f} · "
-        f"primacy {c['primacy']:.1%} · urbanisation {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
+        f"{T('Residents', '常住人口')} {c['population']:,.0f}{primacy} · "
+        f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
+    pairs = getattr(model, "paired_differences", lambda: [])()
+    if pairs and model.year > model.start:
+        solara.HTML(tag="div", unsafe_innerHTML=f'<p class="migrasim-paired"><b>{T("Effect", "政策效应")}</b>: '
+                    f'{paired_text(pairs, lang=lang.value)}</p>')
+    tag = f"{region.config.name.replace(' ', '_')}_{getattr(model, 'scenario_name', 'run')}_seed{model.seed}_{model.year}"
+    with solara.Row(style={"flex-wrap": "wrap", "gap": "4px", "align-items": "center"}):
+        solara.Checkbox(label="中文", value=lang.value == "zh", on_value=lambda on: lang.set("zh" if on else "en"))
+        solara.FileDownload(lambda: model_table(model, "county").to_csv(index=False).encode("utf-8"),
+                            filename=f"county_{tag}.csv", label="county.csv")
+        solara.FileDownload(lambda: model_table(model, "townships").to_csv(index=False).encode("utf-8"),
+                            filename=f"townships_{tag}.csv", label="townships.csv")
+        solara.FileDownload(lambda: model_table(model, "commuting").to_csv(index=False).encode("utf-8"),
+                            filename=f"commuting_{tag}.csv", label="commuting.csv")
+
+
+def model_table(model: MigrationModel, name: str) -> pd.DataFrame:
+    """The run's tables so far, as ``run.py run`` writes them: county (a row a year), townships, commuting, flows."""
+    if name == "county":
+        return model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    if name == "townships":
+        return pd.DataFrame(model.township_records)
+    if name == "commuting":
+        return pd.DataFrame(model.commuting, columns=["year", "home", "workplace", "persons"])
+    if name == "flows":
+        return pd.DataFrame(model.flows, columns=["year", "origin", "destination", "households", "persons"])
+    raise KeyError(name)
 
 
 def _controls_line(controls: dict) -> str:
@@ -236,7 +338,8 @@ def _controls_line(controls: dict) -> str:
     for key in ("platform_jobs", "hukou_openness", "tfr"):
         if key in controls:
             parts.append(f"{key} {controls[key]:g}")
-    return ("<small>Controls in force: " + ", ".join(parts) + ". Changed controls act on Reset.</small>\n\n") if parts else ""
+    return ("<small>" + T("Controls in force: ", "当前运行的控件：") + ", ".join(parts)
+            + T(". Changed controls act on Reset.", "。修改的控件在按 Reset 后生效。") + "</small>\n\n") if parts else ""
 
 
 def default_controls() -> dict:

@@ -23,21 +23,26 @@ class MapIndicator:
     unit: str
     diverging: bool  # centred on zero (changes) rather than running from low to high
     fmt: str
+    label_zh: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        """The label in English (``en``) or Chinese (``zh``)."""
+        return self.label_zh if lang == "zh" and self.label_zh else self.label
 
 
 MAP_INDICATORS = {
-    "population": MapIndicator("population", "Resident population", "persons", False, "{:,.0f}"),
-    "change": MapIndicator("change", "Population change since the start year", "%", True, "{:+.1f}%"),
-    "net_migration": MapIndicator("net_migration", "Net migration this year (moves in - out)", "persons", True, "{:+,.0f}"),
-    "urban_share": MapIndicator("urban_share", "Urban share of residents", "%", False, "{:.1f}%"),
-    "price_index": MapIndicator("price_index", "Housing price index (start year = 1)", "index", False, "{:.3f}"),
-    "accessibility": MapIndicator("accessibility", "Accessibility (jobs within reach, start-year mean = 1)", "index", False, "{:.2f}"),
-    "jobs": MapIndicator("jobs", "Jobs", "jobs", False, "{:,.0f}"),
-    "workers": MapIndicator("workers", "Jobs filled (residents and in-commuters working here)", "persons", False, "{:,.0f}"),
-    "job_vacancies": MapIndicator("job_vacancies", "Unfilled jobs", "jobs", False, "{:,.0f}"),
-    "employed_residents": MapIndicator("employed_residents", "Employed residents (wherever they work)", "persons", False, "{:,.0f}"),
-    "in_commuters": MapIndicator("in_commuters", "Workers commuting in (from other townships and outside)", "persons", False, "{:,.0f}"),
-    "out_commuters": MapIndicator("out_commuters", "Residents commuting out (to other townships and outside)", "persons", False, "{:,.0f}"),
+    "population": MapIndicator("population", "Resident population", "persons", False, "{:,.0f}", "常住人口"),
+    "change": MapIndicator("change", "Population change since the start year", "%", True, "{:+.1f}%", "人口变化（较起始年）"),
+    "net_migration": MapIndicator("net_migration", "Net migration this year (moves in - out)", "persons", True, "{:+,.0f}", "本年净迁移（迁入－迁出）"),
+    "urban_share": MapIndicator("urban_share", "Urban share of residents", "%", False, "{:.1f}%", "城镇人口比重"),
+    "price_index": MapIndicator("price_index", "Housing price index (start year = 1)", "index", False, "{:.3f}", "房价指数（起始年=1）"),
+    "accessibility": MapIndicator("accessibility", "Accessibility (jobs within reach, start-year mean = 1)", "index", False, "{:.2f}", "就业可达性（起始年均值=1）"),
+    "jobs": MapIndicator("jobs", "Jobs", "jobs", False, "{:,.0f}", "就业岗位"),
+    "workers": MapIndicator("workers", "Jobs filled (residents and in-commuters working here)", "persons", False, "{:,.0f}", "已填补岗位（本地居民及通勤流入）"),
+    "job_vacancies": MapIndicator("job_vacancies", "Unfilled jobs", "jobs", False, "{:,.0f}", "空缺岗位"),
+    "employed_residents": MapIndicator("employed_residents", "Employed residents (wherever they work)", "persons", False, "{:,.0f}", "就业常住人口（不论工作地）"),
+    "in_commuters": MapIndicator("in_commuters", "Workers commuting in (from other townships and outside)", "persons", False, "{:,.0f}", "通勤流入（其他乡镇及县外）"),
+    "out_commuters": MapIndicator("out_commuters", "Residents commuting out (to other townships and outside)", "persons", False, "{:,.0f}", "通勤流出（其他乡镇及县外）"),
 }
 
 MODE_COLOURS = {"motorway": "#c0392b", "trunk": "#e67e22", "provincial": "#b7950b", "local": "#7f8c8d",
@@ -156,12 +161,12 @@ def network_geojson(model) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def township_card(model, region, code: str) -> list[tuple[str, str]]:
-    """The figures shown for one township (hover or click): label, formatted value."""
+def township_card(model, region, code: str, lang: str = "en") -> list[tuple[str, str]]:
+    """The figures shown for one township (hover or click): label, formatted value (labels in ``lang``: en or zh)."""
     info = region.township(code)
-    rows = [("Township", f"{info.name_zh} {info.name_en}")]
+    rows = [("乡镇" if lang == "zh" else "Township", f"{info.name_zh} {info.name_en}")]
     for key, spec in MAP_INDICATORS.items():
-        rows.append((spec.label, spec.fmt.format(township_values(model, key)[code])))
+        rows.append((spec.text(lang), spec.fmt.format(township_values(model, key)[code])))
     return rows
 
 
@@ -186,3 +191,53 @@ def _wgs84_shapes(region) -> dict[str, dict]:
         polys = region.polygons.to_crs(WGS84).geometry.simplify(0.0005)
         _SHAPES[key] = {code: mapping(g) for code, g in polys.items()}
     return _SHAPES[key]
+
+
+def township_labels(region) -> list[dict]:
+    """Where to write each township's name on the map: its seat, with the Chinese and English names.
+
+    >>> township_labels(region)[0]["name_zh"]   # doctest: +SKIP
+    '昆阳镇'
+    """
+    return [{"code": t.code, "lat": t.lat, "lon": t.lon, "name_zh": t.name_zh, "name_en": t.name_en} for t in region.townships]
+
+
+def flow_geojson(model, top: int = 25, min_persons: float = 1.0) -> tuple[dict, float]:
+    """This year's largest moves between townships as GeoJSON lines from origin seat to destination seat, each with
+    an arrowhead at the destination; line width grows with the persons moving.
+
+    Returns the feature collection and the persons of the largest flow shown (0 when there are none). Flows come from
+    ``model.flows``, the rows ``run.py run`` writes to flows.parquet.
+    """
+    seats = {t.code: (t.lon, t.lat) for t in model.region.townships}
+    rows = [f for f in model.flows if f["year"] == model.year and f["origin"] in seats and f["destination"] in seats
+            and f["persons"] >= min_persons]
+    rows = sorted(rows, key=lambda f: -f["persons"])[:top]
+    if not rows:
+        return {"type": "FeatureCollection", "features": []}, 0.0
+    biggest = rows[0]["persons"]
+    features = []
+    for f in rows:
+        (x0, y0), (x1, y1) = seats[f["origin"]], seats[f["destination"]]
+        dx, dy = x1 - x0, y1 - y0
+        length = max((dx * dx + dy * dy) ** 0.5, 1e-9)
+        # stop short of the seat, and draw a V-shaped head there
+        ex, ey = x1 - 0.06 * dx, y1 - 0.06 * dy
+        ux, uy = dx / length, dy / length
+        size = min(0.25 * length, 0.02)
+        left = (ex - size * (ux + 0.5 * uy), ey - size * (uy - 0.5 * ux))
+        right = (ex - size * (ux - 0.5 * uy), ey - size * (uy + 0.5 * ux))
+        width = 1.0 + 5.0 * (f["persons"] / biggest) ** 0.5
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "MultiLineString", "coordinates": [[[x0, y0], [ex, ey]], [list(left), [ex, ey], list(right)]]},
+            "properties": {"origin": f["origin"], "destination": f["destination"], "persons": f["persons"],
+                           "style": {"color": "#1a5276", "weight": width, "opacity": 0.7}},
+        })
+    return {"type": "FeatureCollection", "features": features}, float(biggest)
+
+
+def mode_legend(model) -> list[tuple[str, str]]:
+    """(mode, colour) for every transport mode on the map this run, for the legend."""
+    modes = sorted({e.mode for e in model.transport.edges}, key=lambda m: list(MODE_COLOURS).index(m) if m in MODE_COLOURS else 99)
+    return [(m, MODE_COLOURS.get(m, "#555555")) for m in modes]
