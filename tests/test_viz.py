@@ -225,3 +225,35 @@ def test_server_jobs_control_works_for_every_platform():
         m = app.ServerModel(scale=0.01, seed=1, platform=p.name, platform_jobs=3000)
         m.step()
         assert any(p.name in line for line in m.lever_lines), p.name
+
+
+def test_difference_map_marks_differences_beyond_seed_noise_and_spreads_labels(toy, tmp_path):
+    import pandas as pd
+
+    from viz.charts import difference_map, spread_labels
+
+    region = load_region(toy)
+    diff = pd.DataFrame({"township": ["A", "B", "C"], "diff_mean": [500.0, 20.0, -300.0],
+                         "diff_p05": [300.0, -50.0, -500.0], "diff_p95": [700.0, 90.0, -100.0]})
+    out = difference_map(region, diff, "jobs", "baseline", 2030, tmp_path / "d.png")
+    assert out.exists() and out.stat().st_size > 10000
+    # labels closer than a label box are pushed apart until no two boxes overlap
+    pts = spread_labels([[0.0, 0.0], [0.2, 0.1], [0.4, -0.1], [5.0, 5.0]], (1.0, 0.5))
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert abs(pts[i, 0] - pts[j, 0]) >= 1.0 or abs(pts[i, 1] - pts[j, 1]) >= 0.5 - 1e-6
+    assert tuple(pts[3]) == (5.0, 5.0)
+
+
+def test_report_title_has_no_local_path_and_has_date_and_summary(tmp_path):
+    import datetime
+
+    import run
+
+    out = tmp_path / "deep" / "folder" / "myrun"
+    assert run.main(["run", "--region", "configs/pingyang", "--scale", "0.01", "--end", "2025", "--seed", "2", "--out", str(out)]) == 0
+    assert run.main(["report", str(out)]) == 0
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    title = page[page.index("<h1>"):page.index("</p>", page.index("<h1>"))]
+    assert str(tmp_path) not in title and "“myrun”" in title and datetime.date.today().isoformat() in title
+    assert "<h2>Summary</h2>" in page and "plan targets met" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import patheffects
 from matplotlib.colors import TwoSlopeNorm
 
 from viz.maps import save_figure, township_label
@@ -117,12 +119,40 @@ def indicator_figure(county: pd.DataFrame, scenarios: list[str], targets: dict, 
     return fig
 
 
+def spread_labels(points: np.ndarray, box: tuple[float, float], iterations: int = 200) -> np.ndarray:
+    """Label positions near ``points`` (n x 2) such that no two label boxes (width, height) overlap: overlapping
+    pairs are pushed apart vertically, a little at a time.
+
+    >>> p = spread_labels(np.array([[0.0, 0.0], [0.1, 0.0]]), (1.0, 1.0))
+    >>> bool(abs(p[0, 1] - p[1, 1]) >= 1.0 - 1e-9)
+    True
+    """
+    pos = np.asarray(points, float).copy()
+    w, h = box
+    for _ in range(iterations):
+        moved = False
+        for i in range(len(pos)):
+            for j in range(i + 1, len(pos)):
+                dx, dy = pos[j] - pos[i]
+                if abs(dx) < w and abs(dy) < h:
+                    push = (h - abs(dy)) / 2 + 1e-9
+                    sign = 1.0 if dy > 0 or (dy == 0 and j > i) else -1.0
+                    pos[i, 1] -= sign * push
+                    pos[j, 1] += sign * push
+                    moved = True
+        if not moved:
+            break
+    return pos
+
+
 def township_map(region, values: pd.Series, label: str, title: str, fmt: str, out: str | Path,
-                 diverging: bool = True) -> Path:
+                 diverging: bool = True, marked: set[str] | None = None, mark_note: str = "") -> Path:
     """A map of one value per township, each township labelled with its value.
 
     ``values`` is indexed by township code; ``fmt`` formats a label value, e.g. ``"{:+,.0f}"``. Diverging maps are
-    centred on 0 (red below, blue above); others run light to dark.
+    centred on 0 (red below, blue above); others run light to dark. Townships in ``marked`` are hatched and their
+    label starred (``mark_note`` says what the mark means). Labels that would overlap are moved apart, with a thin
+    line back to their township.
     """
     crs = region.config.crs.metric
     polys = region.polygons.to_crs(crs).copy()
@@ -137,11 +167,23 @@ def township_map(region, values: pd.Series, label: str, title: str, fmt: str, ou
     polys.plot(ax=ax, column="value", **style, edgecolor="#555555", linewidth=0.7,
                legend=True, legend_kwds={"label": label, "shrink": 0.7})
     region.outline.plot(ax=ax, facecolor="none", edgecolor="#222222", linewidth=1.0)
-    for t in region.townships:
-        p = polys.geometry[t.code].representative_point()
-        ax.annotate(f"{township_label(t)}\n{fmt.format(values[t.code])}", (p.x, p.y), ha="center", fontsize=7)
+    marked = marked or set()
+    if marked:
+        polys[polys.index.isin(marked)].plot(ax=ax, facecolor="none", edgecolor="#111111", linewidth=1.4, hatch="///")
+    anchors = np.array([[g.representative_point().x, g.representative_point().y] for g in polys.geometry])
+    xmin, ymin, xmax, ymax = polys.total_bounds
+    # a two-line label of about 9 characters at fontsize 7, in map units
+    places = spread_labels(anchors, (0.085 * (xmax - xmin), 0.045 * (ymax - ymin)))
+    for (x, y), (lx, ly), t in zip(anchors, places, region.townships):
+        star = "*" if t.code in marked else ""
+        moved = abs(ly - y) > 1e-6
+        ax.annotate(f"{township_label(t)}\n{fmt.format(values[t.code])}{star}", (x, y), xytext=(lx, ly), ha="center",
+                    va="center", fontsize=7, arrowprops=dict(arrowstyle="-", lw=0.5, color="#555555") if moved else None,
+                    path_effects=[patheffects.withStroke(linewidth=2.2, foreground="white")])
     ax.set_axis_off()
     ax.set_title(title, fontsize=11)
+    if mark_note:
+        fig.text(0.02, 0.03, textwrap.fill(mark_note, 110), fontsize=8, va="bottom")
     return save_figure(fig, out)
 
 
@@ -151,9 +193,13 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
     ``diff`` has columns township and diff_mean (e.g. one scenario's rows of
     :func:`workflow.compare.township_difference`).
     """
-    return township_map(region, diff.set_index("township")["diff_mean"], f"residents, {scenario} − {reference}, {year}",
+    d = diff.set_index("township")
+    marked = set(d.index[(d.diff_p05 > 0) | (d.diff_p95 < 0)]) if {"diff_p05", "diff_p95"} <= set(d.columns) else set()
+    return township_map(region, d["diff_mean"], f"residents, {scenario} − {reference}, {year}",
                         f"{region.config.name}: residents in {scenario} minus {reference}, {year}\n"
-                        + "; ".join(x for x in ("mean over seeds, paired by seed", region.boundary_note()) if x), "{:+,.0f}", out)
+                        + "; ".join(x for x in ("mean over seeds, paired by seed", region.boundary_note()) if x), "{:+,.0f}", out,
+                        marked=marked, mark_note="hatched and *: the 5%–95% interval of the paired differences over seeds "
+                                                 "excludes 0; elsewhere the difference is within seed noise")
 
 
 def township_bars(region, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float = 6):

@@ -182,8 +182,9 @@ def _run_report(folder: Path, region, year: int | None, out: Path) -> Report:
     year = _check_year(folder, year, last, county.year)
     scenario = meta.get("scenario", "run")
     rep = Report(title=f"{region.config.name}: scenario {scenario}, {start}–{last}",
-                 subtitle=f"One run: seed {meta.get('seed')}, scale {meta.get('scale')} (counts at full scale). "
-                          f"Source folder: {folder}")
+                 subtitle=f"Report made {_today()} from the run folder “{folder.name}”. One run: seed {meta.get('seed')}, "
+                          f"scale {meta.get('scale')} (counts at full scale).")
+    rep.sections.append(("Summary", _run_summary(region, county, start, last)))
     rep.sections.append(("Plan targets (simulated vs target)",
                          table_html(_target_rows_run(region, county), classes={"met": "met", "not met": "unmet"})))
     county = county.assign(scenario=scenario, seed=meta.get("seed", 0))
@@ -227,6 +228,49 @@ def _run_report(folder: Path, region, year: int | None, out: Path) -> Report:
     return rep
 
 
+def _today() -> str:
+    import datetime
+
+    return datetime.date.today().isoformat()
+
+
+def _run_summary(region, county: pd.DataFrame, start: int, last: int) -> str:
+    """Two sentences: residents at the start and the end, and how many plan targets are met."""
+    c = county.set_index("year")
+    from workflow.compare import target_checks
+
+    checks = [r for r in target_checks(region.config.targets, county) if r.get("met") is not None]
+    met = sum(bool(r["met"]) for r in checks)
+    text = (f"Residents {c.population.loc[start]:,.0f} in {start} and {c.population.loc[last]:,.0f} in {last} "
+            f"({c.population.loc[last] / c.population.loc[start] - 1:+.1%}).")
+    if "primacy" in c:
+        text += f" Main-centre share {c.primacy.loc[start]:.1%} → {c.primacy.loc[last]:.1%}."
+    if checks:
+        text += f" {met} of {len(checks)} plan targets met."
+    elif region.config.targets:
+        text += f" None of the plan's target years falls in {start}–{last}."
+    else:
+        text += " The region has no plan targets."
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], reference: str, last: int) -> str:
+    """One sentence per scenario: its residents in the last year against the reference, with the interval."""
+    items = []
+    for s in scenarios:
+        r = summary[(summary.scenario == s) & (summary.indicator == "population") & (summary.year == last)]
+        if r.empty:
+            continue
+        r = r.iloc[0]
+        if s == reference:
+            items.append(f"{s}: {r['mean']:,.0f} residents in {last}.")
+        else:
+            noise = "beyond seed noise" if r.diff_p05 > 0 or r.diff_p95 < 0 else "within seed noise"
+            items.append(f"{s}: {r.diff_mean:+,.0f} residents against {reference} in {last} "
+                         f"[{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}], {noise}.")
+    return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+
+
 def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report:
     from viz.charts import difference_map
 
@@ -237,8 +281,10 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
     last = int(county.year.max())
     year = _check_year(folder, year, last, county.year)
     rep = Report(title=f"{region.config.name}: {len(scenarios)} scenarios compared, {meta['start']}–{meta['end']}",
-                 subtitle=f"{len(meta['seeds'])} seeds per scenario (common random numbers), scale {meta['scale']}; "
-                          f"intervals are 5%–95% over seeds. Reference: {reference}. Source folder: {folder}")
+                 subtitle=f"Report made {_today()} from the compare folder “{folder.name}”. {len(meta['seeds'])} seeds per "
+                          f"scenario (common random numbers), scale {meta['scale']}; intervals are 5%–95% over seeds. "
+                          f"Reference: {reference}.")
+    rep.sections.append(("Summary", _compare_summary(region, summary, scenarios, reference, last)))
     rows = []
     for (ind, y), g in summary[summary.target.notna()].groupby(["indicator", "year"], sort=False):
         t = region.config.targets.get(ind)
