@@ -165,7 +165,12 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     page.locator("label", has_text="Wenzhou–Fuzhou HSR").click()  # Vuetify covers the input itself
     _slider_to_max(page, "jobs added")
     _slider_to_max(page, "TFR (region")
+    page.wait_for_selector(".migrasim-pending:has-text('tfr 1.27 → 2.1')", timeout=30000)  # changes marked as pending
+    pending = page.locator(".migrasim-pending").inner_text()
+    assert "Reset" in pending and "tfr 1.27 → 2.1" in pending and "platform_jobs 0 → 30000" in pending
     _reset(page)
+    assert page.locator(".migrasim-pending").count() == 0           # and are in force after Reset
+    assert "Previous run (baseline" in page.locator(".migrasim-previous").inner_text()  # the run before is kept
     assert "HSR" in page.locator("text=/on from 2026/").first.inner_text()
     assert page.locator("text=/30,000 secondary jobs at/").count() >= 1
     assert page.locator("text=/TFR 2.10 from 2021/").count() >= 1

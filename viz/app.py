@@ -188,6 +188,43 @@ def page_layout(num_components: int) -> list[dict]:
 # SolaraViz takes no layout argument; its grid asks this module-level function for the first layout.
 solara_viz.make_initial_grid_layout = page_layout
 
+# Changed controls act only on Reset (Mesa's rule). To show which ones are pending, Mesa's control panel is wrapped so
+# that every change is also recorded here (one value per browser session, as every solara.reactive).
+pending_controls = solara.reactive({})
+# the run before the last Reset, kept to compare with (its description and county table)
+previous_run = solara.reactive(None)
+current_run = solara.reactive(None)
+_mesa_user_inputs = solara_viz.UserInputs
+
+
+@solara.component
+def RecordingUserInputs(user_params, on_change=None):
+    def recorded(name, value):
+        pending_controls.set({**pending_controls.value, name: value})
+        if on_change is not None:
+            on_change(name, value)
+
+    return _mesa_user_inputs(user_params, on_change=recorded)
+
+
+solara_viz.UserInputs = RecordingUserInputs
+
+
+def pending_changes(model: MigrationModel, recorded: dict) -> list[tuple[str, object, object]]:
+    """Controls changed on the page but not yet in force: (name, value in force, new value).
+
+    >>> class M: controls = {"scenario": "baseline", "tfr": 1.27}
+    >>> pending_changes(M(), {"tfr": 1.5, "scenario_name": "baseline"})
+    [('tfr', 1.27, 1.5)]
+    """
+    controls = getattr(model, "controls", {})
+    out = []
+    for name, value in recorded.items():
+        key = "scenario" if name == "scenario_name" else name
+        if key in controls and controls[key] != value:
+            out.append((key, controls[key], value))
+    return out
+
 
 @solara.component
 def TownshipMap(model: MigrationModel):
@@ -301,6 +338,28 @@ def RunStatus(model: MigrationModel):
         + _controls_line(getattr(model, "controls", {})) +
         f"{T('Residents', '常住人口')} {c['population']:,.0f}{primacy} · "
         f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
+    def remember():
+        if current_run.value is not None and current_run.value is not model:
+            old = current_run.value
+            previous_run.set((_describe(old), old.datacollector.get_model_vars_dataframe().reset_index(drop=True)))
+        current_run.set(model)
+
+    solara.use_effect(remember, [id(model)])
+    if previous_run.value is not None:
+        desc, county = previous_run.value
+        row = county[county.year == model.year]
+        if len(row):
+            then = float(row.population.iloc[0])
+            solara.HTML(tag="div", unsafe_innerHTML=(
+                f'<p class="migrasim-previous" style="font-size:13px">' + T("Previous run", "上一次运行") + f" ({desc}): "
+                + T("residents", "常住人口") + f" {then:,.0f} " + T("in", "于") + f" {model.year}; "
+                + T("this run", "本次") + f" {c['population'] - then:+,.0f}</p>"))
+    pending = pending_changes(model, pending_controls.value)
+    if pending:
+        items = ", ".join(f"{k} {_show(old)} → <b>{_show(new)}</b>" for k, old, new in pending)
+        solara.HTML(tag="div", unsafe_innerHTML=(
+            '<p class="migrasim-pending" style="background:#fff3cd;border-left:4px solid #e0a800;padding:4px 8px">'
+            + T("Pending, press <b>Reset</b> to apply: ", "待生效，按 <b>Reset</b> 应用：") + items + "</p>"))
     pairs = getattr(model, "paired_differences", lambda: [])()
     if pairs and model.year > model.start:
         solara.HTML(tag="div", unsafe_innerHTML=f'<p class="migrasim-paired"><b>{T("Effect", "政策效应")}</b>: '
@@ -327,6 +386,19 @@ def model_table(model: MigrationModel, name: str) -> pd.DataFrame:
     if name == "flows":
         return pd.DataFrame(model.flows, columns=["year", "origin", "destination", "households", "persons"])
     raise KeyError(name)
+
+
+def _describe(model) -> str:
+    """A short description of a run's controls: scenario, seed and the levers the controls added."""
+    controls = getattr(model, "controls", {})
+    levers = "; ".join(getattr(model, "lever_lines", [])) or "no control levers"
+    return f"{controls.get('scenario', 'baseline')}, seed {controls.get('seed', model.seed)}, {levers}"
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _controls_line(controls: dict) -> str:
