@@ -205,6 +205,12 @@ def test_each_visitor_has_a_model_of_their_own_that_stops_at_the_end_year(browse
     first.wait_for_timeout(1000)
     assert _year(first) == 2035 and first.locator("text=/Year 2036/").count() == 0
     assert _year(second) == 2021
+    # a visitor who touches no control runs exactly what run.py run gives with the page's seed and scale
+    from workflow.runner import simulate
+
+    _step(second, 4)
+    ref = simulate(ROOT / "configs" / "pingyang", "baseline", 2020, 2025, 0.05, 42).county.set_index("year")
+    assert _residents(second) == round(ref.population.loc[2025])
     for page in (first, second):
         page.context.close()
 

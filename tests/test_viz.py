@@ -257,3 +257,16 @@ def test_report_title_has_no_local_path_and_has_date_and_summary(tmp_path):
     title = page[page.index("<h1>"):page.index("</p>", page.index("<h1>"))]
     assert str(tmp_path) not in title and "“myrun”" in title and datetime.date.today().isoformat() in title
     assert "<h2>Summary</h2>" in page and "plan targets met" in page
+
+
+def test_server_platform_in_an_unknown_township_is_a_clear_error(toy):
+    import run
+    from viz.controls import load_server_config
+
+    (toy / "server.yaml").write_text(yaml.safe_dump({"jobs": {"platforms": [
+        {"name": "Alpha park", "township": "Alpha", "sector": "secondary"},
+        {"name": "Nowhere park", "township": "Nowhere", "sector": "secondary"}]}}), encoding="utf-8")
+    with pytest.raises(RegionDataError) as e:
+        load_server_config(toy, load_region(toy))
+    assert e.value.field == "jobs.platforms[1].township" and "unknown township 'Nowhere'" in str(e.value)
+    assert run.main(["check-config", str(toy)]) == 2
