@@ -202,6 +202,53 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
                                                  "excludes 0; elsewhere the difference is within seed noise")
 
 
+def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int = 15) -> Path:
+    """The largest moves between townships (rows origin, destination, persons of flows.parquet, summed over the
+    rows given) as arrows from seat to seat over the township outlines; arrow width grows with persons.
+
+    External zones are left out (they have no place on the county map); the caption says how many persons the
+    arrows show of all moves between townships.
+    """
+    crs = region.config.crs.metric
+    polys = region.polygons.to_crs(crs)
+    codes = set(region.codes)
+    inner = flows[flows.origin.isin(codes) & flows.destination.isin(codes)]
+    pairs = inner.groupby(["origin", "destination"]).persons.sum().sort_values(ascending=False)
+    shown = pairs.head(top)
+    seats = gpd_points(region, crs)
+    fig, ax = plt.subplots(figsize=(10, 8), dpi=110)
+    polys.plot(ax=ax, facecolor="#f4f1ea", edgecolor="#888888", linewidth=0.6)
+    region.outline.to_crs(crs).plot(ax=ax, facecolor="none", edgecolor="#222222", linewidth=1.0)
+    biggest = float(shown.max()) if len(shown) else 1.0
+    for (o, d), persons in shown.items():
+        (x0, y0), (x1, y1) = seats[o], seats[d]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color="#1a5276", alpha=0.75, shrinkA=4, shrinkB=6,
+                                    lw=0.8 + 5.0 * (persons / biggest) ** 0.5, mutation_scale=10,
+                                    connectionstyle="arc3,rad=0.12"))
+    for t in region.townships:
+        x, y = seats[t.code]
+        ax.annotate(township_label(t), (x, y), ha="center", va="bottom", fontsize=7,
+                    path_effects=[patheffects.withStroke(linewidth=2.2, foreground="white")])
+    ax.set_axis_off()
+    total = float(pairs.sum())
+    share = float(shown.sum()) / total if total else 0.0
+    ax.set_title(title, fontsize=11)
+    fig.text(0.02, 0.03, textwrap.fill(f"The {len(shown)} largest flows between townships ({share:.0%} of "
+                                       f"{total:,.0f} persons moving between townships); widest arrow {biggest:,.0f} persons.", 110),
+             fontsize=8, va="bottom")
+    return save_figure(fig, out)
+
+
+def gpd_points(region, crs: str) -> dict[str, tuple[float, float]]:
+    """Township seats in ``crs`` (code -> x, y)."""
+    import geopandas as gpd
+
+    pts = gpd.GeoSeries(gpd.points_from_xy([t.lon for t in region.townships], [t.lat for t in region.townships]),
+                        crs=region.config.crs.input).to_crs(crs)
+    return {t.code: (p.x, p.y) for t, p in zip(region.townships, pts)}
+
+
 def township_bars(region, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float = 6):
     """Horizontal bars of township populations in ``year``, largest first, with the start year as a tick.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.region import RegionDataError
-from viz.charts import chart_indicators, indicator_chart, indicator_label, township_bars, township_map
+from viz.charts import chart_indicators, flow_map, indicator_chart, indicator_label, township_bars, township_map
 from viz.maps import save_figure
 
 CSS = """
@@ -201,9 +201,15 @@ def _run_report(folder: Path, region, year: int | None, out: Path) -> Report:
     pop_img = township_map(region, now.population, f"residents {year}", f"Resident population by township, {year}",
                            "{:,.0f}", out / f"population_{year}.png", diverging=False)
     bars = save_figure(township_bars(region, now.population, first.population, year, start), out / f"townships_{year}.png")
+    flows_html = ""
+    if (folder / "flows.parquet").exists():
+        flows = pd.read_parquet(folder / "flows.parquet")
+        flows = flows[(flows.year > start) & (flows.year <= year)]
+        flow_img = flow_map(region, flows, f"Moves between townships, {start + 1}–{year} (flows.parquet)", out / f"flows_{year}.png")
+        flows_html = figure_html(flow_img, f"The largest moves between townships, {start + 1}–{year}, summed over the years")
     rep.sections.append(("Maps", figure_html(pop_img, f"Residents by township, {year}")
                          + figure_html(map_img, f"Population change since {start}; red = loss, blue = gain")
-                         + figure_html(bars, f"Township populations {year}, tick = {start}")))
+                         + figure_html(bars, f"Township populations {year}, tick = {start}") + flows_html))
     names = _township_names(region).set_index("township")
     rows = []
     for code in region.codes:
