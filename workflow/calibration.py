@@ -34,6 +34,9 @@ def tolerance(target: str) -> float:
 #: parameters fitted by default, with bounds
 DEFAULT_FREE = {
     "migration.nonlabour_per_1000_persons": (0.0, 30.0),
+    # the labour account's two most influential parameters (Morris screening, docs/batch.md)
+    "labour.search_rate_inactive": (0.05, 0.4),
+    "moves.beta_commute_per_hour": (1.0, 6.0),
     "moves.leave_constant": (-1.0, 2.0),
     "moves.beta_size": (0.3, 2.0),
     "moves.beta_access": (0.3, 3.0),
