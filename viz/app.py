@@ -122,29 +122,29 @@ class ServerModel(MigrationModel):
 def model_params() -> dict:
     """SolaraViz's controls, from the region's server.yaml and params.yaml."""
     out: dict = {
-        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names, "label": "Scenario"},
+        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names, "label": "情景 Scenario"},
     }
     for t in server.toggles:
         first = toggle_default_year(toggle_levers(REGION_DIR, t, None)) or server.start + 1
         out[t.key] = {"type": "Checkbox", "value": t.checked, "label": t.label}
         out[f"{t.key}_year"] = {"type": "SliderInt", "value": first, "min": server.start + 1, "max": server.end,
-                                "step": 1, "label": "  opening year"}
+                                "step": 1, "label": "  开通年份 opening year"}
     if server.jobs.platforms:
         out["platform"] = {"type": "Select", "value": server.jobs.platforms[0].name,
-                           "values": [p.name for p in server.jobs.platforms], "label": "Jobs platform"}
+                           "values": [p.name for p in server.jobs.platforms], "label": "就业平台 Jobs platform"}
         out["platform_jobs"] = {"type": "SliderInt", "value": 0, "min": 0, "max": server.jobs.max,
                                 "step": server.jobs.step,
-                                "label": f"  jobs added, {server.start + 1}-{server.start + server.jobs.build_years}"}
+                                "label": f"  新增岗位 jobs added, {server.start + 1}-{server.start + server.jobs.build_years}"}
     if server.hukou is not None:
         out["hukou_openness"] = {"type": "SliderFloat", "value": params.moves.hukou_openness, "min": 0.0, "max": 1.0,
-                                 "step": 0.01, "label": f"Hukou openness (from {server.hukou.year})"}
+                                 "step": 0.01, "label": f"户籍开放度 Hukou openness (from {server.hukou.year})"}
     # steps of 0.01 from 0.80: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
     # so an untouched slider gives exactly the region's value
     out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.8, "max": 2.1, "step": 0.01,
-                  "label": f"TFR (region {params.demography.tfr:g})"}
-    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "Seed"}
+                  "label": f"总和生育率 TFR (region {params.demography.tfr:g})"}
+    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "随机种子 Seed"}
     out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
-                    "label": "Scale (share of households)"}
+                    "label": "抽样比例 Scale (share of households)"}
     return out
 
 
