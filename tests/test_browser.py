@@ -105,7 +105,8 @@ def _image_has_content(page, selector: str) -> bool:
 
 
 def _slider_to_max(page, label: str) -> None:
-    track = page.locator(".v-input", has_text=label).locator(".v-slider").bounding_box()
+    # the innermost input whose label has the text (an outer container may hold several sliders)
+    track = page.locator(".v-input.v-input--is-label-active, .v-input", has=page.locator("label", has_text=label)).last.locator(".v-slider").bounding_box()
     page.mouse.click(track["x"] + track["width"] - 1, track["y"] + track["height"] / 2)
     page.keyboard.press("End")  # the last pixel of a fine slider can be a step short of its maximum
 
@@ -163,8 +164,8 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     _step(page, 5)
     baseline_2025 = _residents(page)
     page.locator("label", has_text="Wenzhou–Fuzhou HSR").click()  # Vuetify covers the input itself
-    _slider_to_max(page, "jobs added")
-    _slider_to_max(page, "TFR (region")
+    _slider_to_max(page, "新增岗位")
+    _slider_to_max(page, "生育率 TFR")
     page.wait_for_selector(".migrasim-pending:has-text('tfr 1.27 → 2.1')", timeout=30000)  # changes marked as pending
     pending = page.locator(".migrasim-pending").inner_text()
     assert "Reset" in pending and "tfr 1.27 → 2.1" in pending and "platform_jobs 0 → 30000" in pending

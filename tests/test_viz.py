@@ -138,9 +138,9 @@ def test_report_of_run_and_compare(toy, tmp_path):
     assert cli("run", "--region", str(toy), "--scale", "0.3", "--end", "2026", "--out", str(run_dir)) == 0
     assert cli("report", str(run_dir)) == 0
     html = (run_dir / "report" / "report.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 4          # self-contained: the pictures are inside
+    assert html.count("data:image/png;base64,") == 5          # self-contained: the pictures are inside
     assert "Alpha" in html and "Provenance" in html and json.loads((run_dir / "run.json").read_text())["seed"] == 42
-    assert {p.name for p in (run_dir / "report").glob("*.png")} == {"indicators.png", "change_2026.png",
+    assert {p.name for p in (run_dir / "report").glob("*.png")} - {"flows_2026.png"} == {"indicators.png", "change_2026.png",
                                                                    "population_2026.png", "townships_2026.png"}
     write_scenario(toy, "fast_link", [{"type": "add_link", "project": "cx", "year": 2022, "source": "toy"}])
     assert cli("compare", "--region", str(toy), "--scenarios", "baseline", "fast_link", "--seeds", "2", "--scale", "0.3",

@@ -128,23 +128,23 @@ def model_params() -> dict:
         first = toggle_default_year(toggle_levers(REGION_DIR, t, None)) or server.start + 1
         out[t.key] = {"type": "Checkbox", "value": t.checked, "label": t.label}
         out[f"{t.key}_year"] = {"type": "SliderInt", "value": first, "min": server.start + 1, "max": server.end,
-                                "step": 1, "label": "  开通年份 opening year"}
+                                "step": 1, "label": "  开通 opening"}
     if server.jobs.platforms:
         out["platform"] = {"type": "Select", "value": server.jobs.platforms[0].name,
                            "values": [p.name for p in server.jobs.platforms], "label": "就业平台 Jobs platform"}
         out["platform_jobs"] = {"type": "SliderInt", "value": 0, "min": 0, "max": server.jobs.max,
                                 "step": server.jobs.step,
-                                "label": f"  新增岗位 jobs added, {server.start + 1}-{server.start + server.jobs.build_years}"}
+                                "label": f"  新增岗位 jobs {server.start + 1}-{server.start + server.jobs.build_years}"}
     if server.hukou is not None:
         out["hukou_openness"] = {"type": "SliderFloat", "value": params.moves.hukou_openness, "min": 0.0, "max": 1.0,
-                                 "step": 0.01, "label": f"户籍开放度 Hukou openness (from {server.hukou.year})"}
+                                 "step": 0.01, "label": f"户籍开放 hukou {server.hukou.year}-"}
     # steps of 0.01 from 0.80: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
     # so an untouched slider gives exactly the region's value
     out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.8, "max": 2.1, "step": 0.01,
-                  "label": f"总和生育率 TFR (region {params.demography.tfr:g})"}
-    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "随机种子 Seed"}
+                  "label": f"生育率 TFR ({params.demography.tfr:g})"}
+    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "种子 Seed"}
     out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
-                    "label": "抽样比例 Scale (share of households)"}
+                    "label": "比例 Scale"}
     return out
 
 
@@ -180,7 +180,7 @@ def page_layout(num_components: int) -> list[dict]:
     """Where the four panels sit on Mesa's 12-column grid (rows of 30 px): map and status/bars side by side, the
     indicator charts full width below. Mesa's default puts every panel at half width, too small for a map."""
     #          status          map            charts            bars   (the order of the components in make_page)
-    places = [(8, 0, 4, 14), (0, 0, 8, 23), (0, 23, 12, 14), (8, 14, 4, 9)]
+    places = [(8, 0, 4, 17), (0, 0, 8, 26), (0, 26, 12, 14), (8, 17, 4, 9)]
     return [{"i": i, "x": x, "y": y, "w": w, "h": h, "moved": False}
             for i, (x, y, w, h) in enumerate(places[:num_components])]
 
@@ -329,15 +329,30 @@ def RunStatus(model: MigrationModel):
     c = model.current
     lines = [f"- {line}" for line in getattr(model, "lever_lines", [])] or [T("- no levers from the controls", "- 未启用控件政策")]
     primacy = f" · {T('primacy', '首位度')} {c['primacy']:.1%}" if "primacy" in c else ""
+    tag = f"{region.config.name.replace(' ', '_')}_{getattr(model, 'scenario_name', 'run')}_seed{model.seed}_{model.year}"
+    solara.Markdown(f"### {T('Year', '年份')} {model.year}")
+    with solara.Row(style={"flex-wrap": "wrap", "gap": "4px", "align-items": "center"}):
+        solara.Checkbox(label="中文", value=lang.value == "zh", on_value=lambda on: lang.set("zh" if on else "en"))
+        solara.FileDownload(lambda: model_table(model, "county").to_csv(index=False).encode("utf-8"),
+                            filename=f"county_{tag}.csv", label="county.csv")
+        solara.FileDownload(lambda: model_table(model, "townships").to_csv(index=False).encode("utf-8"),
+                            filename=f"townships_{tag}.csv", label="townships.csv")
+        solara.FileDownload(lambda: model_table(model, "commuting").to_csv(index=False).encode("utf-8"),
+                            filename=f"commuting_{tag}.csv", label="commuting.csv")
+    pending = pending_changes(model, pending_controls.value)
+    if pending:
+        items = ", ".join(f"{k} {_show(old)} → <b>{_show(new)}</b>" for k, old, new in pending)
+        solara.HTML(tag="div", unsafe_innerHTML=(
+            '<p class="migrasim-pending" style="background:#fff3cd;border-left:4px solid #e0a800;padding:4px 8px">'
+            + T("Pending, press <b>Reset</b> to apply: ", "待生效，按 <b>Reset</b> 应用：") + items + "</p>"))
     solara.Markdown(
-        f"### {T('Year', '年份')} {model.year}\n\n"
-        + T(f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
-            f"({model.population.n_households:,} households simulated).",
-            f"情景 **{getattr(model, 'scenario_name', '')}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
-            f"（模拟 {model.population.n_households:,} 户）。") + "\n\n" + "\n".join(lines) + "\n\n"
-        + _controls_line(getattr(model, "controls", {})) +
         f"{T('Residents', '常住人口')} {c['population']:,.0f}{primacy} · "
         f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
+    pairs = getattr(model, "paired_differences", lambda: [])()
+    if pairs and model.year > model.start:
+        solara.HTML(tag="div", unsafe_innerHTML=f'<p class="migrasim-paired"><b>{T("Effect", "政策效应")}</b>: '
+                    f'{paired_text(pairs, lang=lang.value)}</p>')
+
     def remember():
         if current_run.value is not None and current_run.value is not model:
             old = current_run.value
@@ -354,25 +369,12 @@ def RunStatus(model: MigrationModel):
                 f'<p class="migrasim-previous" style="font-size:13px">' + T("Previous run", "上一次运行") + f" ({desc}): "
                 + T("residents", "常住人口") + f" {then:,.0f} " + T("in", "于") + f" {model.year}; "
                 + T("this run", "本次") + f" {c['population'] - then:+,.0f}</p>"))
-    pending = pending_changes(model, pending_controls.value)
-    if pending:
-        items = ", ".join(f"{k} {_show(old)} → <b>{_show(new)}</b>" for k, old, new in pending)
-        solara.HTML(tag="div", unsafe_innerHTML=(
-            '<p class="migrasim-pending" style="background:#fff3cd;border-left:4px solid #e0a800;padding:4px 8px">'
-            + T("Pending, press <b>Reset</b> to apply: ", "待生效，按 <b>Reset</b> 应用：") + items + "</p>"))
-    pairs = getattr(model, "paired_differences", lambda: [])()
-    if pairs and model.year > model.start:
-        solara.HTML(tag="div", unsafe_innerHTML=f'<p class="migrasim-paired"><b>{T("Effect", "政策效应")}</b>: '
-                    f'{paired_text(pairs, lang=lang.value)}</p>')
-    tag = f"{region.config.name.replace(' ', '_')}_{getattr(model, 'scenario_name', 'run')}_seed{model.seed}_{model.year}"
-    with solara.Row(style={"flex-wrap": "wrap", "gap": "4px", "align-items": "center"}):
-        solara.Checkbox(label="中文", value=lang.value == "zh", on_value=lambda on: lang.set("zh" if on else "en"))
-        solara.FileDownload(lambda: model_table(model, "county").to_csv(index=False).encode("utf-8"),
-                            filename=f"county_{tag}.csv", label="county.csv")
-        solara.FileDownload(lambda: model_table(model, "townships").to_csv(index=False).encode("utf-8"),
-                            filename=f"townships_{tag}.csv", label="townships.csv")
-        solara.FileDownload(lambda: model_table(model, "commuting").to_csv(index=False).encode("utf-8"),
-                            filename=f"commuting_{tag}.csv", label="commuting.csv")
+    solara.Markdown(
+        T(f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
+          f"({model.population.n_households:,} households simulated).",
+          f"情景 **{getattr(model, 'scenario_name', '')}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
+          f"（模拟 {model.population.n_households:,} 户）。") + "\n\n" + "\n".join(lines) + "\n\n"
+        + _controls_line(getattr(model, "controls", {})))
 
 
 def model_table(model: MigrationModel, name: str) -> pd.DataFrame:
