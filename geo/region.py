@@ -550,7 +550,9 @@ def _unique(path: Path, rows: list, key: str) -> None:
         seen[k] = i + 2
 
 
-def _read_geometry(path: Path, what: str) -> gpd.GeoDataFrame:
+def read_geometry(path: Path, what: str) -> gpd.GeoDataFrame:
+    """A geometry file (GeoPackage, GeoJSON, Shapefile) with its CRS; clear errors for a missing, unreadable,
+    CRS-less or empty file."""
     if not path.exists():
         raise RegionDataError(path, f"file not found (expected {what})")
     try:
@@ -584,7 +586,7 @@ def load_polygons(path: Path, codes: list[str], outline: gpd.GeoSeries, metric: 
     missing CRS, invalid or empty polygons, a township without a polygon or a polygon
     without a township, or a polygon lying outside the county outline.
     """
-    gdf = _read_geometry(path, "township polygons with a 'code' column")
+    gdf = read_geometry(path, "township polygons with a 'code' column")
     if "code" not in gdf.columns:
         raise RegionDataError(path, f"missing column 'code' (expected the township code; columns: {', '.join(map(str, gdf.columns))})")
     gdf["code"] = gdf["code"].astype(str)
@@ -739,7 +741,7 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
             if n not in nodes:
                 raise RegionDataError(yaml_file, f"time circle {c.id!r} names unknown node {n!r}", field="time_circles")
 
-    outline_gdf = _read_geometry(folder / f.outline, "the county outline")
+    outline_gdf = read_geometry(folder / f.outline, "the county outline")
     _check_geometry(folder / f.outline, outline_gdf, None)
     outline = outline_gdf.to_crs(cfg.crs.metric).geometry
     polys = load_polygons(folder / f.polygons, codes, outline, cfg.crs.metric) if polygons else None

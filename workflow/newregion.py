@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 from shapely.geometry import Point
 
-from geo.region import RegionDataError
+from geo.region import RegionDataError, read_geometry
 
 PLACEHOLDER = "estimated: placeholder from run.py new-region; replace with the region's figure"
 # China's 2020 census age structure (national): the start population's ages until the region's own are given
@@ -36,14 +36,7 @@ def utm_epsg(lon: float, lat: float) -> str:
 
 
 def _read_outlines(path: Path, name_column: str | None) -> gpd.GeoDataFrame:
-    if not Path(path).exists():
-        raise RegionDataError(path, "file not found (expected township outlines: GeoJSON, GeoPackage or Shapefile)")
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise RegionDataError(path, f"cannot read geometry ({exc}); expected GeoJSON, GeoPackage or Shapefile") from exc
-    if gdf.crs is None:
-        raise RegionDataError(path, "no coordinate reference system (expected one, e.g. EPSG:4326)")
+    gdf = read_geometry(Path(path), "township outlines, one polygon per township")
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     if gdf.empty or not gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise RegionDataError(path, "expected one or more polygons, one per township")
