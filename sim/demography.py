@@ -93,7 +93,7 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], u: np.ndarra
     leavers = np.flatnonzero(young & (u < rate))
     old_hh = pop.p_hh[leavers]
     new_hh = pop.add_households(pop.h_township[old_hh], pop.h_urban[old_hh], pop.h_local[old_hh],
-                                np.full(len(leavers), RENTER))
+                                np.full(len(leavers), RENTER), pop.h_years[old_hh])
     pop.p_hh[leavers] = new_hh
     return leavers
 

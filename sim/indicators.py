@@ -16,8 +16,9 @@ from sim.population import Population
 COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
                  "in_migrants", "out_migrants"]
 RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
+EXTRA_COLUMNS = ["hukou_conversions"]
 FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
-                "job_losses", "hires"]
+                "job_losses", "hires", "hukou_conversions"]
 # The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
 LABOUR_COLUMNS = ["jobs", "employed", "employment_rate", "unemployed", "unfilled_jobs", "unfilled_rate",
                   "out_commuters_external", "in_commuters_external", "labour_arrivals", "nonlabour_arrivals", "recruits",
@@ -39,7 +40,7 @@ def county_columns(groups: Iterable[str]) -> list[str]:
     >>> county_columns(["main_centre", "coast"])[8:10]
     ['primacy', 'coast_share']
     """
-    return [*COUNT_COLUMNS, *(group_column(g) for g in groups), *RATE_COLUMNS]
+    return [*COUNT_COLUMNS, *(group_column(g) for g in groups), *RATE_COLUMNS, *EXTRA_COLUMNS]
 
 
 def persons_by_township(pop: Population, n: int) -> np.ndarray:
@@ -112,6 +113,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "aged60_share": old / total if total else float("nan"),
         "dependency_ratio": (young + old) / working if working else float("nan"),
         "mean_household_income": float(pop.household_income()[pop.h_alive].mean()) if pop.n_households else float("nan"),
+        "hukou_conversions": flows.get("hukou_conversions", 0) / scale,
     }
     for group, members in groups.items():
         out[group_column(group)] = group_share(by_t, members)

@@ -2,8 +2,8 @@
 
 1. demography (ageing, deaths, births, leaving home, dissolving)  2. transport (the year's
 network and travel times)  3. labour account (separations, job growth, matching, in-commuters,
-recruitment)  4. housing  5. moves  6. in-migration (recruits and other arrivals)  7. urbanisation,
-then indicators. Every rule acts on all households at once (numpy columns).
+recruitment)  4. housing  5. moves  6. in-migration (recruits and other arrivals)  7. hukou conversion
+8. urbanisation, then indicators. Every rule acts on all households at once (numpy columns).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from geo.network import Transport
 from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
 from sim.agents import Household, Households, Township
+from sim import hukou
 from sim import labour as lab
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import (LABOUR_COLUMNS, county_columns, county_indicators, labour_indicators, persons_by_township,
@@ -191,6 +192,7 @@ class MigrationModel(mesa.Model):
         self._update_context(minutes)
         self._move()
         self._in_migration()
+        self._convert_hukou()
         self._urbanise()
         # after in-migration, so newcomers have incomes in this year's indicators
         assign_incomes(self.population, self.market.tightness ** self.params.markets.wage_tightness_elasticity,
@@ -223,6 +225,7 @@ class MigrationModel(mesa.Model):
     def _demography(self) -> None:
         pop, rng, d = self.population, self.np_rng, self.params.demography
         demo.age_one_year(pop)
+        pop.h_years[pop.h_alive] += 1
         died = demo.deaths(pop, self.qx_male, self.qx_female, rng.random(len(pop.p_age)))
         self._deaths_t = np.bincount(pop.h_township[pop.p_hh[died]], minlength=self.n)
         n = len(pop.p_age)
@@ -456,6 +459,12 @@ class MigrationModel(mesa.Model):
             skills = tuple(float(k == flow.skill) for k in range(3))
             out.append(add_migrants(pop, count, prob, profile, rng, skills))
         return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+    def _convert_hukou(self) -> None:
+        """Migrant households registering local hukou (sim.hukou); persons converted are reported."""
+        pop = self.population
+        rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.np_rng.random(len(pop.h_alive)))
+        self._year_flows["hukou_conversions"] += float(pop.household_size()[rows].sum()) if len(rows) else 0.0
 
     def _urbanise(self) -> None:
         pop = self.population

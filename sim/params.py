@@ -38,6 +38,7 @@ class Population(_P):
     owner_share_local: float = Field(0.85, ge=0, le=1)
     dorm_share_migrant: float = Field(0.25, ge=0, le=1)
     owner_share_migrant: float = Field(0.15, ge=0, le=1)
+    migrant_years_mean: float = Field(6.0, ge=0, le=30)
 
 
 class Markets(_P):
@@ -107,6 +108,13 @@ class Migration(_P):
     local_hukou_share: float = Field(0.15, ge=0, le=1)
 
 
+class Hukou(_P):
+    conversion_rate: float = Field(0.01, ge=0, le=1)
+    min_years: int = Field(5, ge=0, le=30)
+    owner_factor: float = Field(3.0, ge=0, le=20)
+    openness_gain: float = Field(4.0, ge=0, le=50)
+
+
 class Urbanisation(_P):
     rural_to_urban_rate: float = Field(0.012, ge=0, le=1)
 
@@ -120,6 +128,7 @@ class Params(_P):
     labour: Labour = Labour()
     moves: Moves = Moves()
     migration: Migration = Migration()
+    hukou: Hukou = Hukou()
     urbanisation: Urbanisation = Urbanisation()
 
     def with_overrides(self, overrides: dict[str, float]) -> "Params":

@@ -37,6 +37,11 @@ class Population:
     h_local: np.ndarray    # bool: local hukou (False = migrant)
     h_tenure: np.ndarray   # int8: OWNER, RENTER, DORM
     h_alive: np.ndarray    # bool
+    h_years: np.ndarray | None = None  # int16 years the household has lived in the region (for hukou conversion)
+
+    def __post_init__(self) -> None:
+        if self.h_years is None:
+            self.h_years = np.zeros(len(self.h_alive), np.int16)
 
     @property
     def n_persons(self) -> int:
@@ -62,10 +67,11 @@ class Population:
         np.maximum.at(out, self.p_hh[alive], self.p_age[alive])
         return out
 
-    def add_households(self, township, urban, local, tenure) -> np.ndarray:
-        """Append households; returns their row indices."""
+    def add_households(self, township, urban, local, tenure, years=None) -> np.ndarray:
+        """Append households (``years`` lived in the region: 0 for newcomers, the default); returns their rows."""
         start = len(self.h_alive)
         n = len(township)
+        self.h_years = np.concatenate([self.h_years, np.zeros(n, np.int16) if years is None else np.asarray(years, np.int16)])
         self.h_township = np.concatenate([self.h_township, np.asarray(township, np.int16)])
         self.h_urban = np.concatenate([self.h_urban, np.asarray(urban, bool)])
         self.h_local = np.concatenate([self.h_local, np.asarray(local, bool)])
@@ -234,7 +240,10 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
         np.where(t_u < params.owner_share_local, OWNER, RENTER),
         np.where(t_u < params.owner_share_migrant, OWNER, np.where(t_u < params.owner_share_migrant + params.dorm_share_migrant, DORM, RENTER)),
     ).astype(np.int8)
+    # years migrant households have lived here: exponential with the given mean (estimated), at most 30
+    h_years = np.where(h_local, 0, np.minimum(rng.exponential(params.migrant_years_mean, n_h), 30)).astype(np.int16)
     return Population(
+        h_years=h_years,
         p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,
         p_work=np.full(n_p, -1, np.int16), p_unemployed=np.zeros(n_p, bool),
         p_alive=np.ones(n_p, bool), p_wage_factor=np.full(n_p, np.nan, np.float32), p_income=np.zeros(n_p, np.float32),
