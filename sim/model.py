@@ -271,12 +271,17 @@ class MigrationModel(mesa.Model):
     def _initial_jobs(self) -> None:
         """Place the start year's workers on the jobs by the same gravity matching as later years, until jobs or
         workers run out; the neighbouring zones take ``labour.out_commuter_share_start`` of the workers (split by the
-        zones' openings). Vacancies left are filled by in-commuters as far as the zones reach; workers left over start
-        unemployed; jobs still unfilled beyond the normal vacancy rate are dropped from the (estimated) job table."""
+        zones' openings). A share ``labour.unemployment_rate_start`` of the willing workers starts unemployed (between
+        jobs). Vacancies left are filled by in-commuters as far as the zones reach; workers left over start unemployed
+        too; jobs still unfilled beyond the normal vacancy rate are dropped from the (estimated) job table."""
         pop, lb, rng = self.population, self.params.labour, self.np_rng
         willing = np.flatnonzero(pop.p_alive & pop.p_employed)
         pop.p_employed[:] = False
         pop.p_sector[:] = -1
+        # the start year's unemployed: a share of the willing workers is between jobs, as in any year
+        between = willing[rng.random(len(willing)) < lb.unemployment_rate_start]
+        pop.p_unemployed[between] = True
+        willing = np.setdiff1d(willing, between, assume_unique=True)
         openings = self._openings()
         stock = openings / max(openings.sum(), 1e-300) * lb.out_commuter_share_start * len(willing)
         for _ in range(10):

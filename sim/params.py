@@ -64,6 +64,7 @@ class Labour(_P):
     commute_decay_per_min: float = Field(0.2, ge=0, le=1)
     external_openings_per_1000_jobs: float = Field(0.8, ge=0, le=100)
     out_commuter_share_start: float = Field(0.05, ge=0, le=1)
+    unemployment_rate_start: float = Field(0.02, ge=0, le=0.5)
     in_commute_fill_rate: float = Field(0.2, ge=0, le=1)
     recruit_rate: tuple[float, float, float] = (0.3, 0.6, 0.4)
     normal_vacancy_rate: float = Field(0.03, ge=0, le=0.5)
