@@ -201,13 +201,11 @@ def hires_by_cell(pop: Population, hired: np.ndarray, n: int) -> np.ndarray:
 
 
 def seekers(pop: Population, accept_inactive: float, accept_unemployed: float, retirement_age: int,
-            u: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+            u: np.ndarray) -> np.ndarray:
     """Person rows looking for work this year: the unemployed (who lost a job) with chance ``accept_unemployed``,
     other non-working persons of working age with chance ``accept_inactive`` (entrants, returners, partners).
     """
     free = pop.p_alive & (pop.p_work < 0) & (pop.p_age >= 16) & (pop.p_age < retirement_age)
-    if skip is not None:
-        free &= ~skip
     p = np.where(pop.p_unemployed, accept_unemployed, accept_inactive)
     return np.flatnonzero(free & (u < p))
 

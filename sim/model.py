@@ -182,10 +182,10 @@ class MigrationModel(mesa.Model):
     # ------------------------------------------------------------------ the year
     def step(self) -> None:
         year = self.year + 1
+        if year > self.end:  # before anything changes: a refused step leaves the model as it was
+            raise RuntimeError(f"the model ends in {self.end}; it cannot step to {year}")
         self._enter_year(year)
         self._demography()
-        if year > self.end:
-            raise RuntimeError(f"the model ends in {self.end}; it cannot step to {year}")
         minutes = self.transport.township_minutes(year)
         self._labour(year, minutes)
         self._housing(year)
@@ -324,8 +324,7 @@ class MigrationModel(mesa.Model):
         mv = self.moves
         rate = np.clip(np.asarray(lb.recruit_rate) * np.exp(mv.beta_hukou * mv.hukou_openness), 0.0, 1.0)
         self._recruits = rng.binomial(np.floor(np.maximum(vac, 0.0) + 1e-9).astype(np.int64), rate[None, :])
-        self._labour_flows.update(job_losses=float(lost.sum() + laid_off.sum()), layoffs=float(laid_off.sum()),
-                                  hires=float(len(hired)), in_commuter_hires=float(in_hires.sum()))
+        self._labour_flows.update(job_losses=float(lost.sum() + laid_off.sum()), hires=float(len(hired)))
         alive = pop.p_alive
         home = pop.h_township[pop.p_hh]
         workers = np.bincount(home[alive & pop.p_employed], minlength=self.n).astype(float)
@@ -469,7 +468,7 @@ class MigrationModel(mesa.Model):
         """Migrant households registering local hukou (sim.hukou); persons converted are reported."""
         pop = self.population
         rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.np_rng.random(len(pop.h_alive)))
-        self._year_flows["hukou_conversions"] += float(pop.household_size()[rows].sum()) if len(rows) else 0.0
+        self._year_flows["hukou_conversions"] += float(pop.household_size()[rows].sum())
 
     def _urbanise(self) -> None:
         pop = self.population

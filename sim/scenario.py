@@ -17,14 +17,13 @@ Example
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from geo.region import Edge, Node, Region
+from geo.region import Edge, Node, Region, straight_km
 
 SECTORS = ("primary", "secondary", "tertiary")
 SKILLS = ("low", "middle", "high")
@@ -292,10 +291,7 @@ class TalentFlow:
 
 
 def _straight_km(a: Node | NewNode, b: Node | NewNode) -> float:
-    lat = math.radians((a.lat + b.lat) / 2)
-    dx = (a.lon - b.lon) * 111.32 * math.cos(lat)
-    dy = (a.lat - b.lat) * 110.57
-    return math.hypot(dx, dy)
+    return straight_km(a.lon, a.lat, b.lon, b.lat)
 
 
 def compile_levers(levers: list, region: Region, start: int, end: int):

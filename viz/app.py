@@ -283,8 +283,8 @@ def TownshipMap(model: MigrationModel):
                                    for label, c in legend)
                 modes = "".join(f'<span style="border-top:3px solid {c};display:inline-block;width:22px;'
                                 f'vertical-align:middle;margin:0 4px 0 10px"></span>{m}' for m, c in mode_legend(model))
-                moves = (f'<span style="border-top:4px solid #1a5276;display:inline-block;width:22px;vertical-align:middle;'
-                         f'margin:0 4px 0 10px"></span>' + T(f"moves between townships this year (largest 12; widest {biggest:,.0f} persons)",
+                moves = ('<span style="border-top:4px solid #1a5276;display:inline-block;width:22px;vertical-align:middle;'
+                         'margin:0 4px 0 10px"></span>' + T(f"moves between townships this year (largest 12; widest {biggest:,.0f} persons)",
                                                           f"本年乡镇间迁移（前12条，最大 {biggest:,.0f} 人）")
                          if show_flows.value and flows["features"] else "")
                 solara.HTML(tag="div", unsafe_innerHTML=(
@@ -366,7 +366,7 @@ def RunStatus(model: MigrationModel):
         if len(row):
             then = float(row.population.iloc[0])
             solara.HTML(tag="div", unsafe_innerHTML=(
-                f'<p class="migrasim-previous" style="font-size:13px">' + T("Previous run", "上一次运行") + f" ({desc}): "
+                '<p class="migrasim-previous" style="font-size:13px">' + T("Previous run", "上一次运行") + f" ({desc}): "
                 + T("residents", "常住人口") + f" {then:,.0f} " + T("in", "于") + f" {model.year}; "
                 + T("this run", "本次") + f" {c['population'] - then:+,.0f}</p>"))
     solara.Markdown(

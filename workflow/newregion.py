@@ -7,7 +7,6 @@ region's figures. docs/region-format.md describes every file.
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 import yaml
 from shapely.geometry import Point
 
-from geo.region import RegionDataError, read_geometry
+from geo.region import RegionDataError, read_geometry, straight_km
 
 PLACEHOLDER = "estimated: placeholder from run.py new-region; replace with the region's figure"
 # China's 2020 census age structure (national): the start population's ages until the region's own are given
@@ -116,8 +115,7 @@ def _write_tables(folder: Path, codes, names, seats, area, year: int) -> None:
 
 
 def _km(a, b) -> float:
-    lat = math.radians((a.y + b.y) / 2)
-    return math.hypot((a.x - b.x) * 111.32 * math.cos(lat), (a.y - b.y) * 110.57)
+    return straight_km(a.x, a.y, b.x, b.y)
 
 
 def _write_network(folder: Path, codes, names, seats, metric_gdf, metric: str, year: int) -> None:
