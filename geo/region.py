@@ -301,6 +301,9 @@ class Economy(_Strict):
     housing_rural: int = Field(ge=0)
     price_yuan_m2: float = Field(gt=0)
     services: float = Field(ge=0, le=1)
+    # most dwellings the part may hold (land and zoning), where a plan gives it; empty = params housing.*_capacity_factor
+    capacity_urban: int | None = Field(None, ge=0)
+    capacity_rural: int | None = Field(None, ge=0)
 
     @property
     def jobs(self) -> int:

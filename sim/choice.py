@@ -29,7 +29,7 @@ class ChoiceContext:
     services: np.ndarray     # (n,) 0-1
     vacancy: np.ndarray      # (n, 2) vacant share of units
     minutes: np.ndarray      # (n, n) travel minutes between seats
-    target_vacancy: float
+    target_vacancy: float | np.ndarray  # (n, 2) vacancy at which a part is in balance (sim.housing.equilibrium_vacancy)
     size: np.ndarray | None = None  # (n, 2) housing units per part: a place's size (None = equal sizes)
     leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year (None = this year's)
     commute: np.ndarray | None = None  # (n, n_places) commute minutes from each township to each workplace (None = no workplaces)
@@ -156,6 +156,7 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
     """
     n = ctx.n
     part_here = 0 if urban else 1
+    target = np.broadcast_to(ctx.target_vacancy, (n, 2))
     utilities = []
     for j in range(n):
         for part in (0, 1):
@@ -163,7 +164,7 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
                  + m.beta_wage * math.log(max(ctx.wage[j], 1e-9))
                  - m.beta_price * math.log(max(ctx.price[j, part], 1e-9))
                  + m.beta_services * ctx.services[j]
-                 + m.beta_vacancy * min(max(math.log(max(ctx.vacancy[j, part], 0.005) / ctx.target_vacancy), -3.0), 1.0))
+                 + m.beta_vacancy * min(max(math.log(max(ctx.vacancy[j, part], 0.005) / target[j, part]), -3.0), 1.0))
             if part == 0:
                 v += m.beta_urban
             if ctx.size is not None:

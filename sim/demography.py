@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.housing import admit
+from sim.labour import rank_within
 from sim.population import MAX_AGE, RENTER, Population
 
 INFANT_MORTALITY = 0.002  # first-year death probability (Zhejiang-level infant mortality, estimated)
@@ -43,12 +45,38 @@ def life_table(e0: float, slope: float) -> np.ndarray:
     return gompertz_qx(np.exp((lo + hi) / 2.0), slope)
 
 
+def path_value(start_value: float, start_year: int, path: tuple[tuple[int, float], ...], year: int,
+               gain_after: float = 0.0) -> float:
+    """A quantity's value in ``year`` along a path of (year, value) points, linear between them, from
+    ``start_value`` in ``start_year``; after the last point it changes by ``gain_after`` a year.
+
+    >>> path_value(81.12, 2020, ((2025, 82.0), (2030, 82.5)), 2027), path_value(81.12, 2020, ((2025, 82.0),), 2030, 0.1)
+    (82.2, 82.5)
+    """
+    points = sorted([(start_year, start_value), *[(int(y), float(v)) for y, v in path if y > start_year]])
+    ys, vs = [p[0] for p in points], [p[1] for p in points]
+    if year >= ys[-1]:
+        return round(vs[-1] + gain_after * (year - ys[-1]), 10)
+    return round(float(np.interp(year, ys, vs)), 10)
+
+
+def sex_life_expectancies(e0: float, gap: float, sex_ratio_at_birth: float) -> tuple[float, float]:
+    """Men's and women's life expectancy at birth whose birth-weighted mean is the both-sex ``e0`` and whose
+    difference is ``gap`` (women minus men).
+
+    >>> [round(x, 2) for x in sex_life_expectancies(77.93, 5.51, 111.3)]
+    [75.32, 80.83]
+    """
+    male = sex_ratio_at_birth / (100.0 + sex_ratio_at_birth)
+    return e0 - gap * (1.0 - male), e0 + gap * male
+
+
 def fertility_schedule(tfr: float, peak: float, spread: float) -> np.ndarray:
     """Age-specific fertility rates for ages 0..MAX_AGE (non-zero 15-49) summing to ``tfr``.
 
     Example
     -------
-    >>> round(fertility_schedule(1.27, 29, 5.5).sum(), 6)
+    >>> round(float(fertility_schedule(1.27, 29, 5.5).sum()), 6)
     1.27
     """
     ages = np.arange(MAX_AGE + 1)
@@ -66,36 +94,194 @@ def deaths(pop: Population, qx_male: np.ndarray, qx_female: np.ndarray, u: np.nd
     died = pop.p_alive & (u < q)
     pop.p_alive[died] = False
     pop.p_employed[died] = False
+    unpartner(pop, np.flatnonzero(died))  # the survivor is widowed
     return np.flatnonzero(died)
 
 
-def births(pop: Population, asfr: np.ndarray, sex_ratio: float, u: np.ndarray, u_sex: np.ndarray) -> np.ndarray:
+def unpartner(pop: Population, persons: np.ndarray) -> None:
+    """End the partnerships of ``persons`` (both sides)."""
+    partner = pop.p_partner[persons]
+    pop.p_partner[partner[partner >= 0]] = -1
+    pop.p_partner[persons] = -1
+
+
+def birth_rates(asfr: np.ndarray, partnered_share: np.ndarray, births_to_partnered: float) -> tuple[np.ndarray, np.ndarray]:
+    """Age-specific birth probabilities of partnered and of unpartnered women, so that ``births_to_partnered`` of the
+    births are to partnered women and the total is ``asfr`` (hence the TFR path) whatever the share of women
+    partnered at each age (``partnered_share``, ages 0..MAX_AGE).
+
+    >>> p, u = birth_rates(np.array([0.1, 0.1]), np.array([0.5, 1.0]), 0.9)
+    >>> p.round(3).tolist(), u.round(3).tolist(), round(float(0.5 * p[0] + 0.5 * u[0]), 3)
+    ([0.18, 0.1], [0.02, 0.0], 0.1)
+    """
+    s = np.clip(partnered_share, 0.0, 1.0)
+    share_p = np.where(s <= 0, 0.0, np.where(s >= 1, 1.0, births_to_partnered))
+    partnered = np.where(s > 0, asfr * share_p / np.maximum(s, 1e-12), 0.0)
+    single = np.where(s < 1, asfr * (1 - share_p) / np.maximum(1 - s, 1e-12), 0.0)
+    return np.minimum(partnered, 1.0), np.minimum(single, 1.0)
+
+
+def births(pop: Population, asfr: np.ndarray, sex_ratio: float, rng: np.random.Generator,
+           births_to_partnered: float | None = None) -> np.ndarray:
     """Each living woman gives birth with probability ``asfr[age]``; babies join her household.
 
-    ``u`` has one draw per person, ``u_sex`` one per potential birth (same length). Returns the
-    household rows of the births.
+    With ``births_to_partnered``, the probabilities differ for partnered and unpartnered women
+    (:func:`birth_rates`) so that this share of births is to partnered women. Returns the household rows of the births.
     """
-    mothers = np.flatnonzero(pop.p_alive & pop.p_female & (u < asfr[pop.p_age]))
+    fertile = np.flatnonzero(asfr > 0)
+    women = np.flatnonzero(pop.p_alive & pop.p_female & (pop.p_age >= fertile.min()) & (pop.p_age <= fertile.max()))
+    age = pop.p_age[women]
+    rate = asfr[age]
+    if births_to_partnered is not None:
+        partnered = pop.p_partner[women] >= 0
+        n_w = np.bincount(age, minlength=len(asfr))[: len(asfr)]
+        n_p = np.bincount(age[partnered], minlength=len(asfr))[: len(asfr)]
+        rate_p, rate_s = birth_rates(asfr, np.where(n_w > 0, n_p / np.maximum(n_w, 1), 0.0), births_to_partnered)
+        rate = np.where(partnered, rate_p[age], rate_s[age])
+    mothers = women[rng.random(len(women)) < rate]
     hh = pop.p_hh[mothers]
-    female = u_sex[: len(mothers)] < 100.0 / (100.0 + sex_ratio)
     n = len(mothers)
+    female = rng.random(n) < 100.0 / (100.0 + sex_ratio)
     pop.add_persons(np.zeros(n), female, hh, np.zeros(n), np.zeros(n, bool), np.full(n, -1))
     return hh
 
 
-def leave_home(pop: Population, rate: float, ages: tuple[int, int], u: np.ndarray) -> np.ndarray:
-    """Young adults who are not the head (oldest) of their household start one of their own, in the same place.
+def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
+               free: np.ndarray | None = None) -> np.ndarray:
+    """Young unpartnered adults who are not the head (oldest) of their household start one of their own with
+    probability ``rate``, in the same place (singles, who may later partner: :func:`form_partnerships`).
 
-    Returns the indices of the persons who left.
+    A new household needs a vacant dwelling in its township part: ``free`` (townships x parts, whole dwellings) are
+    handed out in random order; those who find none stay at home (``free=None``: everyone finds one). Returns the
+    indices of the persons who left.
     """
     head = pop.head_age()
-    young = pop.p_alive & (pop.p_age >= ages[0]) & (pop.p_age <= ages[1]) & (pop.p_age < head[pop.p_hh])
-    leavers = np.flatnonzero(young & (u < rate))
+    young = np.flatnonzero(pop.p_alive & (pop.p_age >= ages[0]) & (pop.p_age <= ages[1]) & (pop.p_age < head[pop.p_hh])
+                           & (pop.p_partner < 0))
+    leavers = young[rng.random(len(young)) < rate]
+    if free is not None:
+        hh = pop.p_hh[leavers]
+        place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
+        leavers = leavers[admit(place, free, rng.random(len(leavers)))]
     old_hh = pop.p_hh[leavers]
     new_hh = pop.add_households(pop.h_township[old_hh], pop.h_urban[old_hh], pop.h_local[old_hh],
                                 np.full(len(leavers), RENTER), pop.h_years[old_hh])
     pop.p_hh[leavers] = new_hh
     return leavers
+
+
+def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
+                      free: np.ndarray | None = None) -> np.ndarray:
+    """Unpartnered men and women aged ``ages`` seek a partner with probability ``rate``; in each township the seekers
+    of the sex in short supply all pair, with as many of the other sex drawn at random, matched by rank of age
+    (partners of similar age). Where they live:
+
+    - if the man lives alone, the woman joins him; else if she lives alone, he joins her (a dwelling is freed);
+    - otherwise (both live with others, e.g. their parents) the couple starts a household in the man's township part,
+      which needs a vacant dwelling (``free``, townships x parts, handed out in random order): couples who find none
+      do not form this year.
+
+    A single parent (the only adult of a household with others) does not seek here, so no child is left alone.
+    Returns the (man, woman) pairs formed, shape (pairs, 2).
+    """
+    a0, a1 = ages
+    adults = np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive))
+    size = pop.household_size()
+    sole_carer = (adults[pop.p_hh] == 1) & (size[pop.p_hh] > 1)
+    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, 16)) & (pop.p_age <= a1)
+                              & ~sole_carer)
+    seekers = eligible[rng.random(len(eligible)) < rate]
+    key = rng.random(len(seekers))  # random order within township and sex
+    town = pop.h_township[pop.p_hh[seekers]].astype(np.int64)
+    n_t = int(pop.h_township.max()) + 1 if len(pop.h_township) else 0
+    is_man = ~pop.p_female[seekers]
+    k = np.minimum(np.bincount(town[is_man], minlength=n_t), np.bincount(town[~is_man], minlength=n_t))
+    picked = []
+    for sex in (is_man, ~is_man):
+        idx = np.flatnonzero(sex)
+        idx = idx[rank_within(town[idx], key[idx]) < k[town[idx]]]
+        idx = idx[np.lexsort((pop.p_age[seekers[idx]], town[idx]))]  # by (township, age): pairs line up by rank of age
+        picked.append(seekers[idx])
+    men, women = picked
+    ok = pop.p_hh[men] != pop.p_hh[women]
+    men, women = men[ok], women[ok]
+    man_alone = size[pop.p_hh[men]] == 1
+    woman_alone = size[pop.p_hh[women]] == 1
+    new = ~man_alone & ~woman_alone
+    if free is not None and new.any():
+        hh = pop.p_hh[men[new]]
+        place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
+        keep = np.ones(len(men), bool)
+        keep[np.flatnonzero(new)[~admit(place, free, rng.random(len(place)))]] = False
+        men, women, man_alone, woman_alone, new = men[keep], women[keep], man_alone[keep], woman_alone[keep], new[keep]
+    # she joins him / he joins her; the household left behind ends when empty (dissolve_empty)
+    pop.p_hh[women[man_alone]] = pop.p_hh[men[man_alone]]
+    join_her = ~man_alone & woman_alone
+    pop.p_hh[men[join_her]] = pop.p_hh[women[join_her]]
+    if new.any():
+        hm, hw = pop.p_hh[men[new]], pop.p_hh[women[new]]
+        rows = pop.add_households(pop.h_township[hm], pop.h_urban[hm], pop.h_local[hm] | pop.h_local[hw],
+                                  np.full(int(new.sum()), RENTER), np.maximum(pop.h_years[hm], pop.h_years[hw]))
+        pop.p_hh[men[new]] = rows
+        pop.p_hh[women[new]] = rows
+    pop.p_partner[men] = women
+    pop.p_partner[women] = men
+    return np.stack([men, women], axis=1)
+
+
+def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.ndarray | None = None) -> np.ndarray:
+    """Couples separate with probability ``rate`` a year. One partner (the man or the woman with equal chance) leaves
+    for a household of one in the same township part, which needs a vacant dwelling (``free``, handed out in random
+    order; couples who find none stay together this year); children stay. Returns the persons who left.
+    """
+    men = np.flatnonzero(pop.p_alive & ~pop.p_female & (pop.p_partner >= 0))
+    men = men[rng.random(len(men)) < rate]
+    leaver = np.where(rng.random(len(men)) < 0.5, men, pop.p_partner[men])
+    hh = pop.p_hh[leaver]
+    if free is not None:
+        place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
+        got = admit(place, free, rng.random(len(place)))
+        leaver, hh = leaver[got], hh[got]
+    unpartner(pop, leaver)
+    rows = pop.add_households(pop.h_township[hh], pop.h_urban[hh], pop.h_local[hh], np.full(len(hh), RENTER), pop.h_years[hh])
+    pop.p_hh[leaver] = rows
+    return leaver
+
+
+def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16) -> np.ndarray:
+    """Children left without an adult (their parents died or left) join another household with an adult in the same
+    township, drawn at random: kin who take them in. Their own household ends (:func:`dissolve_empty`) and its
+    dwelling is freed. Returns the persons moved.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace as NS
+    >>> pop = NS(p_alive=np.ones(3, bool), p_age=np.array([40, 8, 5]), p_hh=np.array([0, 1, 1]),
+    ...          h_alive=np.ones(2, bool), h_township=np.array([0, 0]))
+    >>> rehome_minors(pop, np.random.default_rng(0)).tolist(), pop.p_hh.tolist()
+    ([1, 2], [0, 0, 0])
+    """
+    alive = pop.p_alive
+    n_h = len(pop.h_alive)
+    has_adult = np.bincount(pop.p_hh[alive & (pop.p_age >= adult_age)], minlength=n_h) > 0
+    has_member = np.bincount(pop.p_hh[alive], minlength=n_h) > 0
+    orphaned = pop.h_alive & has_member & ~has_adult
+    hosts = np.flatnonzero(pop.h_alive & has_adult)
+    if not orphaned.any() or len(hosts) == 0:
+        return np.zeros(0, np.int64)
+    hosts = hosts[np.argsort(pop.h_township[hosts], kind="stable")]
+    host_town = pop.h_township[hosts]
+    rows = np.flatnonzero(orphaned)
+    town = pop.h_township[rows]
+    lo = np.searchsorted(host_town, town, side="left")
+    hi = np.searchsorted(host_town, town, side="right")
+    # a township with no household with an adult left sends its children to any household of the region
+    lo, hi = np.where(hi > lo, lo, 0), np.where(hi > lo, hi, len(hosts))
+    new_home = np.full(n_h, -1, np.int64)
+    new_home[rows] = hosts[np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), hi - 1)]
+    persons = np.flatnonzero(alive & orphaned[pop.p_hh])
+    pop.p_hh[persons] = new_home[pop.p_hh[persons]]
+    return persons
 
 
 def dissolve_empty(pop: Population) -> int:

@@ -16,7 +16,7 @@ from sim.population import Population
 COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
                  "in_migrants", "out_migrants"]
 RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
-EXTRA_COLUMNS = ["hukou_conversions"]
+EXTRA_COLUMNS = ["hukou_conversions", "mean_household_size", "partnered_share", "partnerships", "separations"]
 FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
                 "job_losses", "hires", "hukou_conversions"]
 # The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
@@ -79,21 +79,51 @@ def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarra
     return out
 
 
+# The housing account (sim.housing, sim.urbanisation): dwellings at full scale, price indices weighted by occupied
+# dwellings, and the year's flows: completions, removals, arrivals turned away and moves blocked for want of a vacant
+# dwelling, persons moving to their township's town, and persons in reclassified villages.
+HOUSING_COLUMNS = ["dwellings", "vacant_dwellings", "vacancy_rate", "urban_price_index", "rural_price_index",
+                   "dwellings_built", "dwellings_removed", "turned_away", "moves_blocked", "to_town", "reclassified"]
+
+
+def housing_indicators(stock: np.ndarray, occupied: np.ndarray, price: np.ndarray, scale: float,
+                       flows: dict[str, float]) -> dict[str, float]:
+    """One year's county housing figures (:data:`HOUSING_COLUMNS`); ``stock``, ``occupied`` and ``price`` are
+    (townships, [urban, rural]) at model scale.
+
+    >>> r = housing_indicators(np.array([[10.0, 5.0]]), np.array([[9, 3]]), np.array([[1.2, 0.9]]), 0.5, {})
+    >>> r["dwellings"], r["vacant_dwellings"], round(r["vacancy_rate"], 3), r["urban_price_index"]
+    (30.0, 6.0, 0.2, 1.2)
+    """
+    total = float(stock.sum())
+    weight = np.maximum(occupied, 1e-9)
+    out = {"dwellings": total / scale, "vacant_dwellings": (total - float(occupied.sum())) / scale,
+           "vacancy_rate": 1.0 - float(occupied.sum()) / total if total else float("nan"),
+           "urban_price_index": float((price[:, 0] * weight[:, 0]).sum() / weight[:, 0].sum()),
+           "rural_price_index": float((price[:, 1] * weight[:, 1]).sum() / weight[:, 1].sum())}
+    for k in ("dwellings_built", "dwellings_removed", "turned_away", "moves_blocked", "to_town", "reclassified"):
+        out[k] = flows.get(k, 0.0) / scale
+    return out
+
+
 def group_share(by_township: np.ndarray, members: np.ndarray) -> float:
     """Share of the county living in a group of townships (member indices)."""
     total = by_township.sum()
     return float(by_township[members].sum() / total) if total else float("nan")
 
 
-def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, scale: float, flows: dict[str, float]) -> dict[str, float]:
+def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, scale: float, flows: dict[str, float],
+                      by_township: np.ndarray | None = None, urban_by_township: np.ndarray | None = None) -> dict[str, float]:
     """One year's county indicators.
 
     ``groups`` maps each township group of the region to its township indices (each gives a share, see
     :func:`county_columns`); ``flows`` holds the year's births, deaths, in_migrants and out_migrants as simulated persons.
+    ``by_township`` and ``urban_by_township`` (persons, urban persons) are computed when not given.
     """
     alive = pop.p_alive
     age = pop.p_age[alive]
-    by_t = persons_by_township(pop, n)
+    by_t = persons_by_township(pop, n) if by_township is None else by_township
+    urban_t = urban_persons_by_township(pop, n) if urban_by_township is None else urban_by_township
     total = by_t.sum()
     young = int((age < 15).sum())
     old = int((age >= 60).sum())
@@ -108,12 +138,17 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "deaths": flows.get("deaths", 0) / scale,
         "in_migrants": flows.get("in_migrants", 0) / scale,
         "out_migrants": flows.get("out_migrants", 0) / scale,
-        "urbanisation": float(urban_persons_by_township(pop, n).sum() / total) if total else float("nan"),
+        "urbanisation": float(urban_t.sum() / total) if total else float("nan"),
         "aged0_14_share": young / total if total else float("nan"),
         "aged60_share": old / total if total else float("nan"),
         "dependency_ratio": (young + old) / working if working else float("nan"),
         "mean_household_income": float(pop.household_income()[pop.h_alive].mean()) if pop.n_households else float("nan"),
         "hukou_conversions": flows.get("hukou_conversions", 0) / scale,
+        "mean_household_size": total / pop.n_households if pop.n_households else float("nan"),
+        # share of residents aged 20 or more who live with a partner
+        "partnered_share": float((pop.p_partner[alive][age >= 20] >= 0).mean()) if (age >= 20).any() else float("nan"),
+        "partnerships": flows.get("partnerships", 0) / scale,
+        "separations": flows.get("separations", 0) / scale,
     }
     for group, members in groups.items():
         out[group_column(group)] = group_share(by_t, members)

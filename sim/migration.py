@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.housing import admit
 from sim.params import Migration
 from sim.population import DORM, RENTER, Population
 
@@ -36,7 +37,8 @@ def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, 
                       sizes: np.ndarray, head_age: np.ndarray, skill_shares: tuple[float, float, float],
                       rng: np.random.Generator, head_work: np.ndarray | None = None,
                       head_sector: np.ndarray | None = None) -> np.ndarray:
-    """Append households of ``sizes`` members: a head, a partner of similar age, then children aged 0-10.
+    """Append households of ``sizes`` members: a head, a partner of similar age and the other sex (``p_partner``),
+    then children aged 0-10.
 
     The head works at ``head_work`` in ``head_sector`` when given (a recruit); everyone else arrives without a job
     and looks for one like residents do. Returns the new household rows.
@@ -51,7 +53,12 @@ def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, 
     head = np.repeat(np.asarray(head_age), sizes)
     age = np.where(member == 0, head, np.where(member == 1, np.clip(head + rng.integers(-3, 4, len(hh)), 18, 65),
                                                 rng.integers(0, 11, len(hh))))
-    female = np.where(member == 1, rng.random(len(hh)) < 0.8, rng.random(len(hh)) < 0.45)
+    female = rng.random(len(hh)) < 0.45
+    # the second member is the head's partner, of the other sex (heads of couples are mostly men, as 0.8 of the
+    # partners were women before partnerships were modelled)
+    couple_head = (member == 0) & (np.repeat(sizes, sizes) >= 2)
+    female[couple_head] = rng.random(int(couple_head.sum())) < 0.2
+    female[member == 1] = ~female[np.flatnonzero(member == 1) - 1]
     adult = age >= 18
     skill = np.where(adult, np.searchsorted(np.cumsum(skill_shares) / np.sum(skill_shares), rng.random(len(hh)), side="right"), 0)
     work = np.full(len(hh), -1, np.int64)
@@ -60,24 +67,48 @@ def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, 
         is_head = member == 0
         work[is_head] = head_work
         sector[is_head] = head_sector
+    first = len(pop.p_age)
     pop.add_persons(age, female, hh, skill, work >= 0, sector, work)
+    partner = first + np.flatnonzero(member == 1)
+    pop.p_partner[partner] = partner - 1
+    pop.p_partner[partner - 1] = partner
     return rows
 
 
+def seek_dwellings(place: np.ndarray, dorm: np.ndarray, free: np.ndarray | None, u: np.ndarray) -> np.ndarray:
+    """Which arrivals find a home: those in dormitories always (outside the housing stock), the others while their
+    township part has vacant dwellings (:func:`sim.housing.admit`; ``free=None`` admits everyone).
+
+    >>> seek_dwellings(np.array([0, 0, 0]), np.array([True, False, False]), np.array([1, 0]), np.array([0.1, 0.5, 0.2])).tolist()
+    [True, False, True]
+    """
+    ok = np.ones(len(place), bool)
+    if free is not None:
+        need = ~dorm
+        ok[need] = admit(place[need], free, u[need])
+    return ok
+
+
 def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migration, rng: np.random.Generator,
-                 skill_shares: tuple[float, float, float]) -> np.ndarray:
+                 skill_shares: tuple[float, float, float], free: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """``count`` arriving households that are not recruited to a job, in places drawn from ``place_prob``
     (flattened township x part): households of 1-3 (``m.size_shares``), young heads, renting or in dormitories.
-    Returns the new household rows."""
+
+    Those who need a dwelling arrive only while their part has a vacant one (``free``, flattened like
+    ``place_prob``). Returns the new household rows and the number of households turned away.
+    """
     if count <= 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), 0
     places = rng.choice(len(place_prob), size=count, p=place_prob)
     local = rng.random(count) < m.local_hukou_share
     tenure = np.where(rng.random(count) < 0.35, DORM, RENTER)
     size = 1 + np.searchsorted(np.cumsum(m.size_shares) / np.sum(m.size_shares), rng.random(count), side="right")
     size = np.minimum(size, 3)
     head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
-    return create_households(pop, places // 2, places % 2 == 0, local, tenure, size, head_age, skill_shares, rng)
+    ok = seek_dwellings(places, tenure == DORM, free, rng.random(count))
+    rows = create_households(pop, places[ok] // 2, places[ok] % 2 == 0, local[ok], tenure[ok], size[ok], head_age[ok],
+                             skill_shares, rng)
+    return rows, int((~ok).sum())
 
 
 def nonlabour_households(persons: float, m: Migration, rng: np.random.Generator) -> int:
@@ -90,17 +121,19 @@ def nonlabour_households(persons: float, m: Migration, rng: np.random.Generator)
 
 def add_recruits(pop: Population, workplace: np.ndarray, sector: np.ndarray, home_prob: np.ndarray,
                  dorm_prob: np.ndarray, m: Migration, rng: np.random.Generator,
-                 skill_shares: tuple[float, float, float]) -> np.ndarray:
+                 skill_shares: tuple[float, float, float], free: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Households of recruited workers: one row per recruit, head employed at ``workplace`` (a township index) in
     ``sector``.
 
     Household type from ``m.recruit_household_shares`` (single, couple, couple + 1 child, couple + 2 children); a
     share ``m.recruit_dorm_share`` of singles lives in a dormitory in the workplace township (part drawn from
-    ``dorm_prob``, (n, 2)); everyone else chooses a home from ``home_prob`` (workplaces x 2n). Returns the rows.
+    ``dorm_prob``, (n, 2)); everyone else chooses a home from ``home_prob`` (workplaces x 2n) and comes only while
+    that part has a vacant dwelling (``free``, flattened township x part): a recruit who finds none does not come,
+    and the job stays vacant. Returns the rows and the number of recruits turned away.
     """
     count = len(workplace)
     if count == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), 0
     shares = np.asarray(m.recruit_household_shares, float)
     sizes = np.asarray(RECRUIT_SIZES)[np.searchsorted(np.cumsum(shares) / shares.sum(), rng.random(count), side="right").clip(0, 3)]
     dorm = (sizes == 1) & (rng.random(count) < m.recruit_dorm_share)
@@ -111,5 +144,7 @@ def add_recruits(pop: Population, workplace: np.ndarray, sector: np.ndarray, hom
     local = rng.random(count) < m.recruit_local_hukou_share
     tenure = np.where(dorm, DORM, RENTER)
     head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
-    return create_households(pop, place // 2, place % 2 == 0, local, tenure, sizes, head_age, skill_shares, rng,
-                             head_work=workplace, head_sector=sector)
+    ok = seek_dwellings(place, dorm, free, rng.random(count))
+    rows = create_households(pop, place[ok] // 2, place[ok] % 2 == 0, local[ok], tenure[ok], sizes[ok], head_age[ok],
+                             skill_shares, rng, head_work=workplace[ok], head_sector=sector[ok])
+    return rows, int((~ok).sum())

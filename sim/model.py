@@ -21,12 +21,14 @@ from geo.network import Transport
 from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
 from sim.agents import Household, Households, Township
+from sim import housing as hs
 from sim import hukou
 from sim import labour as lab
+from sim import urbanisation as urb
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
-from sim.indicators import (LABOUR_COLUMNS, county_columns, county_indicators, labour_indicators, persons_by_township,
-                            urban_persons_by_township)
-from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, update_housing, vacancy
+from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
+                            labour_indicators, persons_by_township, urban_persons_by_township)
+from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, synthesise
@@ -42,7 +44,8 @@ class Interventions:
     townships x [urban, rural]), at full scale; ``edges`` are extra links with their own opening
     years, ``nodes`` the new nodes they use, ``closures`` link id -> closing year;
     ``parameters[year]`` are dotted parameter overrides taking effect that year (and kept);
-    ``services[year]`` changes of the service score; ``talent[year]`` programme arrivals.
+    ``services[year]`` changes of the service score; ``talent[year]`` programme arrivals; ``reclassify[year]`` the
+    share of each township's rural area reclassified as urban that year.
     """
 
     jobs: dict[int, np.ndarray] = field(default_factory=dict)
@@ -53,6 +56,7 @@ class Interventions:
     parameters: dict[int, dict[str, float]] = field(default_factory=dict)
     services: dict[int, np.ndarray] = field(default_factory=dict)
     talent: dict[int, list] = field(default_factory=dict)
+    reclassify: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class MigrationModel(mesa.Model):
@@ -107,7 +111,7 @@ class MigrationModel(mesa.Model):
             pop=frame[f"pop_{start}"].to_numpy(), urban_pop=frame[f"urban_pop_{start}"].to_numpy(),
             migrant_weight=eco[:, 1] / np.maximum(frame[f"pop_{start}"].to_numpy(), 1),
             jobs_by_sector=eco, age_band_shares=tuple(cfg.census[start][k].value for k in ("age_0_14", "age_15_59", "age_60_plus")),
-            params=self.params.population, scale=scale, rng=self.np_rng)
+            params=self.params.population, scale=scale, rng=self.np_rng, survival=self._start_survival())
         # economy.csv describes its own year; a run from another census year scales jobs and housing by population
         pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame[f"pop_{self.region.economy_year}"].to_numpy(), 1)
         self.market = MarketState(
@@ -135,7 +139,15 @@ class MigrationModel(mesa.Model):
         # outside the housing stock, so the stock at the start leaves them out (vacancy as estimated).
         self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n)
                                          + households_by_part(self.population, self.n, dwellings_only=True), 0.0)
+        # The stock account starts with occupied <= stock: where the estimated stock is short, it is raised (reported).
+        short = np.maximum(hs.occupied(self.population, self.n) - self.market.housing, 0.0)
+        self.market.housing += short
+        self.start_housing_added = float(short.sum() / scale)
+        given = frame[["capacity_urban", "capacity_rural"]].to_numpy(float) * scale * pop_ratio[:, None]
+        self.housing_capacity = hs.capacity(self.market.housing, self.params.housing, given)
+        self.start_vacancy = vacancy(self.market.housing, hs.occupied(self.population, self.n))
         assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
+        self._tfr_lever = False
         self._apply_demography_params()
 
         self.space = mg.GeoSpace(crs=cfg.crs.metric, warn_crs_conversion=False)
@@ -152,11 +164,16 @@ class MigrationModel(mesa.Model):
         self._deaths_t = np.zeros(self.n)
         self._access_start_mean: float | None = None
         self._leave_reference = None
+        self._town_start = None
+        self._talent_away = 0
         self.access = np.ones(self.n)
         self.context: ChoiceContext | None = None
+        # the start year's wage index, so the first year's choices are not a jump from a flat start
+        self.market.tightness = self._tightness(self.transport.township_minutes(start))
         self.datacollector = mesa.DataCollector(
-            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in [*county_columns(self.groups), *LABOUR_COLUMNS]}})
+            model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in [*county_columns(self.groups), *LABOUR_COLUMNS, *HOUSING_COLUMNS]}})
         self._update_context()
+        self._town_start = (place_utility(self.context, self.moves), self.context.wage.copy())
         self._collect()
 
     # ------------------------------------------------------------------ set-up helpers
@@ -164,11 +181,23 @@ class MigrationModel(mesa.Model):
     def moves(self):
         return self.params.moves
 
-    def _apply_demography_params(self) -> None:
+    def _start_survival(self) -> np.ndarray:
+        """Survivors to each age, both sexes, of the start year's life table (shapes the start population's old ages)."""
         d = self.params.demography
-        self.qx_male = demo.life_table(d.life_expectancy_male, d.gompertz_slope)
-        self.qx_female = demo.life_table(d.life_expectancy_female, d.gompertz_slope)
-        self.asfr = demo.fertility_schedule(d.tfr, d.fertility_peak_age, d.fertility_spread)
+        qx = demo.life_table(d.life_expectancy, d.gompertz_slope)
+        return np.concatenate([[1.0], np.cumprod(1.0 - qx)])[:-1]
+
+    def _apply_demography_params(self, year: int | None = None) -> None:
+        """This year's life tables (both-sex life expectancy along its path, split by the sex gap) and fertility
+        schedule (the TFR path, until a fertility lever sets the TFR)."""
+        d, year = self.params.demography, self.start if year is None else year
+        e0 = demo.path_value(d.life_expectancy, self.start, d.life_expectancy_path, year, d.life_expectancy_gain)
+        e_male, e_female = demo.sex_life_expectancies(e0, d.life_expectancy_sex_gap, d.sex_ratio_at_birth)
+        self.qx_male = demo.life_table(e_male, d.gompertz_slope)
+        self.qx_female = demo.life_table(e_female, d.gompertz_slope)
+        tfr = d.tfr if self._tfr_lever or not d.tfr_path else demo.path_value(d.tfr, self.start, d.tfr_path, year)
+        self.asfr = demo.fertility_schedule(tfr, d.fertility_peak_age, d.fertility_spread)
+        self.life_expectancy, self.tfr = e0, tfr
 
     def household(self, row: int) -> Household:
         """A view of one household row."""
@@ -218,7 +247,8 @@ class MigrationModel(mesa.Model):
         overrides = self.interventions.parameters.get(year)
         if overrides:
             self.params = self.params.with_overrides(overrides)
-            self._apply_demography_params()
+            self._tfr_lever = self._tfr_lever or "demography.tfr" in overrides
+        self._apply_demography_params(year)
         if year in self.interventions.services:
             self.market.services = np.clip(self.market.services + self.interventions.services[year], 0.0, 1.0)
 
@@ -228,11 +258,19 @@ class MigrationModel(mesa.Model):
         pop.h_years[pop.h_alive] += 1
         died = demo.deaths(pop, self.qx_male, self.qx_female, rng.random(len(pop.p_age)))
         self._deaths_t = np.bincount(pop.h_township[pop.p_hh[died]], minlength=self.n)
-        n = len(pop.p_age)
-        born_hh = demo.births(pop, self.asfr, d.sex_ratio_at_birth, rng.random(n), rng.random(n))
+        born_hh = demo.births(pop, self.asfr, d.sex_ratio_at_birth, rng, d.births_to_partnered_share)
         self._births_t = np.bincount(pop.h_township[born_hh], minlength=self.n)
-        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng.random(len(pop.p_age)))
+        demo.dissolve_empty(pop)  # before leaving home, so the dwellings of those who died are free
+        # households form and split; every new household needs a vacant dwelling (sim.housing)
+        free = lambda: hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n))  # noqa: E731
+        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng, free())
+        pairs = demo.form_partnerships(pop, d.partnership_rate, d.partnership_ages, rng, free())
+        split = demo.separate(pop, d.separation_rate, rng, free())
+        # children left without an adult (by deaths, or two siblings partnering at once) join kin
+        demo.rehome_minors(pop, rng)
         demo.dissolve_empty(pop)
+        self._year_flows["partnerships"] += float(len(pairs))
+        self._year_flows["separations"] += float(len(split))
         self._year_flows["births"] = float(self._births_t.sum())
         self._year_flows["deaths"] = float(self._deaths_t.sum())
 
@@ -325,12 +363,17 @@ class MigrationModel(mesa.Model):
         rate = np.clip(np.asarray(lb.recruit_rate) * np.exp(mv.beta_hukou * mv.hukou_openness), 0.0, 1.0)
         self._recruits = rng.binomial(np.floor(np.maximum(vac, 0.0) + 1e-9).astype(np.int64), rate[None, :])
         self._labour_flows.update(job_losses=float(lost.sum() + laid_off.sum()), hires=float(len(hired)))
+        mk.tightness = self._tightness(minutes)
+        self.access = self._accessibility(year, minutes)
+
+    def _tightness(self, minutes: np.ndarray) -> np.ndarray:
+        """Jobs within reach per resident of working age within reach, relative to the county (the wage index's base)."""
+        pop, lb = self.population, self.params.labour
         alive = pop.p_alive
         home = pop.h_township[pop.p_hh]
         workers = np.bincount(home[alive & pop.p_employed], minlength=self.n).astype(float)
         able = np.bincount(home[alive & (pop.p_age >= 16) & (pop.p_age < lb.retirement_age)], minlength=self.n).astype(float)
-        mk.tightness = labour_tightness(minutes, mk.total_jobs, np.maximum(able, workers), self.params.markets.commute_decay_per_min)
-        self.access = self._accessibility(year, minutes)
+        return labour_tightness(minutes, self.market.total_jobs, np.maximum(able, workers), self.params.markets.commute_decay_per_min)
 
     def _remember_vacancies(self) -> None:
         """Smooth the unfilled share of jobs at the end of the year, for the job-growth feedback."""
@@ -361,9 +404,29 @@ class MigrationModel(mesa.Model):
         return acc / self._access_start_mean
 
     def _housing(self, year: int) -> None:
+        """Villages reclassified this year, then prices, construction, rural demolition and the units scenarios add
+        (sim.housing); scenario units raise the part's capacity too (the plan rezones for them)."""
+        mk, hp, pop = self.market, self.params.housing, self.population
+        share = self.interventions.reclassify.get(year)
+        if share is not None:
+            before = self.market.housing[:, 0].copy()
+            rows = urb.reclassify(pop, mk.housing, share, self.np_rng.random(len(pop.h_alive)))
+            self.housing_capacity[:, 0] += mk.housing[:, 0] - before
+            self.housing_capacity[:, 1] = np.maximum(self.housing_capacity[:, 1] - (mk.housing[:, 0] - before), mk.housing[:, 1])
+            self._year_flows["reclassified"] += float(pop.household_size()[rows].sum())
+        occ = hs.occupied(pop, self.n)
+        vac = vacancy(mk.housing, occ)
+        target = hs.equilibrium_vacancy(self.start_vacancy, hp)
+        mk.price = hs.update_prices(mk.price, vac, target, hp)
+        built = hs.construction(mk.housing, mk.price, vac, target, self.housing_capacity, hp)
+        removed = hs.demolition(mk.housing, occ, target, hp)
+        mk.housing = mk.housing + built - removed
         added = self.interventions.housing.get(year)
-        update_housing(self.market, households_by_part(self.population, self.n, dwellings_only=True), self.params.markets,
-                       None if added is None else added * self.scale)
+        if added is not None:
+            mk.housing += added * self.scale
+            self.housing_capacity = np.maximum(self.housing_capacity + added * self.scale, mk.housing)
+        self._year_flows["dwellings_built"] += float(built.sum() + (0.0 if added is None else added.sum() * self.scale))
+        self._year_flows["dwellings_removed"] += float(removed.sum())
 
     def _update_context(self, minutes: np.ndarray | None = None) -> None:
         if minutes is None:
@@ -373,8 +436,8 @@ class MigrationModel(mesa.Model):
         self.context = ChoiceContext(
             access=self.access, wage=mk.tightness ** self.params.markets.wage_tightness_elasticity,
             price=mk.price_level[:, None] * mk.price, services=mk.services,
-            vacancy=vacancy(mk.housing, households_by_part(self.population, self.n, dwellings_only=True)),
-            minutes=minutes, target_vacancy=self.params.markets.target_vacancy, size=mk.housing,
+            vacancy=vacancy(mk.housing, hs.occupied(self.population, self.n)),
+            minutes=minutes, target_vacancy=hs.equilibrium_vacancy(self.start_vacancy, self.params.housing), size=mk.housing,
             leave_reference=self._leave_reference, commute=self.commute_min)
         if self._leave_reference is None:
             self._leave_reference = place_utility(self.context, self.moves)
@@ -399,25 +462,41 @@ class MigrationModel(mesa.Model):
         size = pop.household_size()
         origin = pop.h_township[considering].astype(np.int64)
         leave = choice == 2 * self.n
-        dest_town = choice // 2
-        moved_town = ~leave & (dest_town != origin)
-        within = ~leave & (dest_town == origin) & ((choice % 2 == 0) != pop.h_urban[considering])
-        # within-township moves between the urban and rural part
-        w_rows = considering[within]
-        pop.h_urban[w_rows] = choice[within] % 2 == 0
-        # moves between townships
-        mv = considering[moved_town]
-        self._record_moves(origin[moved_town], dest_town[moved_town], size[mv])
-        pop.h_township[mv] = dest_town[moved_town]
-        pop.h_urban[mv] = choice[moved_town] % 2 == 0
-        pop.h_tenure[mv] = np.where(pop.h_tenure[mv] == DORM, RENTER, pop.h_tenure[mv])
-        # leaving the county
+        # Leavers go first and free their dwellings. A move to another township part needs a vacant dwelling there:
+        # each round lets in as many as are vacant (a random queue) and the moves made free dwellings for the next
+        # round; households still without one stay where they are. A dormitory household that chooses its own part
+        # stays in the dormitory.
         lv = considering[leave]
+        self._leave(lv, origin[leave], size[lv])
+        own = origin * 2 + (~pop.h_urban[considering])
+        seeking = np.flatnonzero(~leave & (choice != own))
+        free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+        for _ in range(3):
+            if len(seeking) == 0:
+                break
+            ok = hs.admit(choice[seeking], free, rng.random(len(seeking)))
+            go, seeking = seeking[ok], seeking[~ok]
+            rows = considering[go]
+            # the dwellings taken, and those left behind (a dormitory household leaves none)
+            left = own[go][pop.h_tenure[rows] != DORM]
+            free += np.bincount(left, minlength=len(free)) - np.bincount(choice[go], minlength=len(free))
+            dest_town = choice[go] // 2
+            other = dest_town != origin[go]
+            self._record_moves(origin[go][other], dest_town[other], size[rows[other]])
+            pop.h_township[rows] = dest_town
+            pop.h_urban[rows] = choice[go] % 2 == 0
+            pop.h_tenure[rows] = np.where(pop.h_tenure[rows] == DORM, RENTER, pop.h_tenure[rows])
+        self._year_flows["moves_blocked"] += float(len(seeking))
+
+    def _leave(self, lv: np.ndarray, origin: np.ndarray, persons: np.ndarray) -> None:
+        """Households ``lv`` (rows, with their townships and sizes) leave the county for the external zones, drawn by
+        the zones' pull from the main centre."""
+        pop, rng = self.population, self.np_rng
         centre = self._centre_node()
         zone_minutes = self.transport.minutes(self.year + 1, [centre], [z.node for z in self.zones])[0]
         zw = self._zone_weights(zone_minutes)
         zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
-        self._record_external(origin[leave], zone, size[lv], outgoing=True)
+        self._record_external(origin, zone, persons, outgoing=True)
         pop.h_alive[lv] = False
         pop.p_alive[np.isin(pop.p_hh, lv) & pop.p_alive] = False
         self._zone_prob = zw
@@ -428,12 +507,19 @@ class MigrationModel(mesa.Model):
         u = place_utility(self.context, mv) + mv.beta_hukou * mv.hukou_openness
         cell = np.repeat(np.arange(self.n * 3), self._recruits.reshape(-1))
         home = home_probabilities(u, self.commute_min[:, :self.n] / 60.0, mv.beta_commute_per_hour)
-        recruits = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng, self.params.population.skill_shares_migrant)
-        prob = np.exp(u.reshape(-1) - u.max())
-        prob /= prob.sum()
+        # arrivals choose among parts with a vacant dwelling; those who still find none do not come (turned_away)
+        free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+        home = home * (free > 0)[None, :]
+        home /= np.maximum(home.sum(axis=1, keepdims=True), 1e-300)
+        recruits, away_r = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng,
+                                        self.params.population.skill_shares_migrant, free)
+        free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+        prob = np.exp(u.reshape(-1) - u.max()) * (free > 0)
+        prob = prob / prob.sum() if prob.sum() > 0 else np.full(len(prob), 1.0 / len(prob))
         count = nonlabour_households(float(pop.p_alive.sum()), m, rng)
-        others = np.concatenate([add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant),
-                                 self._talent(prob)])
+        migrants, away_m = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, free)
+        others = np.concatenate([migrants, self._talent(prob)])
+        self._year_flows["turned_away"] += float(away_r + away_m + self._talent_away)
         sizes = pop.household_size()
         self._labour_flows["labour_arrivals"] += float(sizes[recruits].sum())
         self._labour_flows["recruits"] += float(len(recruits))
@@ -448,8 +534,10 @@ class MigrationModel(mesa.Model):
         return self.transport.seat_nodes[0]
 
     def _talent(self, place_prob: np.ndarray) -> np.ndarray:
-        """Arrivals of this year's in-migration programmes (``talent`` levers): one-person households."""
+        """Arrivals of this year's in-migration programmes (``talent`` levers): one-person households, who need a
+        vacant dwelling like other arrivals."""
         pop, rng, out = self.population, self.np_rng, []
+        self._talent_away = 0
         for flow in self.interventions.talent.get(self.year + 1, []):
             expected = flow.persons * self.scale
             count = int(expected) + int(rng.random() < expected - int(expected))
@@ -461,7 +549,10 @@ class MigrationModel(mesa.Model):
             profile = self.params.migration.model_copy(update={
                 "size_shares": (1.0, 0.0, 0.0), "age_mean": flow.age_mean, "age_sd": 2.0, "local_hukou_share": flow.local_hukou_share})
             skills = tuple(float(k == flow.skill) for k in range(3))
-            out.append(add_migrants(pop, count, prob, profile, rng, skills))
+            free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+            rows, away = add_migrants(pop, count, prob, profile, rng, skills, free)
+            out.append(rows)
+            self._talent_away += away
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def _convert_hukou(self) -> None:
@@ -471,10 +562,19 @@ class MigrationModel(mesa.Model):
         self._year_flows["hukou_conversions"] += float(pop.household_size()[rows].sum())
 
     def _urbanise(self) -> None:
-        pop = self.population
-        rural = np.flatnonzero(pop.h_alive & ~pop.h_urban)
-        go = rural[self.np_rng.random(len(rural)) < self.params.urbanisation.rural_to_urban_rate]
-        pop.h_urban[go] = True
+        """Rural households seeking an urban dwelling in their own township (sim.urbanisation), at a rate that follows
+        the town's advantage and wages since the start; only as many move as urban dwellings are vacant."""
+        pop, rng, ctx = self.population, self.np_rng, self.context
+        u_place = place_utility(ctx, self.moves)
+        pull = urb.town_pull(u_place, self._town_start[0], ctx.wage, self._town_start[1], self.moves.beta_wage)
+        rate = urb.urbanisation_rate(self.params.urbanisation.rural_to_urban_rate, pull, self.params.urbanisation.response)
+        seekers = urb.town_seekers(pop, rate, rng.random(len(pop.h_alive)))
+        in_stock = pop.h_tenure[seekers] != DORM
+        ok = np.ones(len(seekers), bool)
+        ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
+                                hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)), rng.random(int(in_stock.sum())))
+        pop.h_urban[seekers[ok]] = True
+        self._year_flows["to_town"] += float(pop.household_size()[seekers[ok]].sum())
 
     # ------------------------------------------------------------------ bookkeeping
     def _record_moves(self, origin: np.ndarray, dest: np.ndarray, persons: np.ndarray) -> None:
@@ -518,16 +618,17 @@ class MigrationModel(mesa.Model):
 
     def _collect(self) -> None:
         pop, mk = self.population, self.market
-        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows)
+        persons = persons_by_township(pop, self.n)
+        urban = urban_persons_by_township(pop, self.n)
+        in_stock = hs.occupied(pop, self.n)
+        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban)
         self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
                                               self.params.labour.retirement_age, self._labour_flows))
+        self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))
         commute = lab.commuting_matrix(pop, self.n, self.n_places)  # home township x workplace
         self._record_commuting(commute)
         work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
-        persons = persons_by_township(pop, self.n)
-        urban = urban_persons_by_township(pop, self.n)
         hh_part = households_by_part(pop, self.n)
-        in_stock = households_by_part(pop, self.n, dwellings_only=True)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
         income = np.bincount(pop.h_township[pop.h_alive], weights=pop.household_income()[pop.h_alive], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)

@@ -17,8 +17,11 @@ class _P(BaseModel):
 
 
 class Demography(_P):
-    life_expectancy_male: float = Field(75.37, gt=40, lt=100)    # China 2020 (census-based life table)
-    life_expectancy_female: float = Field(80.88, gt=40, lt=100)  # China 2020
+    life_expectancy: float = Field(77.93, gt=40, lt=100)         # both sexes, start year; China 2020 (census-based)
+    life_expectancy_path: tuple[tuple[int, float], ...] = ()     # (year, both-sex e0) points after the start, interpolated
+    life_expectancy_gain: float = Field(0.2, ge=-1, le=1)        # years of e0 gained a year after the path's last point
+    life_expectancy_sex_gap: float = Field(5.51, ge=0, le=20)    # women minus men; China 2020: 80.88 - 75.37
+    tfr_path: tuple[tuple[int, float], ...] = ()                 # (year, TFR) points, interpolated; empty = constant tfr
     gompertz_slope: float = Field(0.095, gt=0.01, lt=0.2)
     tfr: float = Field(1.3, ge=0, le=8)                          # China 2020 census
     fertility_peak_age: float = Field(29.0, ge=18, le=40)
@@ -26,6 +29,10 @@ class Demography(_P):
     sex_ratio_at_birth: float = Field(111.3, gt=80, lt=140)      # China 2020 census
     leave_home_rate: float = Field(0.03, ge=0, le=1)
     leave_home_ages: tuple[int, int] = (22, 35)
+    partnership_rate: float = Field(0.15, ge=0, le=1)
+    partnership_ages: tuple[int, int] = (20, 49)
+    separation_rate: float = Field(0.012, ge=0, le=1)
+    births_to_partnered_share: float = Field(0.95, ge=0, le=1)
 
 
 class Population(_P):
@@ -39,6 +46,8 @@ class Population(_P):
     dorm_share_migrant: float = Field(0.25, ge=0, le=1)
     owner_share_migrant: float = Field(0.15, ge=0, le=1)
     migrant_years_mean: float = Field(6.0, ge=0, le=30)
+    couple_share: float = Field(0.8, ge=0, le=1)
+    aged_60_64_share_of_60plus: float = Field((18.70 - 13.50) / 18.70, gt=0, lt=1)  # China 2020 census
 
 
 class Markets(_P):
@@ -46,13 +55,23 @@ class Markets(_P):
     wage_by_skill: tuple[float, float, float] = (55000.0, 80000.0, 130000.0)
     wage_dispersion: float = Field(0.35, ge=0, le=2)
     pension_yuan: float = Field(18000.0, ge=0)
-    price_elasticity: float = Field(0.8, ge=0, le=5)
-    target_vacancy: float = Field(0.10, gt=0, lt=0.5)
-    construction_response: float = Field(0.05, ge=0, le=1)
-    natural_construction: float = Field(0.005, ge=0, le=0.1)
     commute_decay_per_min: float = Field(0.05, ge=0, le=1)
     external_jobs_per_resident: float = Field(0.55, ge=0, le=1)
     wage_tightness_elasticity: float = Field(0.5, ge=0, le=3)
+
+
+class Housing(_P):
+    price_elasticity: float = Field(0.8, ge=0, le=5)
+    target_vacancy: float = Field(0.10, gt=0, lt=0.5)
+    price_min: float = Field(0.5, gt=0, le=1)
+    price_max: float = Field(2.0, ge=1, le=10)
+    price_max_change: float = Field(0.10, gt=0, le=1)
+    construction_response: float = Field(0.05, ge=0, le=1)
+    shortage_construction: float = Field(0.2, ge=0, le=5)
+    max_build_rate: float = Field(0.08, ge=0, le=1)
+    urban_capacity_factor: float = Field(1.5, ge=1, le=10)
+    rural_capacity_factor: float = Field(1.0, ge=1, le=10)
+    rural_demolition_rate: float = Field(0.1, ge=0, le=1)
 
 
 class Labour(_P):
@@ -118,6 +137,7 @@ class Hukou(_P):
 
 class Urbanisation(_P):
     rural_to_urban_rate: float = Field(0.012, ge=0, le=1)
+    response: float = Field(1.0, ge=0, le=5)
 
 
 class Params(_P):
@@ -126,6 +146,7 @@ class Params(_P):
     demography: Demography = Demography()
     population: Population = Population()
     markets: Markets = Markets()
+    housing: Housing = Housing()
     labour: Labour = Labour()
     moves: Moves = Moves()
     migration: Migration = Migration()

@@ -38,10 +38,13 @@ class Population:
     h_tenure: np.ndarray   # int8: OWNER, RENTER, DORM
     h_alive: np.ndarray    # bool
     h_years: np.ndarray | None = None  # int16 years the household has lived in the region (for hukou conversion)
+    p_partner: np.ndarray | None = None  # int32 row of the person's partner (same household, other sex), -1 = none
 
     def __post_init__(self) -> None:
         if self.h_years is None:
             self.h_years = np.zeros(len(self.h_alive), np.int16)
+        if self.p_partner is None:
+            self.p_partner = np.full(len(self.p_age), -1, np.int32)
 
     @property
     def n_persons(self) -> int:
@@ -86,6 +89,7 @@ class Population:
         """
         n = len(age)
         work = np.full(n, -1, np.int16) if work is None else np.asarray(work, np.int16)
+        self.p_partner = np.concatenate([self.p_partner, np.full(n, -1, np.int32)])
         self.p_work = np.concatenate([self.p_work, work])
         self.p_unemployed = np.concatenate([self.p_unemployed, np.zeros(n, bool)])
         self.p_wage_factor = np.concatenate([self.p_wage_factor, np.full(n, np.nan, np.float32)])
@@ -103,6 +107,11 @@ class Population:
         keep_h = self.h_alive & (self.household_size() > 0)
         new_index = np.cumsum(keep_h) - 1
         keep_p = self.p_alive & keep_h[self.p_hh]
+        new_person = np.cumsum(keep_p) - 1
+        partner = self.p_partner
+        has = partner >= 0
+        has[has] = keep_p[partner[has]]
+        self.p_partner = np.where(has, new_person[np.maximum(partner, 0)], -1).astype(np.int32)
         for f in fields(self):
             arr = getattr(self, f.name)
             if f.name.startswith("p_"):
@@ -115,24 +124,30 @@ class Population:
         return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
 
-def age_distribution(band_shares: tuple[float, float, float]) -> np.ndarray:
+def age_distribution(band_shares: tuple[float, float, float], survival: np.ndarray | None = None,
+                     young_old_share: float = 0.278) -> np.ndarray:
     """Single-year age shares 0..MAX_AGE matching the census bands 0-14, 15-59, 60+.
 
-    Within bands: fewer young children than teenagers (falling births), a flat working
-    age, and a geometric decline after 60.
+    Within bands: fewer young children than teenagers (falling births), a flat working age with a bulge at 40.
+    Above 60 the shares follow ``survival`` (the life table's survivors to each age, ``l(x)``; without it a
+    geometric decline), with ``young_old_share`` of the 60+ aged 60-64 (China 2020 census: 60+ 18.70% and
+    65+ 13.50% of residents), so the oldest ages hold as many as the mortality leaves and the first year has no
+    death spike.
 
     Example
     -------
-    >>> d = age_distribution((0.16, 0.64, 0.20)); round(d[:15].sum(), 6), round(d[60:].sum(), 6)
+    >>> d = age_distribution((0.16, 0.64, 0.20)); round(float(d[:15].sum()), 6), round(float(d[60:].sum()), 6)
     (0.16, 0.2)
     """
     ages = np.arange(MAX_AGE + 1)
     w = np.zeros(MAX_AGE + 1)
     w[:15] = np.linspace(0.8, 1.1, 15)
     w[15:60] = 1.0 + 0.15 * np.exp(-((ages[15:60] - 40) / 10.0) ** 2)
-    w[60:] = 0.93 ** (ages[60:] - 60)
+    w[60:] = 0.93 ** (ages[60:] - 60) if survival is None else survival[60:MAX_AGE + 1]
     out = np.zeros_like(w)
-    for (lo, hi), share in zip(((0, 15), (15, 60), (60, MAX_AGE + 1)), band_shares):
+    bands = ((0, 15, band_shares[0]), (15, 60, band_shares[1]), (60, 65, band_shares[2] * young_old_share),
+             (65, MAX_AGE + 1, band_shares[2] * (1 - young_old_share)))
+    for lo, hi, share in bands:
         out[lo:hi] = w[lo:hi] / w[lo:hi].sum() * share
     return out
 
@@ -163,7 +178,7 @@ def _household_sizes(target: int, size_shares, rng: np.random.Generator) -> np.n
 
 def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarray, jobs_by_sector: np.ndarray,
                age_band_shares: tuple[float, float, float], params: PopulationParams, scale: float,
-               rng: np.random.Generator) -> Population:
+               rng: np.random.Generator, survival: np.ndarray | None = None) -> Population:
     """Build persons and households for every township.
 
     Parameters
@@ -175,6 +190,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     params : population parameters.
     scale : fraction of households simulated (1.0 = one agent per real household).
     rng : the model's random generator.
+    survival : survivors to each age of the start year's life table (shapes ages 60+; see :func:`age_distribution`).
 
     Returns
     -------
@@ -197,19 +213,34 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     n_h, n_p = len(sizes), int(sizes.sum())
 
     # Ages: an exact quota of the county distribution; each household's first member is an adult head.
-    ages = np.repeat(np.arange(MAX_AGE + 1), quota(age_distribution(age_band_shares), n_p))
+    ages = np.repeat(np.arange(MAX_AGE + 1), quota(age_distribution(age_band_shares, survival, params.aged_60_64_share_of_60plus), n_p))
     adults = np.flatnonzero(ages >= 20)
     heads = rng.choice(adults, size=n_h, replace=False)
     rest = np.setdiff1d(np.arange(n_p), heads, assume_unique=True)
+    # Couples: in a share of the households of two or more, the second member is the head's partner, an adult matched
+    # to the heads by rank of age (so partners are of similar age), of the other sex.
+    multi = np.flatnonzero(sizes >= 2)
+    couples = multi[rng.random(len(multi)) < params.couple_share]
+    pool = rest[ages[rest] >= 20]
+    couples = couples[:min(len(couples), len(pool))]
+    partners = rng.choice(pool, size=len(couples), replace=False)
+    couples = couples[np.argsort(ages[heads[couples]], kind="stable")]
+    partners = partners[np.argsort(ages[partners], kind="stable")]
+    rest = np.setdiff1d(rest, partners, assume_unique=True)
     rng.shuffle(rest)
     p_hh = np.repeat(np.arange(n_h, dtype=np.int32), sizes)
     first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     order = np.empty(n_p, np.int64)
-    is_first = np.zeros(n_p, bool)
-    is_first[first] = True
-    order[is_first] = heads
-    order[~is_first] = rest
+    placed = np.zeros(n_p, bool)
+    order[first] = heads
+    order[first[couples] + 1] = partners
+    placed[first] = True
+    placed[first[couples] + 1] = True
+    order[~placed] = rest
     p_age = ages[order].astype(np.int16)
+    p_partner = np.full(n_p, -1, np.int32)
+    p_partner[first[couples]] = first[couples] + 1
+    p_partner[first[couples] + 1] = first[couples]
 
     # Migrant households: young heads and small households, weighted by the township's pull.
     head_age = p_age[first]
@@ -233,6 +264,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     cum_mix = np.cumsum(mix, axis=1)[h_town[p_hh]]
     p_sector = np.where(p_employed, (rng.random(n_p)[:, None] > cum_mix).sum(axis=1), -1).astype(np.int8)
     p_female = rng.random(n_p) >= params.male_share
+    p_female[first[couples] + 1] = ~p_female[first[couples]]
 
     t_u = rng.random(n_h)
     h_tenure = np.where(
@@ -243,7 +275,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     # years migrant households have lived here: exponential with the given mean (estimated), at most 30
     h_years = np.where(h_local, 0, np.minimum(rng.exponential(params.migrant_years_mean, n_h), 30)).astype(np.int16)
     return Population(
-        h_years=h_years,
+        h_years=h_years, p_partner=p_partner,
         p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,
         p_work=np.full(n_p, -1, np.int16), p_unemployed=np.zeros(n_p, bool),
         p_alive=np.ones(n_p, bool), p_wage_factor=np.full(n_p, np.nan, np.float32), p_income=np.zeros(n_p, np.float32),

@@ -190,6 +190,16 @@ class Housing(_Timed):
     units: float = Field(ge=0)
 
 
+class Reclassify(_Timed):
+    """Villages reclassified as urban (村改居 / 撤村建居): ``share`` of the township's rural households and dwellings
+    becomes urban where they stand, in ``year`` or spread over ``years`` (the same share of what is left each year, so
+    the total is ``share``)."""
+
+    type: Literal["reclassify"]
+    township: Ref
+    share: float = Field(gt=0, le=1)
+
+
 class Hukou(_Lever):
     """Openness of hukou registration for migrants from ``year`` (0 = as in 2020, 1 = fully open)."""
 
@@ -255,9 +265,9 @@ class Parameter(_Lever):
     value: float
 
 
-Lever = Annotated[Union[AddLink, UpgradeLink, CloseLink, AddStation, Jobs, StationArea, Housing, Hukou, Talent, Fertility,
-                        Services, Parameter], Field(discriminator="type")]
-LEVER_TYPES = ("add_link", "upgrade_link", "close_link", "add_station", "jobs", "station_area", "housing", "hukou", "talent",
+Lever = Annotated[Union[AddLink, UpgradeLink, CloseLink, AddStation, Jobs, StationArea, Housing, Reclassify, Hukou, Talent,
+                        Fertility, Services, Parameter], Field(discriminator="type")]
+LEVER_TYPES = ("add_link", "upgrade_link", "close_link", "add_station", "jobs", "station_area", "housing", "reclassify", "hukou", "talent",
                "fertility", "services", "parameter")
 
 
@@ -457,6 +467,12 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
             t, part, years = town(i, lv.township), ("urban", "rural").index(lv.part), lv.year_list()
             for y in years:
                 iv.housing.setdefault(y, np.zeros((n, 2)))[t, part] += lv.units / len(years)
+        elif isinstance(lv, Reclassify):
+            t, years = town(i, lv.township), lv.year_list()
+            each = 1.0 - (1.0 - lv.share) ** (1.0 / len(years))
+            for y in years:
+                row = iv.reclassify.setdefault(y, np.zeros(n))
+                row[t] = 1.0 - (1.0 - row[t]) * (1.0 - each)
         elif isinstance(lv, Hukou):
             iv.parameters.setdefault(lv.year, {})["moves.hukou_openness"] = lv.openness
         elif isinstance(lv, Talent):

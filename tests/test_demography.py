@@ -1,0 +1,80 @@
+"""Demography: mortality along its path, births along the TFR path, partnerships and households."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import PINGYANG
+from sim import demography as demo
+from sim.model import MigrationModel
+from workflow.runner import simulate
+
+
+def check_households(pop) -> None:
+    """Partners are symmetric, alive, of the other sex, adult and in the same household; every household has an adult."""
+    alive = np.flatnonzero(pop.p_alive)
+    partnered = alive[pop.p_partner[alive] >= 0]
+    other = pop.p_partner[partnered]
+    assert (pop.p_partner[other] == partnered).all()
+    assert pop.p_alive[other].all()
+    assert (pop.p_female[other] != pop.p_female[partnered]).all()
+    assert (pop.p_hh[other] == pop.p_hh[partnered]).all()
+    assert (pop.p_age[partnered] >= 16).all()
+    assert (pop.head_age()[pop.h_alive] >= 16).all()
+
+
+def test_partners_and_households_stay_consistent(toy):
+    m = MigrationModel(toy, scale=1.0, seed=8, end=2030)
+    check_households(m.population)
+    start_share = m.current["partnered_share"]
+    assert 0.4 < start_share < 0.8
+    formed = separated = 0.0
+    while m.running:
+        m.step()
+        check_households(m.population)
+        formed += m.current["partnerships"]
+        separated += m.current["separations"]
+    assert formed > separated > 0  # couples form and split, and more form
+
+
+def test_births_keep_the_tfr_whoever_is_partnered():
+    rng = np.random.default_rng(1)
+    asfr = demo.fertility_schedule(1.3, 29, 5.5)
+    share = rng.uniform(0.2, 0.9, len(asfr))  # (where a share is near 0 or 1 a rate reaches its cap of 1)
+    women = rng.integers(0, 1000, len(asfr))
+    p, u = demo.birth_rates(asfr, share, 0.95)
+    expected = (women * (share * p + (1 - share) * u)).sum()
+    assert expected == pytest.approx((women * asfr).sum(), rel=1e-9)
+    partnered = (women * share * p).sum() / expected
+    assert partnered == pytest.approx(0.95, abs=1e-9)
+
+
+def test_life_expectancy_and_tfr_follow_their_paths(toy):
+    over = {"demography.life_expectancy": 80.0}
+    m = MigrationModel(toy, scale=0.2, seed=1, end=2030, parameters=over)
+    m.params = m.params.model_copy(update={"demography": m.params.demography.model_copy(update={
+        "life_expectancy_path": ((2025, 82.0),), "life_expectancy_gain": 0.1, "tfr_path": ((2025, 2.0),)})})
+    seen = {}
+    while m.running:
+        m.step()
+        seen[m.year] = (m.life_expectancy, m.tfr, demo.life_expectancy(m.qx_male), demo.life_expectancy(m.qx_female))
+    assert seen[2023][0] == pytest.approx(81.2) and seen[2025][0] == pytest.approx(82.0) and seen[2030][0] == pytest.approx(82.5)
+    assert seen[2021][1] == pytest.approx(1.3 + 0.7 * 0.2) and seen[2030][1] == pytest.approx(2.0)
+    e0, _, male, female = seen[2030]
+    assert female - male == pytest.approx(5.51, abs=0.01) and male < e0 < female
+
+
+def test_a_fertility_lever_replaces_the_tfr_path(toy):
+    from toy import write_scenario
+
+    write_scenario(toy, "tfr", [{"type": "fertility", "tfr": 0.5, "year": 2022}])
+    low = simulate(toy, "tfr", end=2026, seed=2, overrides={}).county.set_index("year")
+    base = simulate(toy, "baseline", end=2026, seed=2).county.set_index("year")
+    assert low.births.loc[2023:].sum() < 0.6 * base.births.loc[2023:].sum()
+
+
+def test_no_death_spike_in_the_first_year():
+    deaths = np.array([simulate(PINGYANG, "baseline", end=2024, scale=0.05, seed=s).county.deaths.to_numpy()[1:]
+                       for s in (1, 2)]).sum(axis=0)
+    assert deaths[0] == pytest.approx(deaths[1:].mean(), rel=0.10)
