@@ -125,13 +125,17 @@ def household_cells(pop: Population, rows: np.ndarray, anchor: np.ndarray | None
     return (base * anchors + a) * 2 + j
 
 
-def consider_probability(head_age: np.ndarray, tenure: np.ndarray, m: Moves, jobless: np.ndarray | None = None) -> np.ndarray:
-    """Yearly chance that a household weighs moving: by the head's life stage and by tenure, raised after a job loss."""
+def consider_probability(head_age: np.ndarray, tenure: np.ndarray, m: Moves, jobless: np.ndarray | None = None,
+                         years: np.ndarray | None = None) -> np.ndarray:
+    """Yearly chance that a household weighs moving: by the head's life stage and by tenure, raised after a job loss
+    and in the first ``m.newcomer_years`` years after arriving in the region (``years``: years lived there)."""
     stage = np.where(head_age < 35, m.consider_rate_young, np.where(head_age < 55, m.consider_rate_mid, m.consider_rate_old))
     factor = np.select([tenure == OWNER, tenure == RENTER, tenure == DORM],
                        [m.tenure_factor_owner, m.tenure_factor_renter, m.tenure_factor_dorm], 1.0)
     if jobless is not None:
         factor = factor * np.where(jobless, m.jobless_consider_factor, 1.0)
+    if years is not None:
+        factor = factor * np.where(years < m.newcomer_years, m.newcomer_consider_factor, 1.0)
     return np.clip(stage * factor, 0.0, 1.0)
 
 

@@ -454,7 +454,7 @@ class MigrationModel(mesa.Model):
         head = pop.head_age()[rows]
         anchor = lab.household_anchor(pop, none=self.n_places)
         jobless = lab.household_jobless(pop)
-        p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows])
+        p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
         considering = rows[rng.random(len(rows)) < p]
         cum = cell_probabilities(self.context, m)
         cells = household_cells(pop, considering, anchor, jobless, self.context.anchors)

@@ -48,6 +48,7 @@ class Population(_P):
     migrant_years_mean: float = Field(6.0, ge=0, le=30)
     couple_share: float = Field(0.8, ge=0, le=1)
     aged_60_64_share_of_60plus: float = Field((18.70 - 13.50) / 18.70, gt=0, lt=1)  # China 2020 census
+    aged_80_plus_share_of_60plus: float = Field(2.54 / 18.70, gt=0, lt=1)  # China 2020 census: 80+ 2.54% of residents
 
 
 class Markets(_P):
@@ -108,6 +109,8 @@ class Moves(_P):
     beta_size: float = Field(1.0, ge=0, le=2)
     beta_commute_per_hour: float = 3.0
     jobless_consider_factor: float = Field(2.0, ge=0, le=20)
+    newcomer_consider_factor: float = Field(2.0, ge=0, le=20)
+    newcomer_years: int = Field(2, ge=0, le=30)
     beta_jobless_leave: float = 1.0
     stay_bonus: float = 2.5
     local_ties: float = 0.8

@@ -125,14 +125,14 @@ class Population:
 
 
 def age_distribution(band_shares: tuple[float, float, float], survival: np.ndarray | None = None,
-                     young_old_share: float = 0.278) -> np.ndarray:
+                     young_old_share: float = 0.278, oldest_old_share: float = 0.136) -> np.ndarray:
     """Single-year age shares 0..MAX_AGE matching the census bands 0-14, 15-59, 60+.
 
     Within bands: fewer young children than teenagers (falling births), a flat working age with a bulge at 40.
     Above 60 the shares follow ``survival`` (the life table's survivors to each age, ``l(x)``; without it a
-    geometric decline), with ``young_old_share`` of the 60+ aged 60-64 (China 2020 census: 60+ 18.70% and
-    65+ 13.50% of residents), so the oldest ages hold as many as the mortality leaves and the first year has no
-    death spike.
+    geometric decline), with ``young_old_share`` of the 60+ aged 60-64 and ``oldest_old_share`` aged 80+ (China 2020
+    census: 60+ 18.70%, 65+ 13.50%, 80+ 2.54% of residents), so the oldest ages hold as many as the mortality and the
+    cohorts' sizes leave, and the first year has no death spike.
 
     Example
     -------
@@ -145,8 +145,9 @@ def age_distribution(band_shares: tuple[float, float, float], survival: np.ndarr
     w[15:60] = 1.0 + 0.15 * np.exp(-((ages[15:60] - 40) / 10.0) ** 2)
     w[60:] = 0.93 ** (ages[60:] - 60) if survival is None else survival[60:MAX_AGE + 1]
     out = np.zeros_like(w)
-    bands = ((0, 15, band_shares[0]), (15, 60, band_shares[1]), (60, 65, band_shares[2] * young_old_share),
-             (65, MAX_AGE + 1, band_shares[2] * (1 - young_old_share)))
+    old = band_shares[2]
+    bands = ((0, 15, band_shares[0]), (15, 60, band_shares[1]), (60, 65, old * young_old_share),
+             (65, 80, old * (1 - young_old_share - oldest_old_share)), (80, MAX_AGE + 1, old * oldest_old_share))
     for lo, hi, share in bands:
         out[lo:hi] = w[lo:hi] / w[lo:hi].sum() * share
     return out
@@ -213,7 +214,8 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     n_h, n_p = len(sizes), int(sizes.sum())
 
     # Ages: an exact quota of the county distribution; each household's first member is an adult head.
-    ages = np.repeat(np.arange(MAX_AGE + 1), quota(age_distribution(age_band_shares, survival, params.aged_60_64_share_of_60plus), n_p))
+    ages = np.repeat(np.arange(MAX_AGE + 1), quota(age_distribution(age_band_shares, survival, params.aged_60_64_share_of_60plus,
+                                                                  params.aged_80_plus_share_of_60plus), n_p))
     adults = np.flatnonzero(ages >= 20)
     heads = rng.choice(adults, size=n_h, replace=False)
     rest = np.setdiff1d(np.arange(n_p), heads, assume_unique=True)
@@ -272,8 +274,9 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
         np.where(t_u < params.owner_share_local, OWNER, RENTER),
         np.where(t_u < params.owner_share_migrant, OWNER, np.where(t_u < params.owner_share_migrant + params.dorm_share_migrant, DORM, RENTER)),
     ).astype(np.int8)
-    # years migrant households have lived here: exponential with the given mean (estimated), at most 30
-    h_years = np.where(h_local, 0, np.minimum(rng.exponential(params.migrant_years_mean, n_h), 30)).astype(np.int16)
+    # years migrant households have lived here: exponential with the given mean (estimated), at most 30; local
+    # households count as long settled (30)
+    h_years = np.where(h_local, 30, np.minimum(rng.exponential(params.migrant_years_mean, n_h), 30)).astype(np.int16)
     return Population(
         h_years=h_years, p_partner=p_partner,
         p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,

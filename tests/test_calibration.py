@@ -44,8 +44,9 @@ def test_fit_recovers_known_parameters_on_a_toy_region(toy):
     before, _ = evaluate(toy, region, targets, 2020, start_values, seeds, 1.0)
     res = fit(toy, region, targets, 2020, FREE, seeds, 1.0, holdout=(), max_evaluations=60, initial=start_values)
     assert res.values["migration.nonlabour_per_1000_persons"] == pytest.approx(20.0, rel=0.2)
-    # weaker: 25% on this rate moves urbanisation by well under the 1-point tolerance on a toy of 10,000 people
-    assert res.values["urbanisation.rural_to_urban_rate"] == pytest.approx(0.03, rel=0.3)
+    # weaker: 25% on this rate moves urbanisation by well under the 1-point tolerance on a toy of 10,000 people, and
+    # since issue 14 a move to the town also needs a vacant urban dwelling, so the rate is pinned down more loosely
+    assert res.values["urbanisation.rural_to_urban_rate"] == pytest.approx(0.03, rel=0.4)
     after, towns = evaluate(toy, region, targets, 2020, res.values, seeds, 1.0)
     assert abs(after.error_population.mean()) < abs(before.error_population.mean())
     assert res.loss < 1.0 and set(towns.township) == {"A", "B", "C"}
