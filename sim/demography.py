@@ -45,18 +45,27 @@ def life_table(e0: float, slope: float) -> np.ndarray:
     return gompertz_qx(np.exp((lo + hi) / 2.0), slope)
 
 
-def path_value(start_value: float, start_year: int, path: tuple[tuple[int, float], ...], year: int,
-               gain_after: float = 0.0) -> float:
-    """A quantity's value in ``year`` along a path of (year, value) points, linear between them, from
-    ``start_value`` in ``start_year``; after the last point it changes by ``gain_after`` a year.
+def path_value(base: float, start_year: int, path: tuple[tuple[int, float], ...], year: int,
+               gain: float = 0.0) -> float:
+    """A quantity's value in ``year``.
 
-    >>> path_value(81.12, 2020, ((2025, 82.0), (2030, 82.5)), 2027), path_value(81.12, 2020, ((2025, 82.0),), 2030, 0.1)
-    (82.2, 82.5)
+    Without a ``path``: ``base`` in ``start_year``, changing by ``gain`` a year. With one: the path's (year, value)
+    points, linear between them, the first point's value before it (a run that starts earlier, e.g. a hindcast) and
+    ``gain`` a year after the last.
+
+    >>> path_value(81.12, 2020, ((2020, 81.12), (2025, 82.0), (2030, 82.5)), 2027)
+    82.2
+    >>> path_value(81.12, 2010, ((2020, 81.12), (2025, 82.0)), 2015), path_value(81.12, 2020, ((2020, 81.12), (2025, 82.0)), 2030, 0.1)
+    (81.12, 82.5)
+    >>> path_value(77.93, 2020, (), 2025, 0.2)
+    78.93
     """
-    points = sorted([(start_year, start_value), *[(int(y), float(v)) for y, v in path if y > start_year]])
+    if not path:
+        return round(base + gain * (year - start_year), 10)
+    points = sorted((int(y), float(v)) for y, v in path)
     ys, vs = [p[0] for p in points], [p[1] for p in points]
     if year >= ys[-1]:
-        return round(vs[-1] + gain_after * (year - ys[-1]), 10)
+        return round(vs[-1] + gain * (year - ys[-1]), 10)
     return round(float(np.interp(year, ys, vs)), 10)
 
 

@@ -184,7 +184,8 @@ class MigrationModel(mesa.Model):
     def _start_survival(self) -> np.ndarray:
         """Survivors to each age, both sexes, of the start year's life table (shapes the start population's old ages)."""
         d = self.params.demography
-        qx = demo.life_table(d.life_expectancy, d.gompertz_slope)
+        e0 = demo.path_value(d.life_expectancy, self.start, d.life_expectancy_path, self.start, d.life_expectancy_gain)
+        qx = demo.life_table(e0, d.gompertz_slope)
         return np.concatenate([[1.0], np.cumprod(1.0 - qx)])[:-1]
 
     def _apply_demography_params(self, year: int | None = None) -> None:

@@ -17,9 +17,9 @@ class _P(BaseModel):
 
 
 class Demography(_P):
-    life_expectancy: float = Field(77.93, gt=40, lt=100)         # both sexes, start year; China 2020 (census-based)
-    life_expectancy_path: tuple[tuple[int, float], ...] = ()     # (year, both-sex e0) points after the start, interpolated
-    life_expectancy_gain: float = Field(0.2, ge=-1, le=1)        # years of e0 gained a year after the path's last point
+    life_expectancy: float = Field(77.93, gt=40, lt=100)         # both sexes, start year, without a path; China 2020
+    life_expectancy_path: tuple[tuple[int, float], ...] = ()     # (year, both-sex e0) points, interpolated (replaces the above)
+    life_expectancy_gain: float = Field(0.2, ge=-1, le=1)        # years of e0 gained a year (after the path's last point)
     life_expectancy_sex_gap: float = Field(5.51, ge=0, le=20)    # women minus men; China 2020: 80.88 - 75.37
     tfr_path: tuple[tuple[int, float], ...] = ()                 # (year, TFR) points, interpolated; empty = constant tfr
     gompertz_slope: float = Field(0.095, gt=0.01, lt=0.2)

@@ -54,7 +54,8 @@ def test_life_expectancy_and_tfr_follow_their_paths(toy):
     over = {"demography.life_expectancy": 80.0}
     m = MigrationModel(toy, scale=0.2, seed=1, end=2030, parameters=over)
     m.params = m.params.model_copy(update={"demography": m.params.demography.model_copy(update={
-        "life_expectancy_path": ((2025, 82.0),), "life_expectancy_gain": 0.1, "tfr_path": ((2025, 2.0),)})})
+        "life_expectancy_path": ((2020, 80.0), (2025, 82.0)), "life_expectancy_gain": 0.1,
+        "tfr_path": ((2020, 1.3), (2025, 2.0))})})
     seen = {}
     while m.running:
         m.step()
