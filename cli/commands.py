@@ -501,9 +501,16 @@ def validate(args: argparse.Namespace) -> int:
                      "vs_mid_pct": (pop.mean() / mid - 1) * 100})
     band = pd.DataFrame(rows)
     ages = g[["aged0_14_share", "aged60_share", "dependency_ratio"]].mean().reset_index()
+    from workflow.outofsample import out_of_sample, scores
+
+    oos = out_of_sample(county, region.observed, region, args.start) if region.observed else pd.DataFrame()
+    score = scores(oos) if len(oos) else pd.DataFrame()
     with atomic_folder(args.out) as tmp:
         county.to_csv(tmp / "county_runs.csv", index=False)
         band.to_csv(tmp / "projection_band.csv", index=False)
+        if len(oos):
+            oos.to_csv(tmp / "out_of_sample.csv", index=False)
+            score.to_csv(tmp / "out_of_sample_scores.csv", index_label="indicator")
         ages.to_csv(tmp / "age_structure.csv", index=False)
         fig, ax = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
         ax[0].fill_between(band.year, band.low, band.high, color="#cccccc", label="plan projection low-high (PADIS-INT)")
@@ -533,9 +540,20 @@ def validate(args: argparse.Namespace) -> int:
               f"{args.seeds} seeds at scale {args.scale}. Resident population inside the plan's low-high band in {inside} of "
               f"{len(band)} projection years.\n\n## Population against the band\n\n{_md_table(band)}\n\n"
               f"## Age structure (mean over seeds)\n\n{_md_table(ages)}\n\n![projection](projection.png)\n")
+        if len(oos):
+            shown = oos[["year", "indicator", "use", "observed", "model", "model_p05", "model_p95", "no_change", "trend",
+                         "padis_mid"]]
+            md += ("\n## Out of sample: published county statistics after the start year\n\n"
+                   f"From {region.config.files.observed}; `held_out` figures were used in no fit, `fit` ones set a "
+                   "parameter. Benchmarks: no change since the start census, the trend between the last two censuses, "
+                   f"the plan's PADIS-INT mid line.\n\n{_md_table(shown)}\n\n"
+                   f"Mean absolute error over the held-out figures (population also in %):\n\n"
+                   f"{_md_table(score.reset_index(names='indicator'))}\n")
         _write_report(tmp, md)
         (tmp / "validation.json").write_text(json.dumps({"seeds": args.seeds, "scale": args.scale, "start": args.start, "end": args.end,
-                                                         "years_in_band": inside, "years": len(band), **provenance()}, indent=2), encoding="utf-8")
+                                                         "years_in_band": inside, "years": len(band),
+                                                         "out_of_sample_scores": score.to_dict(orient="index"),
+                                                         **provenance()}, indent=2, default=float), encoding="utf-8")
     t = Table(title="Baseline resident population against the plan's PADIS-INT band")
     for c in ("year", "simulated [5%-95%]", "low", "mid", "high", "in band"):
         t.add_column(c, justify="right")
@@ -543,6 +561,17 @@ def validate(args: argparse.Namespace) -> int:
         t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}", f"{r.mid:,.0f}",
                   f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
     console.print(t)
+    if len(oos):
+        t = Table(title=f"Out of sample: published county statistics ({region.config.files.observed})")
+        for c in ("year", "indicator", "use", "observed", "model [5%-95%]", "no change", "trend", "plan mid"):
+            t.add_column(c, justify="right")
+        for r in oos.itertuples():
+            f = (lambda v: f"{v:,.0f}") if r.indicator == "population" else (
+                (lambda v: f"{v:.1%}") if r.indicator in ("urbanisation", "aged60_share") else (lambda v: f"{v:.2f}‰"))
+            na = lambda v: "" if v != v else f(v)  # noqa: E731 (NaN: no benchmark)
+            t.add_row(str(r.year), r.indicator, r.use, f(r.observed), f"{f(r.model)} [{f(r.model_p05)}-{f(r.model_p95)}]",
+                      na(r.no_change), na(r.trend), na(r.padis_mid))
+        console.print(t)
     console.print(f"report in {args.out}/report.html (and report.md, projection.png)", highlight=False)
     return 0
 

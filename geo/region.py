@@ -97,6 +97,7 @@ class FilesConfig(_Strict):
     nodes: str
     edges: str
     projects: str | None = None
+    observed: str | None = None  # published statistics after the start year, for out-of-sample checks (Observation)
 
 
 class GroupConfig(_Strict):
@@ -310,6 +311,23 @@ class Economy(_Strict):
         return self.jobs_primary + self.jobs_secondary + self.jobs_tertiary
 
 
+OBSERVED_INDICATORS = ("population", "urbanisation", "birth_rate", "death_rate", "aged60_share")
+
+
+class Observation(_Strict):
+    """A published county figure for one year (``observed.csv``): kept out of every fit unless ``use`` is ``fit``.
+
+    ``population`` in persons at the year's end, ``urbanisation`` and ``aged60_share`` as shares, ``birth_rate`` and
+    ``death_rate`` per 1,000 residents.
+    """
+
+    year: int
+    indicator: Literal["population", "urbanisation", "birth_rate", "death_rate", "aged60_share"]
+    value: float
+    use: Literal["fit", "held_out"]
+    source: str = Field(min_length=1)
+
+
 class Node(_Strict):
     id: str
     name: str
@@ -379,6 +397,7 @@ class Region:
     outline: gpd.GeoSeries  # metric CRS
     polygons: gpd.GeoDataFrame | None  # index = township code, metric CRS, in table order; None if not loaded
     meta: dict[str, Any] = field(default_factory=dict)
+    observed: tuple[Observation, ...] = ()  # published statistics after the census (files.observed)
 
     @property
     def codes(self) -> list[str]:
@@ -729,6 +748,15 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
             if e.replaces is not None and e.replaces not in known_links:
                 raise RegionDataError(pfile, f"replaces unknown link {e.replaces!r} (expected an id from {f.edges} or {f.projects})",
                                       line=i + 2, field="replaces")
+    observed: list[Observation] = []
+    if f.observed:
+        ofile = folder / f.observed
+        observed = _read_csv(ofile, Observation, "published statistics: year, indicator, value, use, source")
+        seen: set[tuple[int, str]] = set()
+        for i, o in enumerate(observed):
+            if (o.year, o.indicator) in seen:
+                raise RegionDataError(ofile, f"{o.indicator} {o.year} is given twice", line=i + 2, field="indicator")
+            seen.add((o.year, o.indicator))
     seats = _check_network(folder, cfg, nodes, edges, codeset, projects)
     for z in cfg.external_zones:
         if z.node not in nodes:
@@ -757,6 +785,7 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
         nodes=nodes,
         edges=tuple(edges),
         projects=tuple(projects),
+        observed=tuple(observed),
         outline=outline,
         polygons=polys,
         meta={"seat_nodes": seats,

@@ -32,8 +32,8 @@ def occupied(pop: Population, n_townships: int) -> np.ndarray:
     [[1, 0], [0, 1]]
     """
     keep = pop.h_alive & (pop.h_tenure != DORM)
-    idx = pop.h_township[keep].astype(np.int64) * 2 + (~pop.h_urban[keep]).astype(np.int64)
-    return np.bincount(idx, minlength=2 * n_townships).reshape(n_townships, 2)
+    place = pop.h_township.astype(np.int64) * 2 + ~pop.h_urban
+    return np.bincount(place, weights=keep, minlength=2 * n_townships).astype(np.int64).reshape(n_townships, 2)
 
 
 def free_dwellings(stock: np.ndarray, occupied_now: np.ndarray) -> np.ndarray:

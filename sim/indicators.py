@@ -44,13 +44,15 @@ def county_columns(groups: Iterable[str]) -> list[str]:
 
 
 def persons_by_township(pop: Population, n: int) -> np.ndarray:
-    return np.bincount(pop.h_township[pop.p_hh[pop.p_alive]], minlength=n)
+    """Living residents per township (counted from household sizes: one pass over persons)."""
+    size = pop.household_size()
+    return np.bincount(pop.h_township, weights=size, minlength=n).astype(np.int64)
 
 
-def urban_persons_by_township(pop: Population, n: int) -> np.ndarray:
-    alive = pop.p_alive
-    hh = pop.p_hh[alive]
-    return np.bincount(pop.h_township[hh], weights=pop.h_urban[hh], minlength=n).astype(np.int64)
+def urban_persons_by_township(pop: Population, n: int, size: np.ndarray | None = None) -> np.ndarray:
+    """Living residents in the urban part, per township (``size``: household sizes, when already counted)."""
+    size = pop.household_size() if size is None else size
+    return np.bincount(pop.h_township, weights=size * pop.h_urban, minlength=n).astype(np.int64)
 
 
 def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, n: int, scale: float,
@@ -113,12 +115,14 @@ def group_share(by_township: np.ndarray, members: np.ndarray) -> float:
 
 
 def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, scale: float, flows: dict[str, float],
-                      by_township: np.ndarray | None = None, urban_by_township: np.ndarray | None = None) -> dict[str, float]:
+                      by_township: np.ndarray | None = None, urban_by_township: np.ndarray | None = None,
+                      household_income: np.ndarray | None = None) -> dict[str, float]:
     """One year's county indicators.
 
     ``groups`` maps each township group of the region to its township indices (each gives a share, see
     :func:`county_columns`); ``flows`` holds the year's births, deaths, in_migrants and out_migrants as simulated persons.
-    ``by_township`` and ``urban_by_township`` (persons, urban persons) are computed when not given.
+    ``by_township``, ``urban_by_township`` (persons, urban persons) and ``household_income`` (per household row) are
+    computed when not given.
     """
     alive = pop.p_alive
     age = pop.p_age[alive]
@@ -142,7 +146,8 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "aged0_14_share": young / total if total else float("nan"),
         "aged60_share": old / total if total else float("nan"),
         "dependency_ratio": (young + old) / working if working else float("nan"),
-        "mean_household_income": float(pop.household_income()[pop.h_alive].mean()) if pop.n_households else float("nan"),
+        "mean_household_income": float((pop.household_income() if household_income is None else household_income)[pop.h_alive].mean())
+        if pop.n_households else float("nan"),
         "hukou_conversions": flows.get("hukou_conversions", 0) / scale,
         "mean_household_size": total / pop.n_households if pop.n_households else float("nan"),
         # share of residents aged 20 or more who live with a partner

@@ -49,7 +49,8 @@ def composite_minutes(weights: np.ndarray, decay: float) -> np.ndarray:
 
 def occupied(pop: Population, n_places: int) -> np.ndarray:
     """Living residents working in each (workplace, sector) for workplaces ``0..n_places-1``: shape (n_places, 3)."""
-    w = pop.p_alive & (pop.p_work >= 0) & (pop.p_work < n_places)
+    w = np.flatnonzero(pop.p_work >= 0)  # workers are few beside all persons: select them first, then the living
+    w = w[pop.p_alive[w] & (pop.p_work[w] < n_places)]
     idx = pop.p_work[w].astype(np.int64) * SECTORS + pop.p_sector[w]
     return np.bincount(idx, minlength=n_places * SECTORS).reshape(n_places, SECTORS).astype(float)
 
@@ -259,6 +260,7 @@ def household_jobless(pop: Population) -> np.ndarray:
 
 def commuting_matrix(pop: Population, n_homes: int, n_places: int) -> np.ndarray:
     """(homes, workplaces) employed residents by home township and workplace (townships, then zones)."""
-    w = pop.p_alive & (pop.p_work >= 0)
+    w = np.flatnonzero(pop.p_work >= 0)
+    w = w[pop.p_alive[w]]
     idx = pop.h_township[pop.p_hh[w]].astype(np.int64) * n_places + pop.p_work[w]
     return np.bincount(idx, minlength=n_homes * n_places).reshape(n_homes, n_places).astype(float)

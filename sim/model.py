@@ -27,13 +27,14 @@ from sim import labour as lab
 from sim import urbanisation as urb
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
-                            labour_indicators, persons_by_township, urban_persons_by_township)
+                            labour_indicators, urban_persons_by_township)
 from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, synthesise
 
 ZONE_DECAY_PER_MIN = 0.01  # how fast an external zone's pull falls with travel time (estimated)
+COMPACT_SHARE = 0.05  # compact the population columns when this share of rows is dead or gone
 
 
 @dataclass
@@ -222,13 +223,17 @@ class MigrationModel(mesa.Model):
         self._update_context(minutes)
         self._move()
         self._in_migration()
-        self._convert_hukou()
-        self._urbanise()
+        size = self.population.household_size()  # nobody joins or leaves a household from here to the year's end
+        self._convert_hukou(size)
+        self._urbanise(size)
         # after in-migration, so newcomers have incomes in this year's indicators
         assign_incomes(self.population, self.market.tightness ** self.params.markets.wage_tightness_elasticity,
                        self.params.markets, self.np_rng)
         self._remember_vacancies()
-        self.population.compact()
+        # dropping the dead and the departed costs a pass over every column: done once they are 5% of the rows
+        pop = self.population
+        if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE or year == self.end:
+            pop.compact()
         self.year = year
         self._collect()
         if self.year >= self.end:
@@ -370,10 +375,11 @@ class MigrationModel(mesa.Model):
     def _tightness(self, minutes: np.ndarray) -> np.ndarray:
         """Jobs within reach per resident of working age within reach, relative to the county (the wage index's base)."""
         pop, lb = self.population, self.params.labour
-        alive = pop.p_alive
-        home = pop.h_township[pop.p_hh]
-        workers = np.bincount(home[alive & pop.p_employed], minlength=self.n).astype(float)
-        able = np.bincount(home[alive & (pop.p_age >= 16) & (pop.p_age < lb.retirement_age)], minlength=self.n).astype(float)
+        able_rows = np.flatnonzero(pop.p_alive & (pop.p_age >= 16) & (pop.p_age < lb.retirement_age))
+        working = np.flatnonzero(pop.p_employed)
+        working = working[pop.p_alive[working]]
+        workers = np.bincount(pop.h_township[pop.p_hh[working]], minlength=self.n).astype(float)
+        able = np.bincount(pop.h_township[pop.p_hh[able_rows]], minlength=self.n).astype(float)
         return labour_tightness(minutes, self.market.total_jobs, np.maximum(able, workers), self.params.markets.commute_decay_per_min)
 
     def _remember_vacancies(self) -> None:
@@ -556,13 +562,14 @@ class MigrationModel(mesa.Model):
             self._talent_away += away
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
-    def _convert_hukou(self) -> None:
-        """Migrant households registering local hukou (sim.hukou); persons converted are reported."""
+    def _convert_hukou(self, size: np.ndarray) -> None:
+        """Migrant households registering local hukou (sim.hukou); persons converted (``size``: household sizes) are
+        reported."""
         pop = self.population
         rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.np_rng.random(len(pop.h_alive)))
-        self._year_flows["hukou_conversions"] += float(pop.household_size()[rows].sum())
+        self._year_flows["hukou_conversions"] += float(size[rows].sum())
 
-    def _urbanise(self) -> None:
+    def _urbanise(self, size: np.ndarray) -> None:
         """Rural households seeking an urban dwelling in their own township (sim.urbanisation), at a rate that follows
         the town's advantage and wages since the start; only as many move as urban dwellings are vacant."""
         pop, rng, ctx = self.population, self.np_rng, self.context
@@ -575,7 +582,7 @@ class MigrationModel(mesa.Model):
         ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
                                 hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)), rng.random(int(in_stock.sum())))
         pop.h_urban[seekers[ok]] = True
-        self._year_flows["to_town"] += float(pop.household_size()[seekers[ok]].sum())
+        self._year_flows["to_town"] += float(size[seekers[ok]].sum())
 
     # ------------------------------------------------------------------ bookkeeping
     def _record_moves(self, origin: np.ndarray, dest: np.ndarray, persons: np.ndarray) -> None:
@@ -619,10 +626,12 @@ class MigrationModel(mesa.Model):
 
     def _collect(self) -> None:
         pop, mk = self.population, self.market
-        persons = persons_by_township(pop, self.n)
-        urban = urban_persons_by_township(pop, self.n)
+        size = pop.household_size()
+        persons = np.bincount(pop.h_township, weights=size, minlength=self.n).astype(np.int64)
+        urban = urban_persons_by_township(pop, self.n, size)
         in_stock = hs.occupied(pop, self.n)
-        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban)
+        hh_income = pop.household_income()
+        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income)
         self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
                                               self.params.labour.retirement_age, self._labour_flows))
         self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))
@@ -631,7 +640,7 @@ class MigrationModel(mesa.Model):
         work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
         hh_part = households_by_part(pop, self.n)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
-        income = np.bincount(pop.h_township[pop.h_alive], weights=pop.household_income()[pop.h_alive], minlength=self.n)
+        income = np.bincount(pop.h_township[pop.h_alive], weights=hh_income[pop.h_alive], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):
             rec = {"year": self.year, "township": t.code, "population": persons[i] / self.scale,
