@@ -1,6 +1,7 @@
-"""Jobs and housing per township: the market state, housing vacancy, prices and construction, wages.
+"""Jobs and housing per township: the market state, vacancy, labour-market tightness and wages.
 
-Who works where is the labour account of :mod:`sim.labour`.
+Who works where is the labour account of :mod:`sim.labour`; the dwelling stock, prices and construction are
+:mod:`sim.housing`.
 
 State is a handful of arrays indexed by township (and by urban/rural part for housing).
 """
@@ -87,17 +88,3 @@ def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams
     pension = np.where(pop.p_age >= 60, np.float32(params.pension_yuan), np.float32(0.0))
     pop.p_income = np.where(pop.p_employed, wage, pension).astype(np.float32)
     pop.p_income[~pop.p_alive] = 0.0
-
-
-def update_housing(state: MarketState, households: np.ndarray, params: MarketParams, added: np.ndarray | None = None) -> None:
-    """Prices respond to vacancy against its target; construction responds to price.
-
-    ``added`` (same shape as housing) are units delivered by interventions.
-    """
-    vac = vacancy(state.housing, households)
-    state.price *= np.exp(params.price_elasticity * (params.target_vacancy - vac))
-    np.clip(state.price, 0.2, 5.0, out=state.price)
-    build = state.housing * (params.natural_construction + params.construction_response * np.maximum(state.price - 1.0, 0.0))
-    state.housing += build
-    if added is not None:
-        state.housing += added
