@@ -91,14 +91,17 @@ def construction(stock: np.ndarray, price: np.ndarray, vacant_share: np.ndarray,
                  capacity: np.ndarray, p: HousingParams) -> np.ndarray:
     """Dwellings completed this year per part: a share of the stock that rises with the price above its start level
     (``construction_response``) and with the shortfall of vacancy below its ``target`` (``shortage_construction``),
-    at most ``max_build_rate`` of the stock, and never beyond ``capacity`` (land and zoning).
+    at most ``max_build_rate`` of the stock, and never beyond ``capacity`` (land and zoning). The price term fades as
+    vacancy rises above the target and is gone at twice it: builders do not add to a glut of unsold dwellings
+    whatever the price.
 
     >>> from sim.params import Housing
-    >>> construction(np.array([[100.0, 100.0]]), np.array([[1.2, 1.0]]), np.array([[0.0, 0.5]]),
-    ...              np.array([[0.1, 0.1]]), np.array([[200.0, 100.0]]), Housing()).round(2).tolist()
-    [[3.0, 0.0]]
+    >>> construction(np.array([[100.0, 100.0]]), np.array([[1.2, 1.2]]), np.array([[0.0, 0.15]]),
+    ...              np.array([[0.1, 0.1]]), np.array([[200.0, 200.0]]), Housing()).round(2).tolist()
+    [[3.0, 0.5]]
     """
-    rate = (p.construction_response * np.maximum(price - 1.0, 0.0)
+    glut = np.clip(1.0 - (vacant_share - target) / np.maximum(target, 1e-9), 0.0, 1.0)
+    rate = (p.construction_response * np.maximum(price - 1.0, 0.0) * glut
             + p.shortage_construction * np.maximum(target - vacant_share, 0.0))
     return np.minimum(stock * np.minimum(rate, p.max_build_rate), np.maximum(capacity - stock, 0.0))
 

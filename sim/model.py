@@ -148,7 +148,8 @@ class MigrationModel(mesa.Model):
         self.housing_capacity = hs.capacity(self.market.housing, self.params.housing, given)
         self.start_vacancy = vacancy(self.market.housing, hs.occupied(self.population, self.n))
         assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
-        self._tfr_lever = False
+        # a TFR given as a parameter (a sweep, a calibration, the constructor) holds from the start instead of the path
+        self._tfr_lever = "demography.tfr" in (parameters or {})
         self._apply_demography_params()
 
         self.space = mg.GeoSpace(crs=cfg.crs.metric, warn_crs_conversion=False)

@@ -87,3 +87,15 @@ def test_warm_start_out_migration_has_no_first_year_dip():
     out = np.array([simulate(PINGYANG, "baseline", end=2026, scale=0.05, seed=s).county.out_migrants.to_numpy()[1:]
                     for s in range(1, 7)]).sum(axis=0)
     assert out[0] == pytest.approx(out[1:].mean(), rel=0.20)
+
+
+def test_a_tfr_given_as_a_parameter_replaces_the_path(toy):
+    from sim.params import Params
+
+    params = Params().with_overrides({}).model_copy(update={"demography": Params().demography.model_copy(update={
+        "tfr_path": ((2020, 1.3), (2023, 0.7))})})
+    on_path = MigrationModel(toy, params=params, scale=0.2, seed=1, end=2024)
+    fixed = MigrationModel(toy, params=params, parameters={"demography.tfr": 2.0}, scale=0.2, seed=1, end=2024)
+    on_path.run()
+    fixed.run()
+    assert on_path.tfr == pytest.approx(0.7) and fixed.tfr == pytest.approx(2.0)

@@ -37,7 +37,9 @@ def test_population_matches_census_at_start(pingyang):
     assert c["aged60_share"] == pytest.approx(0.1969, abs=5e-5)
     assert c["aged0_14_share"] == pytest.approx(0.1614, abs=5e-5)
     assert c["dependency_ratio"] == pytest.approx(0.5584, abs=5e-4)
-    assert 280_000 < c["households"] < 330_000
+    # params.yaml: mean household size 2.37 (Wenzhou's 2020 census), so about 364,000 households
+    assert c["mean_household_size"] == pytest.approx(2.37, abs=0.01)
+    assert 355_000 < c["households"] < 372_000
 
 
 def test_persons_conserved_each_year(py_small):

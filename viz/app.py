@@ -138,10 +138,12 @@ def model_params() -> dict:
     if server.hukou is not None:
         out["hukou_openness"] = {"type": "SliderFloat", "value": params.moves.hukou_openness, "min": 0.0, "max": 1.0,
                                  "step": 0.01, "label": f"户籍开放 hukou {server.hukou.year}-"}
-    # steps of 0.01 from 0.80: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
+    # steps of 0.01 from 0.50: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
     # so an untouched slider gives exactly the region's value
-    out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.8, "max": 2.1, "step": 0.01,
-                  "label": f"生育率 TFR ({params.demography.tfr:g})"}
+    path = params.demography.tfr_path
+    base = f"{path[0][1]:g}→{path[-1][1]:g}" if path else f"{params.demography.tfr:g}"
+    out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.5, "max": 2.1, "step": 0.01,
+                  "label": f"生育率 TFR ({base}; moved: constant from {server.start + 1})"}
     out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "种子 Seed"}
     out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
                     "label": "比例 Scale"}

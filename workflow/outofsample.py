@@ -89,8 +89,8 @@ def scores(table: pd.DataFrame) -> pd.DataFrame:
         for m in methods:
             err = grp[f"error_{m}"]
             ok = err.notna()
-            rec[m] = float(err[ok].abs().mean()) if ok.any() else float("nan")
+            rec[m] = float(err[ok].abs().mean()) if ok.any() else np.nan
             if ind == "population":
-                rec[f"{m}_pct"] = float((err[ok].abs() / grp.observed[ok]).mean() * 100) if ok.any() else float("nan")
+                rec[f"{m}_pct"] = float((err[ok].abs() / grp.observed[ok]).mean() * 100) if ok.any() else np.nan
         out[ind] = rec
     return pd.DataFrame(out).T
