@@ -123,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--workers", type=int, default=1, help="processes: seeds are fitted in parallel (default 1)")
     k.add_argument("--note", default="", help="why this fit was made so (stored in calibration.yaml and the report)")
     k.add_argument("--holdout", nargs="*", default=["aged60_share"], help="targets left out of the fit and reported separately")
-    k.add_argument("--write", action="store_true", help="store the fitted values in the region's params.yaml and calibration.yaml")
+    k.add_argument("--write", action="store_true", help="store the fitted values in the region's params.yaml and calibration.yaml "
+                                                        "(refused from a working tree with uncommitted changes, unless --allow-dirty)")
+    k.add_argument("--allow-dirty", action="store_true", help="with --write: store a fit made from uncommitted code, "
+                                                              "recording the changes (git diff) in calibration.yaml")
     k.add_argument("--out", type=Path, default=Path("runs/calibration"), help="output folder")
     k.set_defaults(func=commands.calibrate)
 

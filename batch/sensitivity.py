@@ -29,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from batch.sweep import RunSpec, fingerprint
 from geo.region import read_model
-from sim.indicators import COUNT_COLUMNS, RATE_COLUMNS
+from sim.indicators import COUNT_COLUMNS, EXTRA_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, RATE_COLUMNS
+
+OUTPUTS = COUNT_COLUMNS + RATE_COLUMNS + EXTRA_COLUMNS + LABOUR_COLUMNS + HOUSING_COLUMNS
 from workflow.io import check_parameter_name, check_values
 
 
@@ -54,8 +56,8 @@ class SensitivitySpec(BaseModel):
             if not lo < hi:
                 raise ValueError(f"parameter {name!r}: range [{lo}, {hi}] must have low < high")
         for o in self.outputs:
-            if o not in COUNT_COLUMNS + RATE_COLUMNS and o != "primacy" and not o.endswith("_share"):
-                raise ValueError(f"unknown output {o!r} (expected a county indicator: {', '.join(COUNT_COLUMNS + RATE_COLUMNS)}, "
+            if o not in OUTPUTS and o != "primacy" and not o.endswith("_share"):
+                raise ValueError(f"unknown output {o!r} (expected a county indicator: {', '.join(OUTPUTS)}, "
                                  "primacy or <group>_share for a township group of the region)")
         y = self.year if self.year is not None else self.end
         if not self.start < y <= self.end:

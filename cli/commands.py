@@ -368,6 +368,12 @@ def calibrate(args: argparse.Namespace) -> int:
     from workflow.io import atomic_folder, load_params, provenance
 
     region = load_region(args.region)
+    code = provenance()
+    if args.write and code["git_dirty"] is not False and not args.allow_dirty:
+        what = ("git cannot tell whether the code is committed" if code["git_dirty"] is None else
+                f"the working tree has uncommitted changes ({len(code['git_changes'])}: {'; '.join(code['git_changes'][:3])})")
+        raise RegionDataError(region.path / "params.yaml", f"calibrate --write refused: {what}, so the fit could not be re-run "
+                              "from a commit. Commit first, or add --allow-dirty to store it with the diff recorded")
     for y in (args.from_year, args.to_year):
         if y not in region.config.census:
             raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})", field="census")
@@ -412,7 +418,10 @@ def calibrate(args: argparse.Namespace) -> int:
               "parameters": {r.parameter: {"value": r.fitted, "sd_across_seeds": r.sd_across_seeds, "before": r.before}
                              for r in spread.itertuples()},
               "errors": {r.target: {"observed": r.observed, "simulated": r.simulated, "error": r.error, "met": bool(r.met)}
-                         for r in table.itertuples()}, **provenance()}
+                         for r in table.itertuples()},
+              "command": _calibrate_command(args), **code}
+    if code["git_dirty"]:
+        record["git_diff"] = _git_diff()
     with atomic_folder(args.out) as tmp:
         fits.to_csv(tmp / "fits.csv", index=False)
         table.to_csv(tmp / "targets.csv", index=False)
@@ -446,6 +455,30 @@ def calibrate(args: argparse.Namespace) -> int:
     console.print(f"results in {args.out}/" + ("; parameters written to params.yaml and calibration.yaml" if args.write else
                   " (add --write to store the fit in the region's params.yaml)"), highlight=False)
     return 0
+
+
+def _calibrate_command(args: argparse.Namespace) -> str:
+    """The command that re-runs a fit with the same settings (from the commit recorded beside it)."""
+    parts = ["python run.py calibrate", f"--region {args.region}", f"--from {args.from_year}", f"--to {args.to_year}",
+             f"--seeds {args.seeds}", f"--scale {args.scale}", f"--max-evaluations {args.max_evaluations}",
+             f"--county-target {args.county_target}", f"--workers {args.workers}"]
+    if args.free:
+        parts.append("--free " + " ".join(args.free))
+    parts.append("--holdout" + "".join(f" {h}" for h in args.holdout))
+    return " ".join(parts) + f" --out {args.out}"
+
+
+def _git_diff(limit: int = 200_000) -> str:
+    """The uncommitted changes of the code's working tree (``git diff HEAD``), cut at ``limit`` characters."""
+    import subprocess
+
+    from workflow.io import ROOT
+
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "diff", "HEAD"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "(git diff failed)"
+    return out if len(out) <= limit else out[:limit] + "\n... (cut)"
 
 
 def _store_fit(region_dir: Path, spread, record: dict) -> None:

@@ -63,7 +63,7 @@ def test_calibrate_command_end_to_end_and_write(toy, tmp_path):
     out = tmp_path / "cal"
     with console.capture() as cap:
         rc = run.main(["calibrate", "--region", str(toy), "--from", "2010", "--to", "2020", "--seeds", "2", "--scale", "1.0",
-                       "--max-evaluations", "6", "--out", str(out), "--write"])
+                       "--max-evaluations", "6", "--out", str(out), "--write", "--allow-dirty"])
     assert rc == 0 and "Hindcast 2010→2020" in cap.get()
     targets = pd.read_csv(out / "targets.csv")
     assert {"population", "aged60_share", "township_mape"} <= set(targets.target)
@@ -76,6 +76,41 @@ def test_calibrate_command_end_to_end_and_write(toy, tmp_path):
     assert record["hindcast"] == [2010, 2020] and "migration.nonlabour_per_1000_persons" in record["parameters"]
     params = load_params(toy)
     assert params.migration.nonlabour_per_1000_persons == pytest.approx(record["parameters"]["migration.nonlabour_per_1000_persons"]["value"], rel=1e-5)
+    # the record names the command that re-runs the fit, and the commit (with the diff if the tree was dirty)
+    assert record["command"].startswith("python run.py calibrate --region") and "--seeds 2" in record["command"]
+    assert "git_commit" in record and (not record["git_dirty"] or "git_diff" in record)
+
+
+def test_calibrate_write_refuses_uncommitted_code(toy, tmp_path, monkeypatch):
+    import run
+    import workflow.io
+    from cli.commands import console
+
+    monkeypatch.setattr(workflow.io, "provenance", lambda root=None: {"version": "0", "git_commit": "abc", "git_dirty": True,
+                                                                      "git_changes": [" M sim/model.py"]})
+    with console.capture() as cap:
+        rc = run.main(["calibrate", "--region", str(toy), "--seeds", "1", "--max-evaluations", "2", "--out", str(tmp_path / "c"),
+                       "--write"])
+    assert rc == 2 and "refused" in cap.get() and "sim/model.py" in cap.get()
+    assert not (tmp_path / "c").exists() and not (toy / "calibration.yaml").exists()  # refused before any run
+
+
+def test_held_out_statistics_are_used_in_no_fit(pingyang):
+    """Every figure of observed.csv marked held_out stays out of the stored fit (its targets are census years) and out
+    of every parameter source; a figure marked fit is named by the parameter it set."""
+    import yaml
+
+    from conftest import PINGYANG
+
+    record = yaml.safe_load((PINGYANG / "calibration.yaml").read_text(encoding="utf-8"))
+    fit_years = set(record["hindcast"])
+    params_text = (PINGYANG / "params.yaml").read_text(encoding="utf-8")
+    for o in pingyang.observed:
+        if o.use == "held_out":
+            assert o.year not in fit_years
+            assert f"{o.value:g}" not in params_text or o.indicator == "population"
+        else:
+            assert "tfr_path" in o.source and "5.01" in params_text
 
 
 def test_calibrate_needs_census_years(toy, tmp_path):
