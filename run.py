@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli import commands
+from cli import commands, uncertainty
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +129,39 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "recording the changes (git diff) in calibration.yaml")
     k.add_argument("--out", type=Path, default=Path("runs/calibration"), help="output folder")
     k.set_defaults(func=commands.calibrate)
+
+    h = sub.add_parser("history-match", help="which parameter sets a hindcast cannot rule out (identifiability)",
+                       description="Sample the parameter box (Latin hypercube), run the hindcast --from → --to for every sample "
+                                   "with several seeds, and keep the sets whose implausibility is at most 3 for every target. "
+                                   "Writes the samples, the non-implausible ranges and correlations, a pairs plot and a report.")
+    h.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
+    h.add_argument("--from", dest="from_year", type=int, default=2010, help="start year, a census year (default 2010)")
+    h.add_argument("--to", dest="to_year", type=int, default=2020, help="target year, a census year (default 2020)")
+    h.add_argument("--samples", type=int, default=100, help="parameter sets (default 100)")
+    h.add_argument("--seeds", type=int, default=2, help="seeds per set (default 2)")
+    h.add_argument("--scale", type=float, default=0.05, help="share of households simulated (default 0.05)")
+    h.add_argument("--county-target", default="population", help="census entry for the county total (as for calibrate)")
+    h.add_argument("--free", nargs="+", default=None, metavar="NAME=LOW:HIGH", help="parameters and their box (default: as calibrate)")
+    h.add_argument("--holdout", nargs="*", default=["aged60_share"], help="targets that rule nothing out (reported only)")
+    h.add_argument("--design-seed", type=int, default=0, help="seed of the Latin hypercube (default 0)")
+    h.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    h.add_argument("--out", type=Path, default=Path("runs/history"), help="output folder")
+    h.set_defaults(func=uncertainty.history_match)
+
+    e = sub.add_parser("ensemble", help="a projection with parameter uncertainty: members of a history match x seeds",
+                       description="Run a scenario for up to --members non-implausible parameter sets of a history-match folder, "
+                                   "each with --seeds seeds, and report intervals from parameters and seeds together and from "
+                                   "seeds alone.")
+    e.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
+    e.add_argument("--history", type=Path, required=True, help="output folder of run.py history-match")
+    e.add_argument("--scenario", default="baseline", help="scenario name (default baseline)")
+    e.add_argument("--members", type=int, default=20, help="parameter sets, spread over the non-implausible ones (default 20)")
+    e.add_argument("--seeds", type=int, default=3, help="seeds per set (default 3)")
+    e.add_argument("--scale", type=float, default=0.1, help="share of households simulated (default 0.1)")
+    e.add_argument("--start", type=int, default=2020, help="start year (default 2020)")
+    e.add_argument("--end", type=int, default=2035, help="end year (default 2035)")
+    e.add_argument("--out", type=Path, default=Path("runs/ensemble"), help="output folder")
+    e.set_defaults(func=uncertainty.ensemble)
 
     v = sub.add_parser("validate", help="the baseline projection against the plan's low-mid-high band",
                        description="Run the baseline from the start census to --end with several seeds and compare resident "

@@ -161,3 +161,57 @@ def test_free_parameters_from_the_command_line():
                          ["moves.stay_bonus=1", "NAME=LOW:HIGH"], ["moves.beta_size=0.3:9", "outside what"]):
         with pytest.raises(RegionDataError, match=message):
             parse_free([bad])
+
+
+def test_history_matching_keeps_the_truth_and_rules_out_the_far(toy):
+    from workflow.history import correlations, history_match, summary
+
+    seeds = [1, 2]
+    targets = truth_targets(toy, seeds)
+    region = load_region(toy)
+    table = history_match(toy, region, targets, 2020, FREE, 24, seeds, 1.0, seed=3)
+    assert len(table) == 24 and {"I_population", "I_max", "plausible"} <= set(table.columns)
+    keep = table[table.plausible]
+    assert 0 < len(keep) < len(table)  # the data rule some of the box out, not all of it
+    s = summary(table, FREE)
+    lo, hi = s.loc["migration.nonlabour_per_1000_persons", ["low", "high"]]
+    assert lo <= 20.0 * 1.25 and hi >= 20.0 * 0.75  # the truth lies within the non-implausible range
+    assert s.loc["migration.nonlabour_per_1000_persons", "share_of_box"] < 0.8  # and the data pin the rate down
+    far = table[(table["migration.nonlabour_per_1000_persons"] - 20.0).abs() > 20]
+    assert len(far) and not far.plausible.any()
+    assert correlations(table, list(FREE)).shape == (2, 2)
+
+
+def test_history_match_and_ensemble_commands(toy, tmp_path):
+    import pandas as pd
+
+    import run
+    from cli.commands import console
+
+    hm, ens = tmp_path / "hm", tmp_path / "ens"
+    with console.capture() as cap:
+        rc = run.main(["history-match", "--region", str(toy), "--from", "2010", "--to", "2020", "--samples", "8", "--seeds", "1",
+                       "--scale", "0.5", "--holdout", "aged60_share", "township_mape", "primacy", "urbanisation",
+                       "--free", "migration.nonlabour_per_1000_persons=2:40", "--out", str(hm)])
+    assert rc == 0 and "sets not ruled out" in cap.get()
+    samples = pd.read_csv(hm / "samples.csv")
+    assert len(samples) == 8 and (hm / "pairs.png").exists() and (hm / "report.html").exists()
+    assert (samples.plausible == (samples.I_max <= 3)).all() and samples.plausible.any()
+    with console.capture() as cap:
+        rc = run.main(["ensemble", "--region", str(toy), "--history", str(hm), "--members", "2", "--seeds", "2",
+                       "--scale", "0.5", "--end", "2023", "--out", str(ens)])
+    assert rc == 0 and "parameter sets" in cap.get()
+    summary = pd.read_csv(ens / "summary.csv")
+    pop = summary[(summary.indicator == "population") & (summary.year == 2023)].iloc[0]
+    assert pop.p05 <= pop["mean"] <= pop.p95 and pop.all_width >= 0
+    runs = pd.read_csv(ens / "county_runs.csv")
+    assert runs.groupby("member").seed.nunique().eq(2).all()
+
+
+def test_ensemble_needs_a_history_folder(toy, tmp_path):
+    import run
+    from cli.commands import console
+
+    with console.capture() as cap:
+        rc = run.main(["ensemble", "--region", str(toy), "--history", str(tmp_path / "none"), "--out", str(tmp_path / "e")])
+    assert rc == 2 and "plausible.csv" in cap.get()

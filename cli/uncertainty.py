@@ -1,0 +1,170 @@
+"""The history-match and ensemble commands: what the data pin down, and projections that carry it.
+
+Printing and files live here; the method is :mod:`workflow.history`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from cli.commands import _md_table, _write_report, console
+from geo.region import RegionDataError, load_region
+
+
+def history_match(args: argparse.Namespace) -> int:
+    """Sample the parameter box, run the hindcast for every sample and keep the non-implausible sets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workflow import calibration as cal
+    from workflow import history as hm
+    from workflow.io import atomic_folder, load_params, provenance
+
+    region = load_region(args.region)
+    for y in (args.from_year, args.to_year):
+        if y not in region.config.census:
+            raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})",
+                                  field="census")
+    try:
+        targets = cal.census_targets(region, args.to_year, args.county_target)
+    except KeyError as exc:
+        raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
+    bounds = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
+    seeds = list(range(1, args.seeds + 1))
+    holdout = tuple(args.holdout)
+    console.print(f"history matching: {args.samples} parameter sets x {len(seeds)} seeds, hindcast {args.from_year}→{args.to_year}, "
+                  f"{args.workers} process(es)...", highlight=False)
+    table = hm.history_match(args.region, region, targets, args.from_year, bounds, args.samples, seeds, args.scale,
+                             load_params(args.region), holdout, args.workers, args.design_seed)
+    names = list(bounds)
+    ranges = hm.summary(table, bounds)
+    corr = hm.correlations(table, names)
+    kept = int(table.plausible.sum())
+    used = [c[2:] for c in table.columns if c.startswith("I_") and c != "I_max" and c[2:] not in holdout]
+    record = {"hindcast": [args.from_year, args.to_year], "county_target": args.county_target, "samples": args.samples,
+              "seeds": seeds, "scale": args.scale, "design_seed": args.design_seed, "cutoff": hm.CUTOFF,
+              "targets_used": used, "held_out": list(holdout), "bounds": {k: list(v) for k, v in bounds.items()},
+              "non_implausible": kept, **provenance()}
+    with atomic_folder(args.out) as tmp:
+        table.to_csv(tmp / "samples.csv", index=False)
+        table[table.plausible].to_csv(tmp / "plausible.csv", index=False)
+        ranges.to_csv(tmp / "ranges.csv", index_label="parameter")
+        corr.to_csv(tmp / "correlations.csv", index_label="parameter")
+        (tmp / "history.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        k = len(names)
+        fig, axes = plt.subplots(k, k, figsize=(2.1 * k, 2.1 * k), dpi=90, squeeze=False)
+        out, keep = table[~table.plausible], table[table.plausible]
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                ax = axes[i][j]
+                if i == j:
+                    ax.hist([out[a], keep[a]], bins=10, range=bounds[a], stacked=True, color=["#dddddd", "#c0392b"])
+                else:
+                    ax.scatter(out[b], out[a], s=4, color="#cccccc")
+                    ax.scatter(keep[b], keep[a], s=6, color="#c0392b")
+                ax.tick_params(labelsize=6)
+                if i == k - 1:
+                    ax.set_xlabel(b.split(".")[1], fontsize=7)
+                if j == 0:
+                    ax.set_ylabel(a.split(".")[1], fontsize=7)
+        fig.suptitle(f"Non-implausible (red) and ruled-out (grey) parameter sets, hindcast {args.from_year}→{args.to_year}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(tmp / "pairs.png", bbox_inches="tight")
+        plt.close(fig)
+        md = (f"# History matching: hindcast {args.from_year} to {args.to_year}\n\n"
+              f"{args.samples} parameter sets (Latin hypercube, design seed {args.design_seed}) x seeds {seeds} at scale "
+              f"{args.scale}. A set is ruled out when the implausibility of any target ({', '.join(used)}) exceeds "
+              f"{hm.CUTOFF:g}; held out: {', '.join(holdout) or 'none'}. **{kept} of {args.samples} sets are not ruled out.**\n\n"
+              f"## What the data pin down\n\n{_md_table(ranges.reset_index(names='parameter'))}\n\n"
+              f"## Correlations among the non-implausible sets\n\n{_md_table(corr.reset_index(names='parameter'))}\n\n"
+              "![pairs](pairs.png)\n")
+        _write_report(tmp, md)
+    t = Table(title=f"History matching {args.from_year}→{args.to_year}: {kept} of {args.samples} sets not ruled out")
+    for c in ("parameter", "box", "non-implausible range", "5%-95%", "share of box"):
+        t.add_column(c, justify="left" if c == "parameter" else "right")
+    for name, r in ranges.iterrows():
+        t.add_row(name, f"{r.box_low:g}-{r.box_high:g}", f"{r.low:.4g}-{r.high:.4g}", f"{r.p05:.4g}-{r.p95:.4g}",
+                  f"{r.share_of_box:.0%}" if r.share_of_box == r.share_of_box else "")
+    console.print(t)
+    console.print(f"results in {args.out}/ (samples.csv, plausible.csv, ranges.csv, correlations.csv, pairs.png, report.html)",
+                  highlight=False)
+    return 0
+
+
+def ensemble(args: argparse.Namespace) -> int:
+    """Run a scenario for members of a history match's non-implausible set, each with several seeds, and report
+    intervals with parameter uncertainty and seed noise together and seed noise alone."""
+    from workflow.io import atomic_folder, load_params, provenance
+    from workflow.runner import simulate
+
+    region = load_region(args.region)
+    path = Path(args.history) / "plausible.csv"
+    if not path.exists():
+        raise RegionDataError(path, "no plausible.csv (expected the output folder of run.py history-match)")
+    plausible = pd.read_csv(path)
+    names = [c for c in plausible.columns if "." in c and not c.startswith(("I_", "error_"))]
+    if plausible.empty:
+        raise RegionDataError(path, "no non-implausible parameter set to run (the history match ruled out every one)")
+    take = np.unique(np.linspace(0, len(plausible) - 1, min(args.members, len(plausible))).round().astype(int))
+    members = plausible.iloc[take][names].reset_index(drop=True)
+    params = load_params(args.region)
+    runs = []
+    for m, row in members.iterrows():
+        for s in range(1, args.seeds + 1):
+            res = simulate(args.region, args.scenario, args.start, args.end, args.scale, s, overrides=row.to_dict(),
+                           region=region, params=params)
+            runs.append(res.county.assign(member=m, seed=s))
+    county = pd.concat(runs, ignore_index=True)
+    cols = ["population", "primacy", "urbanisation", "aged60_share"]
+    rows = []
+    for year, g in county.groupby("year"):
+        for col in cols:
+            v = g[col]
+            within = g.groupby("member")[col].agg(lambda x: x.quantile(0.95) - x.quantile(0.05)).mean()
+            rows.append({"year": year, "indicator": col, "mean": v.mean(), "p05": v.quantile(0.05), "p95": v.quantile(0.95),
+                         "seed_only_width": within, "all_width": v.quantile(0.95) - v.quantile(0.05)})
+    summary = pd.DataFrame(rows)
+    oos = pd.DataFrame()
+    if region.observed:
+        from workflow.outofsample import out_of_sample
+
+        oos = out_of_sample(county.assign(seed=county.member * 1000 + county.seed), region.observed, region, args.start)
+    record = {"history": str(args.history), "scenario": args.scenario, "members": len(members), "seeds": args.seeds,
+              "scale": args.scale, "start": args.start, "end": args.end, **provenance()}
+    with atomic_folder(args.out) as tmp:
+        county.to_csv(tmp / "county_runs.csv", index=False)
+        members.to_csv(tmp / "members.csv", index_label="member")
+        summary.to_csv(tmp / "summary.csv", index=False)
+        if len(oos):
+            oos.to_csv(tmp / "out_of_sample.csv", index=False)
+        (tmp / "ensemble.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        shown = summary[summary.year.isin([y for y in (2025, 2030, 2035) if y <= args.end])]
+        md = (f"# Ensemble projection: {args.scenario}, {args.start}-{args.end}\n\n{len(members)} non-implausible parameter sets "
+              f"from {args.history} x {args.seeds} seeds at scale {args.scale}. `p05`-`p95` is over all runs (parameter "
+              "uncertainty and seed noise); `seed_only_width` is the mean 5%-95% width within one parameter set (seed noise "
+              f"alone).\n\n{_md_table(shown)}\n")
+        if len(oos):
+            md += ("\n## Published statistics after the start year (held out of the history match)\n\n"
+                   + _md_table(oos[["year", "indicator", "use", "observed", "model", "model_p05", "model_p95"]]) + "\n")
+        _write_report(tmp, md)
+    t = Table(title=f"{args.scenario}: {len(members)} parameter sets x {args.seeds} seeds")
+    for c in ("year", "indicator", "mean", "5%-95% (parameters and seeds)", "width from seeds alone"):
+        t.add_column(c, justify="right")
+    for r in shown.itertuples():
+        f = (lambda v: f"{v:,.0f}") if r.indicator == "population" else (lambda v: f"{v:.1%}")
+        t.add_row(str(r.year), r.indicator, f(r.mean), f"{f(r.p05)}-{f(r.p95)}", f(r.seed_only_width))
+    console.print(t)
+    for r in oos.itertuples():
+        f = (lambda v: f"{v:,.0f}") if r.indicator == "population" else (lambda v: f"{v:.3g}")
+        console.print(f"{r.year} {r.indicator} ({r.use}): published {f(r.observed)}, ensemble {f(r.model)} "
+                      f"[{f(r.model_p05)}-{f(r.model_p95)}]", highlight=False)
+    console.print(f"results in {args.out}/ (county_runs.csv, members.csv, summary.csv, report.html)", highlight=False)
+    return 0
