@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
     cp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     cp.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default runs/compare)")
+    cp.add_argument("--history", type=Path, default=None,
+                    help="a run.py history-match folder: run every scenario for parameter sets of its non-implausible set too, "
+                         "so intervals carry parameter uncertainty (runs are paired by set and seed)")
+    cp.add_argument("--members", type=int, default=10, help="with --history: parameter sets to use (default 10)")
     cp.set_defaults(func=commands.compare)
 
     b = sub.add_parser("batch", help="run a sweep (scenarios x parameter values x seeds) on local cores or a Dask cluster",

@@ -188,12 +188,14 @@ def compare(args: argparse.Namespace) -> int:
         raise RegionDataError("--seeds", f"expected at least 1 seed, got {args.seeds}")
     region = load_region(args.region)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    total = len(args.scenarios) * len(seeds)
+    members = _members(args.history, args.members) if args.history else None
+    total = len(args.scenarios) * len(seeds) * (len(members) if members else 1)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=not console.is_terminal) as bar:
         task = bar.add_task("runs", total=total)
         county, towns, meta = run_all(args.region, args.scenarios, seeds, args.start, args.end, args.scale,
-                                      workers=args.workers, on_done=lambda s, k: bar.update(task, advance=1, description=f"{s} seed {k}"))
+                                      workers=args.workers, on_done=lambda s, k: bar.update(task, advance=1, description=f"{s} run {k}"),
+                                      members=members)
     targets = region.config.targets
     years = sorted({y for t in targets.values() for y in t.by_year if args.start < y <= args.end} | {args.end})
     summary = summarise(county, args.scenarios, years, targets)
@@ -209,12 +211,29 @@ def compare(args: argparse.Namespace) -> int:
             difference_map(region, diff[diff.scenario == s], s, ref, args.end, tmp / f"difference_{s}_{args.end}.png")
         (tmp / "compare.json").write_text(json.dumps({
             "region": str(args.region), "scenarios": args.scenarios, "reference": ref, "seeds": seeds, "scale": args.scale,
-            "start": args.start, "end": args.end, "common_random_numbers": True, "scenario_runs": meta, **provenance()},
+            "start": args.start, "end": args.end, "common_random_numbers": True, "scenario_runs": meta,
+            "parameter_sets": {"history": str(args.history), "members": members} if members else None, **provenance()},
             indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     console.print(compare_table(summary, targets, args.scenarios))
-    console.print(f"{total} runs ({len(args.scenarios)} scenarios x {len(seeds)} seeds, scale {args.scale}); results in {args.out}/ "
+    sets = f" x {len(members)} parameter sets from {args.history}" if members else ""
+    console.print(f"{total} runs ({len(args.scenarios)} scenarios x {len(seeds)} seeds{sets}, scale {args.scale}); results in {args.out}/ "
                   "(summary.csv, county_runs.csv, townships_runs.csv, indicators.png, difference maps, compare.json)", highlight=False)
     return 0
+
+
+def _members(history: Path, count: int) -> list[dict[str, float]]:
+    """Up to ``count`` parameter sets spread over the non-implausible sets of a history-match folder."""
+    import pandas as pd
+
+    path = Path(history) / "plausible.csv"
+    if not path.exists():
+        raise RegionDataError(path, "no plausible.csv (expected the output folder of run.py history-match)")
+    plausible = pd.read_csv(path)
+    if plausible.empty:
+        raise RegionDataError(path, "no non-implausible parameter set (the history match ruled out every one)")
+    names = [c for c in plausible.columns if "." in c and not c.startswith(("I_", "error_"))]
+    take = np.unique(np.linspace(0, len(plausible) - 1, min(count, len(plausible))).round().astype(int))
+    return [{k: float(v) for k, v in row.items()} for row in plausible.iloc[take][names].to_dict("records")]
 
 
 def compare_table(summary, targets, scenarios) -> Table:

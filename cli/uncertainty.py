@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from cli.commands import _md_table, _write_report, console
+from cli.commands import _md_table, _members, _write_report, console
 from geo.region import RegionDataError, load_region
 
 
@@ -106,15 +104,7 @@ def ensemble(args: argparse.Namespace) -> int:
     from workflow.runner import simulate
 
     region = load_region(args.region)
-    path = Path(args.history) / "plausible.csv"
-    if not path.exists():
-        raise RegionDataError(path, "no plausible.csv (expected the output folder of run.py history-match)")
-    plausible = pd.read_csv(path)
-    names = [c for c in plausible.columns if "." in c and not c.startswith(("I_", "error_"))]
-    if plausible.empty:
-        raise RegionDataError(path, "no non-implausible parameter set to run (the history match ruled out every one)")
-    take = np.unique(np.linspace(0, len(plausible) - 1, min(args.members, len(plausible))).round().astype(int))
-    members = plausible.iloc[take][names].reset_index(drop=True)
+    members = pd.DataFrame(_members(args.history, args.members))
     params = load_params(args.region)
     runs = []
     for m, row in members.iterrows():

@@ -206,6 +206,17 @@ def test_history_match_and_ensemble_commands(toy, tmp_path):
     assert pop.p05 <= pop["mean"] <= pop.p95 and pop.all_width >= 0
     runs = pd.read_csv(ens / "county_runs.csv")
     assert runs.groupby("member").seed.nunique().eq(2).all()
+    # compare with the same sets: runs paired by set and seed across scenarios, a member column, intervals over both
+    from toy import write_scenario
+
+    write_scenario(toy, "more_jobs", [{"type": "jobs", "township": "A", "sector": "secondary", "jobs": 500, "year": 2021}])
+    with console.capture() as cap:
+        rc = run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "more_jobs", "--seeds", "2", "--scale", "0.5",
+                       "--end", "2023", "--history", str(hm), "--members", "2", "--out", str(tmp_path / "cmp")])
+    assert rc == 0 and "parameter sets" in cap.get()
+    runs = pd.read_csv(tmp_path / "cmp" / "county_runs.csv")
+    assert set(runs.member) == {0, 1} and runs[runs.scenario == "baseline"].seed.nunique() == 4
+    assert (runs.seed // 1000 == runs.member).all()
 
 
 def test_ensemble_needs_a_history_folder(toy, tmp_path):

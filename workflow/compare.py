@@ -18,48 +18,60 @@ import pandas as pd
 from sim.indicators import FLOW_COLUMNS
 from workflow.runner import RunResult, cached_region, prepare, simulate
 
-NOT_SUMMARISED = {"year", "scenario", "seed", *FLOW_COLUMNS}  # flows are yearly counts, not states to compare
+NOT_SUMMARISED = {"year", "scenario", "seed", "member", *FLOW_COLUMNS}  # flows are yearly counts, not states to compare
+
+
+MEMBER_STRIDE = 1000  # with parameter sets, a run's pairing key is member x 1000 + seed
 
 
 def _one(job: tuple) -> tuple[str, int, RunResult]:
-    region_folder, scenario, start, end, scale, seed = job
-    return scenario, seed, simulate(region_folder, scenario, start, end, scale, seed, region=cached_region(region_folder))
+    region_folder, scenario, start, end, scale, seed, key, overrides = job
+    return scenario, key, simulate(region_folder, scenario, start, end, scale, seed, overrides=overrides,
+                                   region=cached_region(region_folder))
 
 
 def run_all(region_folder: Path, scenarios: list[str], seeds: list[int], start: int, end: int, scale: float,
-            workers: int = 1, on_done: Callable[[str, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Run every scenario with every seed.
+            workers: int = 1, on_done: Callable[[str, int], None] | None = None,
+            members: list[dict[str, float]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Run every scenario with every seed, and with every parameter set of ``members`` if given (e.g. the
+    non-implausible sets of a history match: then intervals carry parameter uncertainty too).
+
+    Runs are paired across scenarios by the column ``seed``: the seed itself, or ``member × 1000 + seed`` with
+    members (a ``member`` column then says which set).
 
     Returns
     -------
-    county : one row per scenario x seed x year.
-    townships : one row per scenario x seed x year x township.
+    county : one row per scenario x run x year.
+    townships : one row per scenario x run x year x township.
     meta : the first run's provenance per scenario (scenario detail included).
     """
     region = cached_region(region_folder)
     for s in scenarios:  # every file is checked before anything runs
         prepare(region_folder, s, start, end, region=region)
-    jobs = [(region_folder, s, start, end, scale, seed) for s in scenarios for seed in seeds]
+    sets = [(None, None)] if members is None else list(enumerate(members))
+    jobs = [(region_folder, s, start, end, scale, seed, seed if m is None else m * MEMBER_STRIDE + seed, values)
+            for s in scenarios for m, values in sets for seed in seeds]
     county, towns, meta = [], [], {}
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = pool.map(_one, jobs)
-            for scenario, seed, res in results:
-                _keep(scenario, seed, res, county, towns, meta)
+            for scenario, key, res in results:
+                _keep(scenario, key, res, county, towns, meta, members is not None)
                 if on_done:
-                    on_done(scenario, seed)
+                    on_done(scenario, key)
     else:
         for job in jobs:
-            scenario, seed, res = _one(job)
-            _keep(scenario, seed, res, county, towns, meta)
+            scenario, key, res = _one(job)
+            _keep(scenario, key, res, county, towns, meta, members is not None)
             if on_done:
-                on_done(scenario, seed)
+                on_done(scenario, key)
     return pd.concat(county, ignore_index=True), pd.concat(towns, ignore_index=True), meta
 
 
-def _keep(scenario: str, seed: int, res: RunResult, county: list, towns: list, meta: dict) -> None:
-    county.append(res.county.assign(scenario=scenario, seed=seed))
-    towns.append(res.townships.assign(scenario=scenario, seed=seed))
+def _keep(scenario: str, key: int, res: RunResult, county: list, towns: list, meta: dict, with_members: bool = False) -> None:
+    extra = {"member": key // MEMBER_STRIDE} if with_members else {}
+    county.append(res.county.assign(scenario=scenario, seed=key, **extra))
+    towns.append(res.townships.assign(scenario=scenario, seed=key, **extra))
     meta.setdefault(scenario, {k: v for k, v in res.meta.items() if k not in ("seed", "runtime_seconds", "households_simulated_at_end")})
 
 
