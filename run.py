@@ -167,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, default=Path("runs/ensemble"), help="output folder")
     e.set_defaults(func=uncertainty.ensemble)
 
+    kc = sub.add_parser("constants", help="move-choice constants that make the start year an equilibrium (no drift)",
+                        description="Compute alternative-specific constants per township part so that, at the start year's "
+                                    "conditions, the expected moves within the region bring each part as many movers as leave "
+                                    "it; --write stores them as the region's constants.csv.")
+    kc.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
+    kc.add_argument("--start", type=int, default=2020, help="start year, a census year (default 2020)")
+    kc.add_argument("--scale", type=float, default=1.0, help="share of households simulated (default 1.0)")
+    kc.add_argument("--seed", type=int, default=1, help="seed of the synthetic population (default 1)")
+    kc.add_argument("--iterations", type=int, default=200, help="balancing iterations (default 200)")
+    kc.add_argument("--criterion", choices=["shares", "no-drift"], default="shares",
+                    help="shares: movers choose parts in proportion to their households (default); no-drift: every part "
+                         "gains as many movers as it loses")
+    kc.add_argument("--write", action="store_true", help="store them in the region (refused from uncommitted code unless --allow-dirty)")
+    kc.add_argument("--allow-dirty", action="store_true", help="with --write: allow uncommitted code (recorded in the source)")
+    kc.set_defaults(func=uncertainty.constants)
+
     v = sub.add_parser("validate", help="the baseline projection against the plan's low-mid-high band",
                        description="Run the baseline from the start census to --end with several seeds and compare resident "
                                    "population with the region's projection band and the age indicators with the plan's targets.")

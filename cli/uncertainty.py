@@ -158,3 +158,67 @@ def ensemble(args: argparse.Namespace) -> int:
                       f"[{f(r.model_p05)}-{f(r.model_p95)}]", highlight=False)
     console.print(f"results in {args.out}/ (county_runs.csv, members.csv, summary.csv, report.html)", highlight=False)
     return 0
+
+
+def constants(args: argparse.Namespace) -> int:
+    """Alternative-specific constants of the move choice that make the start year an equilibrium (no drift)."""
+    import datetime
+    from dataclasses import replace
+
+    from sim import labour as lab
+    from sim.choice import balance_constants, cell_weights, expected_flows
+    from sim.model import MigrationModel
+    from workflow.io import load_params, provenance
+
+    region = load_region(args.region)
+    code = provenance()
+    if args.write and code["git_dirty"] is not False and not args.allow_dirty:
+        raise RegionDataError(region.path / "constants.csv", "constants --write refused: the working tree has uncommitted "
+                              "changes (or git cannot tell), so the constants could not be re-made from a commit. Commit "
+                              "first, or add --allow-dirty")
+    params = load_params(args.region).with_overrides({"moves.constants_weight": 0.0})
+    m = MigrationModel(region, params=params, start=args.start, end=args.start, scale=args.scale, seed=args.seed)
+    pop, ctx = m.population, replace(m.context, constants=None)
+    anchor = lab.household_anchor(pop, none=m.n_places)
+    weights = cell_weights(pop, anchor, lab.household_jobless(pop), ctx.anchors, m.moves, m.n)
+    before_in, before_out = expected_flows(ctx, m.moves, weights)
+    from sim.markets import households_by_part
+
+    shares = households_by_part(pop, m.n).reshape(-1) if args.criterion == "shares" else None
+    c = balance_constants(ctx, m.moves, weights, shares=shares, iterations=args.iterations)
+    after_in, after_out = expected_flows(replace(ctx, constants=c), m.moves, weights)
+    table = pd.DataFrame({"code": m.codes, "name": [region.township(k).name_zh for k in m.codes],
+                          "urban": c[:, 0].round(4), "rural": c[:, 1].round(4),
+                          "net_before_urban": (before_in - before_out)[0::2] / args.scale,
+                          "net_before_rural": (before_in - before_out)[1::2] / args.scale,
+                          "net_after": ((after_in - after_out).reshape(-1, 2).sum(axis=1)) / args.scale})
+    t = Table(title=f"Move-choice constants: the start year {args.start} as an equilibrium (expected net moves a year)")
+    for col in ("township", "urban", "rural", "net moves before (urban / rural)", "after"):
+        t.add_column(col, justify="left" if col == "township" else "right")
+    for r in table.itertuples():
+        t.add_row(r.name, f"{r.urban:+.3f}", f"{r.rural:+.3f}", f"{r.net_before_urban:+,.0f} / {r.net_before_rural:+,.0f}",
+                  f"{r.net_after:+,.0f}")
+    console.print(t)
+    if args.write:
+        source = (f"calibrated {datetime.date.today().isoformat()}: run.py constants --start {args.start} --scale {args.scale} "
+                  f"--seed {args.seed} --criterion {args.criterion}; movers choose the {args.start} parts "
+                  f"{'in proportion to their households' if args.criterion == 'shares' else 'so that none gains or loses'} (commit "
+                  f"{code['git_commit']}{', with uncommitted changes' if code['git_dirty'] else ''})")
+        out = table[["code", "urban", "rural"]].assign(source=source)
+        path = region.path / "constants.csv"
+        tmp = path.with_name(".constants.csv.tmp")
+        out.to_csv(tmp, index=False)
+        tmp.replace(path)
+        yaml_path = region.path / "region.yaml"
+        text = yaml_path.read_text(encoding="utf-8")
+        if region.config.files.constants is None:
+            lines = text.splitlines(keepends=True)
+            at = next(i for i, line in enumerate(lines) if line.rstrip() == "files:")
+            lines.insert(at + 1, "  constants: constants.csv   # move-choice constants, written by run.py constants\n")
+            tmp = yaml_path.with_name(".region.yaml.tmp")
+            tmp.write_text("".join(lines), encoding="utf-8")
+            tmp.replace(yaml_path)
+        console.print(f"written to {path} (and named in region.yaml files.constants)", highlight=False)
+    else:
+        console.print("add --write to store them in the region (constants.csv)", highlight=False)
+    return 0

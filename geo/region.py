@@ -98,6 +98,7 @@ class FilesConfig(_Strict):
     edges: str
     projects: str | None = None
     observed: str | None = None  # published statistics after the start year, for out-of-sample checks (Observation)
+    constants: str | None = None  # alternative-specific constants of the move choice per township part (Constant)
 
 
 class GroupConfig(_Strict):
@@ -311,6 +312,16 @@ class Economy(_Strict):
         return self.jobs_primary + self.jobs_secondary + self.jobs_tertiary
 
 
+class Constant(_Strict):
+    """Alternative-specific constants of the move choice for one township (``constants.csv``, written by
+    ``run.py constants``): added to the utility of its urban and rural part."""
+
+    code: str
+    urban: float
+    rural: float
+    source: str = Field(min_length=1)
+
+
 OBSERVED_INDICATORS = ("population", "urbanisation", "birth_rate", "death_rate", "aged60_share")
 
 
@@ -398,6 +409,7 @@ class Region:
     polygons: gpd.GeoDataFrame | None  # index = township code, metric CRS, in table order; None if not loaded
     meta: dict[str, Any] = field(default_factory=dict)
     observed: tuple[Observation, ...] = ()  # published statistics after the census (files.observed)
+    constants: dict[str, Constant] = field(default_factory=dict)  # move-choice constants per township (files.constants)
 
     @property
     def codes(self) -> list[str]:
@@ -757,6 +769,17 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
             if (o.year, o.indicator) in seen:
                 raise RegionDataError(ofile, f"{o.indicator} {o.year} is given twice", line=i + 2, field="indicator")
             seen.add((o.year, o.indicator))
+    constants: dict[str, Constant] = {}
+    if f.constants:
+        cfile = folder / f.constants
+        rows = _read_csv(cfile, Constant, "move-choice constants: code, urban, rural, source")
+        _unique(cfile, rows, "code")
+        for i, c in enumerate(rows):
+            if c.code not in codeset:
+                raise RegionDataError(cfile, f"unknown township code {c.code!r} (not in {f.townships})", line=i + 2, field="code")
+        if set(codeset) - {c.code for c in rows}:
+            raise RegionDataError(cfile, f"no row for township(s) {', '.join(sorted(set(codeset) - {c.code for c in rows}))}", field="code")
+        constants = {c.code: c for c in rows}
     seats = _check_network(folder, cfg, nodes, edges, codeset, projects)
     for z in cfg.external_zones:
         if z.node not in nodes:
@@ -786,6 +809,7 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
         edges=tuple(edges),
         projects=tuple(projects),
         observed=tuple(observed),
+        constants=constants,
         outline=outline,
         polygons=polys,
         meta={"seat_nodes": seats,

@@ -33,6 +33,7 @@ class ChoiceContext:
     size: np.ndarray | None = None  # (n, 2) housing units per part: a place's size (None = equal sizes)
     leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year (None = this year's)
     commute: np.ndarray | None = None  # (n, n_places) commute minutes from each township to each workplace (None = no workplaces)
+    constants: np.ndarray | None = None  # (n, 2) alternative-specific constants per township part (None = none)
 
     @property
     def n(self) -> int:
@@ -72,6 +73,8 @@ def place_utility(ctx: ChoiceContext, m: Moves) -> np.ndarray:
     if ctx.size is not None:
         # Places are aggregates of dwellings: a part with twice the units is twice as likely, other things equal.
         u += m.beta_size * np.log(np.maximum(ctx.size, 1e-9))
+    if ctx.constants is not None:
+        u += ctx.constants
     return u
 
 
@@ -173,6 +176,8 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
                 v += m.beta_urban
             if ctx.size is not None:
                 v += m.beta_size * math.log(max(ctx.size[j, part], 1e-9))
+            if ctx.constants is not None:
+                v += ctx.constants[j, part]
             if j == township and part == part_here:
                 own_place = v
             if j != township:
@@ -198,3 +203,56 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
         if u < running:
             return k
     return len(weights) - 1
+
+
+def cell_weights(pop: Population, anchor: np.ndarray, jobless: np.ndarray, anchors: int, m: Moves, n: int) -> np.ndarray:
+    """Expected households weighing a move this year, per choice cell (:func:`household_cells` order): the sum of
+    :func:`consider_probability` over the cell's living households."""
+    rows = np.flatnonzero(pop.h_alive)
+    p = consider_probability(pop.head_age()[rows], pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
+    cells = household_cells(pop, rows, anchor, jobless, anchors)
+    return np.bincount(cells, weights=p, minlength=n * 4 * anchors * 2)
+
+
+def expected_flows(ctx: ChoiceContext, m: Moves, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected moves between township parts in a year: (inflow, outflow) per part (flattened ``2*j + part``), moves
+    within the county only, from ``weights`` = expected considering households per cell (:func:`household_cells`
+    order, the sum of :func:`consider_probability` over the cell's households)."""
+    n = ctx.n
+    cum = cell_probabilities(ctx, m)
+    p = np.diff(np.concatenate([np.zeros((len(cum), 1)), cum], axis=1), axis=1)[:, : 2 * n]  # without leaving
+    # a cell is (((i*2 + part)*2 + local)*anchors + anchor)*2 + jobless, so its own part i*2 + part is cell // (4*anchors)
+    own = np.arange(len(cum)) // (4 * ctx.anchors)
+    moves = weights[:, None] * p
+    moves[np.arange(len(cum)), own] = 0.0  # staying in one's own part is not a move
+    inflow = moves.sum(axis=0)
+    outflow = np.bincount(own, weights=moves.sum(axis=1), minlength=2 * n)
+    return inflow, outflow
+
+
+def balance_constants(ctx: ChoiceContext, m: Moves, weights: np.ndarray, target_inflow: np.ndarray | None = None,
+                      shares: np.ndarray | None = None, iterations: int = 200, step: float = 0.5) -> np.ndarray:
+    """Alternative-specific constants per township part (n, 2) that make the expected moves within the county bring
+    each part a given number of movers a year (flattened ``2*j + part``): ``target_inflow``; or, with ``shares``
+    (e.g. each part's share of the households), that share of all movers, so movers choose places in proportion to
+    where households live, the usual calibration of a location-choice model's constants to its base year; or,
+    with neither, as many as leave the part (no net drift).
+
+    Each iteration raises a part's constant by ``step × ln(target / inflow)``; constants are returned with mean zero
+    (only differences matter). ``ctx.constants`` is the starting point (None = zeros).
+    """
+    from dataclasses import replace
+
+    n = ctx.n
+    c = np.zeros(2 * n) if ctx.constants is None else np.asarray(ctx.constants, float).reshape(-1).copy()
+    for _ in range(iterations):
+        inflow, outflow = expected_flows(replace(ctx, constants=c.reshape(n, 2)), m, weights)
+        if target_inflow is not None:
+            want = np.asarray(target_inflow, float).reshape(-1)
+        elif shares is not None:
+            want = inflow.sum() * np.asarray(shares, float).reshape(-1) / np.sum(shares)
+        else:
+            want = outflow
+        c += step * np.log(np.maximum(want, 1e-9) / np.maximum(inflow, 1e-9))
+        c -= c.mean()
+    return c.reshape(n, 2)

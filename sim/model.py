@@ -169,6 +169,10 @@ class MigrationModel(mesa.Model):
         self._town_start = None
         self._talent_away = 0
         self.access = np.ones(self.n)
+        # alternative-specific constants of the move choice (region data, from run.py constants), scaled by a weight
+        # so a sweep can switch them off
+        rc = self.region.constants
+        self.constants = (np.array([[rc[c].urban, rc[c].rural] for c in self.codes]) if rc else None)
         self.context: ChoiceContext | None = None
         # the start year's wage index, so the first year's choices are not a jump from a flat start
         self.market.tightness = self._tightness(self.transport.township_minutes(start))
@@ -446,7 +450,8 @@ class MigrationModel(mesa.Model):
             price=mk.price_level[:, None] * mk.price, services=mk.services,
             vacancy=vacancy(mk.housing, hs.occupied(self.population, self.n)),
             minutes=minutes, target_vacancy=hs.equilibrium_vacancy(self.start_vacancy, self.params.housing), size=mk.housing,
-            leave_reference=self._leave_reference, commute=self.commute_min)
+            leave_reference=self._leave_reference, commute=self.commute_min,
+            constants=None if self.constants is None else self.constants * self.moves.constants_weight)
         if self._leave_reference is None:
             self._leave_reference = place_utility(self.context, self.moves)
             self.context = replace(self.context, leave_reference=self._leave_reference)

@@ -111,6 +111,7 @@ class Moves(_P):
     jobless_consider_factor: float = Field(2.0, ge=0, le=20)
     newcomer_consider_factor: float = Field(2.0, ge=0, le=20)
     newcomer_years: int = Field(2, ge=0, le=30)
+    constants_weight: float = Field(1.0, ge=0, le=1)
     beta_jobless_leave: float = 1.0
     stay_bonus: float = 2.5
     local_ties: float = 0.8

@@ -1,0 +1,61 @@
+"""Alternative-specific constants of the move choice: the balancing recovers known constants, and the region file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from geo.region import RegionDataError, load_region
+from sim import labour as lab
+from sim.choice import balance_constants, cell_weights, expected_flows
+from sim.model import MigrationModel
+
+
+def start_model(toy):
+    m = MigrationModel(toy, scale=1.0, seed=1, end=2020)
+    pop = m.population
+    w = cell_weights(pop, lab.household_anchor(pop, none=m.n_places), lab.household_jobless(pop), m.context.anchors, m.moves, m.n)
+    return m, w
+
+
+def test_balancing_recovers_known_constants_and_removes_drift(toy):
+    m, w = start_model(toy)
+    truth = np.array([[0.5, -0.3], [0.2, 0.0], [-0.4, 0.0]])
+    truth -= truth.mean()
+    inflow, _ = expected_flows(replace(m.context, constants=truth), m.moves, w)
+    recovered = balance_constants(m.context, m.moves, w, target_inflow=inflow)
+    assert recovered == pytest.approx(truth, abs=1e-3)
+    c = balance_constants(m.context, m.moves, w)  # no drift: every part gains as many movers as it loses
+    i, o = expected_flows(replace(m.context, constants=c), m.moves, w)
+    before_i, before_o = expected_flows(m.context, m.moves, w)
+    assert np.abs(i - o).max() < 1e-3 < np.abs(before_i - before_o).max()
+
+
+def test_constants_file_is_checked_and_used(toy):
+    import yaml
+
+    cfg = yaml.safe_load((toy / "region.yaml").read_text(encoding="utf-8"))
+    cfg["files"]["constants"] = "constants.csv"
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (toy / "constants.csv").write_text("code,urban,rural,source\nA,0.5,0.1,test\nB,0,0,test\nX,0,0,test\n", encoding="utf-8")
+    with pytest.raises(RegionDataError) as e:
+        load_region(toy, polygons=False)
+    assert "constants.csv" in str(e.value) and "line 4" in str(e.value) and "'X'" in str(e.value)
+    (toy / "constants.csv").write_text("code,urban,rural,source\nA,0.5,0.1,test\nB,0,0,test\nC,-0.5,0,test\n", encoding="utf-8")
+    m = MigrationModel(toy, scale=0.5, seed=1, end=2021)
+    assert m.context.constants[0].tolist() == [0.5, 0.1]
+    off = MigrationModel(toy, scale=0.5, seed=1, end=2021, parameters={"moves.constants_weight": 0.0})
+    assert not off.context.constants.any()
+
+
+def test_constants_command_writes_the_region_file(toy):
+    import run
+    from cli.commands import console
+
+    with console.capture() as cap:
+        rc = run.main(["constants", "--region", str(toy), "--scale", "0.5", "--criterion", "no-drift", "--write", "--allow-dirty"])
+    assert rc == 0 and "equilibrium" in cap.get()
+    region = load_region(toy, polygons=False)
+    assert set(region.constants) == {"A", "B", "C"} and "no-drift" in region.constants["A"].source
