@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--start", type=int, default=2020, help="start year (default 2020)")
     v.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
     v.add_argument("--out", type=Path, default=Path("runs/validation"), help="output folder")
+    v.add_argument("--history", type=Path, default=None,
+                   help="a run.py history-match folder: run the baseline for parameter sets of its non-implausible set too, "
+                        "so the intervals carry parameter uncertainty")
+    v.add_argument("--members", type=int, default=10, help="with --history: parameter sets to use (default 10)")
     v.set_defaults(func=commands.validate)
 
     sv = sub.add_parser("serve", help="the interactive map and charts in the browser (Mesa SolaraViz)",

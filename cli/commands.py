@@ -539,9 +539,15 @@ def validate(args: argparse.Namespace) -> int:
     if proj is None:
         raise RegionDataError(region.path / "region.yaml", "no projection to validate against", field="projection")
     params = load_params(args.region)
-    runs = [simulate(args.region, "baseline", args.start, args.end, args.scale, s, region=region, params=params).county.assign(seed=s)
-            for s in range(1, args.seeds + 1)]
+    members = _members(args.history, args.members) if args.history else [None]
+    # with parameter sets from a history match, a run's key is member x 1000 + seed (intervals over both)
+    runs = [simulate(args.region, "baseline", args.start, args.end, args.scale, s, overrides=values, region=region,
+                     params=params).county.assign(seed=s if values is None else k * 1000 + s)
+            for k, values in enumerate(members) for s in range(1, args.seeds + 1)]
     county = pd.concat(runs, ignore_index=True)
+    uncertainty = (f"{len(members)} parameter sets from {args.history} x {args.seeds} seeds: intervals carry parameter "
+                   "uncertainty and seed noise" if args.history else f"{args.seeds} seeds of one parameter set: intervals "
+                   "are seed noise only")
     g = county.groupby("year")
     rows = []
     for year, (low, mid, high) in sorted(proj.resident.items()):
@@ -589,7 +595,7 @@ def validate(args: argparse.Namespace) -> int:
         plt.close(fig)
         inside = int(band.within_band.sum())
         md = (f"# Validation: baseline {args.start}-{args.end} against the plan's projection\n\n"
-              f"{args.seeds} seeds at scale {args.scale}. Resident population inside the plan's low-high band in {inside} of "
+              f"{uncertainty}, scale {args.scale}. Resident population inside the plan's low-high band in {inside} of "
               f"{len(band)} projection years.\n\n## Population against the band\n\n{_md_table(band)}\n\n"
               f"## Age structure (mean over seeds)\n\n{_md_table(ages)}\n\n![projection](projection.png)\n")
         if len(oos):
@@ -603,6 +609,7 @@ def validate(args: argparse.Namespace) -> int:
                    f"{_md_table(score.reset_index(names='indicator'))}\n")
         _write_report(tmp, md)
         (tmp / "validation.json").write_text(json.dumps({"seeds": args.seeds, "scale": args.scale, "start": args.start, "end": args.end,
+                                                         "uncertainty": uncertainty,
                                                          "years_in_band": inside, "years": len(band),
                                                          "out_of_sample_scores": score.to_dict(orient="index"),
                                                          **provenance()}, indent=2, default=float), encoding="utf-8")
@@ -624,7 +631,7 @@ def validate(args: argparse.Namespace) -> int:
             t.add_row(str(r.year), r.indicator, r.use, f(r.observed), f"{f(r.model)} [{f(r.model_p05)}-{f(r.model_p95)}]",
                       na(r.no_change), na(r.trend), na(r.padis_mid))
         console.print(t)
-    console.print(f"report in {args.out}/report.html (and report.md, projection.png)", highlight=False)
+    console.print(f"{uncertainty}; report in {args.out}/report.html (and report.md, projection.png)", highlight=False)
     return 0
 
 

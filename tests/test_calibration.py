@@ -135,6 +135,19 @@ def test_validate_command(tmp_path):
     band = pd.read_csv(tmp_path / "v" / "projection_band.csv")
     assert list(band.year) == [2021, 2022, 2023, 2024, 2025] and (band.low <= band.high).all()
     assert (tmp_path / "v" / "projection.png").stat().st_size > 10_000 and (tmp_path / "v" / "report.html").exists()
+    assert "seed noise only" in cap.get() and (tmp_path / "v" / "out_of_sample.csv").exists()
+    # with parameter sets from a history match, the runs span sets and seeds
+    hist = tmp_path / "hist"
+    hist.mkdir()
+    pd.DataFrame({"migration.nonlabour_per_1000_persons": [3.0, 12.0], "I_max": [1.0, 2.0], "plausible": [True, True]}
+                 ).to_csv(hist / "plausible.csv", index=False)
+    with console.capture() as cap:
+        rc = run.main(["validate", "--region", str(PINGYANG), "--seeds", "1", "--scale", "0.01", "--end", "2023",
+                       "--history", str(hist), "--members", "2", "--out", str(tmp_path / "vh")])
+    assert rc == 0 and "parameter uncertainty" in cap.get()
+    runs = pd.read_csv(tmp_path / "vh" / "county_runs.csv")
+    assert sorted(runs.seed.unique()) == [1, 1001]
+    assert runs[runs.year == 2023].population.nunique() == 2  # the two sets give different projections
 
 
 def test_seeds_fit_in_parallel_like_in_series(toy):
