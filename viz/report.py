@@ -260,7 +260,8 @@ def _run_summary(region, county: pd.DataFrame, start: int, last: int) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], reference: str, last: int) -> str:
+def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], reference: str, last: int,
+                     noise_word: str = "seed noise") -> str:
     """One sentence per scenario: its residents in the last year against the reference, with the interval."""
     items = []
     for s in scenarios:
@@ -271,7 +272,7 @@ def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], refere
         if s == reference:
             items.append(f"{s}: {r['mean']:,.0f} residents in {last}.")
         else:
-            noise = "beyond seed noise" if r.diff_p05 > 0 or r.diff_p95 < 0 else "within seed noise"
+            noise = f"beyond {noise_word}" if r.diff_p05 > 0 or r.diff_p95 < 0 else f"within {noise_word}"
             items.append(f"{s}: {r.diff_mean:+,.0f} residents against {reference} in {last} "
                          f"[{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}], {noise}.")
     return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
@@ -286,11 +287,19 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
     scenarios, reference = meta["scenarios"], meta["reference"]
     last = int(county.year.max())
     year = _check_year(folder, year, last, county.year)
+    sets = (meta.get("parameter_sets") or {}).get("members")
+    if sets:
+        what = (f"{len(meta['seeds'])} seeds x {len(sets)} parameter sets from a history match per scenario (paired by set "
+                f"and seed), scale {meta['scale']}; intervals are 5%–95% over sets and seeds: parameter uncertainty and "
+                "seed noise together.")
+        noise_word = "parameter uncertainty and seed noise"
+    else:
+        what = (f"{len(meta['seeds'])} seeds per scenario (common random numbers), scale {meta['scale']}; intervals are "
+                "5%–95% over seeds: seed noise only, one parameter set (params.yaml).")
+        noise_word = "seed noise"
     rep = Report(title=f"{region.config.name}: {len(scenarios)} scenarios compared, {meta['start']}–{meta['end']}",
-                 subtitle=f"Report made {_today()} from the compare folder “{folder.name}”. {len(meta['seeds'])} seeds per "
-                          f"scenario (common random numbers), scale {meta['scale']}; intervals are 5%–95% over seeds. "
-                          f"Reference: {reference}.")
-    rep.sections.append(("Summary", _compare_summary(region, summary, scenarios, reference, last)))
+                 subtitle=f"Report made {_today()} from the compare folder “{folder.name}”. {what} Reference: {reference}.")
+    rep.sections.append(("Summary", _compare_summary(region, summary, scenarios, reference, last, noise_word)))
     rows = []
     for (ind, y), g in summary[summary.target.notna()].groupby(["indicator", "year"], sort=False):
         t = region.config.targets.get(ind)
