@@ -230,6 +230,10 @@ def test_history_match_and_ensemble_commands(toy, tmp_path):
     runs = pd.read_csv(tmp_path / "cmp" / "county_runs.csv")
     assert set(runs.member) == {0, 1} and runs[runs.scenario == "baseline"].seed.nunique() == 4
     assert (runs.seed // 1000 == runs.member).all()
+    with console.capture() as cap:
+        assert run.main(["report", str(tmp_path / "cmp")]) == 0
+    html = (tmp_path / "cmp" / "report" / "report.html").read_text(encoding="utf-8")
+    assert "parameter uncertainty and seed noise together" in html
 
 
 def test_ensemble_needs_a_history_folder(toy, tmp_path):

@@ -301,7 +301,8 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
                  subtitle=f"Report made {_today()} from the compare folder “{folder.name}”. {what} Reference: {reference}.")
     rep.sections.append(("Summary", _compare_summary(region, summary, scenarios, reference, last, noise_word)))
     rows = []
-    for (ind, y), g in summary[summary.target.notna()].groupby(["indicator", "year"], sort=False):
+    with_target = summary[summary.target.notna()] if "target" in summary.columns else summary.iloc[0:0]
+    for (ind, y), g in with_target.groupby(["indicator", "year"], sort=False):
         t = region.config.targets.get(ind)
         unit = t.unit if t else "share"
         row = {"indicator": t.label if t else ind, "year": int(y),
