@@ -54,7 +54,7 @@ def accessibility_table(minutes: np.ndarray, jobs: np.ndarray, codes: Sequence[s
 
     Example
     -------
-    >>> accessibility_table(np.array([[1.0, 30.0], [30.0, 1.0]]), np.array([10, 20]), ["a", "b"], [15, 60], 0.05).loc["a", "jobs_60min"]
+    >>> float(accessibility_table(np.array([[1.0, 30.0], [30.0, 1.0]]), np.array([10, 20]), ["a", "b"], [15, 60], 0.05).loc["a", "jobs_60min"])
     30.0
     """
     table = {f"jobs_{int(t)}min": jobs_within(minutes, jobs, t) for t in thresholds}

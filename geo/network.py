@@ -112,7 +112,7 @@ def served_nodes(net: nx.MultiGraph, modes: Iterable[str], boarded: Iterable[str
 
     Example
     -------
-    >>> g = nx.MultiGraph(); g.add_edge("s", "t", mode="hsr"); g.add_edge("s", "town", mode="local")
+    >>> g = nx.MultiGraph(); _ = g.add_edge("s", "t", mode="hsr"); _ = g.add_edge("s", "town", mode="local")
     >>> served_nodes(g, ["hsr"], boarded=["hsr"])
     ['s']
     """

@@ -44,7 +44,8 @@ def composite_minutes(weights: np.ndarray, decay: float) -> np.ndarray:
     [0.0, 20.0, inf]
     """
     with np.errstate(divide="ignore"):
-        return np.where(weights > 0, -np.log(np.maximum(weights, 1e-300)) / decay, np.inf)
+        # + 0.0 turns the -0.0 of a weight of 1 into 0.0 and leaves every other value as it is
+        return np.where(weights > 0, -np.log(np.maximum(weights, 1e-300)) / decay + 0.0, np.inf)
 
 
 def occupied(pop: Population, n_places: int) -> np.ndarray:
