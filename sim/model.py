@@ -646,6 +646,7 @@ class MigrationModel(mesa.Model):
         work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
         hh_part = households_by_part(pop, self.n)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
+        part_vac = vacancy(mk.housing, in_stock)
         income = np.bincount(pop.h_township[pop.h_alive], weights=hh_income[pop.h_alive], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):
@@ -653,6 +654,9 @@ class MigrationModel(mesa.Model):
                    "households": hh_part[i].sum() / self.scale, "urban_population": urban[i] / self.scale,
                    "jobs": mk.total_jobs[i] / self.scale, "housing_units": mk.housing[i].sum() / self.scale,
                    "vacancy": float(vac[i]), "price_index": float(hh_price[i]),
+                   "dwellings_urban": mk.housing[i, 0] / self.scale, "dwellings_rural": mk.housing[i, 1] / self.scale,
+                   "vacancy_urban": float(part_vac[i, 0]), "vacancy_rural": float(part_vac[i, 1]),
+                   "price_urban": float(mk.price[i, 0]), "price_rural": float(mk.price[i, 1]),
                    "mean_household_income": float(income[i] / max(hh_part[i].sum(), 1)), "accessibility": float(self.access[i]),
                    "births": self._births_t[i] / self.scale if self.year > self.start else 0.0,
                    "deaths": self._deaths_t[i] / self.scale if self.year > self.start else 0.0,

@@ -67,6 +67,15 @@ def test_occupied_dwellings_never_exceed_the_stock(toy, parameters):
         assert blocked > 0  # where housing binds, arrivals or moves are turned away, and counted
 
 
+def test_township_table_reports_dwellings_vacancy_and_prices_per_part(toy):
+    r = simulate(toy, "baseline", end=2024, seed=2, scale=1.0)
+    t = r.townships
+    assert (t.vacancy_urban >= 0).all() and (t.vacancy_rural >= 0).all()
+    assert (t.dwellings_urban + t.dwellings_rural - t.housing_units).abs().max() < 1e-6
+    start = t[t.year == 2020]
+    assert (start.price_urban == 1.0).all() and (start.price_rural == 1.0).all()
+
+
 def test_dormitory_households_are_outside_the_stock(toy):
     m = MigrationModel(toy, scale=1.0, seed=2, end=2021)
     pop = m.population
