@@ -167,10 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, default=Path("runs/ensemble"), help="output folder")
     e.set_defaults(func=uncertainty.ensemble)
 
-    kc = sub.add_parser("constants", help="move-choice constants that make the start year an equilibrium (no drift)",
+    kc = sub.add_parser("constants", help="move-choice constants that make the start year a base year of the move choice",
                         description="Compute alternative-specific constants per township part so that, at the start year's "
-                                    "conditions, the expected moves within the region bring each part as many movers as leave "
-                                    "it; --write stores them as the region's constants.csv.")
+                                    "conditions, the expected moves within the region go to each part in proportion to its "
+                                    "households (--criterion shares) or bring each part as many movers as leave it (no-drift); "
+                                    "--write stores them as the region's constants.csv.")
     kc.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
     kc.add_argument("--start", type=int, default=2020, help="start year, a census year (default 2020)")
     kc.add_argument("--scale", type=float, default=1.0, help="share of households simulated (default 1.0)")

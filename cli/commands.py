@@ -388,11 +388,8 @@ def calibrate(args: argparse.Namespace) -> int:
 
     region = load_region(args.region)
     code = provenance()
-    if args.write and code["git_dirty"] is not False and not args.allow_dirty:
-        what = ("git cannot tell whether the code is committed" if code["git_dirty"] is None else
-                f"the working tree has uncommitted changes ({len(code['git_changes'])}: {'; '.join(code['git_changes'][:3])})")
-        raise RegionDataError(region.path / "params.yaml", f"calibrate --write refused: {what}, so the fit could not be re-run "
-                              "from a commit. Commit first, or add --allow-dirty to store it with the diff recorded")
+    if args.write and not args.allow_dirty:
+        refuse_uncommitted(code, region.path / "params.yaml", "calibrate --write", "the fit")
     for y in (args.from_year, args.to_year):
         if y not in region.config.census:
             raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})", field="census")
@@ -476,6 +473,16 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse_uncommitted(code: dict, path: Path, command: str, what: str) -> None:
+    """Stop a command that would store results made from code that is not committed (``code``: provenance())."""
+    if code["git_dirty"] is False:
+        return
+    why = ("git cannot tell whether the code is committed" if code["git_dirty"] is None else
+           f"the working tree has uncommitted changes ({len(code['git_changes'])}: {'; '.join(code['git_changes'][:3])})")
+    raise RegionDataError(path, f"{command} refused: {why}, so {what} could not be re-made from a commit. Commit first, "
+                          "or add --allow-dirty to store it with the changes recorded")
+
+
 def _calibrate_command(args: argparse.Namespace) -> str:
     """The command that re-runs a fit with the same settings (from the commit recorded beside it)."""
     parts = ["python run.py calibrate", f"--region {args.region}", f"--from {args.from_year}", f"--to {args.to_year}",
@@ -540,9 +547,11 @@ def validate(args: argparse.Namespace) -> int:
         raise RegionDataError(region.path / "region.yaml", "no projection to validate against", field="projection")
     params = load_params(args.region)
     members = _members(args.history, args.members) if args.history else [None]
+    from workflow.compare import MEMBER_STRIDE
+
     # with parameter sets from a history match, a run's key is member x 1000 + seed (intervals over both)
     runs = [simulate(args.region, "baseline", args.start, args.end, args.scale, s, overrides=values, region=region,
-                     params=params).county.assign(seed=s if values is None else k * 1000 + s)
+                     params=params).county.assign(seed=s if values is None else k * MEMBER_STRIDE + s)
             for k, values in enumerate(members) for s in range(1, args.seeds + 1)]
     county = pd.concat(runs, ignore_index=True)
     uncertainty = (f"{len(members)} parameter sets from {args.history} x {args.seeds} seeds: intervals carry parameter "

@@ -11,7 +11,7 @@ import json
 import pandas as pd
 from rich.table import Table
 
-from cli.commands import _md_table, _members, _write_report, console
+from cli.commands import _md_table, _members, _write_report, console, refuse_uncommitted
 from geo.region import RegionDataError, load_region
 
 
@@ -126,7 +126,9 @@ def ensemble(args: argparse.Namespace) -> int:
     if region.observed:
         from workflow.outofsample import out_of_sample
 
-        oos = out_of_sample(county.assign(seed=county.member * 1000 + county.seed), region.observed, region, args.start)
+        from workflow.compare import MEMBER_STRIDE
+
+        oos = out_of_sample(county.assign(seed=county.member * MEMBER_STRIDE + county.seed), region.observed, region, args.start)
     record = {"history": str(args.history), "scenario": args.scenario, "members": len(members), "seeds": args.seeds,
               "scale": args.scale, "start": args.start, "end": args.end, **provenance()}
     with atomic_folder(args.out) as tmp:
@@ -172,10 +174,8 @@ def constants(args: argparse.Namespace) -> int:
 
     region = load_region(args.region)
     code = provenance()
-    if args.write and code["git_dirty"] is not False and not args.allow_dirty:
-        raise RegionDataError(region.path / "constants.csv", "constants --write refused: the working tree has uncommitted "
-                              "changes (or git cannot tell), so the constants could not be re-made from a commit. Commit "
-                              "first, or add --allow-dirty")
+    if args.write and not args.allow_dirty:
+        refuse_uncommitted(code, region.path / "constants.csv", "constants --write", "the constants")
     params = load_params(args.region).with_overrides({"moves.constants_weight": 0.0})
     m = MigrationModel(region, params=params, start=args.start, end=args.start, scale=args.scale, seed=args.seed)
     pop, ctx = m.population, replace(m.context, constants=None)
@@ -192,7 +192,9 @@ def constants(args: argparse.Namespace) -> int:
                           "net_before_urban": (before_in - before_out)[0::2] / args.scale,
                           "net_before_rural": (before_in - before_out)[1::2] / args.scale,
                           "net_after": ((after_in - after_out).reshape(-1, 2).sum(axis=1)) / args.scale})
-    t = Table(title=f"Move-choice constants: the start year {args.start} as an equilibrium (expected net moves a year)")
+    goal = "movers in proportion to households" if args.criterion == "shares" else "no net drift"
+    t = Table(title=f"Move-choice constants: the start year {args.start} as an equilibrium of the move choice ({goal}; "
+                    "expected net moves a year)")
     for col in ("township", "urban", "rural", "net moves before (urban / rural)", "after"):
         t.add_column(col, justify="left" if col == "township" else "right")
     for r in table.itertuples():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.params import Markets as MarketParams
-from sim.population import DORM, Population
+from sim.population import Population
 
 
 
@@ -33,14 +33,10 @@ class MarketState:
         return self.jobs.sum(axis=1)
 
 
-def households_by_part(pop: Population, n_townships: int, dwellings_only: bool = False) -> np.ndarray:
-    """Living households per (township, part) with part 0 urban, 1 rural.
-
-    ``dwellings_only`` counts only households in the housing stock: dormitory households live in employers'
-    dormitories, which are not part of it (so recruits in dormitories do not push up housing prices).
-    """
-    alive = pop.h_alive & (pop.h_tenure != DORM) if dwellings_only else pop.h_alive
-    idx = pop.h_township[alive].astype(np.int64) * 2 + (~pop.h_urban[alive]).astype(np.int64)
+def households_by_part(pop: Population, n_townships: int) -> np.ndarray:
+    """Living households per (township, part) with part 0 urban, 1 rural, dormitory households included (those in the
+    housing stock alone: :func:`sim.housing.occupied`)."""
+    idx = pop.h_township[pop.h_alive].astype(np.int64) * 2 + (~pop.h_urban[pop.h_alive]).astype(np.int64)
     return np.bincount(idx, minlength=2 * n_townships).reshape(n_townships, 2)
 
 

@@ -139,7 +139,7 @@ class MigrationModel(mesa.Model):
         # The housing table was estimated from all households; dormitory households live in employers' dormitories,
         # outside the housing stock, so the stock at the start leaves them out (vacancy as estimated).
         self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n)
-                                         + households_by_part(self.population, self.n, dwellings_only=True), 0.0)
+                                         + hs.occupied(self.population, self.n), 0.0)
         # The stock account starts with occupied <= stock: where the estimated stock is short, it is raised (reported).
         short = np.maximum(hs.occupied(self.population, self.n) - self.market.housing, 0.0)
         self.market.housing += short
@@ -166,8 +166,6 @@ class MigrationModel(mesa.Model):
         self._deaths_t = np.zeros(self.n)
         self._access_start_mean: float | None = None
         self._leave_reference = None
-        self._town_start = None
-        self._talent_away = 0
         self.access = np.ones(self.n)
         # alternative-specific constants of the move choice (region data, from run.py constants), scaled by a weight
         # so a sweep can switch them off
@@ -273,10 +271,9 @@ class MigrationModel(mesa.Model):
         self._births_t = np.bincount(pop.h_township[born_hh], minlength=self.n)
         demo.dissolve_empty(pop)  # before leaving home, so the dwellings of those who died are free
         # households form and split; every new household needs a vacant dwelling (sim.housing)
-        free = lambda: hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n))  # noqa: E731
-        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng, free())
-        pairs = demo.form_partnerships(pop, d.partnership_rate, d.partnership_ages, rng, free())
-        split = demo.separate(pop, d.separation_rate, rng, free())
+        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng, self._free_dwellings())
+        pairs = demo.form_partnerships(pop, d.partnership_rate, d.partnership_ages, rng, self._free_dwellings())
+        split = demo.separate(pop, d.separation_rate, rng, self._free_dwellings())
         # children left without an adult (by deaths, or two siblings partnering at once) join kin
         demo.rehome_minors(pop, rng)
         demo.dissolve_empty(pop)
@@ -440,6 +437,10 @@ class MigrationModel(mesa.Model):
         self._year_flows["dwellings_built"] += float(built.sum() + (0.0 if added is None else added.sum() * self.scale))
         self._year_flows["dwellings_removed"] += float(removed.sum())
 
+    def _free_dwellings(self) -> np.ndarray:
+        """(townships, 2) whole vacant dwellings per part right now (sim.housing.free_dwellings)."""
+        return hs.free_dwellings(self.market.housing, hs.occupied(self.population, self.n))
+
     def _update_context(self, minutes: np.ndarray | None = None) -> None:
         if minutes is None:
             minutes = self.transport.township_minutes(self.year)
@@ -483,7 +484,7 @@ class MigrationModel(mesa.Model):
         self._leave(lv, origin[leave], size[lv])
         own = origin * 2 + (~pop.h_urban[considering])
         seeking = np.flatnonzero(~leave & (choice != own))
-        free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+        free = self._free_dwellings().reshape(-1)
         for _ in range(3):
             if len(seeking) == 0:
                 break
@@ -521,18 +522,19 @@ class MigrationModel(mesa.Model):
         cell = np.repeat(np.arange(self.n * 3), self._recruits.reshape(-1))
         home = home_probabilities(u, self.commute_min[:, :self.n] / 60.0, mv.beta_commute_per_hour)
         # arrivals choose among parts with a vacant dwelling; those who still find none do not come (turned_away)
-        free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+        free = self._free_dwellings().reshape(-1)
         home = home * (free > 0)[None, :]
         home /= np.maximum(home.sum(axis=1, keepdims=True), 1e-300)
         recruits, away_r = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng,
                                         self.params.population.skill_shares_migrant, free)
-        free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
+        free = self._free_dwellings().reshape(-1)
         prob = np.exp(u.reshape(-1) - u.max()) * (free > 0)
         prob = prob / prob.sum() if prob.sum() > 0 else np.full(len(prob), 1.0 / len(prob))
         count = nonlabour_households(float(pop.p_alive.sum()), m, rng)
         migrants, away_m = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, free)
-        others = np.concatenate([migrants, self._talent(prob)])
-        self._year_flows["turned_away"] += float(away_r + away_m + self._talent_away)
+        talent, away_t = self._talent(prob)
+        others = np.concatenate([migrants, talent])
+        self._year_flows["turned_away"] += float(away_r + away_m + away_t)
         sizes = pop.household_size()
         self._labour_flows["labour_arrivals"] += float(sizes[recruits].sum())
         self._labour_flows["recruits"] += float(len(recruits))
@@ -546,11 +548,10 @@ class MigrationModel(mesa.Model):
             return self.region.seat_node(self.codes[self.groups["main_centre"][0]])
         return self.transport.seat_nodes[0]
 
-    def _talent(self, place_prob: np.ndarray) -> np.ndarray:
+    def _talent(self, place_prob: np.ndarray) -> tuple[np.ndarray, int]:
         """Arrivals of this year's in-migration programmes (``talent`` levers): one-person households, who need a
-        vacant dwelling like other arrivals."""
-        pop, rng, out = self.population, self.np_rng, []
-        self._talent_away = 0
+        vacant dwelling like other arrivals. Returns their rows and how many found none."""
+        pop, rng, out, turned_away = self.population, self.np_rng, [], 0
         for flow in self.interventions.talent.get(self.year + 1, []):
             expected = flow.persons * self.scale
             count = int(expected) + int(rng.random() < expected - int(expected))
@@ -562,11 +563,10 @@ class MigrationModel(mesa.Model):
             profile = self.params.migration.model_copy(update={
                 "size_shares": (1.0, 0.0, 0.0), "age_mean": flow.age_mean, "age_sd": 2.0, "local_hukou_share": flow.local_hukou_share})
             skills = tuple(float(k == flow.skill) for k in range(3))
-            free = hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)).reshape(-1)
-            rows, away = add_migrants(pop, count, prob, profile, rng, skills, free)
+            rows, away = add_migrants(pop, count, prob, profile, rng, skills, self._free_dwellings().reshape(-1))
             out.append(rows)
-            self._talent_away += away
-        return np.concatenate(out) if out else np.zeros(0, np.int64)
+            turned_away += away
+        return (np.concatenate(out) if out else np.zeros(0, np.int64)), turned_away
 
     def _convert_hukou(self, size: np.ndarray) -> None:
         """Migrant households registering local hukou (sim.hukou); persons converted (``size``: household sizes) are
@@ -586,7 +586,7 @@ class MigrationModel(mesa.Model):
         in_stock = pop.h_tenure[seekers] != DORM
         ok = np.ones(len(seekers), bool)
         ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
-                                hs.free_dwellings(self.market.housing, hs.occupied(pop, self.n)), rng.random(int(in_stock.sum())))
+                                self._free_dwellings(), rng.random(int(in_stock.sum())))
         pop.h_urban[seekers[ok]] = True
         self._year_flows["to_town"] += float(size[seekers[ok]].sum())
 
