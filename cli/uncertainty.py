@@ -172,7 +172,10 @@ def constants(args: argparse.Namespace) -> int:
     from sim.model import MigrationModel
     from workflow.io import load_params, provenance
 
+    from workflow.runner import check_options
+
     region = load_region(args.region)
+    check_options(region, args.start, args.start, args.scale)
     code = provenance()
     if args.write and not args.allow_dirty:
         refuse_uncommitted(code, region.path / "constants.csv", "constants --write", "the constants")

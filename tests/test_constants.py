@@ -59,3 +59,12 @@ def test_constants_command_writes_the_region_file(toy):
     assert rc == 0 and "equilibrium" in cap.get()
     region = load_region(toy, polygons=False)
     assert set(region.constants) == {"A", "B", "C"} and "no-drift" in region.constants["A"].source
+
+
+def test_constants_command_rejects_a_year_without_census(toy):
+    import run
+    from cli.commands import console
+
+    with console.capture() as cap:
+        rc = run.main(["constants", "--region", str(toy), "--start", "2015"])
+    assert rc == 2 and "no census for 2015" in cap.get()
