@@ -57,3 +57,11 @@ def test_projects_change_travel_times_in_their_years(pingyang):
     # the baseline has no high-speed rail: the line and its station are levers
     assert not [e for e in pingyang.edges if e.mode == "hsr"]
     assert {"wfh", "hsr_hub", "s3p2"} <= {e.key for e in pingyang.projects}
+
+
+def test_network_agrees_with_the_drive_times_the_sources_give(pingyang):
+    """Published drive times are checks on the estimated local links: the 海西镇 page (the source of 海西's area and
+    2020 population in townships.csv) puts the 鳌江 railway station (平阳站) within 20 minutes of the town."""
+    tr = Transport.from_region(pingyang)
+    haixi = pingyang.seat_node(next(t.code for t in pingyang.townships if t.name_en == "Haixi"))
+    assert tr.minutes(2020, [haixi], ["PY_RAIL"])[0, 0] <= 20
