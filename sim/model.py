@@ -31,13 +31,14 @@ from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, cou
 from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, nonlabour_households
 from sim.params import Params
-from sim.population import DORM, RENTER, synthesise
+from sim.population import DORM, RENTER, start_population_params, synthesise
 
 ZONE_DECAY_PER_MIN = 0.01  # how fast an external zone's pull falls with travel time (estimated)
 COMPACT_SHARE = 0.05  # compact the population columns when this share of rows is dead or gone
 
 
 @dataclass
+
 class Interventions:
     """Timed changes a scenario makes (built by ``sim.scenario.compile_levers``; empty = baseline).
 
@@ -112,7 +113,8 @@ class MigrationModel(mesa.Model):
             pop=frame[f"pop_{start}"].to_numpy(), urban_pop=frame[f"urban_pop_{start}"].to_numpy(),
             migrant_weight=eco[:, 1] / np.maximum(frame[f"pop_{start}"].to_numpy(), 1),
             jobs_by_sector=eco, age_band_shares=tuple(cfg.census[start][k].value for k in ("age_0_14", "age_15_59", "age_60_plus")),
-            params=self.params.population, scale=scale, rng=self.np_rng, survival=self._start_survival())
+            params=start_population_params(self.params.population, cfg.census[start]), scale=scale, rng=self.np_rng,
+            survival=self._start_survival())
         # economy.csv describes its own year; a run from another census year scales jobs and housing by population
         pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame[f"pop_{self.region.economy_year}"].to_numpy(), 1)
         self.market = MarketState(

@@ -7,7 +7,9 @@ Dead persons and dissolved households stay as rows with ``alive`` False until
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -285,3 +287,21 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
         h_township=h_town, h_urban=h_urban, h_local=h_local, h_tenure=h_tenure,
         h_alive=np.ones(n_h, bool),
     )
+
+
+def start_population_params(params: PopulationParams, census: Mapping[str, Any]) -> PopulationParams:
+    """The synthetic population's parameters for a start year: the share of residents without local hukou is the
+    census year's own (``floating_population`` / ``population``) where region.yaml gives it, so a run from an earlier
+    census does not start with a later year's migrants; otherwise ``params.migrant_share``.
+
+    Example
+    -------
+    >>> from geo.region import Sourced
+    >>> p = start_population_params(PopulationParams(), {"population": Sourced(value=800.0, source="x"),
+    ...                                                  "floating_population": Sourced(value=120.0, source="x")})
+    >>> p.migrant_share
+    0.15
+    """
+    if "floating_population" in census and "population" in census:
+        return params.model_copy(update={"migrant_share": census["floating_population"].value / census["population"].value})
+    return params

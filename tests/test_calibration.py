@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from geo.region import load_region
-from workflow.calibration import Targets, errors, evaluate, fit, loss
+from workflow.calibration import Targets, census_targets, errors, evaluate, fit, loss
 from workflow.runner import simulate
 
 TRUTH = {"migration.nonlabour_per_1000_persons": 20.0, "urbanisation.rural_to_urban_rate": 0.03}
@@ -34,6 +34,30 @@ def test_errors_and_loss_count_tolerances(toy):
     # 2% off the population is 2 tolerances (4 squared); 1 point off urbanisation is 1 tolerance
     assert loss(e) == pytest.approx((0.02 / 1.02 / 0.01) ** 2 + 1.0, rel=1e-3)
     assert loss(e, holdout=("urbanisation",)) == pytest.approx((0.02 / 1.02 / 0.01) ** 2, rel=1e-3)
+
+
+def test_migrant_share_is_a_target_where_the_census_gives_the_floating_population(toy):
+    r = simulate(toy, "baseline", 2020, 2022, 1.0, 1)
+    c = r.county.set_index("year").loc[2022]
+    t = r.townships[r.townships.year == 2022].set_index("township").population
+    share = c.migrant_population / c.population
+    e = errors(r.county, r.townships, Targets(2022, c.population, t.to_dict(), {"migrant_share": share - 0.02}))
+    assert e["migrant_share"] == pytest.approx(0.02)
+
+
+def test_a_run_starts_with_its_own_census_years_migrants(pingyang):
+    """Pingyang's 2010 census entry has its own floating population (15.8% of residents), so a hindcast does not
+    start with 2020's 24.9%; and the 2020 share is a hindcast target."""
+    from sim.model import MigrationModel
+
+    share = {}
+    for year in (2010, 2020):
+        m = MigrationModel(pingyang, scale=0.01, seed=1, start=year, end=year + 1)
+        local = m.population.h_local[m.population.p_hh[m.population.p_alive]]
+        share[year] = 1.0 - local.mean()
+    assert share[2010] == pytest.approx(120100 / 761664, abs=0.01)
+    assert share[2020] == pytest.approx(215100 / 863088, abs=0.01)
+    assert census_targets(pingyang, 2020).shares["migrant_share"] == pytest.approx(215100 / 863088)
 
 
 def test_fit_recovers_known_parameters_on_a_toy_region(toy):

@@ -46,6 +46,10 @@ DEFAULT_FREE = {
 }
 
 
+#: targets that are not a county column but follow from columns
+DERIVED = {"migrant_share": lambda c: c.migrant_population / c.population}
+
+
 @dataclass
 class Targets:
     """What a hindcast should reproduce in ``year``: county population, township populations and county shares."""
@@ -69,6 +73,9 @@ def census_targets(region: Region, year: int, population_key: str = "population"
     names = {f"{g}_share": group_column(g) for g in region.config.groups}
     names.update({"urbanisation": "urbanisation", "age_60_plus": "aged60_share"})
     shares = {ours: census[theirs].value for theirs, ours in names.items() if theirs in census}
+    if "floating_population" in census and "population" in census:
+        # residents without local hukou as a share of the census residents (a share, so the trend total does not matter)
+        shares["migrant_share"] = census["floating_population"].value / census["population"].value
     return Targets(year, census[population_key].value, {t.code: getattr(t, f"pop_{year}") for t in region.townships}, shares)
 
 
@@ -83,7 +90,7 @@ def errors(county: pd.DataFrame, townships: pd.DataFrame, targets: Targets) -> d
     out = {"population": c.population / targets.population - 1.0,
            "township_mape": float(np.mean(np.abs(sim_s - obs_s) / obs_s))}
     for k, v in targets.shares.items():
-        out[k] = float(c[k]) - v
+        out[k] = float(DERIVED[k](c) if k in DERIVED else c[k]) - v
     return out
 
 
