@@ -16,7 +16,8 @@ from sim.population import Population
 COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
                  "in_migrants", "out_migrants"]
 RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
-EXTRA_COLUMNS = ["hukou_conversions", "mean_household_size", "partnered_share", "partnerships", "separations"]
+EXTRA_COLUMNS = ["hukou_conversions", "mean_household_size", "partnered_share", "partnerships", "separations",
+                 "migrant_share"]
 FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
                 "job_losses", "hires", "hukou_conversions"]
 # The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
@@ -154,6 +155,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "partnered_share": float((pop.p_partner[alive][age >= 20] >= 0).mean()) if (age >= 20).any() else float("nan"),
         "partnerships": flows.get("partnerships", 0) / scale,
         "separations": flows.get("separations", 0) / scale,
+        "migrant_share": int((~local).sum()) / total if total else float("nan"),
     }
     for group, members in groups.items():
         out[group_column(group)] = group_share(by_t, members)

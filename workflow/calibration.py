@@ -46,10 +46,6 @@ DEFAULT_FREE = {
 }
 
 
-#: targets that are not a county column but follow from columns
-DERIVED = {"migrant_share": lambda c: c.migrant_population / c.population}
-
-
 @dataclass
 class Targets:
     """What a hindcast should reproduce in ``year``: county population, township populations and county shares."""
@@ -90,7 +86,7 @@ def errors(county: pd.DataFrame, townships: pd.DataFrame, targets: Targets) -> d
     out = {"population": c.population / targets.population - 1.0,
            "township_mape": float(np.mean(np.abs(sim_s - obs_s) / obs_s))}
     for k, v in targets.shares.items():
-        out[k] = float(DERIVED[k](c) if k in DERIVED else c[k]) - v
+        out[k] = float(c[k]) - v
     return out
 
 
