@@ -9,13 +9,34 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from sim.choice import ChoiceContext, place_utility
 from sim.housing import admit
-from sim.params import Migration
+from sim.params import Migration, Moves
 from sim.population import DORM, RENTER, Population
 
 RECRUIT_SIZES = (1, 2, 3, 4)  # single, couple, couple + 1 child, couple + 2 children
+
+
+def newcomer_place_utility(ctx: ChoiceContext, moves: Moves) -> np.ndarray:
+    """(n, 2) utility of each township part for households arriving from outside: the movers' place utility without
+    the region's move-choice constants, which are balanced on moves within the region (``run.py constants``) and
+    stand for what the movers' weights miss about moving between places here, not for where newcomers settle; with
+    the hukou term (``beta_hukou`` × openness) that draws migrants.
+
+    Example
+    -------
+    >>> from sim.choice import ChoiceContext
+    >>> ctx = ChoiceContext(access=np.ones(2), wage=np.ones(2), price=np.ones((2, 2)), services=np.zeros(2),
+    ...                     vacancy=np.full((2, 2), 0.1), minutes=np.zeros((2, 2)), target_vacancy=0.1,
+    ...                     constants=np.array([[3.0, 0.0], [0.0, 0.0]]))
+    >>> bool((newcomer_place_utility(ctx, Moves()) == place_utility(replace(ctx, constants=None), Moves())).all())
+    True
+    """
+    return place_utility(replace(ctx, constants=None), moves) + moves.beta_hukou * moves.hukou_openness
 
 
 def home_probabilities(place_utility: np.ndarray, commute_hours: np.ndarray, beta_commute_per_hour: float) -> np.ndarray:

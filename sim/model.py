@@ -29,7 +29,7 @@ from sim.choice import ChoiceContext, cell_probabilities, choose, consider_proba
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, urban_persons_by_township)
 from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
-from sim.migration import add_migrants, add_recruits, home_probabilities, nonlabour_households
+from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, start_population_params, synthesise
 
@@ -520,7 +520,7 @@ class MigrationModel(mesa.Model):
     def _in_migration(self) -> None:
         """Recruits to this year's vacancies (with their households), then arrivals that are not labour-driven."""
         pop, rng, m, mv = self.population, self.np_rng, self.params.migration, self.moves
-        u = place_utility(self.context, mv) + mv.beta_hukou * mv.hukou_openness
+        u = newcomer_place_utility(self.context, mv)
         cell = np.repeat(np.arange(self.n * 3), self._recruits.reshape(-1))
         home = home_probabilities(u, self.commute_min[:, :self.n] / 60.0, mv.beta_commute_per_hour)
         # arrivals choose among parts with a vacant dwelling; those who still find none do not come (turned_away)
