@@ -31,7 +31,7 @@ class ChoiceContext:
     minutes: np.ndarray      # (n, n) travel minutes between seats
     target_vacancy: float | np.ndarray  # (n, 2) vacancy at which a part is in balance (sim.housing.equilibrium_vacancy)
     size: np.ndarray | None = None  # (n, 2) housing units per part: a place's size (None = equal sizes)
-    leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year (None = this year's)
+    leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year without constants (None = this year's)
     commute: np.ndarray | None = None  # (n, n_places) commute minutes from each township to each workplace (None = no workplaces)
     constants: np.ndarray | None = None  # (n, 2) alternative-specific constants per township part (None = none)
 
@@ -90,7 +90,7 @@ def cell_probabilities(ctx: ChoiceContext, m: Moves) -> np.ndarray:
     dist = np.repeat(ctx.minutes, 2, axis=1) / 60.0               # (n, 2n)
     own_town = np.repeat(np.eye(n, dtype=bool), 2, axis=1)
     dist[own_town] = 0.0                                          # moves within the township
-    ref = base.reshape(n, 2) if ctx.leave_reference is None else ctx.leave_reference
+    ref = base.reshape(n, 2) if ctx.leave_reference is None else ctx.leave_reference + (0.0 if ctx.constants is None else ctx.constants)
     local = np.array([0.0, 1.0])
     # axes: origin i, part, local, anchor, jobless, alternative
     v = (base - m.beta_distance_per_hour * dist)[:, None, None, None, None, :]
@@ -192,7 +192,7 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
                 v -= m.beta_commute_per_hour * min(ctx.commute[j, anchor] / 60.0, MAX_COMMUTE_HOURS)
             utilities.append(v)
     if ctx.leave_reference is not None:
-        own_place = ctx.leave_reference[township, part_here]
+        own_place = ctx.leave_reference[township, part_here] + (0.0 if ctx.constants is None else ctx.constants[township, part_here])
     utilities.append(own_place + m.leave_constant + (0.0 if local else m.leave_migrant) + (m.beta_jobless_leave if jobless else 0.0))
     top = max(utilities)
     weights = [math.exp(v - top) for v in utilities]

@@ -179,7 +179,8 @@ class MigrationModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={"year": "year", **{c: (lambda m, c=c: m.current[c]) for c in [*county_columns(self.groups), *LABOUR_COLUMNS, *HOUSING_COLUMNS]}})
         self._update_context()
-        self._town_start = (place_utility(self.context, self.moves), self.context.wage.copy())
+        # fixed constants cancel in the change since the start, so the town's pull leaves them out on both sides
+        self._town_start = (place_utility(replace(self.context, constants=None), self.moves), self.context.wage.copy())
         self._collect()
 
     # ------------------------------------------------------------------ set-up helpers
@@ -456,7 +457,9 @@ class MigrationModel(mesa.Model):
             leave_reference=self._leave_reference, commute=self.commute_min,
             constants=None if self.constants is None else self.constants * self.moves.constants_weight)
         if self._leave_reference is None:
-            self._leave_reference = place_utility(self.context, self.moves)
+            # without the constants: the choice adds this year's (weighted) constants to it, so switching them on
+            # in a scenario moves a place's staying and leaving alike
+            self._leave_reference = place_utility(replace(self.context, constants=None), self.moves)
             self.context = replace(self.context, leave_reference=self._leave_reference)
 
     def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
@@ -581,7 +584,7 @@ class MigrationModel(mesa.Model):
         """Rural households seeking an urban dwelling in their own township (sim.urbanisation), at a rate that follows
         the town's advantage and wages since the start; only as many move as urban dwellings are vacant."""
         pop, rng, ctx = self.population, self.np_rng, self.context
-        u_place = place_utility(ctx, self.moves)
+        u_place = place_utility(replace(ctx, constants=None), self.moves)
         pull = urb.town_pull(u_place, self._town_start[0], ctx.wage, self._town_start[1], self.moves.beta_wage)
         rate = urb.urbanisation_rate(self.params.urbanisation.rural_to_urban_rate, pull, self.params.urbanisation.response)
         seekers = urb.town_seekers(pop, rate, rng.random(len(pop.h_alive)))

@@ -68,3 +68,27 @@ def test_constants_command_rejects_a_year_without_census(toy):
     with console.capture() as cap:
         rc = run.main(["constants", "--region", str(toy), "--start", "2015"])
     assert rc == 2 and "no census for 2015" in cap.get()
+
+
+def test_constants_switched_on_in_a_scenario_shift_staying_and_leaving_alike(toy):
+    """Equal constants for every part change no choice, also when a scenario switches them on after the start: the
+    leaving alternative is valued against the place with its constant (a reference without them made a switched-on
+    set of large constants empty or fill the county)."""
+    import yaml
+
+    from sim.model import Interventions
+
+    cfg = yaml.safe_load((toy / "region.yaml").read_text(encoding="utf-8"))
+    cfg["files"]["constants"] = "constants.csv"
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (toy / "constants.csv").write_text("code,urban,rural,source\nA,2,2,test\nB,2,2,test\nC,2,2,test\n", encoding="utf-8")
+    region = load_region(toy)
+    runs = {}
+    for name, iv in (("off", Interventions()), ("on", Interventions(parameters={2021: {"moves.constants_weight": 1.0}}))):
+        m = MigrationModel(region, scale=1.0, seed=3, end=2025, interventions=iv, parameters={"moves.constants_weight": 0.0})
+        for _ in range(5):
+            m.step()
+        runs[name] = m.datacollector.get_model_vars_dataframe().set_index("year")
+    out = {k: r.out_migrants.loc[2021:].sum() for k, r in runs.items()}
+    assert out["off"] > 0
+    assert out["on"] == pytest.approx(out["off"], rel=0.1)
