@@ -38,7 +38,6 @@ COMPACT_SHARE = 0.05  # compact the population columns when this share of rows i
 
 
 @dataclass
-
 class Interventions:
     """Timed changes a scenario makes (built by ``sim.scenario.compile_levers``; empty = baseline).
 
