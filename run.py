@@ -20,6 +20,26 @@ from pathlib import Path
 from cli import commands, uncertainty
 
 
+def add_hindcast_options(p: argparse.ArgumentParser, free_help: str, holdout_help: str) -> None:
+    """The options calibrate and history-match share: the hindcast's region, years, scale, targets and free parameters."""
+    p.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
+    p.add_argument("--from", dest="from_year", type=int, default=2010, help="start year, a census year (default 2010)")
+    p.add_argument("--to", dest="to_year", type=int, default=2020, help="target year, a census year (default 2020)")
+    p.add_argument("--scale", type=float, default=0.05, help="share of households simulated (default 0.05)")
+    p.add_argument("--county-target", default="population",
+                   help="census entry for the county total (default population; Pingyang also has population_trend, without the 2020 jump)")
+    p.add_argument("--free", nargs="+", default=None, metavar="NAME=LOW:HIGH", help=free_help)
+    p.add_argument("--holdout", nargs="*", default=["aged60_share"], help=holdout_help)
+
+
+def add_history_options(p: argparse.ArgumentParser, runs: str) -> None:
+    """--history and --members, for the commands that can carry parameter uncertainty (compare, validate)."""
+    p.add_argument("--history", type=Path, default=None,
+                   help=f"a run.py history-match folder: run {runs} for parameter sets of its non-implausible set too, "
+                        "so intervals carry parameter uncertainty (runs are paired by set and seed)")
+    p.add_argument("--members", type=int, default=10, help="with --history: parameter sets to use (default 10)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run.py", description="Agent-based spatial migration simulator for county planning.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -85,10 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
     cp.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     cp.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default runs/compare)")
-    cp.add_argument("--history", type=Path, default=None,
-                    help="a run.py history-match folder: run every scenario for parameter sets of its non-implausible set too, "
-                         "so intervals carry parameter uncertainty (runs are paired by set and seed)")
-    cp.add_argument("--members", type=int, default=10, help="with --history: parameter sets to use (default 10)")
+    add_history_options(cp, "every scenario")
     cp.set_defaults(func=commands.compare)
 
     b = sub.add_parser("batch", help="run a sweep (scenarios x parameter values x seeds) on local cores or a Dask cluster",
@@ -114,19 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Start from the census of --from, simulate to --to, and fit the move-choice, in-migration, "
                                    "urbanisation and fertility parameters (Nelder-Mead, one fit per seed) to the census of --to. "
                                    "Writes targets, fitted parameters with their spread across seeds, township errors and a report.")
-    k.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
-    k.add_argument("--from", dest="from_year", type=int, default=2010, help="start year, a census year (default 2010)")
-    k.add_argument("--to", dest="to_year", type=int, default=2020, help="target year, a census year (default 2020)")
+    add_hindcast_options(k, free_help="parameters to fit with bounds, e.g. moves.stay_bonus=0.5:4 (default: those in "
+                                      "workflow/calibration.py DEFAULT_FREE)",
+                         holdout_help="targets left out of the fit and reported separately")
     k.add_argument("--seeds", type=int, default=3, help="seeds: one fit per seed (default 3)")
-    k.add_argument("--scale", type=float, default=0.05, help="share of households simulated (default 0.05)")
     k.add_argument("--max-evaluations", type=int, default=80, help="model evaluations per fit (default 80)")
-    k.add_argument("--county-target", default="population",
-                   help="census entry for the county total (default population; Pingyang also has population_trend, without the 2020 jump)")
-    k.add_argument("--free", nargs="+", default=None, metavar="NAME=LOW:HIGH",
-                   help="parameters to fit with bounds, e.g. moves.stay_bonus=0.5:4 (default: the seven in workflow/calibration.py)")
     k.add_argument("--workers", type=int, default=1, help="processes: seeds are fitted in parallel (default 1)")
     k.add_argument("--note", default="", help="why this fit was made so (stored in calibration.yaml and the report)")
-    k.add_argument("--holdout", nargs="*", default=["aged60_share"], help="targets left out of the fit and reported separately")
     k.add_argument("--write", action="store_true", help="store the fitted values in the region's params.yaml and calibration.yaml "
                                                         "(refused from a working tree with uncommitted changes, unless --allow-dirty)")
     k.add_argument("--allow-dirty", action="store_true", help="with --write: store a fit made from uncommitted code, "
@@ -138,15 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Sample the parameter box (Latin hypercube), run the hindcast --from → --to for every sample "
                                    "with several seeds, and keep the sets whose implausibility is at most 3 for every target. "
                                    "Writes the samples, the non-implausible ranges and correlations, a pairs plot and a report.")
-    h.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder")
-    h.add_argument("--from", dest="from_year", type=int, default=2010, help="start year, a census year (default 2010)")
-    h.add_argument("--to", dest="to_year", type=int, default=2020, help="target year, a census year (default 2020)")
+    add_hindcast_options(h, free_help="parameters and their box (default: as calibrate)",
+                         holdout_help="targets that rule nothing out (reported only)")
     h.add_argument("--samples", type=int, default=100, help="parameter sets (default 100)")
     h.add_argument("--seeds", type=int, default=2, help="seeds per set (default 2)")
-    h.add_argument("--scale", type=float, default=0.05, help="share of households simulated (default 0.05)")
-    h.add_argument("--county-target", default="population", help="census entry for the county total (as for calibrate)")
-    h.add_argument("--free", nargs="+", default=None, metavar="NAME=LOW:HIGH", help="parameters and their box (default: as calibrate)")
-    h.add_argument("--holdout", nargs="*", default=["aged60_share"], help="targets that rule nothing out (reported only)")
     h.add_argument("--design-seed", type=int, default=0, help="seed of the Latin hypercube (default 0)")
     h.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     h.add_argument("--out", type=Path, default=Path("runs/history"), help="output folder")
@@ -193,10 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--start", type=int, default=2020, help="start year (default 2020)")
     v.add_argument("--end", type=int, default=2035, help="last year (default 2035)")
     v.add_argument("--out", type=Path, default=Path("runs/validation"), help="output folder")
-    v.add_argument("--history", type=Path, default=None,
-                   help="a run.py history-match folder: run the baseline for parameter sets of its non-implausible set too, "
-                        "so the intervals carry parameter uncertainty")
-    v.add_argument("--members", type=int, default=10, help="with --history: parameter sets to use (default 10)")
+    add_history_options(v, "the baseline")
     v.set_defaults(func=commands.validate)
 
     sv = sub.add_parser("serve", help="the interactive map and charts in the browser (Mesa SolaraViz)",

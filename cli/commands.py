@@ -376,6 +376,21 @@ def _write_report(folder: Path, markdown: str) -> None:
     (folder / "report.html").write_text(markdown_report(markdown, folder), encoding="utf-8")
 
 
+def hindcast_targets(region, args: argparse.Namespace):
+    """The census targets of a hindcast ``args.from_year`` → ``args.to_year`` (calibrate, history-match), or a
+    clear error naming region.yaml when a year has no census or the county target is missing."""
+    from workflow import calibration as cal
+
+    for y in (args.from_year, args.to_year):
+        if y not in region.config.census:
+            raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})",
+                                  field="census")
+    try:
+        return cal.census_targets(region, args.to_year, args.county_target)
+    except KeyError as exc:
+        raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
+
+
 def calibrate(args: argparse.Namespace) -> int:
     import datetime
     import json
@@ -390,14 +405,8 @@ def calibrate(args: argparse.Namespace) -> int:
     code = provenance()
     if args.write and not args.allow_dirty:
         refuse_uncommitted(code, region.path / "params.yaml", "calibrate --write", "the fit")
-    for y in (args.from_year, args.to_year):
-        if y not in region.config.census:
-            raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})", field="census")
+    targets = hindcast_targets(region, args)
     params = load_params(args.region)
-    try:
-        targets = cal.census_targets(region, args.to_year, args.county_target)
-    except KeyError as exc:
-        raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
     free = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)

@@ -11,8 +11,8 @@ import json
 import pandas as pd
 from rich.table import Table
 
-from cli.commands import _md_table, _members, _write_report, console, refuse_uncommitted
-from geo.region import RegionDataError, load_region
+from cli.commands import _md_table, _members, _write_report, console, hindcast_targets, refuse_uncommitted
+from geo.region import load_region
 
 
 def history_match(args: argparse.Namespace) -> int:
@@ -27,14 +27,7 @@ def history_match(args: argparse.Namespace) -> int:
     from workflow.io import atomic_folder, load_params, provenance
 
     region = load_region(args.region)
-    for y in (args.from_year, args.to_year):
-        if y not in region.config.census:
-            raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})",
-                                  field="census")
-    try:
-        targets = cal.census_targets(region, args.to_year, args.county_target)
-    except KeyError as exc:
-        raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
+    targets = hindcast_targets(region, args)
     bounds = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
