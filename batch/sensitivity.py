@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from batch.sweep import RunSpec, fingerprint
+from batch.sweep import RunSpec, fingerprint, folder_fingerprint
 from geo.region import read_model
 from sim.indicators import COUNT_COLUMNS, EXTRA_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, RATE_COLUMNS
 
@@ -42,10 +42,10 @@ class SensitivitySpec(BaseModel):
     method: Literal["morris", "sobol"] = "morris"
     samples: int = Field(10, ge=2)
     levels: int = Field(4, ge=2)
-    seed: int = 1
+    seed: int = Field(1, ge=0, lt=2 ** 32)
     scale: float = Field(0.05, ge=0.001, le=1.0)
-    start: int = 2020
-    end: int = 2035
+    start: int = Field(2020, ge=1950, le=2100)
+    end: int = Field(2035, ge=1950, le=2100)
     year: int | None = None
     outputs: list[str] = Field(default=["primacy", "urbanisation"], min_length=1)
     parameters: dict[str, tuple[float, float]] = Field(min_length=2)
@@ -78,6 +78,17 @@ def read_spec(path: Path) -> SensitivitySpec:
     return spec
 
 
+def size(spec: SensitivitySpec) -> int:
+    """Runs the design holds: Morris samples x (parameters + 1), Sobol N x (parameters + 2).
+
+    >>> size(SensitivitySpec.model_validate({"region": "r", "samples": 8, "outputs": ["primacy"],
+    ...       "parameters": {"a.b": [0, 1], "c.d": [0, 1]}}))
+    24
+    """
+    k = len(spec.parameters)
+    return spec.samples * (k + 1 if spec.method == "morris" else k + 2)
+
+
 def sample(spec: SensitivitySpec) -> np.ndarray:
     """The parameter samples, one row per run (SALib's Morris or Saltelli/Sobol design)."""
     if spec.method == "morris":
@@ -94,12 +105,14 @@ def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[
 
     _, params, loaded = prepare(region_folder, spec.scenario, spec.start, spec.end)
     fp = fingerprint(region_folder, loaded.files)
+    content = folder_fingerprint(region_folder)
     names = spec.problem["names"]
     runs = []
     for row in X:
         overrides = {n: float(v) for n, v in zip(names, row)}
         check_values("sensitivity spec", params, overrides)
-        runs.append(RunSpec(str(region_folder), spec.scenario, spec.seed, spec.scale, spec.start, spec.end, overrides, fp))
+        runs.append(RunSpec(str(region_folder), spec.scenario, spec.seed, spec.scale, spec.start, spec.end, overrides, fp,
+                            content))
     return runs
 
 

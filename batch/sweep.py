@@ -1,8 +1,9 @@
 """Sweep files: which runs a batch holds (scenarios x parameter values x seeds), each with a stable id.
 
-A run's id is a hash of everything that decides its result: region folder, scenario files' text,
-params.yaml's text, parameter overrides, seed, scale and years. Re-running a sweep finds the
-same ids, so finished runs are skipped; editing a scenario or params.yaml gives new ids.
+A run's id is a hash of everything that decides its result: the region's files (their content, not the folder's
+path, so an absolute and a relative path, or a copy on another machine, give the same ids), the scenario files'
+text, parameter overrides, seed, scale and years. Re-running a sweep finds the same ids, so finished runs are
+skipped; editing any region file, a scenario or params.yaml gives new ids.
 
 Example
 -------
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,19 +62,33 @@ class SweepSpec(BaseModel):
     parameters: ParameterSpace = ParameterSpace()
     seeds: int | list[int] = 1
     scale: float = Field(0.1, ge=0.001, le=1.0)
-    start: int = 2020
-    end: int = 2035
+    start: int = Field(2020, ge=1950, le=2100)
+    end: int = Field(2035, ge=1950, le=2100)
 
     @model_validator(mode="after")
     def _check(self):
         if isinstance(self.seeds, int) and self.seeds < 1:
             raise ValueError("seeds must be at least 1 (a count) or a list of seeds")
+        if isinstance(self.seeds, list) and (not self.seeds or any(not 0 <= s < 2 ** 32 for s in self.seeds)):
+            raise ValueError("a list of seeds must hold seeds from 0 to 4294967295")
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
 
     def seed_list(self) -> list[int]:
         return list(range(1, self.seeds + 1)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    def size(self) -> int:
+        """How many runs the sweep holds, counted without listing them (a mistyped grid can hold millions).
+
+        >>> SweepSpec.model_validate({"region": "r", "scenarios": ["a", "b"], "seeds": 3,
+        ...                           "parameters": {"grid": {"x.y": [1, 2]}}}).size()
+        12
+        """
+        p = self.parameters
+        settings = len(p.samples) if p.samples else math.prod(len(v) for v in p.grid.values())
+        seeds = self.seeds if isinstance(self.seeds, int) else len(self.seeds)
+        return len(self.scenarios) * max(settings, 1) * seeds
 
 
 @dataclass(frozen=True)
@@ -86,12 +102,15 @@ class RunSpec:
     start: int
     end: int
     overrides: dict = field(default_factory=dict)
-    fingerprint: str = ""  # hash of the input files' text
+    fingerprint: str = ""  # hash of the scenario files' and params.yaml's text
+    region_hash: str = ""  # hash of the region folder's content (folder_fingerprint); "" for a run made by hand
 
     @property
     def run_id(self) -> str:
-        key = json.dumps({**asdict(self), "overrides": sorted(self.overrides.items())}, sort_keys=True)
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        what = {**asdict(self), "overrides": sorted(self.overrides.items())}
+        if self.region_hash:  # the content, not the path, names the region
+            del what["region"]
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def read_sweep(path: Path) -> SweepSpec:
@@ -101,6 +120,25 @@ def read_sweep(path: Path) -> SweepSpec:
     for name in {n for s in spec.parameters.settings() for n in s}:
         check_parameter_name(path, name)
     return spec
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Hash of every file's path (relative to ``folder``) and bytes: the same for a copy of the region anywhere, on
+    any machine, and different as soon as any file differs. Hidden files (a checkpoint, an editor's swap file) and
+    Python caches are left out.
+
+    >>> folder_fingerprint(Path("/nonexistent"))
+    'e3b0c44298fc1c14'
+    """
+    h = hashlib.sha256()
+    folder = Path(folder)
+    if folder.is_dir():
+        for f in sorted(folder.rglob("*")):
+            rel = f.relative_to(folder)
+            if not f.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                continue
+            h.update(rel.as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def fingerprint(region_folder: Path, scenario_files: list[Path]) -> str:
@@ -119,11 +157,13 @@ def expand(spec: SweepSpec, base_dir: Path = Path("."), source: Path | str = "sw
     region_folder = (base_dir / spec.region) if not Path(spec.region).is_absolute() else Path(spec.region)
     runs = []
     region = None
+    content = folder_fingerprint(region_folder)
     for scenario in spec.scenarios:
         region, params, loaded = prepare(region_folder, scenario, spec.start, spec.end, region=region)
         for setting in spec.parameters.settings():
             check_values(source, params, setting)  # values out of range fail here, before any run
             fp = fingerprint(region_folder, loaded.files)
             for seed in spec.seed_list():
-                runs.append(RunSpec(str(region_folder), scenario, seed, spec.scale, spec.start, spec.end, dict(setting), fp))
+                runs.append(RunSpec(str(region_folder), scenario, seed, spec.scale, spec.start, spec.end, dict(setting), fp,
+                                    content))
     return runs

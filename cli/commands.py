@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geo.region import RegionDataError, load_region, seat_points
@@ -15,13 +16,47 @@ from geo.region import RegionDataError, load_region, seat_points
 console = Console(width=None if Console().is_terminal else 140)
 
 
+# commands whose --out is a folder they own: checked before any work (workflow.outdir.check_out)
+FOLDER_COMMANDS = ("run", "compare", "batch", "sensitivity", "calibrate", "history-match", "ensemble", "validate")
+
+
 def run_safely(func, args: argparse.Namespace) -> int:
-    """Run a command; bad input prints one clear line and exits 2 instead of a traceback."""
+    """Run a command; bad input prints one clear line and exits 2 instead of a traceback.
+
+    Ctrl-C ends with one line (exit 130; outputs are written atomically, so nothing is half-written), a system
+    error (disk full, permission) with one line naming the path (exit 2), and an unexpected error with one line
+    and the traceback saved to a file for a bug report (exit 1).
+    """
+    import os
+    import sys
+    import tempfile
+    import traceback
+
     try:
+        if getattr(args, "command", None) in FOLDER_COMMANDS and getattr(args, "out", None) is not None:
+            from workflow.outdir import check_out
+
+            check_out(args.out, args.command)
         return func(args) or 0
     except RegionDataError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: stopped; results are written only when complete, so nothing was half-written",
+                      highlight=False, soft_wrap=True)
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.print(f"[bold red]error:[/] {escape(where + str(exc.strerror or exc))}", highlight=False, soft_wrap=True)
+        return 2
+    except Exception as exc:  # a bug: one line for the user, the traceback kept for the report
+        fd, path = tempfile.mkstemp(prefix="migrasim-error-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+        text = str(exc).splitlines()[0][:200] if str(exc) else ""
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(text)} (traceback in {path}; please report it)",
+                      highlight=False, soft_wrap=True)
+        return 1
 
 
 def new_region(args: argparse.Namespace) -> int:
@@ -201,7 +236,7 @@ def compare(args: argparse.Namespace) -> int:
     summary = summarise(county, args.scenarios, years, targets)
     ref = args.scenarios[0]
     diff = township_difference(towns, args.scenarios, args.end)
-    with atomic_folder(args.out) as tmp:
+    with atomic_folder(args.out, "compare") as tmp:
         county.to_csv(tmp / "county_runs.csv", index=False)
         towns.to_csv(tmp / "townships_runs.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
@@ -279,12 +314,32 @@ def _batch_progress(total: int, label: str):
     return bar, update
 
 
-def _client(args):
-    if args.scheduler:
-        from distributed import Client
+def _quiet_dask() -> None:
+    """Dask logs every lost connection with a traceback; the batch reports what matters in one line instead."""
+    import logging
 
-        return Client(args.scheduler)
+    import distributed  # noqa: F401  (creates its loggers)
+
+    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _client(args):
+    _quiet_dask()
+    if args.scheduler:
+        from batch.engine import connect
+
+        return connect(args.scheduler)
     return None
+
+
+LARGE_BATCH = 5_000  # runs; a larger sweep or sensitivity design needs --yes
+
+
+def confirm_size(runs: int, source: Path, yes: bool) -> None:
+    """Refuse a batch above LARGE_BATCH runs unless ``--yes`` was given (a mistyped grid can hold millions)."""
+    if runs > LARGE_BATCH and not yes:
+        raise RegionDataError(source, f"{runs:,} runs is more than {LARGE_BATCH:,}; check the sweep, or add --yes to run them all")
 
 
 def batch(args: argparse.Namespace) -> int:
@@ -294,6 +349,7 @@ def batch(args: argparse.Namespace) -> int:
     from workflow.io import provenance
 
     spec = read_sweep(args.sweep)
+    confirm_size(spec.size(), args.sweep, args.yes)
     runs = expand(spec, source=args.sweep)
     store = ResultStore(args.out)
     store.write_json("sweep.json", {"sweep_file": str(args.sweep), "sweep": spec.model_dump(), "runs": len(runs), **provenance()})
@@ -312,7 +368,9 @@ def batch(args: argparse.Namespace) -> int:
                   f"results: {args.out}/county, {args.out}/townships (Parquet, partitioned by scenario), {args.out}/registry.parquet",
                   highlight=False)
     for run_id, err in summary["failures"].items():
-        console.print(f"[red]failed[/] {run_id}: {err}", highlight=False)
+        console.print(f"[red]failed[/] {run_id}: {escape(err)}", highlight=False)
+    for line in summary.get("workers_left_out", []):
+        console.print(f"[yellow]worker left out[/] (it could not run the model): {escape(line)}", highlight=False)
     return 1 if summary["failed"] else 0
 
 
@@ -324,6 +382,7 @@ def sensitivity(args: argparse.Namespace) -> int:
     from workflow.io import provenance
 
     spec = sa.read_spec(args.spec)
+    confirm_size(sa.size(spec), args.spec, args.yes)
     X = sa.sample(spec)
     runs = sa.runs_for(spec, X, Path(spec.region))
     out = Path(args.out)
@@ -391,6 +450,33 @@ def hindcast_targets(region, args: argparse.Namespace):
         raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
 
 
+def start_checkpoint(args: argparse.Namespace, code: dict, ignore: tuple[str, ...] = ("out", "workers", "func", "write",
+                                                                                       "allow_dirty", "note")):
+    """The checkpoint of a long fit writing to ``args.out``: finished evaluations of an interrupted run of the same
+    command (same options, code and region files) are reused; says how many."""
+    import json
+
+    from batch.sweep import folder_fingerprint
+    from workflow.calibration import Checkpoint
+    from workflow.outdir import EvaluationCache, checkpoint_folder
+
+    options = {k: str(v) for k, v in sorted(vars(args).items()) if k not in ignore}
+    context = json.dumps({"options": options, "commit": code.get("git_commit"), "changes": code.get("git_changes"),
+                          "region": folder_fingerprint(args.region)}, sort_keys=True)
+    folder = checkpoint_folder(args.out)
+    done = len(EvaluationCache(folder)) if folder.exists() else 0
+    if done:
+        console.print(f"resuming: {done} finished evaluations kept in {folder} by an interrupted run are reused", highlight=False)
+    return Checkpoint(folder, context)
+
+
+def end_checkpoint(checkpoint) -> None:
+    """Remove a fit's checkpoint once its results are written."""
+    import shutil
+
+    shutil.rmtree(checkpoint.folder, ignore_errors=True)
+
+
 def calibrate(args: argparse.Namespace) -> int:
     import datetime
     import json
@@ -411,12 +497,13 @@ def calibrate(args: argparse.Namespace) -> int:
     holdout = tuple(args.holdout)
     free = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
     base_values = {n: getattr(getattr(params, n.split(".")[0]), n.split(".")[1]) for n in free}
+    checkpoint = start_checkpoint(args, code)
     before, _ = cal.evaluate(args.region, region, targets, args.from_year, base_values, seeds, args.scale, params)
     console.print(f"fitting {len(free)} parameters with seeds {seeds} (up to {args.max_evaluations} evaluations each, "
                   f"{args.workers} process(es))...", highlight=False)
     fits = []
     for s, r in cal.fit_seeds(args.region, region, targets, args.from_year, free, seeds, args.scale, params, holdout,
-                              args.max_evaluations, args.workers):
+                              args.max_evaluations, args.workers, checkpoint=checkpoint):
         fits.append({"seed": s, **r.values, "loss": r.loss, "evaluations": r.evaluations, "seconds": round(r.seconds, 1)})
     fits = pd.DataFrame(fits)
     final = {n: float(fits[n].median()) for n in free}
@@ -447,7 +534,7 @@ def calibrate(args: argparse.Namespace) -> int:
               "command": _calibrate_command(args), **code}
     if code["git_dirty"]:
         record["git_diff"] = _git_diff()
-    with atomic_folder(args.out) as tmp:
+    with atomic_folder(args.out, "calibrate") as tmp:
         fits.to_csv(tmp / "fits.csv", index=False)
         table.to_csv(tmp / "targets.csv", index=False)
         spread.to_csv(tmp / "parameters.csv", index=False)
@@ -463,6 +550,7 @@ def calibrate(args: argparse.Namespace) -> int:
               + f"## Targets\n\n{_md_table(table)}\n\n"
               f"## Parameters\n\n{_md_table(spread)}\n\n## Townships\n\n{_md_table(towns)}\n\n![townships](hindcast_townships.png)\n")
         _write_report(tmp, md)
+    end_checkpoint(checkpoint)
     if args.write:
         _store_fit(region.path, spread, record)
     t = Table(title=f"Hindcast {args.from_year}→{args.to_year}: census vs simulated (mean of {len(seeds)} seeds)")
@@ -581,7 +669,7 @@ def validate(args: argparse.Namespace) -> int:
 
     oos = out_of_sample(county, region.observed, region, args.start) if region.observed else pd.DataFrame()
     score = scores(oos) if len(oos) else pd.DataFrame()
-    with atomic_folder(args.out) as tmp:
+    with atomic_folder(args.out, "validate") as tmp:
         county.to_csv(tmp / "county_runs.csv", index=False)
         band.to_csv(tmp / "projection_band.csv", index=False)
         if len(oos):

@@ -11,7 +11,8 @@ import json
 import pandas as pd
 from rich.table import Table
 
-from cli.commands import _md_table, _members, _write_report, console, hindcast_targets, refuse_uncommitted
+from cli.commands import (_md_table, _members, _write_report, console, end_checkpoint, hindcast_targets, refuse_uncommitted,
+                          start_checkpoint)
 from geo.region import load_region
 
 
@@ -33,8 +34,10 @@ def history_match(args: argparse.Namespace) -> int:
     holdout = tuple(args.holdout)
     console.print(f"history matching: {args.samples} parameter sets x {len(seeds)} seeds, hindcast {args.from_year}→{args.to_year}, "
                   f"{args.workers} process(es)...", highlight=False)
+    code = provenance()
+    checkpoint = start_checkpoint(args, code)
     table = hm.history_match(args.region, region, targets, args.from_year, bounds, args.samples, seeds, args.scale,
-                             load_params(args.region), holdout, args.workers, args.design_seed)
+                             load_params(args.region), holdout, args.workers, args.design_seed, checkpoint=checkpoint)
     names = list(bounds)
     ranges = hm.summary(table, bounds)
     corr = hm.correlations(table, names)
@@ -43,8 +46,8 @@ def history_match(args: argparse.Namespace) -> int:
     record = {"hindcast": [args.from_year, args.to_year], "county_target": args.county_target, "samples": args.samples,
               "seeds": seeds, "scale": args.scale, "design_seed": args.design_seed, "cutoff": hm.CUTOFF,
               "targets_used": used, "held_out": list(holdout), "bounds": {k: list(v) for k, v in bounds.items()},
-              "non_implausible": kept, **provenance()}
-    with atomic_folder(args.out) as tmp:
+              "non_implausible": kept, **code}
+    with atomic_folder(args.out, "history-match") as tmp:
         table.to_csv(tmp / "samples.csv", index=False)
         table[table.plausible].to_csv(tmp / "plausible.csv", index=False)
         ranges.to_csv(tmp / "ranges.csv", index_label="parameter")
@@ -78,6 +81,7 @@ def history_match(args: argparse.Namespace) -> int:
               f"## Correlations among the non-implausible sets\n\n{_md_table(corr.reset_index(names='parameter'))}\n\n"
               "![pairs](pairs.png)\n")
         _write_report(tmp, md)
+    end_checkpoint(checkpoint)
     t = Table(title=f"History matching {args.from_year}→{args.to_year}: {kept} of {args.samples} sets not ruled out")
     for c in ("parameter", "box", "non-implausible range", "5%-95%", "share of box"):
         t.add_column(c, justify="left" if c == "parameter" else "right")
@@ -124,7 +128,7 @@ def ensemble(args: argparse.Namespace) -> int:
         oos = out_of_sample(county.assign(seed=county.member * MEMBER_STRIDE + county.seed), region.observed, region, args.start)
     record = {"history": str(args.history), "scenario": args.scenario, "members": len(members), "seeds": args.seeds,
               "scale": args.scale, "start": args.start, "end": args.end, **provenance()}
-    with atomic_folder(args.out) as tmp:
+    with atomic_folder(args.out, "ensemble") as tmp:
         county.to_csv(tmp / "county_runs.csv", index=False)
         members.to_csv(tmp / "members.csv", index_label="member")
         summary.to_csv(tmp / "summary.csv", index=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -482,6 +483,66 @@ class Region:
         return df.join(eco)
 
 
+# Limits that keep a hostile or mistaken YAML file from hanging a command: region files are a few kilobytes, so
+# these leave room for any real file, but refuse a "billion laughs" file whose aliases expand exponentially.
+YAML_MAX_BYTES = 5_000_000
+YAML_MAX_NODES = 200_000
+
+
+def _expanded_nodes(node, memo: dict) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (memoised: an alias costs its whole tree)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 0  # guards against recursive aliases
+        children = node.value if isinstance(node.value, list) else []
+        n = 1
+        for child in children:
+            n += sum(_expanded_nodes(c, memo) for c in child) if isinstance(child, tuple) else _expanded_nodes(child, memo)
+            if n > YAML_MAX_NODES:
+                break
+        memo[key] = n
+    return memo[key]
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a document expanding to more than YAML_MAX_NODES nodes."""
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None and _expanded_nodes(node, {}) > YAML_MAX_NODES:
+            raise yaml.composer.ComposerError(None, None, f"the document expands to more than {YAML_MAX_NODES:,} values "
+                                              "(aliases *name repeated within each other)", node.start_mark)
+        return node
+
+
+def load_yaml(path: Path, text: str | None = None):
+    """Parse a YAML file (or its ``text``) safely and within limits; a RegionDataError naming the file and line for
+    malformed YAML, a file over YAML_MAX_BYTES or one with more than YAML_MAX_ALIASES aliases.
+
+    >>> load_yaml(Path("x.yaml"), "a: [1, 2]")
+    {'a': [1, 2]}
+    """
+    path = Path(path)
+    if text is None:
+        if path.stat().st_size > YAML_MAX_BYTES:
+            raise RegionDataError(path, f"file larger than {YAML_MAX_BYTES:,} bytes (expected a short YAML file)")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RegionDataError(path, f"not UTF-8 text (byte {exc.start}): expected a YAML file") from None
+    if len(text) > YAML_MAX_BYTES:
+        raise RegionDataError(path, f"text larger than {YAML_MAX_BYTES:,} characters (expected a short YAML file)")
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RegionDataError(path, f"malformed YAML: {problem}", line=line) from None
+    except RecursionError:
+        raise RegionDataError(path, "malformed YAML: nested too deeply") from None
+
+
 def read_yaml(path: Path, what: str = "the region description region.yaml",
               keys: str = "name, crs, files, ...") -> dict:
     """A YAML file as a mapping; a missing file, malformed YAML or a non-mapping is a RegionDataError naming the file
@@ -494,13 +555,9 @@ def read_yaml(path: Path, what: str = "the region description region.yaml",
     path = Path(path)
     if not path.exists():
         raise RegionDataError(path, f"file not found (expected {what})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RegionDataError(path, f"malformed YAML: {problem}", line=line) from exc
+    if not path.is_file():
+        raise RegionDataError(path, f"not a file (expected {what})")
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise RegionDataError(path, f"expected a mapping of keys ({keys}) at the top level")
     return data
@@ -518,11 +575,23 @@ def read_model(path: Path, model: type[BaseModel], what: str, keys: str) -> Base
         raise _pydantic_error(Path(path), exc) from exc
 
 
+def _short_repr(value, limit: int = 80) -> str:
+    """repr of a value, bounded in depth and length.
+
+    >>> _short_repr(list(range(100)))
+    '[0, 1, 2, 3, ...]'
+    """
+    r = reprlib.Repr(maxlevel=2, maxlist=4, maxtuple=4, maxdict=4, maxstring=60, maxother=60)
+    text = r.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -> RegionDataError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or None
     got = err.get("input")
-    got_text = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
+    got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
     return RegionDataError(file, f"{err['msg']}{got_text}", line=line, field=loc)
 
 

@@ -281,6 +281,22 @@ class Scenario(BaseModel):
     levers: list[Lever] = []
 
 
+def _check_jobs_size(i: int, lv: Jobs, region: Region, code: str, so_far: dict) -> None:
+    """A job loss cannot exceed the jobs there (the base year's plus earlier levers'), and a gain larger than the
+    whole region's employment is a typing error, not a plan."""
+    sector = SECTORS.index(lv.sector)
+    t = list(region.codes).index(code)
+    base = getattr(region.economy[code], f"jobs_{lv.sector}")
+    there = base + so_far.get((t, sector), 0.0)
+    total = sum(e.jobs for e in region.economy.values())
+    if lv.jobs < 0 and -lv.jobs > there:
+        raise LeverError(i, "jobs", f"a loss of {-lv.jobs:,.0f} {lv.sector} jobs is more than {code} has ({there:,.0f}); "
+                                    "expected at most that many")
+    if lv.jobs > total:
+        raise LeverError(i, "jobs", f"{lv.jobs:,.0f} jobs is more than the whole region's {total:,} jobs; expected a "
+                                    "plausible programme (split it over several levers if it is real)")
+
+
 class LeverError(ValueError):
     """A lever that does not fit the region or the run; ``index`` is its position in the list given."""
 
@@ -330,6 +346,7 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
     codes = list(region.codes)
     n = len(codes)
     iv = Interventions()
+    jobs_change: dict[tuple[int, int], float] = {}  # net jobs of the levers so far, by (township, sector)
     nodes: dict[str, Node | NewNode] = dict(region.nodes)
     edges: dict[str, Edge] = {e.id: e for e in region.edges}
     planned = {e.id: e for e in region.projects}
@@ -452,6 +469,8 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                                            "project": f"station access ({lv.township})"}))
         elif isinstance(lv, Jobs):
             t, sector, years = town(i, lv.township), SECTORS.index(lv.sector), lv.year_list()
+            _check_jobs_size(i, lv, region, codes[t], jobs_change)
+            jobs_change[(t, sector)] = jobs_change.get((t, sector), 0.0) + lv.jobs
             for y in years:
                 iv.jobs.setdefault(y, np.zeros((n, 3)))[t, sector] += lv.jobs / len(years)
         elif isinstance(lv, StationArea):
@@ -465,6 +484,10 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                 iv.housing.setdefault(y, np.zeros((n, 2)))[t, 0] += lv.housing_units / len(years)
         elif isinstance(lv, Housing):
             t, part, years = town(i, lv.township), ("urban", "rural").index(lv.part), lv.year_list()
+            dwellings = sum(e.housing_urban + e.housing_rural for e in region.economy.values())
+            if lv.units > max(dwellings, 1):
+                raise LeverError(i, "units", f"{lv.units:,.0f} dwellings is more than the whole region has ({dwellings:,}); "
+                                             "expected a plausible building programme")
             for y in years:
                 iv.housing.setdefault(y, np.zeros((n, 2)))[t, part] += lv.units / len(years)
         elif isinstance(lv, Reclassify):

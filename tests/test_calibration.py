@@ -267,3 +267,55 @@ def test_ensemble_needs_a_history_folder(toy, tmp_path):
     with console.capture() as cap:
         rc = run.main(["ensemble", "--region", str(toy), "--history", str(tmp_path / "none"), "--out", str(tmp_path / "e")])
     assert rc == 2 and "plausible.csv" in cap.get()
+
+
+def _interrupt_after(monkeypatch, n: int) -> dict:
+    """Make the n+1-th hindcast simulation raise KeyboardInterrupt (a Ctrl-C or kill mid-fit); count the calls."""
+    import workflow.calibration as cal
+
+    real, calls = cal.simulate, {"n": 0}
+
+    def counted(*a, **k):
+        calls["n"] += 1
+        if n is not None and calls["n"] > n:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(cal, "simulate", counted)
+    return calls
+
+
+# calibrate's first run is the check before the fit, which is not kept: 2 of its first 3 runs are
+@pytest.mark.parametrize("command,extra,kept", [
+    ("history-match", ["--samples", "6", "--seeds", "1"], 3),
+    ("calibrate", ["--max-evaluations", "4", "--seeds", "1"], 2),
+])
+def test_a_killed_fit_resumes_where_it_stopped(command, extra, kept, toy, tmp_path, monkeypatch):
+    import pandas as pd
+
+    import run
+    from cli.commands import console
+
+    argv = [command, "--region", str(toy), "--from", "2010", "--to", "2020", "--scale", "0.5", *extra,
+            "--free", "migration.nonlabour_per_1000_persons=2:40"]
+    fresh, out = tmp_path / "fresh", tmp_path / "out"
+    with console.capture():
+        assert run.main([*argv, "--out", str(fresh)]) == 0
+    calls = _interrupt_after(monkeypatch, 3)
+    with console.capture():
+        assert run.main([*argv, "--out", str(out)]) == 130
+    assert not out.exists() and (tmp_path / ".out.checkpoint" / "evaluations.jsonl").exists()
+    monkeypatch.undo()
+    calls = _interrupt_after(monkeypatch, None)
+    with console.capture() as cap:
+        assert run.main([*argv, "--out", str(out)]) == 0
+    assert f"resuming: {kept} finished evaluations" in cap.get()
+    assert not (tmp_path / ".out.checkpoint").exists()
+    table = "samples.csv" if command == "history-match" else "fits.csv"
+    a, b = pd.read_csv(fresh / table), pd.read_csv(out / table)
+    b = b.drop(columns=[c for c in ("seconds",) if c in b.columns])
+    a = a.drop(columns=[c for c in ("seconds",) if c in a.columns])
+    pd.testing.assert_frame_equal(a, b)  # the resumed fit is the uninterrupted one
+    fresh_calls = 6 if command == "history-match" else None
+    if fresh_calls:
+        assert calls["n"] == fresh_calls - 3  # only the evaluations not yet made ran again

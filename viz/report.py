@@ -69,7 +69,7 @@ def build_report(folder: Path, region, year: int | None = None) -> Path:
 
     folder = Path(folder)
     kind = folder_kind(folder)
-    with atomic_folder(folder / "report") as tmp:
+    with atomic_folder(folder / "report", "report") as tmp:
         rep = _run_report(folder, region, year, tmp) if kind == "run" else _compare_report(folder, region, year, tmp)
         (tmp / "report.html").write_text(render_html(rep), encoding="utf-8")
     return folder / "report" / "report.html"

@@ -103,9 +103,40 @@ class FitResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a long fit appends its finished evaluations (``workflow.outdir.EvaluationCache``), and ``context``: a
+    text that changes whenever an evaluation's result could (the command's options, the commit, the region's files)."""
+
+    folder: Path
+    context: str
+
+
+def seed_errors(region_folder: Path, region: Region, targets: Targets, start: int, values: dict[str, float], seed: int,
+                scale: float, params: Params | None, checkpoint: Checkpoint | None = None) -> dict[str, float]:
+    """The hindcast's errors for one parameter set and seed; read from ``checkpoint`` if an interrupted fit already
+    ran it, and appended there once done (so a killed fit resumes where it stopped, with identical results)."""
+    cache = key = None
+    if checkpoint is not None:
+        from workflow.outdir import EvaluationCache
+
+        cache = EvaluationCache(checkpoint.folder)
+        key = cache.key({"context": checkpoint.context, "start": start, "year": targets.year, "seed": seed, "scale": scale,
+                         "values": values})
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    res = simulate(region_folder, "baseline", start, targets.year, scale, seed, overrides=values, region=region, params=params)
+    errs = {k: float(v) for k, v in errors(res.county, res.townships, targets).items()}
+    if cache is not None:
+        cache.put(key, errs)
+    return errs
+
+
 def fit(region_folder: Path, region: Region, targets: Targets, start: int, free: dict[str, tuple[float, float]],
         seeds: list[int], scale: float, params: Params | None = None, holdout: tuple[str, ...] = ("aged60_share",),
-        max_evaluations: int = 100, initial: dict[str, float] | None = None) -> FitResult:
+        max_evaluations: int = 100, initial: dict[str, float] | None = None,
+        checkpoint: Checkpoint | None = None) -> FitResult:
     """Nelder-Mead over the free parameters (scaled to [0, 1] within their bounds), mean loss over ``seeds``.
 
     Example
@@ -129,8 +160,7 @@ def fit(region_folder: Path, region: Region, targets: Targets, start: int, free:
         values = dict(zip(names, lo + np.clip(x, 0.0, 1.0) * (hi - lo)))
         total = 0.0
         for seed in seeds:
-            res = simulate(region_folder, "baseline", start, targets.year, scale, seed, overrides=values, region=region, params=params)
-            total += loss(errors(res.county, res.townships, targets), holdout)
+            total += loss(seed_errors(region_folder, region, targets, start, values, seed, scale, params, checkpoint), holdout)
         # leaving the box is penalised rather than clipped silently, so the simplex comes back
         return total / len(seeds) + 1e3 * float(np.sum(np.clip(x - 1, 0, None) ** 2 + np.clip(-x, 0, None) ** 2))
 
@@ -142,24 +172,25 @@ def fit(region_folder: Path, region: Region, targets: Targets, start: int, free:
 
 
 def _fit_one(job: tuple) -> tuple[int, FitResult]:
-    region_folder, targets, start, free, seed, scale, params, holdout, max_evaluations = job
+    region_folder, targets, start, free, seed, scale, params, holdout, max_evaluations, checkpoint = job
     from workflow.runner import cached_region
 
     return seed, fit(region_folder, cached_region(region_folder), targets, start, free, [seed], scale, params, holdout,
-                     max_evaluations)
+                     max_evaluations, checkpoint=checkpoint)
 
 
 def fit_seeds(region_folder: Path, region: Region, targets: Targets, start: int, free: dict[str, tuple[float, float]],
               seeds: list[int], scale: float, params: Params | None = None, holdout: tuple[str, ...] = ("aged60_share",),
-              max_evaluations: int = 100, workers: int = 1):
+              max_evaluations: int = 100, workers: int = 1, checkpoint: Checkpoint | None = None):
     """One :func:`fit` per seed (the spread across seeds is the fit's uncertainty), in ``workers`` processes.
 
     Yields (seed, FitResult) in seed order.
     """
-    jobs = [(region_folder, targets, start, free, s, scale, params, holdout, max_evaluations) for s in seeds]
+    jobs = [(region_folder, targets, start, free, s, scale, params, holdout, max_evaluations, checkpoint) for s in seeds]
     if workers <= 1:
         for s in seeds:
-            yield s, fit(region_folder, region, targets, start, free, [s], scale, params, holdout, max_evaluations)
+            yield s, fit(region_folder, region, targets, start, free, [s], scale, params, holdout, max_evaluations,
+                         checkpoint=checkpoint)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -24,8 +24,8 @@ import pandas as pd
 
 from geo.region import Region
 from sim.params import Params
-from workflow.calibration import Targets, errors, tolerance
-from workflow.runner import cached_region, simulate
+from workflow.calibration import Checkpoint, Targets, seed_errors, tolerance
+from workflow.runner import cached_region
 
 CUTOFF = 3.0  # the three-sigma rule (Pukelsheim 1994) used in history matching
 
@@ -59,26 +59,24 @@ def implausibility(errs: pd.DataFrame) -> pd.Series:
 
 
 def _evaluate(job: tuple) -> dict:
-    region_folder, targets, start, values, seeds, scale, params = job
+    region_folder, targets, start, values, seeds, scale, params, checkpoint = job
     region = cached_region(region_folder)
-    rows = []
-    for seed in seeds:
-        res = simulate(region_folder, "baseline", start, targets.year, scale, seed, overrides=values, region=region, params=params)
-        rows.append(errors(res.county, res.townships, targets))
-    errs = pd.DataFrame(rows)
+    errs = pd.DataFrame([seed_errors(region_folder, region, targets, start, values, seed, scale, params, checkpoint)
+                         for seed in seeds])
     imp = implausibility(errs)
     return {**values, **{f"error_{k}": v for k, v in errs.mean().items()}, **{f"I_{k}": v for k, v in imp.items()}}
 
 
 def history_match(region_folder: Path, region: Region, targets: Targets, start: int, bounds: dict[str, tuple[float, float]],
                   samples: int, seeds: list[int], scale: float, params: Params | None = None, holdout: tuple[str, ...] = (),
-                  workers: int = 1, seed: int = 0, cutoff: float = CUTOFF) -> pd.DataFrame:
+                  workers: int = 1, seed: int = 0, cutoff: float = CUTOFF, checkpoint: Checkpoint | None = None) -> pd.DataFrame:
     """Run the hindcast ``start`` → ``targets.year`` for a Latin hypercube of ``samples`` parameter sets (``seed`` draws
     the design), each with ``seeds``; one row per set: the parameters, mean errors, implausibility per target, the
     largest over the targets not held out (``I_max``) and whether the set is non-implausible (``I_max`` ≤ ``cutoff``).
+    With a ``checkpoint``, every finished run is kept there, so a killed history match resumes where it stopped.
     """
     design = latin_hypercube(bounds, samples, np.random.default_rng(seed))
-    jobs = [(region_folder, targets, start, row, seeds, scale, params) for row in design.to_dict("records")]
+    jobs = [(region_folder, targets, start, row, seeds, scale, params, checkpoint) for row in design.to_dict("records")]
     if workers <= 1:
         rows = [_evaluate(j) for j in jobs]
     else:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-import os
-import shutil
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 
-from geo.region import RegionDataError, _pydantic_error
+from geo.region import RegionDataError, _pydantic_error, load_yaml
 from sim.params import Params
+from workflow.outdir import atomic_folder  # noqa: F401  (re-exported: every command writes its folder with it)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,11 +45,9 @@ def load_params(region_folder: Path) -> Params:
     path = Path(region_folder) / "params.yaml"
     if not path.exists():
         return Params()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RegionDataError(path, f"malformed YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
+    raw = load_yaml(path) or {}
+    if not isinstance(raw, dict):
+        raise RegionDataError(path, "expected a mapping of sections (moves, migration, ...) at the top level")
     values: dict = {}
     for section, entries in raw.items():
         if not isinstance(entries, dict):
@@ -90,7 +84,7 @@ def defaults_used(region_folder: Path) -> dict[str, object]:
     given: set[str] = set()
     if path.exists():
         load_params(region_folder)  # validates first: a broken file is an error, not a list of defaults
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path) or {}
         given = {f"{section}.{name}" for section, entries in raw.items() for name in (entries or {})}
     defaults = Params()
     return {k: getattr(getattr(defaults, k.split(".")[0]), k.split(".")[1]) for k in parameter_names() if k not in given}
@@ -131,41 +125,13 @@ def provenance(root: Path | None = None) -> dict:
     return {"version": ver, "git_commit": commit, "git_dirty": dirty, "git_changes": changes[:50]}
 
 
-@contextmanager
-def atomic_folder(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; on success it replaces ``out``, on failure it is removed.
-
-    Example
-    -------
-    >>> with atomic_folder(Path("runs/x")) as tmp:          # doctest: +SKIP
-    ...     (tmp / "a.csv").write_text("...")
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict,
               commuting: pd.DataFrame | None = None) -> Path:
     """Write a run's files into a temporary folder beside ``out``, then rename it into place.
 
     A failure before the rename leaves ``out`` as it was (nothing half-written).
     """
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, "run") as tmp:
         county.to_csv(tmp / "county.csv", index=False)
         townships.to_csv(tmp / "townships.csv", index=False)
         flows.to_parquet(tmp / "flows.parquet", index=False)

@@ -41,7 +41,44 @@ def _read_outlines(path: Path, name_column: str | None) -> gpd.GeoDataFrame:
         raise RegionDataError(path, "expected one or more polygons, one per township")
     if name_column is not None and name_column not in gdf.columns:
         raise RegionDataError(path, f"no column {name_column!r} (columns: {', '.join(map(str, gdf.columns))})", field=name_column)
+    if len(gdf) > MAX_TOWNSHIPS:
+        raise RegionDataError(path, f"{len(gdf):,} polygons; expected at most {MAX_TOWNSHIPS:,} townships")
+    check_polygons(path, gdf)
     return gdf.to_crs("EPSG:4326").reset_index(drop=True)
+
+
+MAX_TOWNSHIPS = 2_000
+OVERLAP_SHARE = 0.01  # townships may touch and overlap along digitised borders, not by more than 1% of the smaller
+
+
+def check_polygons(path: Path, gdf: gpd.GeoDataFrame) -> None:
+    """A clear error for an invalid polygon (self-intersecting, ...) or two townships that overlap by more than
+    OVERLAP_SHARE of the smaller one (a polygon given twice, a district with its own townships); features are
+    counted from 1 in the file's order.
+
+    >>> from shapely.geometry import box
+    >>> check_polygons(Path("t.geojson"), gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1), box(0, 0, 1, 1)]))
+    Traceback (most recent call last):
+    geo.region.RegionDataError: t.geojson, field 'polygon 2': overlaps polygon 1 by 100% of its area (expected townships that do not overlap)
+    """
+    from shapely import STRtree
+    from shapely.validation import explain_validity
+
+    geoms = list(gdf.geometry)
+    for i, g in enumerate(geoms):
+        if not g.is_valid:
+            raise RegionDataError(path, f"not a valid polygon: {explain_validity(g)} (repair it, e.g. with a GIS's "
+                                        "'fix geometries')", field=f"polygon {i + 1}")
+    tree = STRtree(geoms)
+    for i, g in enumerate(geoms):
+        for j in sorted(int(k) for k in tree.query(g, predicate="intersects")):
+            if j >= i:
+                continue
+            shared = g.intersection(geoms[j]).area
+            smaller = min(g.area, geoms[j].area)
+            if smaller > 0 and shared > OVERLAP_SHARE * smaller:
+                raise RegionDataError(path, f"overlaps polygon {j + 1} by {shared / smaller:.0%} of its area "
+                                            "(expected townships that do not overlap)", field=f"polygon {i + 1}")
 
 
 def scaffold_region(folder: Path, outlines: Path, year: int = 2020, name: str | None = None,
@@ -80,6 +117,7 @@ def scaffold_region(folder: Path, outlines: Path, year: int = 2020, name: str | 
     seats = gpd.GeoSeries([g.representative_point() for g in m.geometry], crs=metric).to_crs("EPSG:4326")
     area = m.geometry.area / 1e6
 
+    existed = folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "network").mkdir()
@@ -93,8 +131,12 @@ def scaffold_region(folder: Path, outlines: Path, year: int = 2020, name: str | 
         (folder / "scenarios" / "baseline.yaml").write_text(
             "name: baseline\ndescription: no levers (the region's own network and trends)\nlevers: []\n", encoding="utf-8")
         (folder / "README.md").write_text(_readme(name or folder.name, outlines, year), encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+    except BaseException:  # remove what this call wrote; an empty folder the user made stays
+        if existed:
+            for child in folder.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     return folder
 

@@ -1,0 +1,390 @@
+"""Hostile and mistaken input to every command, as a reliability engineer would try it.
+
+Each case runs ``run.py`` in this process and checks: the exit code, one clear line that says what is wrong, no
+traceback, no hang (every case is quick), and that nothing the user had is destroyed (a "sentinel" file stays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import yaml
+from shapely.geometry import Polygon, box
+
+import run
+from toy import write_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+BOMB = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + BOMB
+
+
+def cli(argv, capsys) -> tuple[int, str]:
+    try:
+        code = run.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def check(argv, capsys, code: int, *needles: str) -> str:
+    got, text = cli(argv, capsys)
+    assert got == code, text
+    assert "Traceback" not in text, text
+    if code != 0:
+        lines = [line for line in text.splitlines() if "error" in line]
+        assert len(lines) == 1, text  # one line says what is wrong
+    for n in needles:
+        assert n in text, text
+    return text
+
+
+@pytest.fixture
+def notes(tmp_path) -> Path:
+    """A folder of the user's own that no command may delete."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    return folder
+
+
+def intact(folder: Path) -> bool:
+    return (folder / "notes.txt").read_text() == "my notes"
+
+
+def sweep(tmp_path, toy, **extra) -> Path:
+    doc = {"region": str(toy), "scenarios": ["baseline"], "seeds": 1, "scale": 1.0, "start": 2020, "end": 2021, **extra}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def sens_spec(tmp_path, toy, **extra) -> Path:
+    doc = {"region": str(toy), "samples": 2, "scale": 1.0, "end": 2021, "outputs": ["population"],
+           "parameters": {"moves.stay_bonus": [1, 2], "demography.tfr": [1, 1.5]}, **extra}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# --out never destroys what this tool did not write, and is checked before any work
+# ----------------------------------------------------------------------------------------------------------------
+FOLDER_COMMANDS = [
+    ["run", "--scale", "0.01", "--end", "2021"],
+    ["compare", "--scenarios", "baseline", "--seeds", "1", "--end", "2021"],
+    ["calibrate", "--max-evaluations", "1", "--seeds", "1"],
+    ["history-match", "--samples", "1", "--seeds", "1"],
+    ["validate", "--seeds", "1"],
+]
+
+
+@pytest.mark.parametrize("argv", FOLDER_COMMANDS, ids=lambda a: a[0])
+def test_out_on_a_folder_of_the_users_is_refused(argv, toy, notes, capsys):
+    check([*argv, "--region", toy, "--out", notes], capsys, 2, "did not write")
+    assert intact(notes)
+
+
+def test_batch_and_sensitivity_refuse_a_users_folder(toy, notes, tmp_path, capsys):
+    check(["batch", sweep(tmp_path, toy), "--out", notes], capsys, 2, "did not write")
+    check(["sensitivity", sens_spec(tmp_path, toy), "--out", notes], capsys, 2, "did not write")
+    assert intact(notes)
+
+
+def test_ensemble_refuses_a_users_folder(toy, notes, tmp_path, capsys):
+    check(["ensemble", "--region", toy, "--history", tmp_path, "--out", notes], capsys, 2, "did not write")
+    assert intact(notes)
+
+
+def test_out_is_the_region_folder(toy, capsys):
+    before = sorted(p.name for p in toy.iterdir())
+    check(["run", "--region", toy, "--scale", "0.01", "--end", "2021", "--out", toy], capsys, 2, "did not write")
+    assert sorted(p.name for p in toy.iterdir()) == before
+
+
+@pytest.mark.parametrize("out", [".", "..", ""])
+def test_out_is_the_working_folder(out, toy, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    check(["run", "--region", toy, "--scale", "0.01", "--end", "2021", "--out", out], capsys, 2, "--out")
+
+
+def test_out_is_a_parent_of_the_working_folder(toy, tmp_path, monkeypatch, capsys):
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    check(["run", "--region", toy, "--scale", "0.01", "--end", "2021", "--out", tmp_path / "a"], capsys, 2,
+          "working folder or one of its parents")
+
+
+def test_out_under_a_file_or_a_file(toy, notes, capsys):
+    check(["run", "--region", toy, "--end", "2021", "--out", notes / "notes.txt" / "x"], capsys, 2, "is a file")
+    check(["run", "--region", toy, "--end", "2021", "--out", notes / "notes.txt"], capsys, 2, "not a folder")
+    assert intact(notes)
+
+
+def test_out_of_another_command_is_refused(toy, tmp_path, capsys):
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    check(["compare", "--region", toy, "--scenarios", "baseline", "--seeds", "1", "--end", "2021", "--out", out], capsys, 2,
+          "holds the results of `run.py run`")
+    assert (out / "run.json").exists()
+
+
+def test_a_previous_output_is_replaced_whole(toy, tmp_path, capsys):
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    (out / "stray.txt").write_text("from the old run")
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2022", "--out", out], capsys, 0)
+    assert json.loads((out / "run.json").read_text())["end"] == 2022 and not (out / "stray.txt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.")] == []
+
+
+def test_a_bad_run_leaves_the_previous_output(toy, tmp_path, capsys):
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    check(["run", "--region", toy, "--scenario", "nosuch", "--end", "2022", "--out", out], capsys, 2, "unknown scenario")
+    assert json.loads((out / "run.json").read_text())["end"] == 2021
+
+
+def test_stale_temporary_folders_are_cleaned_and_a_lost_output_restored(toy, tmp_path, capsys):
+    dead = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
+    out = tmp_path / "r"
+    (tmp_path / f".r.tmp-{dead}").mkdir()
+    old = tmp_path / f".r.old-{dead}"  # a kill between the two renames of a replacement
+    old.mkdir()
+    (old / ".migrasim-output").write_text('{"command": "run"}')
+    (old / "run.json").write_text("{}")
+    text = check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0, "restored", "removed")
+    assert "note:" in text and not (tmp_path / f".r.tmp-{dead}").exists() and not old.exists()
+
+
+def test_new_region_into_a_folder_with_files(notes, tmp_path, capsys):
+    outline = tmp_path / "t.geojson"
+    gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326").to_file(outline)
+    check(["new-region", notes, "--outline", outline], capsys, 2, "not empty")
+    assert intact(notes)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# numbers out of range, before any work
+# ----------------------------------------------------------------------------------------------------------------
+BAD_OPTIONS = [
+    (["run", "--end", "2200"], "between 1950 and 2100"),
+    (["run", "--start", "1800"], "between 1950 and 2100"),
+    (["run", "--end", "2019"], "before start year"),
+    (["run", "--start", "2015"], "no census for 2015"),
+    (["run", "--scale", "0"], "between 0.001 and 1.0"),
+    (["run", "--scale", "2"], "between 0.001 and 1.0"),
+    (["run", "--scale", "nan"], "between 0.001 and 1.0"),
+    (["run", "--scale", "abc"], "expected a number"),
+    (["run", "--seed", "-1"], "expected a seed"),
+    (["run", "--seed", str(2 ** 40)], "expected a seed"),
+    (["run", "--seed", "1.5"], "expected a whole number"),
+    (["run", "--scenario", "nosuch"], "unknown scenario 'nosuch'"),
+    (["run", "--region", "/nonexistent/region"], "/nonexistent/region"),
+    (["times", "configs/pingyang", "--year", "-5"], "between 1950 and 2100"),
+    (["map", "configs/pingyang", "--year", "1800"], "between 1950 and 2100"),
+    (["check-config", "configs/pingyang", "--years", "3000"], "between 1950 and 2100"),
+    (["constants", "--iterations", "-1"], "from 1 to"),
+    (["constants", "--criterion", "nonsense"], "invalid choice"),
+    (["compare", "--scenarios", "baseline", "--seeds", "0"], "from 1 to"),
+    (["compare", "--scenarios", "baseline", "--workers", "0"], "from 1 to"),
+    (["compare", "--scenarios", "baseline", "baseline"], "named twice"),
+    (["compare", "--scenarios", "baseline", "--history", "/nonexistent"], "/nonexistent"),
+    (["history-match", "--samples", "0"], "from 1 to"),
+    (["ensemble", "--history", "x", "--members", "0"], "from 1 to"),
+    (["calibrate", "--max-evaluations", "0"], "from 1 to"),
+    (["calibrate", "--free", "moves.nonsense=1:2"], "unknown parameter"),
+    (["calibrate", "--free", "moves.stay_bonus=4:1"], "low bound must be below"),
+    (["calibrate", "--free", "moves.stay_bonus"], "expected NAME=LOW:HIGH"),
+    (["calibrate", "--from", "2015"], "2015"),
+    (["serve", "--port", "70000"], "from 1 to 65535"),
+    (["report", "/nonexistent"], "not a run or compare folder"),
+    (["batch", "/nonexistent/sweep.yaml", "--out", "/tmp/never-written-by-tests"], "file not found"),
+    (["nonsense-command"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("argv,needle", BAD_OPTIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_options(argv, needle, tmp_path, capsys):
+    check(argv, capsys, 2, needle)
+    assert not Path("/tmp/never-written-by-tests").exists()
+
+
+def test_report_year_outside_the_run(toy, tmp_path, capsys):
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    check(["report", out, "--year", "1800"], capsys, 2, "between 1950 and 2100")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# hostile and broken files
+# ----------------------------------------------------------------------------------------------------------------
+def test_yaml_alias_bomb_in_region_yaml(toy, capsys):
+    text = (toy / "region.yaml").read_text(encoding="utf-8")
+    (toy / "region.yaml").write_text(BOMB + text.replace("name: Toy County", "name: *i"), encoding="utf-8")
+    t0 = time.perf_counter()
+    check(["check-config", toy], capsys, 2, "expands to more than")
+    assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("name: [unclosed\n", "malformed YAML"),
+    ("- a\n- b\n", "expected a mapping"),
+    ("\tname: tab\n", "malformed YAML"),
+], ids=["unclosed", "list", "tab"])
+def test_malformed_region_yaml(content, needle, toy, capsys):
+    (toy / "region.yaml").write_text(content, encoding="utf-8")
+    check(["check-config", toy], capsys, 2, needle)
+
+
+def test_region_yaml_not_text(toy, capsys):
+    (toy / "region.yaml").write_bytes(b"\xff\xfe\x00binary\x00" * 100)
+    check(["check-config", toy], capsys, 2, "not UTF-8")
+
+
+def test_region_yaml_too_large(toy, capsys):
+    (toy / "region.yaml").write_text("# padding\n" * 600_000, encoding="utf-8")
+    check(["check-config", toy], capsys, 2, "larger than")
+
+
+def test_region_yaml_is_a_folder(toy, capsys):
+    (toy / "region.yaml").unlink()
+    (toy / "region.yaml").mkdir()
+    check(["check-config", toy], capsys, 2, "region.yaml")
+
+
+def test_params_yaml_wrong_type_and_bomb(toy, capsys):
+    (toy / "params.yaml").write_text("moves:\n  stay_bonus: {value: lots}\n", encoding="utf-8")
+    check(["run", "--region", toy, "--end", "2021", "--out", toy.parent / "o"], capsys, 2, "params.yaml")
+    (toy / "params.yaml").write_text(BOMB, encoding="utf-8")
+    check(["run", "--region", toy, "--end", "2021", "--out", toy.parent / "o"], capsys, 2, "expands to more than")
+    assert not (toy.parent / "o").exists()
+
+
+def test_scenario_bomb(toy, capsys):
+    (toy / "scenarios" / "bomb.yaml").write_text(BOMB + "name: bomb\nlevers: *i\n", encoding="utf-8")
+    check(["run", "--region", toy, "--scenario", "bomb", "--end", "2021", "--out", toy.parent / "o"], capsys, 2,
+          "expands to more than")
+
+
+@pytest.mark.parametrize("lever,needle", [
+    ({"type": "jobs", "township": "B", "sector": "secondary", "jobs": -10_000_000, "year": 2021}, "more than B has"),
+    ({"type": "jobs", "township": "B", "sector": "secondary", "jobs": 100_000_000, "year": 2021}, "whole region's"),
+    ({"type": "jobs", "township": "B", "sector": "secondary", "jobs": 0, "year": 2021}, "must not be 0"),
+    ({"type": "housing", "township": "B", "units": 1e9, "year": 2021}, "more than the whole region"),
+    ({"type": "housing", "township": "B", "units": -5, "year": 2021}, "greater than or equal to 0"),
+    ({"type": "jobs", "township": "Z", "sector": "secondary", "jobs": 10, "year": 2021}, "Z"),
+    ({"type": "jobs", "township": "B", "sector": "secondary", "jobs": 10, "year": 2200}, "2200"),
+    ({"type": "nonsense"}, "nonsense"),
+], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type"])
+def test_implausible_levers(lever, needle, toy, capsys):
+    write_scenario(toy, "bad", [lever])
+    check(["run", "--region", toy, "--scenario", "bad", "--scale", "0.5", "--end", "2022", "--out", toy.parent / "o"],
+          capsys, 2, needle)
+    assert not (toy.parent / "o").exists()
+
+
+def test_two_job_losses_that_together_exceed_the_jobs(toy, capsys):
+    loss = {"type": "jobs", "township": "B", "sector": "secondary", "jobs": -600, "year": 2021}
+    write_scenario(toy, "bad", [loss, {**loss, "year": 2022}, {**loss, "year": 2023}])
+    check(["run", "--region", toy, "--scenario", "bad", "--end", "2023", "--out", toy.parent / "o"], capsys, 2, "more than B has")
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"seeds": 1_000_000}, "more than 5,000"),
+    ({"seeds": [-1, 2]}, "seeds from 0"),
+    ({"end": 2200}, "less than or equal to 2100"),
+    ({"scale": 0}, "greater than or equal to 0.001"),
+    ({"parameters": {"grid": {"moves.stay_bonus": list(range(100)), "demography.tfr": [1.0] * 100}}}, "more than 5,000"),
+], ids=["million", "negative-seed", "end", "scale", "grid"])
+def test_bad_sweeps(extra, needle, toy, tmp_path, capsys):
+    check(["batch", sweep(tmp_path, toy, **extra), "--out", tmp_path / "b"], capsys, 2, needle)
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_sweep_bomb(toy, tmp_path, capsys):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(BOMB + f"region: {toy}\nscenarios: *i\n", encoding="utf-8")
+    check(["batch", path, "--out", tmp_path / "b"], capsys, 2, "expands to more than")
+
+
+def test_sensitivity_too_large(toy, tmp_path, capsys):
+    check(["sensitivity", sens_spec(tmp_path, toy, samples=10_000), "--out", tmp_path / "s"], capsys, 2, "more than 5,000")
+
+
+def test_an_unreachable_scheduler_is_one_line(toy, tmp_path, capsys, monkeypatch):
+    import batch.engine
+
+    monkeypatch.setattr(batch.engine.connect, "__defaults__", (2.0,))  # do not wait the default 20 s
+    check(["batch", sweep(tmp_path, toy), "--out", tmp_path / "b", "--scheduler", "tcp://127.0.0.1:9"], capsys, 2,
+          "cannot reach the Dask scheduler")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# township outlines of a new region
+# ----------------------------------------------------------------------------------------------------------------
+def outlines(tmp_path, geoms) -> Path:
+    path = tmp_path / "t.geojson"
+    gpd.GeoDataFrame({"name": [f"t{i}" for i in range(len(geoms))]}, geometry=geoms, crs="EPSG:4326").to_file(path)
+    return path
+
+
+@pytest.mark.parametrize("geoms,needle", [
+    ([box(120, 30, 120.1, 30.1), box(120, 30, 120.1, 30.1)], "overlaps polygon 1 by 100%"),
+    ([box(120, 30, 120.1, 30.1), box(120.05, 30, 120.15, 30.1)], "overlaps polygon 1 by 50%"),
+    ([Polygon([(120, 30), (120.1, 30.1), (120.1, 30), (120, 30.1)])], "not a valid polygon"),
+], ids=["identical", "half", "bow-tie"])
+def test_new_region_bad_polygons(geoms, needle, tmp_path, capsys):
+    check(["new-region", tmp_path / "r", "--outline", outlines(tmp_path, geoms)], capsys, 2, needle)
+    assert not (tmp_path / "r").exists()
+
+
+def test_new_region_outline_not_geometry(tmp_path, capsys):
+    path = tmp_path / "t.geojson"
+    path.write_text("this is not geojson", encoding="utf-8")
+    check(["new-region", tmp_path / "r", "--outline", path], capsys, 2, "t.geojson")
+    check(["new-region", tmp_path / "r", "--outline", tmp_path / "missing.geojson"], capsys, 2, "missing.geojson")
+
+
+def test_new_region_touching_polygons_are_fine(tmp_path, capsys):
+    path = outlines(tmp_path, [box(120, 30, 120.1, 30.1), box(120.1, 30, 120.2, 30.1)])
+    check(["new-region", tmp_path / "r", "--outline", path], capsys, 0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Ctrl-C
+# ----------------------------------------------------------------------------------------------------------------
+def test_ctrl_c_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "r"
+    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", "--scale", "0.3", "--out", str(out)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(4)
+    p.send_signal(signal.SIGINT)
+    text, _ = p.communicate(timeout=60)
+    assert p.returncode == 130, text
+    assert "interrupted" in text and "Traceback" not in text
+    assert not out.exists() and [x.name for x in tmp_path.iterdir()] == []
+
+
+def test_an_unexpected_error_is_one_line_and_saves_the_traceback(monkeypatch, toy, tmp_path, capsys):
+    import workflow.runner
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(workflow.runner, "simulate", boom)
+    text = check(["run", "--region", toy, "--end", "2021", "--out", tmp_path / "r"], capsys, 1, "internal error", "injected")
+    saved = Path(text.split("traceback in ")[1].split(";")[0])
+    assert "ZeroDivisionError" in saved.read_text() and not (tmp_path / "r").exists()
+    saved.unlink()
