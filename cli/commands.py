@@ -18,6 +18,8 @@ console = Console(width=None if Console().is_terminal else 140)
 
 # commands whose --out is a folder they own: checked before any work (workflow.outdir.check_out)
 FOLDER_COMMANDS = ("run", "compare", "batch", "sensitivity", "calibrate", "history-match", "ensemble", "validate")
+# commands whose --out is one file, with the suffixes they can write
+FILE_COMMANDS = {"map": (".png", ".svg", ".pdf"), "polygons": (".gpkg",)}
 
 
 def run_safely(func, args: argparse.Namespace) -> int:
@@ -33,10 +35,15 @@ def run_safely(func, args: argparse.Namespace) -> int:
     import traceback
 
     try:
-        if getattr(args, "command", None) in FOLDER_COMMANDS and getattr(args, "out", None) is not None:
+        command = getattr(args, "command", None)
+        if command in FOLDER_COMMANDS and getattr(args, "out", None) is not None:
             from workflow.outdir import check_out
 
-            check_out(args.out, args.command)
+            check_out(args.out, command)
+        if command in FILE_COMMANDS and getattr(args, "out", None) is not None:
+            from workflow.outdir import check_out_file
+
+            check_out_file(args.out, FILE_COMMANDS[command])
         return func(args) or 0
     except RegionDataError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -445,9 +452,14 @@ def hindcast_targets(region, args: argparse.Namespace):
             raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})",
                                   field="census")
     try:
-        return cal.census_targets(region, args.to_year, args.county_target)
+        targets = cal.census_targets(region, args.to_year, args.county_target)
     except KeyError as exc:
         raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
+    known = ["population", "township_mape", *targets.shares]
+    for name in getattr(args, "holdout", None) or []:
+        if name not in known:
+            raise RegionDataError("--holdout", f"unknown target {name!r} (targets of this hindcast: {', '.join(known)})")
+    return targets
 
 
 def start_checkpoint(args: argparse.Namespace, code: dict, ignore: tuple[str, ...] = ("out", "workers", "func", "write",
@@ -642,6 +654,9 @@ def validate(args: argparse.Namespace) -> int:
     proj = region.config.projection
     if proj is None:
         raise RegionDataError(region.path / "region.yaml", "no projection to validate against", field="projection")
+    if not any(args.start < y <= args.end for y in proj.resident):
+        raise RegionDataError("--end", f"the projection has no year in {args.start + 1}-{args.end} (its years: "
+                                       f"{', '.join(map(str, sorted(proj.resident)))}); expected a run that reaches one")
     params = load_params(args.region)
     members = _members(args.history, args.members) if args.history else [None]
     from workflow.compare import MEMBER_STRIDE

@@ -662,6 +662,8 @@ def read_geometry(path: Path, what: str) -> gpd.GeoDataFrame:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise RegionDataError(path, f"cannot read geometry ({exc}); expected a GeoPackage, GeoJSON or Shapefile") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or "geometry" not in gdf:
+        raise RegionDataError(path, f"a table without geometry; expected {what} in a GeoPackage, GeoJSON or Shapefile")
     if gdf.crs is None:
         raise RegionDataError(path, "no coordinate reference system (expected one, e.g. EPSG:4326, stored in the file)")
     if len(gdf) == 0:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted(f"{p.parent.name}.{p.stem}" for folder in ("sim", "geo", "workflow", "batch") for p in (ROOT / folder).glob("*.py")
+MODULES = sorted(f"{p.parent.name}.{p.stem}" for folder in ("sim", "geo", "workflow", "batch", "cli") for p in (ROOT / folder).glob("*.py")
                  if p.stem != "__init__")
 
 

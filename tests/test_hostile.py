@@ -367,9 +367,10 @@ def test_new_region_touching_polygons_are_fine(tmp_path, capsys):
 # ----------------------------------------------------------------------------------------------------------------
 def test_ctrl_c_is_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "r"
-    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", "--scale", "0.3", "--out", str(out)], cwd=ROOT,
+    # full scale takes several seconds, so the signal lands while the libraries load or the model runs
+    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", "--scale", "1.0", "--out", str(out)], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(4)
+    time.sleep(2.5)
     p.send_signal(signal.SIGINT)
     text, _ = p.communicate(timeout=60)
     assert p.returncode == 130, text
@@ -388,3 +389,46 @@ def test_an_unexpected_error_is_one_line_and_saves_the_traceback(monkeypatch, to
     saved = Path(text.split("traceback in ")[1].split(";")[0])
     assert "ZeroDivisionError" in saved.read_text() and not (tmp_path / "r").exists()
     saved.unlink()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# batch folders
+# ----------------------------------------------------------------------------------------------------------------
+def test_a_second_driver_on_the_same_folder_is_refused(toy, tmp_path, capsys):
+    from batch.store import ResultStore
+
+    out = tmp_path / "b"
+    with ResultStore(out):  # a driver holding the folder
+        check(["batch", sweep(tmp_path, toy), "--out", out], capsys, 2, "another batch (pid")
+    assert not (out / "registry.parquet").exists()
+
+
+def test_run_ids_name_the_regions_content_not_its_path(toy, tmp_path, monkeypatch):
+    from batch.sweep import expand, read_sweep
+
+    absolute = {r.run_id for r in expand(read_sweep(sweep(tmp_path, toy)))}
+    monkeypatch.chdir(toy.parent)
+    relative = {r.run_id for r in expand(read_sweep(sweep(tmp_path, Path(toy.name))))}
+    copy = tmp_path / "elsewhere" / "toy"
+    import shutil
+
+    shutil.copytree(toy, copy)
+    moved = {r.run_id for r in expand(read_sweep(sweep(tmp_path, copy)))}
+    assert absolute == relative == moved
+    (copy / "economy.csv").write_text((copy / "economy.csv").read_text().replace("10000", "10001"))
+    assert {r.run_id for r in expand(read_sweep(sweep(tmp_path, copy)))}.isdisjoint(absolute)
+
+
+def test_a_torn_registry_line_is_ignored(toy, tmp_path):
+    from batch.store import ResultStore
+    from batch.sweep import RunSpec
+
+    out = tmp_path / "b"
+    run_a, run_b = RunSpec(str(toy), "baseline", 1, 1.0, 2020, 2021), RunSpec(str(toy), "baseline", 2, 1.0, 2020, 2021)
+    with ResultStore(out) as store:
+        store.record(run_a, "failed", error="x")
+        store.record(run_b, "failed", error="y")
+    text = (out / "registry.jsonl").read_text()
+    (out / "registry.jsonl").write_text(text[: len(text) - 20])  # the driver was killed while writing the last line
+    reg = ResultStore(out).registry
+    assert list(reg.seed) == [1] and ResultStore(out).attempts(run_a.run_id) == 1

@@ -140,6 +140,33 @@ def check_out(out: Path, command: str) -> Path:
     return out
 
 
+def check_out_file(out: Path, suffixes: tuple[str, ...]) -> Path:
+    """Refuse an output file path before any work: a folder, a suffix the command cannot write, or a place that
+    cannot be written.
+
+    >>> check_out_file(Path(tempfile.mkdtemp()) / "map.jpg", (".png",))
+    Traceback (most recent call last):
+    geo.region.RegionDataError: ...map.jpg, field '--out': expected a file ending in .png
+    """
+    out = Path(out)
+    if out.suffix.lower() not in suffixes:
+        raise RegionDataError(out, f"expected a file ending in {' or '.join(suffixes)}", field="--out")
+    if out.is_dir():
+        raise RegionDataError(out, "--out is a folder; expected a file name", field="--out")
+    existing = out.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RegionDataError(out, f"cannot create --out: {existing} is a file, not a folder", field="--out")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
+        probe.rmdir()
+    except OSError as exc:
+        raise RegionDataError(out, f"cannot write in {out.parent}: {exc.strerror or exc}", field="--out") from None
+    return out
+
+
 def write_marker(folder: Path, command: str) -> None:
     """Mark ``folder`` as an output of ``command`` (so a later command may replace it, and nothing else)."""
     (Path(folder) / MARKER).write_text(json.dumps({"command": command}) + "\n", encoding="utf-8")
