@@ -20,7 +20,8 @@ from pathlib import Path
 try:  # Ctrl-C while the libraries load is one line too
     from cli import argtypes, commands, uncertainty
 except KeyboardInterrupt:
-    sys.stderr.write("interrupted\n")
+    if __name__ == "__main__":  # not in the worker processes that re-import this file: the parent says it once
+        sys.stderr.write("interrupted\n")
     sys.exit(130)
 
 

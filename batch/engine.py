@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import socket
 import tarfile
 import tempfile
@@ -135,10 +136,19 @@ def local_client(workers: int | None = None):
     n = workers or os.cpu_count() or 1
     # Dask's sampling profiler interrupts the task thread every 10 ms; the model's shortest-path searches
     # are pure Python, so it costs them about a third of their speed. Batch runs do not need it.
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit="auto", silence_logs=40)
-    return Client(cluster)
+    # Ctrl-C reaches the whole process group. The cluster's processes start with SIGINT ignored (an ignored signal
+    # is inherited, and nannies pass it on to the workers they restart), so they never see it: the driver closes
+    # the cluster and says so in one line, instead of a traceback from every worker. A Ctrl-C during these few
+    # seconds of start-up is lost; the next one works.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   memory_limit="auto", silence_logs=40)
+            client = Client(cluster)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return client
 
 
 def connect(address: str, timeout: float = 20.0):

@@ -378,6 +378,37 @@ def test_ctrl_c_is_one_line_and_writes_nothing(tmp_path):
     assert not out.exists() and [x.name for x in tmp_path.iterdir()] == []
 
 
+def interrupt_until_done(p: subprocess.Popen, first: float, timeout: float = 120) -> str:
+    """Ctrl-C to the whole process group (as a terminal sends it) after ``first`` s, and again if it is still running
+    10 s later (a Ctrl-C while a local cluster starts is lost)."""
+    time.sleep(first)
+    t0 = time.time()
+    while p.poll() is None and time.time() - t0 < timeout:
+        os.killpg(p.pid, signal.SIGINT)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    text, _ = p.communicate(timeout=30)
+    return text
+
+
+@pytest.mark.parametrize("command", ["compare", "batch"])
+def test_ctrl_c_with_worker_processes_is_one_line(command, toy, tmp_path):
+    out = tmp_path / "r"
+    if command == "compare":
+        argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "40", "--scale", "1.0", "--workers", "2"]
+    else:
+        argv = ["batch", str(sweep(tmp_path, toy, seeds=40, end=2035))]
+    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *argv, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    text = interrupt_until_done(p, 5)
+    assert p.returncode == 130, text
+    assert "interrupted" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    if command == "compare":
+        assert not out.exists()
+
+
 def test_an_unexpected_error_is_one_line_and_saves_the_traceback(monkeypatch, toy, tmp_path, capsys):
     import workflow.runner
 

@@ -5,6 +5,8 @@ Used by ``run``, ``compare``, batch workers and the server, so they all run the 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,12 @@ from workflow.scenarios import LoadedScenario, build_interventions, load_scenari
 
 
 _REGIONS: dict[str, Region] = {}
+
+
+def exit_on_interrupt() -> None:
+    """Initializer of worker processes: Ctrl-C, which reaches the whole process group, ends a worker at once and
+    quietly (no traceback per worker); the parent process reports the interruption in one line."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
 
 
 def cached_region(folder: Path | str) -> Region:
