@@ -228,7 +228,7 @@ def test_history_match_and_ensemble_commands(toy, tmp_path):
     hm, ens = tmp_path / "hm", tmp_path / "ens"
     with console.capture() as cap:
         rc = run.main(["history-match", "--region", str(toy), "--from", "2010", "--to", "2020", "--samples", "8", "--seeds", "1",
-                       "--scale", "0.5", "--holdout", "aged60_share", "township_mape", "primacy", "urbanisation",
+                       "--scale", "0.5", "--holdout", "aged60_share", "township_mape",
                        "--free", "migration.nonlabour_per_1000_persons=2:40", "--out", str(hm)])
     assert rc == 0 and "sets not ruled out" in cap.get()
     samples = pd.read_csv(hm / "samples.csv")
