@@ -23,16 +23,26 @@ def _number(kind, text: str, what: str):
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
 
 
-def year(text: str) -> int:
-    """A calendar year the model can describe.
+def _ranged(kind, low, high, what: str, name: str):
+    """An argument type: ``kind`` (int or float) from ``low`` to ``high``, described as ``what`` in the error."""
+    def parse(text: str):
+        x = _number(kind, text, "a whole number" if kind is int else "a number")
+        if not low <= x <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return x
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
-    >>> year("2030")
-    2030
-    """
-    y = _number(int, text, "a year")
-    if not FIRST_YEAR <= y <= LAST_YEAR:
-        raise argparse.ArgumentTypeError(f"expected a year between {FIRST_YEAR} and {LAST_YEAR}, got {y}")
-    return y
+
+year = _ranged(int, FIRST_YEAR, LAST_YEAR, f"a year between {FIRST_YEAR} and {LAST_YEAR}", "year")
+year.__doc__ = """A calendar year the model can describe.
+
+>>> year("2030")
+2030
+"""
+seed = _ranged(int, 0, 2 ** 32 - 1, f"a seed from 0 to {2 ** 32 - 1} (numpy's range for a portable seed)", "seed")
+scale = _ranged(float, 0.001, 1.0, "a share of households between 0.001 and 1.0", "scale")
+port = _ranged(int, 1, 65535, "a port from 1 to 65535", "port")
 
 
 def count(high: int):
@@ -41,46 +51,4 @@ def count(high: int):
     >>> count(10)("3")
     3
     """
-    def parse(text: str) -> int:
-        n = _number(int, text, "a whole number")
-        if not 1 <= n <= high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {high:,}, got {n}")
-        return n
-    parse.__name__ = "count"
-    return parse
-
-
-def seed(text: str) -> int:
-    """A random seed, 0 to 2**32 - 1 (numpy's range for a portable seed).
-
-    >>> seed("42")
-    42
-    """
-    n = _number(int, text, "a whole number")
-    if not 0 <= n < 2 ** 32:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2 ** 32 - 1}, got {n}")
-    return n
-
-
-def scale(text: str) -> float:
-    """The share of households simulated, 0.001 to 1.
-
-    >>> scale("0.1")
-    0.1
-    """
-    x = _number(float, text, "a number")
-    if not 0.001 <= x <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a share of households between 0.001 and 1.0, got {text}")
-    return x
-
-
-def port(text: str) -> int:
-    """A TCP port, 1 to 65535.
-
-    >>> port("8765")
-    8765
-    """
-    n = _number(int, text, "a port number")
-    if not 1 <= n <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {n}")
-    return n
+    return _ranged(int, 1, high, f"a whole number from 1 to {high:,}", "count")

@@ -125,19 +125,22 @@ def check_out(out: Path, command: str) -> Path:
             if kind != command:
                 raise RegionDataError(out, f"--out holds the results of `run.py {kind}`; refusing to replace them with "
                                            f"`run.py {command}`. Choose another folder", field="--out")
-    parent = out.parent
-    existing = parent
+    _check_parent(out)
+    return out
+
+
+def _check_parent(out: Path) -> None:
+    """The folder that will hold ``out`` exists or can be made, and can be written (a probe folder is made and removed)."""
+    existing = out.parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise RegionDataError(out, f"cannot create --out: {existing} is a file, not a folder", field="--out")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
-        probe.rmdir()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent)).rmdir()
     except OSError as exc:
-        raise RegionDataError(out, f"cannot write in {parent}: {exc.strerror or exc}", field="--out") from None
-    return out
+        raise RegionDataError(out, f"cannot write in {out.parent}: {exc.strerror or exc}", field="--out") from None
 
 
 def check_out_file(out: Path, suffixes: tuple[str, ...]) -> Path:
@@ -153,17 +156,7 @@ def check_out_file(out: Path, suffixes: tuple[str, ...]) -> Path:
         raise RegionDataError(out, f"expected a file ending in {' or '.join(suffixes)}", field="--out")
     if out.is_dir():
         raise RegionDataError(out, "--out is a folder; expected a file name", field="--out")
-    existing = out.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise RegionDataError(out, f"cannot create --out: {existing} is a file, not a folder", field="--out")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
-        probe.rmdir()
-    except OSError as exc:
-        raise RegionDataError(out, f"cannot write in {out.parent}: {exc.strerror or exc}", field="--out") from None
+    _check_parent(out)
     return out
 
 
