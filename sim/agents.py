@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import mesa
-import mesa_geo as mg
 import numpy as np
 
 
-class Township(mg.GeoAgent):
-    """A township: its polygon, and this year's figures (updated by the model after each step)."""
+class Township(mesa.Agent):
+    """A township: its polygon (``geometry``, a shapely polygon in ``crs``, a pyproj CRS), and this year's figures
+    (updated by the model after each step).
+
+    It has what a mesa-geo ``GeoAgent`` has for a ``GeoSpace`` (``geometry``, ``crs``, ``__geo_interface__``); the
+    model puts the townships in a GeoSpace when ``model.space`` is first used, so a run that never draws a map does
+    not import mesa-geo (and its libpysal, scikit-learn: about a second of start-up).
+    """
 
     def __init__(self, model, geometry, crs, code: str, name: str, index: int):
-        super().__init__(model, geometry, crs)
+        super().__init__(model)
+        self.geometry, self.crs = geometry, crs
         self.code, self.name, self.index = code, name, index
         self.population = 0.0
         self.urban_population = 0.0
@@ -32,6 +38,12 @@ class Township(mg.GeoAgent):
 
     def __repr__(self) -> str:
         return f"Township({self.code} {self.name}, population={self.population:,.0f})"
+
+    @property
+    def __geo_interface__(self) -> dict:
+        """The township as a GeoJSON feature (its figures as properties), as mesa-geo agents are."""
+        props = {k: v for k, v in vars(self).items() if isinstance(v, (int, float, str)) and k not in ("unique_id",)}
+        return {"type": "Feature", "geometry": self.geometry.__geo_interface__, "properties": props}
 
 
 class Household:

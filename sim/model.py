@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mesa
-import mesa_geo as mg
 import numpy as np
+from pyproj import CRS
 
 from geo.accessibility import gravity
 from geo.network import Transport
@@ -153,10 +153,10 @@ class MigrationModel(mesa.Model):
         self._tfr_lever = "demography.tfr" in (parameters or {})
         self._apply_demography_params()
 
-        self.space = mg.GeoSpace(crs=cfg.crs.metric, warn_crs_conversion=False)
-        self.townships = [Township(self, geom, cfg.crs.metric, code, self.region.township(code).name_en, i)
+        crs = CRS.from_user_input(cfg.crs.metric)
+        self.townships = [Township(self, geom, crs, code, self.region.township(code).name_en, i)
                           for i, (code, geom) in enumerate(self.region.polygons.geometry.items())]
-        self.space.add_agents(self.townships)
+        self._space = None
 
         self.flows: list[dict] = []
         self.commuting: list[dict] = []
@@ -243,6 +243,20 @@ class MigrationModel(mesa.Model):
         self._collect()
         if self.year >= self.end:
             self.running = False
+
+    @property
+    def space(self):
+        """The townships in a mesa-geo ``GeoSpace`` (metric CRS), built on first use: the yearly step does not need
+        it, so runs and batch workers never import mesa-geo.
+
+        >>> model.space.get_neighbors(model.townships[0])      # doctest: +SKIP
+        """
+        if self._space is None:
+            import mesa_geo as mg
+
+            self._space = mg.GeoSpace(crs=self.region.config.crs.metric, warn_crs_conversion=False)
+            self._space.add_agents(self.townships)
+        return self._space
 
     def run(self) -> None:
         """Step until the end year."""
