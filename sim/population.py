@@ -114,12 +114,10 @@ class Population:
         has = partner >= 0
         has[has] = keep_p[partner[has]]
         self.p_partner = np.where(has, new_person[np.maximum(partner, 0)], -1).astype(np.int32)
+        rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         for f in fields(self):
             arr = getattr(self, f.name)
-            if f.name.startswith("p_"):
-                setattr(self, f.name, arr[keep_p])
-            else:
-                setattr(self, f.name, arr[keep_h])
+            setattr(self, f.name, arr.take(rows_p if f.name.startswith("p_") else rows_h))
         self.p_hh = new_index[self.p_hh].astype(np.int32)
 
     def copy(self) -> "Population":
