@@ -1,0 +1,64 @@
+"""The interactive page's speed, run by hand: python benchmarks/bench_page.py [STEPS]
+
+Starts ``run.py serve`` on a free port and drives Debian's chromium with Playwright (as tests/test_browser.py does):
+the time until the port listens, until the first page shows its charts (the cold start a planner waits), and for
+each of STEPS clicks on *Step* (default 10) the time until the new year and the redrawn chart are shown. Prints the
+median and range. The goals (issue 23) are a cold start of at most 8 s and a step of at most 0.2 s at scale 0.05.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    from playwright.sync_api import sync_playwright
+
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        listening = time.perf_counter() - t0
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/", timeout=120000)
+            page.wait_for_selector("img.migrasim-indicators", timeout=120000)
+            ready = time.perf_counter() - t0
+            times = []
+            for k in range(steps):
+                before = page.locator("img.migrasim-indicators").get_attribute("src")
+                t = time.perf_counter()
+                page.get_by_role("button", name="Step").click()
+                page.wait_for_selector(f"text=Year {2021 + k}", timeout=60000)
+                page.wait_for_function("(b) => document.querySelector('img.migrasim-indicators').src !== b", arg=before,
+                                       timeout=60000)
+                times.append(time.perf_counter() - t)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print(f"port listening after {listening:.1f} s; first page with charts after {ready:.1f} s (cold start); "
+          f"step: median {statistics.median(times):.2f} s, range {min(times):.2f}-{max(times):.2f} s over {steps} steps")
