@@ -183,6 +183,17 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     _step(page, 5)
     assert _residents(page) > baseline_2025 + 8000, "a TFR of 2.1 should add births"
     page.screenshot(path=str(SHOTS / "server_levers.png"), full_page=True)
+
+    # every slider has a track to drag (a long label once left the TFR slider 0 px wide), and the TFR slider moves by
+    # mouse alone: a click three quarters along its track sets about 1.7
+    widths = page.evaluate("() => Array.from(document.querySelectorAll('.v-slider')).map(s => s.getBoundingClientRect().width)")
+    assert len(widths) >= 8 and min(widths) >= 80, widths
+    track = page.locator(".v-input", has=page.locator("label", has_text="生育率 TFR")).last.locator(".v-slider").bounding_box()
+    page.mouse.click(track["x"] + 0.75 * track["width"], track["y"] + track["height"] / 2)
+    page.wait_for_selector(".migrasim-pending:has-text('tfr 2.1 → 1.')", timeout=30000)
+    moved = float(re.search(r"tfr 2\.1 → ([\d.]+)", page.locator(".migrasim-pending").inner_text()).group(1))
+    assert 1.6 <= moved <= 1.8, moved
+
     assert not errors, errors
     assert not outside, f"the page asked for files outside this machine: {outside[:5]}"
     page.close()

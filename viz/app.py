@@ -140,10 +140,10 @@ def model_params() -> dict:
                                  "step": 0.01, "label": f"户籍开放 hukou {server.hukou.year}-"}
     # steps of 0.01 from 0.50: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
     # so an untouched slider gives exactly the region's value
-    path = params.demography.tfr_path
-    base = f"{path[0][1]:g}→{path[-1][1]:g}" if path else f"{params.demography.tfr:g}"
     out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.5, "max": 2.1, "step": 0.01,
-                  "label": f"生育率 TFR ({base}; moved: constant from {server.start + 1})"}
+                  # a short label: a long one took the whole row and left the slider's track 0 px wide (unusable
+                  # by mouse); what the slider replaces is said in the status panel's "Controls in force"
+                  "label": f"生育率 TFR {server.start + 1}-"}
     out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "种子 Seed"}
     out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
                     "label": "比例 Scale"}
@@ -414,8 +414,12 @@ def _controls_line(controls: dict) -> str:
     for key in ("platform_jobs", "hukou_openness", "tfr"):
         if key in controls:
             parts.append(f"{key} {controls[key]:g}")
+    path = params.demography.tfr_path
+    base = f"{path[0][1]:g}→{path[-1][1]:g}" if path else f"{params.demography.tfr:g}"
+    tfr = T(f" The TFR slider untouched keeps the region's path ({base}); moved, its value holds from {server.start + 1}.",
+            f" 生育率滑块不动时沿用本地区路径（{base}）；移动后自 {server.start + 1} 年起取该值。")
     return ("<small>" + T("Controls in force: ", "当前运行的控件：") + ", ".join(parts)
-            + T(". Changed controls act on Reset.", "。修改的控件在按 Reset 后生效。") + "</small>\n\n") if parts else ""
+            + T(". Changed controls act on Reset.", "。修改的控件在按 Reset 后生效。") + tfr + "</small>\n\n") if parts else ""
 
 
 def default_controls() -> dict:
