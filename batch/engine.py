@@ -16,6 +16,7 @@ registry. What can happen to a run, and what the batch does:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
@@ -26,6 +27,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -239,6 +241,12 @@ def run_batch(runs: list[RunSpec], out: Path, client=None, workers: int | None =
             client = local_client(workers)
         try:
             _drive(client, pending, store, task, on_result, in_flight, summary, as_completed)
+        except ClusterLost:
+            raise
+        except (OSError, TimeoutError, CancelledError, asyncio.CancelledError) as exc:  # the connection went while a result was fetched
+            raise ClusterLost(store.out, f"lost the Dask cluster ({type(exc).__name__}: {exc}); {summary['done']} runs of "
+                                         "this invocation are kept, none recorded as failed for it; run the same "
+                                         "command again to resume") from None
         finally:
             if own:
                 cluster = client.cluster
