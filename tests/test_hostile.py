@@ -365,11 +365,17 @@ def test_new_region_touching_polygons_are_fine(tmp_path, capsys):
 # ----------------------------------------------------------------------------------------------------------------
 # Ctrl-C
 # ----------------------------------------------------------------------------------------------------------------
+def _default_sigint() -> None:
+    """In the child, before it starts Python: Ctrl-C acts as in a terminal even when the test runner was started
+    with SIGINT ignored (a background job of a non-interactive shell is, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_is_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "r"
     # full scale takes several seconds, so the signal lands while the libraries load or the model runs
     p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", "--scale", "1.0", "--out", str(out)], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_default_sigint)
     time.sleep(2.5)
     p.send_signal(signal.SIGINT)
     text, _ = p.communicate(timeout=60)
@@ -401,7 +407,7 @@ def test_ctrl_c_with_worker_processes_is_one_line(command, toy, tmp_path):
     else:
         argv = ["batch", str(sweep(tmp_path, toy, seeds=40, end=2035))]
     p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *argv, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=_default_sigint)
     text = interrupt_until_done(p, 5)
     assert p.returncode == 130, text
     assert "interrupted" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
