@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from geo.region import RegionDataError, load_region, seat_points
+from geo.errors import RegionDataError
+
+
+def load_region(*args, **kwargs):
+    """:func:`geo.region.load_region`, imported when a command first needs it: geopandas, networkx and pyproj take
+    about 0.6 s to import, and `serve` starts its server before it checks the region."""
+    from geo.region import load_region as load
+
+    return load(*args, **kwargs)
 
 console = Console(width=None if Console().is_terminal else 140)
 
@@ -144,6 +152,8 @@ def draw_map(args: argparse.Namespace) -> int:
 
 def make_polygons(args: argparse.Namespace) -> int:
     from geo.polygons import approximate_township_polygons, write_polygons
+
+    from geo.region import seat_points
 
     region = load_region(args.region, polygons=False)
     seats = seat_points(region.townships, region.config.crs.input, region.config.crs.metric)
@@ -768,10 +778,9 @@ def serve(args: argparse.Namespace) -> int:
     import sys
 
     from viz.assets import AssetError, ensure_assets
-    from viz.controls import load_server_config
 
-    region = load_region(args.region)
-    load_server_config(args.region, region)
+    if not (Path(args.region) / "region.yaml").is_file():
+        raise RegionDataError(args.region, "region folder not found (expected a folder holding region.yaml)")
     try:
         ensure_assets(log=lambda m: console.print(m, highlight=False))
     except AssetError as exc:
@@ -780,9 +789,10 @@ def serve(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
     env = {**os.environ, "MIGRASIM_REGION": str(Path(args.region).resolve()), "MIGRASIM_TILES": args.tiles,
            "MIGRASIM_LANG": getattr(args, "lang", "en")}
-    console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
+    # the server starts first and loads its libraries (several seconds) while this process checks the region and
+    # its controls; a bad file stops the server and is reported in one line, as before
     child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True)
 
     def stop_child() -> None:
@@ -802,6 +812,15 @@ def serve(args: argparse.Namespace) -> int:
     def on_signal(signum, frame) -> None:
         stop_child()
         raise SystemExit(0)
+
+    try:
+        from viz.controls import load_server_config
+
+        load_server_config(args.region, load_region(args.region))
+    except BaseException:
+        stop_child()
+        raise
+    console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -8,12 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import pandas as pd
 from rich.table import Table
 
-from cli.commands import (_md_table, _members, _write_report, console, end_checkpoint, hindcast_targets, refuse_uncommitted,
-                          start_checkpoint)
-from geo.region import load_region
+from cli.commands import (_md_table, _members, _write_report, console, end_checkpoint, hindcast_targets, load_region,
+                          refuse_uncommitted, start_checkpoint)
 
 
 def history_match(args: argparse.Namespace) -> int:
@@ -97,6 +95,8 @@ def history_match(args: argparse.Namespace) -> int:
 def ensemble(args: argparse.Namespace) -> int:
     """Run a scenario for members of a history match's non-implausible set, each with several seeds, and report
     intervals with parameter uncertainty and seed noise together and seed noise alone."""
+    import pandas as pd
+
     from workflow.io import atomic_folder, load_params, provenance
     from workflow.runner import simulate
 
@@ -161,6 +161,8 @@ def ensemble(args: argparse.Namespace) -> int:
 
 def constants(args: argparse.Namespace) -> int:
     """Alternative-specific constants of the move choice that make the start year an equilibrium (no drift)."""
+    import pandas as pd
+
     import datetime
     from dataclasses import replace
 

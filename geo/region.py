@@ -31,29 +31,14 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.errors import RegionDataError  # noqa: F401  (defined apart so the command line can name it without geopandas)
+
 #: Transport modes an edge may have. Modes listed in ``routing.boarding_minutes`` are
 #: boarded at stops (rail, ferry); the others are driven.
 MODES = ("motorway", "trunk", "provincial", "local", "ferry", "rail", "hsr", "metro_rail")
 NODE_KINDS = ("seat", "station", "interchange", "junction", "external")
 #: Share of a polygon's area that may lie outside the outline before it is rejected.
 OUTSIDE_TOLERANCE = 0.01
-
-
-class RegionDataError(ValueError):
-    """A region file is missing or holds a value the model cannot use.
-
-    The message always starts with the file, then the line (CSV, counting the header as
-    line 1) or field, then what was expected.
-    """
-
-    def __init__(self, file: str | Path, message: str, *, line: int | None = None, field: str | None = None):
-        self.file, self.line, self.field, self.message = str(file), line, field, message
-        where = [self.file]
-        if line is not None:
-            where.append(f"line {line}")
-        if field is not None:
-            where.append(f"field '{field}'")
-        super().__init__(f"{', '.join(where)}: {message}")
 
 
 # --------------------------------------------------------------------------------------
@@ -550,7 +535,7 @@ def read_yaml(path: Path, what: str = "the region description region.yaml",
 
     >>> read_yaml(Path("missing.yaml"), "a sweep file")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    geo.region.RegionDataError: missing.yaml: file not found (expected a sweep file)
+    geo.errors.RegionDataError: missing.yaml: file not found (expected a sweep file)
     """
     path = Path(path)
     if not path.exists():

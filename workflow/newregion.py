@@ -59,7 +59,7 @@ def check_polygons(path: Path, gdf: gpd.GeoDataFrame) -> None:
     >>> from shapely.geometry import box
     >>> check_polygons(Path("t.geojson"), gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1), box(0, 0, 1, 1)]))
     Traceback (most recent call last):
-    geo.region.RegionDataError: t.geojson, field 'polygon 2': overlaps polygon 1 by 100% of its area (expected townships that do not overlap)
+    geo.errors.RegionDataError: t.geojson, field 'polygon 2': overlaps polygon 1 by 100% of its area (expected townships that do not overlap)
     """
     from shapely import STRtree
     from shapely.validation import explain_validity

@@ -149,7 +149,7 @@ def check_out_file(out: Path, suffixes: tuple[str, ...]) -> Path:
 
     >>> check_out_file(Path(tempfile.mkdtemp()) / "map.jpg", (".png",))
     Traceback (most recent call last):
-    geo.region.RegionDataError: ...map.jpg, field '--out': expected a file ending in .png
+    geo.errors.RegionDataError: ...map.jpg, field '--out': expected a file ending in .png
     """
     out = Path(out)
     if out.suffix.lower() not in suffixes:
