@@ -766,6 +766,20 @@ def validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def server_env(region: Path, tiles: str = "", lang: str = "en") -> dict[str, str]:
+    """The environment of the server process: the region, tiles and language for viz/app.py, and Solara's telemetry
+    off. Solara otherwise asks api.ipify.org for the machine's address and reports usage to mixpanel.com: the page
+    must work offline and send nothing anywhere.
+
+    >>> server_env(Path("configs/x"))["SOLARA_TELEMETRY_MIXPANEL_ENABLE"]
+    'False'
+    """
+    import os
+
+    return {**os.environ, "MIGRASIM_REGION": str(region.resolve()), "MIGRASIM_TILES": tiles, "MIGRASIM_LANG": lang,
+            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+
+
 def serve(args: argparse.Namespace) -> int:
     """Check the region and its server controls, then run the Solara server on viz/app.py until stopped.
 
@@ -787,8 +801,7 @@ def serve(args: argparse.Namespace) -> int:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 2
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
-    env = {**os.environ, "MIGRASIM_REGION": str(Path(args.region).resolve()), "MIGRASIM_TILES": args.tiles,
-           "MIGRASIM_LANG": getattr(args, "lang", "en")}
+    env = server_env(Path(args.region), args.tiles, getattr(args, "lang", "en"))
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
     # the server starts first and loads its libraries (several seconds) while this process checks the region and

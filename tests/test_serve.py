@@ -37,6 +37,11 @@ def test_stopping_serve_frees_the_port(sig):
             assert proc.poll() is None, "run.py serve exited before listening"
             assert time.time() < deadline, "server did not start listening within 90 s"
             time.sleep(0.5)
+        # the server process (the child) runs with Solara's telemetry off: it would call api.ipify.org and mixpanel
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert children, "run.py serve has no server process"
+        environ = Path(f"/proc/{children[0]}/environ").read_bytes().split(b"\0")
+        assert b"SOLARA_TELEMETRY_MIXPANEL_ENABLE=False" in environ
         proc.send_signal(sig)
         proc.wait(timeout=30)
         deadline = time.time() + 10
