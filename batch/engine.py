@@ -111,8 +111,7 @@ def execute(run: RunSpec, bundle: bytes | None = None) -> dict:
         return {"ok": False, "environment": True, "error": f"{type(exc).__name__}: {exc}", "started": started,
                 "duration_s": time.perf_counter() - t0, "worker": worker}
     try:
-        scenario = run.scenario
-        res = simulate(folder, scenario, run.start, run.end, run.scale, run.seed, overrides=run.overrides or None,
+        res = simulate(folder, run.scenario, run.start, run.end, run.scale, run.seed, overrides=run.overrides or None,
                        region=cached_region(folder))
         return {"ok": True, "county": res.county, "townships": res.townships, "started": started,
                 "duration_s": time.perf_counter() - t0, "worker": worker}
@@ -188,6 +187,12 @@ def unusable_workers(client) -> dict[str, str]:
     return bad
 
 
+def _lost(out: Path, why: str, done: int) -> ClusterLost:
+    """The one error for a cluster that went away mid-batch."""
+    return ClusterLost(out, f"lost the Dask cluster ({why}); {done} runs of this invocation are kept, none recorded as "
+                            "failed for it; run the same command again to resume")
+
+
 def _infrastructure(fut) -> str | None:
     """Why a future did not finish, if the cause is the cluster rather than the run (None: the run's own failure)."""
     if fut.status == "error":
@@ -243,10 +248,8 @@ def run_batch(runs: list[RunSpec], out: Path, client=None, workers: int | None =
             _drive(client, pending, store, task, on_result, in_flight, summary, as_completed)
         except ClusterLost:
             raise
-        except (OSError, TimeoutError, CancelledError, asyncio.CancelledError) as exc:  # the connection went while a result was fetched
-            raise ClusterLost(store.out, f"lost the Dask cluster ({type(exc).__name__}: {exc}); {summary['done']} runs of "
-                                         "this invocation are kept, none recorded as failed for it; run the same "
-                                         "command again to resume") from None
+        except (OSError, TimeoutError, CancelledError, asyncio.CancelledError) as exc:  # gone while fetching a result
+            raise _lost(store.out, f"{type(exc).__name__}: {exc}", summary["done"]) from None
         finally:
             if own:
                 cluster = client.cluster
@@ -295,9 +298,7 @@ def _drive(client, pending, store, task, on_result, in_flight, summary, as_compl
                 fut.release()
                 for f in list(ac.futures):
                     f.cancel()
-                raise ClusterLost(store.out, f"lost the Dask cluster ({why or client.status}); {summary['done']} runs "
-                                             "of this invocation are kept, none recorded as failed for it; run the "
-                                             "same command again to resume")
+                raise _lost(store.out, why or client.status, summary["done"])
             exc = fut.exception()  # e.g. KilledWorker: the run killed its workers repeatedly
             result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "started": "", "duration_s": float("nan"),
                       "worker": ""}

@@ -502,7 +502,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def load_yaml(path: Path, text: str | None = None):
     """Parse a YAML file (or its ``text``) safely and within limits; a RegionDataError naming the file and line for
-    malformed YAML, a file over YAML_MAX_BYTES or one with more than YAML_MAX_ALIASES aliases.
+    malformed YAML, a file over YAML_MAX_BYTES or one whose aliases expand it past YAML_MAX_NODES values.
 
     >>> load_yaml(Path("x.yaml"), "a: [1, 2]")
     {'a': [1, 2]}

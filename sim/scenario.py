@@ -281,13 +281,11 @@ class Scenario(BaseModel):
     levers: list[Lever] = []
 
 
-def _check_jobs_size(i: int, lv: Jobs, region: Region, code: str, so_far: dict) -> None:
-    """A job loss cannot exceed the jobs there (the base year's plus earlier levers'), and a gain larger than the
-    whole region's employment is a typing error, not a plan."""
-    sector = SECTORS.index(lv.sector)
-    t = list(region.codes).index(code)
-    base = getattr(region.economy[code], f"jobs_{lv.sector}")
-    there = base + so_far.get((t, sector), 0.0)
+def _check_jobs_size(i: int, lv: Jobs, region: Region, t: int, so_far: dict) -> None:
+    """A job loss cannot exceed the jobs of township ``t`` (the base year's plus earlier levers', ``so_far``), and a
+    gain larger than the whole region's employment is a typing error, not a plan."""
+    code = list(region.codes)[t]
+    there = getattr(region.economy[code], f"jobs_{lv.sector}") + so_far.get((t, SECTORS.index(lv.sector)), 0.0)
     total = sum(e.jobs for e in region.economy.values())
     if lv.jobs < 0 and -lv.jobs > there:
         raise LeverError(i, "jobs", f"a loss of {-lv.jobs:,.0f} {lv.sector} jobs is more than {code} has ({there:,.0f}); "
@@ -469,7 +467,7 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                                            "project": f"station access ({lv.township})"}))
         elif isinstance(lv, Jobs):
             t, sector, years = town(i, lv.township), SECTORS.index(lv.sector), lv.year_list()
-            _check_jobs_size(i, lv, region, codes[t], jobs_change)
+            _check_jobs_size(i, lv, region, t, jobs_change)
             jobs_change[(t, sector)] = jobs_change.get((t, sector), 0.0) + lv.jobs
             for y in years:
                 iv.jobs.setdefault(y, np.zeros((n, 3)))[t, sector] += lv.jobs / len(years)
