@@ -52,6 +52,34 @@ def reference_ratio(region, params, scale: float = 0.05) -> tuple[float, float, 
     return t_fast, t_slow, len(rows)
 
 
+STAGES = ("_demography", "_labour", "_housing", "_update_context", "_move", "_in_migration", "_convert_hukou",
+          "_urbanise", "_remember_vacancies", "_collect")
+
+
+def stage_times(region, params, scale: float = 1.0) -> dict[str, float]:
+    """Seconds spent in each stage of the year over the 15 years (timers around the model's stage methods; the
+    rest of ``step`` is the incomes, the compaction and bookkeeping)."""
+    totals: dict[str, float] = {name: 0.0 for name in STAGES}
+    m = MigrationModel(region, params=params, scale=scale, seed=1)
+
+    def timed(name, method):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                totals[name] += time.perf_counter() - t0
+        return wrapper
+
+    for name in STAGES:
+        setattr(m, name, timed(name, getattr(m, name)))
+    t0 = time.perf_counter()
+    m.run()
+    totals["whole year"] = time.perf_counter() - t0
+    totals["incomes, compaction, rest"] = totals["whole year"] - sum(totals[k] for k in STAGES)
+    return totals
+
+
 if __name__ == "__main__":
     folder = Path(__file__).resolve().parents[1] / "configs" / "pingyang"
     region, params = load_region(folder), load_params(folder)  # the region's own parameters, as run.py uses
@@ -60,6 +88,9 @@ if __name__ == "__main__":
         print(f"scale {scale:>4}: build {build:6.2f} s, 15 years {steps:6.2f} s, households at end {hh:,}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mb:,.0f} MB")
+    print("stages of the 15 full-scale years (one run):")
+    for name, seconds in stage_times(region, params).items():
+        print(f"  {name.strip('_'):<28} {seconds:6.2f} s")
     fast, slow, n = reference_ratio(region, params)
     print(f"move decision for {n:,} households (5% scale): engine {fast * 1000:.1f} ms, per-agent reference {slow * 1000:.0f} ms, "
           f"ratio {slow / fast:,.0f}x (identical choices)")

@@ -132,9 +132,11 @@ def consider_probability(head_age: np.ndarray, tenure: np.ndarray, m: Moves, job
                          years: np.ndarray | None = None) -> np.ndarray:
     """Yearly chance that a household weighs moving: by the head's life stage and by tenure, raised after a job loss
     and in the first ``m.newcomer_years`` years after arriving in the region (``years``: years lived there)."""
-    stage = np.where(head_age < 35, m.consider_rate_young, np.where(head_age < 55, m.consider_rate_mid, m.consider_rate_old))
-    factor = np.select([tenure == OWNER, tenure == RENTER, tenure == DORM],
-                       [m.tenure_factor_owner, m.tenure_factor_renter, m.tenure_factor_dorm], 1.0)
+    # look-up tables by life stage (heads under 35, under 55, older) and by tenure code, one pass each
+    stage = np.array([m.consider_rate_young, m.consider_rate_mid, m.consider_rate_old])[np.digitize(head_age, (35, 55))]
+    by_tenure = np.zeros(max(OWNER, RENTER, DORM) + 1)
+    by_tenure[[OWNER, RENTER, DORM]] = m.tenure_factor_owner, m.tenure_factor_renter, m.tenure_factor_dorm
+    factor = by_tenure[tenure]
     if jobless is not None:
         factor = factor * np.where(jobless, m.jobless_consider_factor, 1.0)
     if years is not None:

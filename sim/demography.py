@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.housing import admit
-from sim.labour import rank_within
+from sim.housing import admit, take
+from sim.labour import first_in_line
 from sim.population import MAX_AGE, RENTER, Population
 
 INFANT_MORTALITY = 0.002  # first-year death probability (Zhejiang-level infant mortality, estimated)
@@ -38,10 +38,13 @@ def life_table(e0: float, slope: float) -> np.ndarray:
     lo, hi = -20.0, 0.0
     for _ in range(80):
         mid = (lo + hi) / 2.0
+        before = (lo, hi)
         if life_expectancy(gompertz_qx(np.exp(mid), slope)) > e0:
             lo = mid
         else:
             hi = mid
+        if (lo, hi) == before:  # the interval can no longer be halved: later rounds would change nothing
+            break
     return gompertz_qx(np.exp((lo + hi) / 2.0), slope)
 
 
@@ -99,7 +102,9 @@ def age_one_year(pop: Population) -> None:
 
 def deaths(pop: Population, qx_male: np.ndarray, qx_female: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Mark persons dead where ``u < q(age, sex)``; returns the indices of those who died."""
-    q = np.where(pop.p_female, qx_female[pop.p_age], qx_male[pop.p_age])
+    # one look-up in the two tables laid end to end (men, then women) instead of two look-ups and a choice
+    table = np.concatenate([qx_male, qx_female])
+    q = table[pop.p_age + pop.p_female * np.int16(len(qx_male))]
     died = pop.p_alive & (u < q)
     pop.p_alive[died] = False
     pop.p_employed[died] = False
@@ -160,18 +165,20 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
     """Young unpartnered adults who are not the head (oldest) of their household start one of their own with
     probability ``rate``, in the same place (singles, who may later partner: :func:`form_partnerships`).
 
-    A new household needs a vacant dwelling in its township part: ``free`` (townships x parts, whole dwellings) are
-    handed out in random order; those who find none stay at home (``free=None``: everyone finds one). Returns the
-    indices of the persons who left.
+    A new household needs a vacant dwelling in its township part: ``free`` (townships x parts, whole dwellings; reduced
+    in place by those let) are handed out in random order; those who find none stay at home (``free=None``: everyone
+    finds one). Returns the indices of the persons who left.
     """
     head = pop.head_age()
-    young = np.flatnonzero(pop.p_alive & (pop.p_age >= ages[0]) & (pop.p_age <= ages[1]) & (pop.p_age < head[pop.p_hh])
-                           & (pop.p_partner < 0))
+    young = np.flatnonzero(pop.p_alive & (pop.p_age >= ages[0]) & (pop.p_age <= ages[1]) & (pop.p_partner < 0))
+    young = young[pop.p_age[young] < head[pop.p_hh[young]]]
     leavers = young[rng.random(len(young)) < rate]
     if free is not None:
         hh = pop.p_hh[leavers]
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
-        leavers = leavers[admit(place, free, rng.random(len(leavers)))]
+        ok = admit(place, free, rng.random(len(leavers)))
+        take(free, place[ok])
+        leavers = leavers[ok]
     old_hh = pop.p_hh[leavers]
     new_hh = pop.add_households(pop.h_township[old_hh], pop.h_urban[old_hh], pop.h_local[old_hh],
                                 np.full(len(leavers), RENTER), pop.h_years[old_hh])
@@ -187,8 +194,8 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
 
     - if the man lives alone, the woman joins him; else if she lives alone, he joins her (a dwelling is freed);
     - otherwise (both live with others, e.g. their parents) the couple starts a household in the man's township part,
-      which needs a vacant dwelling (``free``, townships x parts, handed out in random order): couples who find none
-      do not form this year.
+      which needs a vacant dwelling (``free``, townships x parts, handed out in random order and reduced in place by
+      those let): couples who find none do not form this year.
 
     A single parent (the only adult of a household with others) does not seek here, so no child is left alone.
     Returns the (man, woman) pairs formed, shape (pairs, 2).
@@ -196,9 +203,9 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
     a0, a1 = ages
     adults = np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive))
     size = pop.household_size()
-    sole_carer = (adults[pop.p_hh] == 1) & (size[pop.p_hh] > 1)
-    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, 16)) & (pop.p_age <= a1)
-                              & ~sole_carer)
+    sole_carer = (adults == 1) & (size > 1)  # per household
+    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, 16)) & (pop.p_age <= a1))
+    eligible = eligible[~sole_carer[pop.p_hh[eligible]]]
     seekers = eligible[rng.random(len(eligible)) < rate]
     key = rng.random(len(seekers))  # random order within township and sex
     town = pop.h_township[pop.p_hh[seekers]].astype(np.int64)
@@ -208,7 +215,7 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
     picked = []
     for sex in (is_man, ~is_man):
         idx = np.flatnonzero(sex)
-        idx = idx[rank_within(town[idx], key[idx]) < k[town[idx]]]
+        idx = idx[first_in_line(town[idx], key[idx], k)]
         idx = idx[np.lexsort((pop.p_age[seekers[idx]], town[idx]))]  # by (township, age): pairs line up by rank of age
         picked.append(seekers[idx])
     men, women = picked
@@ -221,7 +228,9 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
         hh = pop.p_hh[men[new]]
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
         keep = np.ones(len(men), bool)
-        keep[np.flatnonzero(new)[~admit(place, free, rng.random(len(place)))]] = False
+        ok = admit(place, free, rng.random(len(place)))
+        take(free, place[ok])
+        keep[np.flatnonzero(new)[~ok]] = False
         men, women, man_alone, woman_alone, new = men[keep], women[keep], man_alone[keep], woman_alone[keep], new[keep]
     # she joins him / he joins her; the household left behind ends when empty (dissolve_empty)
     pop.p_hh[women[man_alone]] = pop.p_hh[men[man_alone]]
@@ -241,7 +250,8 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
 def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.ndarray | None = None) -> np.ndarray:
     """Couples separate with probability ``rate`` a year. One partner (the man or the woman with equal chance) leaves
     for a household of one in the same township part, which needs a vacant dwelling (``free``, handed out in random
-    order; couples who find none stay together this year); children stay. Returns the persons who left.
+    order and reduced in place by those let; couples who find none stay together this year); children stay. Returns
+    the persons who left.
     """
     men = np.flatnonzero(pop.p_alive & ~pop.p_female & (pop.p_partner >= 0))
     men = men[rng.random(len(men)) < rate]
@@ -250,6 +260,7 @@ def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.nd
     if free is not None:
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
         got = admit(place, free, rng.random(len(place)))
+        take(free, place[got])
         leaver, hh = leaver[got], hh[got]
     unpartner(pop, leaver)
     rows = pop.add_households(pop.h_township[hh], pop.h_urban[hh], pop.h_local[hh], np.full(len(hh), RENTER), pop.h_years[hh])
@@ -257,10 +268,12 @@ def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.nd
     return leaver
 
 
-def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16) -> np.ndarray:
+def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16,
+                  size: np.ndarray | None = None) -> np.ndarray:
     """Children left without an adult (their parents died or left) join another household with an adult in the same
     township, drawn at random: kin who take them in. Their own household ends (:func:`dissolve_empty`) and its
-    dwelling is freed. Returns the persons moved.
+    dwelling is freed. ``size``: the households' living members now, if known (counted otherwise; when given, it is
+    updated in place for the moves). Returns the persons moved.
 
     Example
     -------
@@ -273,7 +286,7 @@ def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16
     alive = pop.p_alive
     n_h = len(pop.h_alive)
     has_adult = np.bincount(pop.p_hh[alive & (pop.p_age >= adult_age)], minlength=n_h) > 0
-    has_member = np.bincount(pop.p_hh[alive], minlength=n_h) > 0
+    has_member = (np.bincount(pop.p_hh[alive], minlength=n_h) if size is None else size) > 0
     orphaned = pop.h_alive & has_member & ~has_adult
     hosts = np.flatnonzero(pop.h_alive & has_adult)
     if not orphaned.any() or len(hosts) == 0:
@@ -290,11 +303,15 @@ def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16
     new_home[rows] = hosts[np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), hi - 1)]
     persons = np.flatnonzero(alive & orphaned[pop.p_hh])
     pop.p_hh[persons] = new_home[pop.p_hh[persons]]
+    if size is not None:  # the children's households empty into their hosts'
+        np.add.at(size, new_home[rows], size[rows])
+        size[rows] = 0
     return persons
 
 
-def dissolve_empty(pop: Population) -> int:
-    """Households with no living member end; returns how many ended."""
-    empty = pop.h_alive & (pop.household_size() == 0)
+def dissolve_empty(pop: Population, size: np.ndarray | None = None) -> int:
+    """Households with no living member end (``size``: living members per household if known, counted otherwise);
+    returns how many ended."""
+    empty = pop.h_alive & ((pop.household_size() if size is None else size) == 0)
     pop.h_alive[empty] = False
     return int(empty.sum())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.labour import rank_within
+from sim.labour import first_in_line
 from sim.params import Housing as HousingParams
 from sim.population import DORM, Population
 
@@ -31,9 +31,9 @@ def occupied(pop: Population, n_townships: int) -> np.ndarray:
     >>> occupied(pop, 2).tolist()
     [[1, 0], [0, 1]]
     """
-    keep = pop.h_alive & (pop.h_tenure != DORM)
-    place = pop.h_township.astype(np.int64) * 2 + ~pop.h_urban
-    return np.bincount(place, weights=keep, minlength=2 * n_townships).astype(np.int64).reshape(n_townships, 2)
+    rows = np.flatnonzero(pop.h_alive & (pop.h_tenure != DORM))  # select first: a third of the work of a weighted count
+    place = pop.h_township[rows].astype(np.int64) * 2 + ~pop.h_urban[rows]
+    return np.bincount(place, minlength=2 * n_townships).astype(np.int64).reshape(n_townships, 2)
 
 
 def free_dwellings(stock: np.ndarray, occupied_now: np.ndarray) -> np.ndarray:
@@ -59,7 +59,18 @@ def admit(place: np.ndarray, free: np.ndarray, u: np.ndarray) -> np.ndarray:
     place = np.asarray(place, np.int64)
     if len(place) == 0:
         return np.zeros(0, bool)
-    return rank_within(place, u) < np.asarray(free).reshape(-1)[place]
+    return first_in_line(place, u, np.asarray(free).reshape(-1))
+
+
+def take(free: np.ndarray, place: np.ndarray) -> None:
+    """Mark dwellings as let: one fewer vacant dwelling in ``free`` (township x part, changed in place) for each entry
+    of ``place`` (flattened township part). Rules that only let dwellings hand one count on, instead of recounting.
+
+    >>> free = np.array([[2, 1]]); take(free, np.array([0, 0, 1])); free.tolist()
+    [[0, 0]]
+    """
+    flat = free.reshape(-1)  # a view: the caller's array changes
+    flat -= np.bincount(np.asarray(place, np.int64), minlength=len(flat))
 
 
 def equilibrium_vacancy(start_vacancy: np.ndarray, p: HousingParams) -> np.ndarray:

@@ -64,15 +64,15 @@ def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarra
     The employment rate is employed residents over residents aged 16 to ``retirement_age``.
     """
     alive = pop.p_alive
-    work = pop.p_work[alive]
-    age = pop.p_age[alive]
-    employed = int((work >= 0).sum())
-    able = int(((age >= 16) & (age < retirement_age)).sum())
-    filled = int(((work >= 0) & (work < n)).sum()) + float(in_commuters.sum())
+    workers = np.flatnonzero(pop.p_work >= 0)  # few beside all persons: select them first
+    work = pop.p_work[workers[alive[workers]]]
+    employed = len(work)
+    able = np.count_nonzero(alive & (pop.p_age >= 16) & (pop.p_age < retirement_age))
+    filled = int((work < n).sum()) + float(in_commuters.sum())
     total_jobs = float(jobs.sum())
     out = {"jobs": total_jobs / scale, "employed": employed / scale,
            "employment_rate": employed / able if able else float("nan"),
-           "unemployed": int(pop.p_unemployed[alive].sum()) / scale,
+           "unemployed": np.count_nonzero(alive & pop.p_unemployed) / scale,
            "unfilled_jobs": max(total_jobs - filled, 0.0) / scale,
            "unfilled_rate": max(total_jobs - filled, 0.0) / total_jobs if total_jobs else float("nan"),
            "out_commuters_external": int((work >= n).sum()) / scale,
@@ -117,28 +117,31 @@ def group_share(by_township: np.ndarray, members: np.ndarray) -> float:
 
 def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, scale: float, flows: dict[str, float],
                       by_township: np.ndarray | None = None, urban_by_township: np.ndarray | None = None,
-                      household_income: np.ndarray | None = None) -> dict[str, float]:
+                      household_income: np.ndarray | None = None, size: np.ndarray | None = None) -> dict[str, float]:
     """One year's county indicators.
 
     ``groups`` maps each township group of the region to its township indices (each gives a share, see
     :func:`county_columns`); ``flows`` holds the year's births, deaths, in_migrants and out_migrants as simulated persons.
-    ``by_township``, ``urban_by_township`` (persons, urban persons) and ``household_income`` (per household row) are
-    computed when not given.
+    ``by_township``, ``urban_by_township`` (persons, urban persons), ``household_income`` and ``size`` (living
+    members; both per household row) are computed when not given.
     """
     alive = pop.p_alive
-    age = pop.p_age[alive]
+    ages = np.bincount(pop.p_age[alive].astype(np.intp), minlength=21)  # persons by single year of age
     by_t = persons_by_township(pop, n) if by_township is None else by_township
     urban_t = urban_persons_by_township(pop, n) if urban_by_township is None else urban_by_township
     total = by_t.sum()
-    young = int((age < 15).sum())
-    old = int((age >= 60).sum())
+    young = int(ages[:15].sum())
+    old = int(ages[60:].sum())
+    adults = int(ages[20:].sum())
     working = int(total - young - old)
-    local = pop.h_local[pop.p_hh[alive]]
+    size = pop.household_size() if size is None else size
+    local = int(size[pop.h_local].sum())  # persons in households of local hukou
+    migrants = int(total) - local
     out = {
         "population": total / scale,
         "households": pop.n_households / scale,
-        "hukou_population": int(local.sum()) / scale,
-        "migrant_population": int((~local).sum()) / scale,
+        "hukou_population": local / scale,
+        "migrant_population": migrants / scale,
         "births": flows.get("births", 0) / scale,
         "deaths": flows.get("deaths", 0) / scale,
         "in_migrants": flows.get("in_migrants", 0) / scale,
@@ -152,10 +155,10 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "hukou_conversions": flows.get("hukou_conversions", 0) / scale,
         "mean_household_size": total / pop.n_households if pop.n_households else float("nan"),
         # share of residents aged 20 or more who live with a partner
-        "partnered_share": float((pop.p_partner[alive][age >= 20] >= 0).mean()) if (age >= 20).any() else float("nan"),
+        "partnered_share": np.count_nonzero(alive & (pop.p_partner >= 0) & (pop.p_age >= 20)) / adults if adults else float("nan"),
         "partnerships": flows.get("partnerships", 0) / scale,
         "separations": flows.get("separations", 0) / scale,
-        "migrant_share": int((~local).sum()) / total if total else float("nan"),
+        "migrant_share": migrants / total if total else float("nan"),
     }
     for group, members in groups.items():
         out[group_column(group)] = group_share(by_t, members)

@@ -71,6 +71,24 @@ def rank_within(groups: np.ndarray, key: np.ndarray) -> np.ndarray:
     return rank
 
 
+def first_in_line(groups: np.ndarray, key: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """Which elements get one of their group's ``places`` when each group serves its elements in order of ``key``:
+    ``rank_within(groups, key) < places[groups]``, ranking only the groups with more elements than places (the others
+    serve everyone), which is most of the work saved where few groups are crowded.
+
+    >>> first_in_line(np.array([1, 0, 1, 1]), np.array([0.5, 0.1, 0.2, 0.9]), np.array([5, 2])).tolist()
+    [True, True, True, False]
+    """
+    groups = np.asarray(groups, np.int64)
+    places = np.asarray(places)
+    crowded = np.flatnonzero(np.bincount(groups, minlength=len(places))[groups] > places[groups])
+    ok = np.ones(len(groups), bool)
+    if len(crowded):
+        g = groups[crowded]
+        ok[crowded] = rank_within(g, np.asarray(key)[crowded]) < places[g]
+    return ok
+
+
 def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) -> np.ndarray:
     """Retirements and separations (quits, dismissals, firm exits) at a yearly ``rate``.
 
@@ -84,14 +102,16 @@ def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) 
     pop.p_sector[stop] = -1
     pop.p_employed[stop] = False
     pop.p_unemployed[lost] = True
-    pop.p_unemployed[pop.p_age >= retirement_age] = False
+    idle = np.flatnonzero(pop.p_unemployed)
+    pop.p_unemployed[idle[pop.p_age[idle] >= retirement_age]] = False
     return lost
 
 
 def shed_excess(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Where jobs fell below the workers in a (township, sector), in-commuters go first, then residents at random.
 
-    ``in_commuters`` (n, 3) is reduced in place. Returns the mask of residents laid off.
+    ``in_commuters`` (n, 3) is reduced in place. Returns the mask of residents laid off and the residents working in
+    each (township, sector) after the layoffs (:func:`occupied`, shape (n, 3)).
     """
     n = len(jobs)
     occ = occupied(pop, n)[:n]
@@ -100,17 +120,19 @@ def shed_excess(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, u: 
     in_commuters -= cut
     excess_res = np.ceil(np.maximum(excess - cut, 0.0) - 1e-9).astype(np.int64)
     if not excess_res.any():
-        return np.zeros(len(pop.p_age), bool)
+        return np.zeros(len(pop.p_age), bool), occ
     w = np.flatnonzero(pop.p_alive & (pop.p_work >= 0) & (pop.p_work < n))
     cell = pop.p_work[w].astype(np.int64) * SECTORS + pop.p_sector[w]
-    go = w[rank_within(cell, u[w]) < excess_res.reshape(-1)[cell]]
+    laid_off = first_in_line(cell, u[w], excess_res.reshape(-1))
+    go = w[laid_off]
+    occ = occ - np.bincount(cell[laid_off], minlength=n * SECTORS).reshape(n, SECTORS)
     pop.p_work[go] = -1
     pop.p_sector[go] = -1
     pop.p_employed[go] = False
     pop.p_unemployed[go] = True
     out = np.zeros(len(pop.p_age), bool)
     out[go] = True
-    return out
+    return out, occ
 
 
 def balanced_flows(origins: np.ndarray, destinations: np.ndarray, weights: np.ndarray, iterations: int = 60) -> np.ndarray:
@@ -185,7 +207,7 @@ def match(pop: Population, seekers: np.ndarray, vacancies: np.ndarray, openings:
     has_job = cell < len(supply)
     seekers, cell = seekers[has_job], cell[has_job]
     cap = supply.astype(np.int64)
-    keep = rank_within(cell, u_rank[seekers]) < cap[cell]
+    keep = first_in_line(cell, u_rank[seekers], cap)
     hired, cell = seekers[keep], cell[keep]
     county = cell < n * SECTORS
     pop.p_work[hired] = np.where(county, cell // SECTORS, n + (cell - n * SECTORS)).astype(np.int16)
@@ -245,7 +267,7 @@ def household_anchor(pop: Population, none: int) -> np.ndarray:
     nobody works. Movers weigh the commute to this workplace."""
     w = np.flatnonzero(pop.p_alive & (pop.p_work >= 0))
     first = np.full(len(pop.h_alive), len(pop.p_age), np.int64)
-    np.minimum.at(first, pop.p_hh[w], w)
+    np.minimum.at(first, pop.p_hh[w].astype(np.intp), w)  # (ufunc.at is faster on intp)
     has = first < len(pop.p_age)
     out = np.full(len(pop.h_alive), none, np.int64)
     out[has] = pop.p_work[first[has]]

@@ -36,7 +36,8 @@ class MarketState:
 def households_by_part(pop: Population, n_townships: int) -> np.ndarray:
     """Living households per (township, part) with part 0 urban, 1 rural, dormitory households included (those in the
     housing stock alone: :func:`sim.housing.occupied`)."""
-    idx = pop.h_township[pop.h_alive].astype(np.int64) * 2 + (~pop.h_urban[pop.h_alive]).astype(np.int64)
+    rows = np.flatnonzero(pop.h_alive)
+    idx = pop.h_township[rows].astype(np.int64) * 2 + ~pop.h_urban[rows]
     return np.bincount(idx, minlength=2 * n_townships).reshape(n_townships, 2)
 
 
@@ -79,8 +80,11 @@ def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams
     if new.any():
         s = params.wage_dispersion
         pop.p_wage_factor[new] = np.exp(rng.normal(-0.5 * s * s, s, int(new.sum())))
-    town = pop.h_township[pop.p_hh]
-    wage = np.asarray(params.wage_by_skill, np.float32)[pop.p_skill] * wage_index[town] * pop.p_wage_factor
-    pension = np.where(pop.p_age >= 60, np.float32(params.pension_yuan), np.float32(0.0))
-    pop.p_income = np.where(pop.p_employed, wage, pension).astype(np.float32)
-    pop.p_income[~pop.p_alive] = 0.0
+    # wages only for the employed (about half the rows), the same arithmetic (float64, then float32) as for all rows
+    income = np.where(pop.p_age >= 60, np.float32(params.pension_yuan), np.float32(0.0))
+    emp = np.flatnonzero(pop.p_employed)
+    town = pop.h_township[pop.p_hh[emp]]
+    wage = np.asarray(params.wage_by_skill, np.float32)[pop.p_skill[emp]] * wage_index[town] * pop.p_wage_factor[emp]
+    income[emp] = wage.astype(np.float32)
+    income[~pop.p_alive] = 0.0
+    pop.p_income = income

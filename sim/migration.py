@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim.choice import ChoiceContext, place_utility
-from sim.housing import admit
+from sim.housing import admit, take
 from sim.params import Migration, Moves
 from sim.population import DORM, RENTER, Population
 
@@ -98,7 +98,8 @@ def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, 
 
 def seek_dwellings(place: np.ndarray, dorm: np.ndarray, free: np.ndarray | None, u: np.ndarray) -> np.ndarray:
     """Which arrivals find a home: those in dormitories always (outside the housing stock), the others while their
-    township part has vacant dwellings (:func:`sim.housing.admit`; ``free=None`` admits everyone).
+    township part has vacant dwellings (:func:`sim.housing.admit`; ``free`` is reduced in place by the dwellings let;
+    ``free=None`` admits everyone).
 
     >>> seek_dwellings(np.array([0, 0, 0]), np.array([True, False, False]), np.array([1, 0]), np.array([0.1, 0.5, 0.2])).tolist()
     [True, False, True]
@@ -107,6 +108,7 @@ def seek_dwellings(place: np.ndarray, dorm: np.ndarray, free: np.ndarray | None,
     if free is not None:
         need = ~dorm
         ok[need] = admit(place[need], free, u[need])
+        take(free, place[ok & need])
     return ok
 
 

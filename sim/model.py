@@ -135,6 +135,7 @@ class MigrationModel(mesa.Model):
         self.zone_jobs = np.array([z.population for z in self.labour_zones], float) * self.params.markets.external_jobs_per_resident
         self._recruits = np.zeros((self.n, 3), np.int64)
         self._labour_flows: dict[str, float] = defaultdict(float)
+        self._commute_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._set_commute(start)
         self._initial_jobs()
         # The housing table was estimated from all households; dormitory households live in employers' dormitories,
@@ -221,16 +222,17 @@ class MigrationModel(mesa.Model):
         if year > self.end:  # before anything changes: a refused step leaves the model as it was
             raise RuntimeError(f"the model ends in {self.end}; it cannot step to {year}")
         self._enter_year(year)
-        self._demography()
+        # household sizes are counted where members change (a count is a pass over every person) and handed on:
+        # from the demography to the moves, and from in-migration to the year's end, when nobody joins or leaves
+        size = self._demography()
         minutes = self.transport.township_minutes(year)
         self._labour(year, minutes)
-        self._housing(year)
-        self._update_context(minutes)
-        self._move()
-        self._in_migration()
-        size = self.population.household_size()  # nobody joins or leaves a household from here to the year's end
+        occupied = self._housing(year)
+        self._update_context(minutes, occupied)
+        self._move(size)
+        size, free = self._in_migration()
         self._convert_hukou(size)
-        self._urbanise(size)
+        self._urbanise(size, free)
         # after in-migration, so newcomers have incomes in this year's indicators
         assign_incomes(self.population, self.market.tightness ** self.params.markets.wage_tightness_elasticity,
                        self.params.markets, self.np_rng)
@@ -238,9 +240,10 @@ class MigrationModel(mesa.Model):
         # dropping the dead and the departed costs a pass over every column: done once they are 5% of the rows
         pop = self.population
         if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE or year == self.end:
-            pop.compact()
+            pop.compact(size)
+            size = None  # rows renumbered
         self.year = year
-        self._collect()
+        self._collect(size)
         if self.year >= self.end:
             self.running = False
 
@@ -277,7 +280,8 @@ class MigrationModel(mesa.Model):
         if year in self.interventions.services:
             self.market.services = np.clip(self.market.services + self.interventions.services[year], 0.0, 1.0)
 
-    def _demography(self) -> None:
+    def _demography(self) -> np.ndarray:
+        """The year's births, deaths and household changes; returns the household sizes at the end."""
         pop, rng, d = self.population, self.np_rng, self.params.demography
         demo.age_one_year(pop)
         pop.h_years[pop.h_alive] += 1
@@ -287,16 +291,20 @@ class MigrationModel(mesa.Model):
         self._births_t = np.bincount(pop.h_township[born_hh], minlength=self.n)
         demo.dissolve_empty(pop)  # before leaving home, so the dwellings of those who died are free
         # households form and split; every new household needs a vacant dwelling (sim.housing)
-        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng, self._free_dwellings())
-        pairs = demo.form_partnerships(pop, d.partnership_rate, d.partnership_ages, rng, self._free_dwellings())
-        split = demo.separate(pop, d.separation_rate, rng, self._free_dwellings())
+        # (one count of vacant dwellings serves the three: they only let dwellings, and take them off the count)
+        free = self._free_dwellings()
+        demo.leave_home(pop, d.leave_home_rate, d.leave_home_ages, rng, free)
+        pairs = demo.form_partnerships(pop, d.partnership_rate, d.partnership_ages, rng, free)
+        split = demo.separate(pop, d.separation_rate, rng, free)
         # children left without an adult (by deaths, or two siblings partnering at once) join kin
-        demo.rehome_minors(pop, rng)
-        demo.dissolve_empty(pop)
+        size = pop.household_size()
+        demo.rehome_minors(pop, rng, size=size)  # (updates the sizes it changes)
+        demo.dissolve_empty(pop, size)
         self._year_flows["partnerships"] += float(len(pairs))
         self._year_flows["separations"] += float(len(split))
         self._year_flows["births"] = float(self._births_t.sum())
         self._year_flows["deaths"] = float(self._deaths_t.sum())
+        return size
 
     # ------------------------------------------------------------------ labour (sim.labour)
     def _zone_minutes(self, year: int, transit: bool) -> np.ndarray:
@@ -307,8 +315,13 @@ class MigrationModel(mesa.Model):
         return np.stack(out, axis=1) if out else np.zeros((self.n, 0))
 
     def _set_commute(self, year: int) -> None:
-        """This year's commute weights and minutes from every township to every workplace, by car and without."""
+        """This year's commute weights and minutes from every township to every workplace, by car and without
+        (computed once per state of the network and commute parameters: most years change neither)."""
         lb, tr = self.params.labour, self.transport
+        key = (tr.signature(year), lb.commute_decay_per_min, lb.commute_max_minutes)
+        if key in self._commute_cache:
+            self.commute_w, self.commute_min, self.in_reach = self._commute_cache[key]
+            return
         car_t = np.hstack([tr.township_minutes(year), self._zone_minutes(year, False)])
         transit = self.region.config.routing.transit
         if transit is None:
@@ -320,6 +333,7 @@ class MigrationModel(mesa.Model):
         self.commute_min = lab.composite_minutes(self.commute_w, lb.commute_decay_per_min)
         # share of each township's vacancies the zones' workers would take, before the fill rate
         self.in_reach = lab.in_commuter_reach(self.zone_jobs, self.commute_w[:, self.n:].T)
+        self._commute_cache[key] = (self.commute_w, self.commute_min, self.in_reach)
 
     def _openings(self, years: float = 1.0) -> np.ndarray:
         """Jobs in the neighbouring zones open to the region's residents: a yearly flow (``years`` of it)."""
@@ -374,10 +388,10 @@ class MigrationModel(mesa.Model):
         added = self.interventions.jobs.get(year)
         mk.jobs = lab.grow_jobs(mk.jobs, self.params.markets.job_growth, mk.vacancy_memory, lb.normal_vacancy_rate,
                                 lb.vacancy_feedback, None if added is None else added * self.scale)
-        laid_off = lab.shed_excess(pop, mk.jobs, mk.in_commuters, rng.random(n_p))
+        laid_off, held = lab.shed_excess(pop, mk.jobs, mk.in_commuters, rng.random(n_p))
         self._set_commute(year)
         search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age, rng.random(n_p))
-        vac = self._vacancies()
+        vac = mk.jobs - held - mk.in_commuters  # self._vacancies(), without a recount
         hired = lab.match(pop, search, vac, self._openings(), self.commute_w, rng.random(n_p), rng.random(n_p))
         vac -= lab.hires_by_cell(pop, hired, self.n)
         in_hires = np.maximum(vac, 0.0) * lb.in_commute_fill_rate * self.in_reach[:, None]
@@ -428,9 +442,10 @@ class MigrationModel(mesa.Model):
             self._access_start_mean = float(acc.mean())
         return acc / self._access_start_mean
 
-    def _housing(self, year: int) -> None:
+    def _housing(self, year: int) -> np.ndarray:
         """Villages reclassified this year, then prices, construction, rural demolition and the units scenarios add
-        (sim.housing); scenario units raise the part's capacity too (the plan rezones for them)."""
+        (sim.housing); scenario units raise the part's capacity too (the plan rezones for them). Returns the occupied
+        dwellings (townships x parts), which nothing here changes."""
         mk, hp, pop = self.market, self.params.housing, self.population
         share = self.interventions.reclassify.get(year)
         if share is not None:
@@ -452,12 +467,16 @@ class MigrationModel(mesa.Model):
             self.housing_capacity = np.maximum(self.housing_capacity + added * self.scale, mk.housing)
         self._year_flows["dwellings_built"] += float(built.sum() + (0.0 if added is None else added.sum() * self.scale))
         self._year_flows["dwellings_removed"] += float(removed.sum())
+        return occ
 
     def _free_dwellings(self) -> np.ndarray:
         """(townships, 2) whole vacant dwellings per part right now (sim.housing.free_dwellings)."""
         return hs.free_dwellings(self.market.housing, hs.occupied(self.population, self.n))
 
-    def _update_context(self, minutes: np.ndarray | None = None) -> None:
+    def _update_context(self, minutes: np.ndarray | None = None, occupied: np.ndarray | None = None) -> None:
+        """The move choice's view of the places this year (``occupied``: dwellings occupied now, counted if not given)."""
+        if occupied is None:
+            occupied = hs.occupied(self.population, self.n)
         if minutes is None:
             minutes = self.transport.township_minutes(self.year)
             self.access = self._accessibility(self.year, minutes)
@@ -465,7 +484,7 @@ class MigrationModel(mesa.Model):
         self.context = ChoiceContext(
             access=self.access, wage=mk.tightness ** self.params.markets.wage_tightness_elasticity,
             price=mk.price_level[:, None] * mk.price, services=mk.services,
-            vacancy=vacancy(mk.housing, hs.occupied(self.population, self.n)),
+            vacancy=vacancy(mk.housing, occupied),
             minutes=minutes, target_vacancy=hs.equilibrium_vacancy(self.start_vacancy, self.params.housing), size=mk.housing,
             leave_reference=self._leave_reference, commute=self.commute_min,
             constants=None if self.constants is None else self.constants * self.moves.constants_weight)
@@ -480,7 +499,8 @@ class MigrationModel(mesa.Model):
         w = pops * np.exp(-ZONE_DECAY_PER_MIN * np.where(np.isfinite(minutes_from_centre), minutes_from_centre, 1e6))
         return w / w.sum()
 
-    def _move(self) -> None:
+    def _move(self, size: np.ndarray) -> None:
+        """Households weigh moving and choose (``size``: living members per household row now)."""
         pop, rng, m = self.population, self.np_rng, self.moves
         rows = np.flatnonzero(pop.h_alive)
         head = pop.head_age()[rows]
@@ -491,7 +511,6 @@ class MigrationModel(mesa.Model):
         cum = cell_probabilities(self.context, m)
         cells = household_cells(pop, considering, anchor, jobless, self.context.anchors)
         choice = choose(cum, cells, rng.random(len(considering)))
-        size = pop.household_size()
         origin = pop.h_township[considering].astype(np.int64)
         leave = choice == 2 * self.n
         # Leavers go first and free their dwellings. A move to another township part needs a vacant dwelling there:
@@ -530,27 +549,30 @@ class MigrationModel(mesa.Model):
         zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
         self._record_external(origin, zone, persons, outgoing=True)
         pop.h_alive[lv] = False
-        pop.p_alive[np.isin(pop.p_hh, lv) & pop.p_alive] = False
+        gone = np.zeros(len(pop.h_alive), bool)
+        gone[lv] = True
+        pop.p_alive[gone[pop.p_hh]] = False
         self._zone_prob = zw
 
-    def _in_migration(self) -> None:
-        """Recruits to this year's vacancies (with their households), then arrivals that are not labour-driven."""
+    def _in_migration(self) -> tuple[np.ndarray, np.ndarray]:
+        """Recruits to this year's vacancies (with their households), then arrivals that are not labour-driven.
+        Returns the household sizes and the vacant dwellings (townships x parts) after them."""
         pop, rng, m, mv = self.population, self.np_rng, self.params.migration, self.moves
         u = newcomer_place_utility(self.context, mv)
         cell = np.repeat(np.arange(self.n * 3), self._recruits.reshape(-1))
         home = home_probabilities(u, self.commute_min[:, :self.n] / 60.0, mv.beta_commute_per_hour)
         # arrivals choose among parts with a vacant dwelling; those who still find none do not come (turned_away)
-        free = self._free_dwellings().reshape(-1)
+        vacant = self._free_dwellings()
+        free = vacant.reshape(-1)  # a view: arrivals take their dwellings off it
         home = home * (free > 0)[None, :]
         home /= np.maximum(home.sum(axis=1, keepdims=True), 1e-300)
         recruits, away_r = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng,
                                         self.params.population.skill_shares_migrant, free)
-        free = self._free_dwellings().reshape(-1)
         prob = np.exp(u.reshape(-1) - u.max()) * (free > 0)
         prob = prob / prob.sum() if prob.sum() > 0 else np.full(len(prob), 1.0 / len(prob))
         count = nonlabour_households(float(pop.p_alive.sum()), m, rng)
         migrants, away_m = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, free)
-        talent, away_t = self._talent(prob)
+        talent, away_t = self._talent(prob, free)
         others = np.concatenate([migrants, talent])
         self._year_flows["turned_away"] += float(away_r + away_m + away_t)
         sizes = pop.household_size()
@@ -560,15 +582,17 @@ class MigrationModel(mesa.Model):
         rows = np.concatenate([recruits, others])
         zone = rng.choice(len(self.zones), size=len(rows), p=self._zone_prob) if len(rows) else np.zeros(0, int)
         self._record_external(pop.h_township[rows].astype(np.int64), zone, sizes[rows], outgoing=False)
+        return sizes, vacant
 
     def _centre_node(self) -> str:
         if "main_centre" in self.groups:
             return self.region.seat_node(self.codes[self.groups["main_centre"][0]])
         return self.transport.seat_nodes[0]
 
-    def _talent(self, place_prob: np.ndarray) -> tuple[np.ndarray, int]:
+    def _talent(self, place_prob: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, int]:
         """Arrivals of this year's in-migration programmes (``talent`` levers): one-person households, who need a
-        vacant dwelling like other arrivals. Returns their rows and how many found none."""
+        vacant dwelling like other arrivals (``free``, flattened township parts, reduced in place by those let).
+        Returns their rows and how many found none."""
         pop, rng, out, turned_away = self.population, self.np_rng, [], 0
         for flow in self.interventions.talent.get(self.year + 1, []):
             expected = flow.persons * self.scale
@@ -581,7 +605,7 @@ class MigrationModel(mesa.Model):
             profile = self.params.migration.model_copy(update={
                 "size_shares": (1.0, 0.0, 0.0), "age_mean": flow.age_mean, "age_sd": 2.0, "local_hukou_share": flow.local_hukou_share})
             skills = tuple(float(k == flow.skill) for k in range(3))
-            rows, away = add_migrants(pop, count, prob, profile, rng, skills, self._free_dwellings().reshape(-1))
+            rows, away = add_migrants(pop, count, prob, profile, rng, skills, free)
             out.append(rows)
             turned_away += away
         return (np.concatenate(out) if out else np.zeros(0, np.int64)), turned_away
@@ -593,9 +617,10 @@ class MigrationModel(mesa.Model):
         rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.np_rng.random(len(pop.h_alive)))
         self._year_flows["hukou_conversions"] += float(size[rows].sum())
 
-    def _urbanise(self, size: np.ndarray) -> None:
+    def _urbanise(self, size: np.ndarray, free: np.ndarray) -> None:
         """Rural households seeking an urban dwelling in their own township (sim.urbanisation), at a rate that follows
-        the town's advantage and wages since the start; only as many move as urban dwellings are vacant."""
+        the town's advantage and wages since the start; only as many move as urban dwellings are vacant (``free``,
+        townships x parts)."""
         pop, rng, ctx = self.population, self.np_rng, self.context
         u_place = place_utility(replace(ctx, constants=None), self.moves)
         pull = urb.town_pull(u_place, self._town_start[0], ctx.wage, self._town_start[1], self.moves.beta_wage)
@@ -604,7 +629,7 @@ class MigrationModel(mesa.Model):
         in_stock = pop.h_tenure[seekers] != DORM
         ok = np.ones(len(seekers), bool)
         ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
-                                self._free_dwellings(), rng.random(int(in_stock.sum())))
+                                free, rng.random(int(in_stock.sum())))
         pop.h_urban[seekers[ok]] = True
         self._year_flows["to_town"] += float(size[seekers[ok]].sum())
 
@@ -648,14 +673,16 @@ class MigrationModel(mesa.Model):
                 self.commuting.append({"year": year, "home": self.labour_zones[k].id, "workplace": self.codes[j],
                                        "persons": flows[j, k] / self.scale})
 
-    def _collect(self) -> None:
+    def _collect(self, size: np.ndarray | None = None) -> None:
+        """The year's indicators and township records (``size``: household sizes if known, counted otherwise)."""
         pop, mk = self.population, self.market
-        size = pop.household_size()
+        size = pop.household_size() if size is None else size
         persons = np.bincount(pop.h_township, weights=size, minlength=self.n).astype(np.int64)
         urban = urban_persons_by_township(pop, self.n, size)
         in_stock = hs.occupied(pop, self.n)
         hh_income = pop.household_income()
-        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income)
+        self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,
+                                         size)
         self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
                                               self.params.labour.retirement_age, self._labour_flows))
         self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))

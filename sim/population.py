@@ -58,18 +58,18 @@ class Population:
 
     def household_size(self) -> np.ndarray:
         """Living members per household row (0 for dissolved ones)."""
-        return np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
+        return np.bincount(self.p_hh[self.p_alive].astype(np.intp), minlength=len(self.h_alive))
 
     def household_income(self) -> np.ndarray:
         """Yearly income (yuan) per household row: the sum of its living members' incomes."""
-        alive = self.p_alive
-        return np.bincount(self.p_hh[alive], weights=self.p_income[alive], minlength=len(self.h_alive))
+        earners = np.flatnonzero(self.p_alive & (self.p_income != 0))  # adding the zeros would change no sum
+        return np.bincount(self.p_hh[earners], weights=self.p_income[earners], minlength=len(self.h_alive))
 
     def head_age(self) -> np.ndarray:
         """Age of the oldest living member per household (-1 where none)."""
         out = np.full(len(self.h_alive), -1, dtype=np.int16)
         alive = self.p_alive
-        np.maximum.at(out, self.p_hh[alive], self.p_age[alive])
+        np.maximum.at(out, self.p_hh[alive].astype(np.intp), self.p_age[alive])  # (ufunc.at is faster on intp)
         return out
 
     def add_households(self, township, urban, local, tenure, years=None) -> np.ndarray:
@@ -104,21 +104,22 @@ class Population:
         self.p_sector = np.concatenate([self.p_sector, np.asarray(sector, np.int8)])
         self.p_alive = np.concatenate([self.p_alive, np.ones(n, bool)])
 
-    def compact(self) -> None:
-        """Drop dead persons and dissolved households, renumbering household rows."""
-        keep_h = self.h_alive & (self.household_size() > 0)
-        new_index = np.cumsum(keep_h) - 1
+    def compact(self, size: np.ndarray | None = None) -> None:
+        """Drop dead persons and dissolved households, renumbering household rows (``size``: living members per
+        household if known, counted otherwise)."""
+        keep_h = self.h_alive & ((self.household_size() if size is None else size) > 0)
         keep_p = self.p_alive & keep_h[self.p_hh]
-        new_person = np.cumsum(keep_p) - 1
-        partner = self.p_partner
-        has = partner >= 0
-        has[has] = keep_p[partner[has]]
-        self.p_partner = np.where(has, new_person[np.maximum(partner, 0)], -1).astype(np.int32)
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         for f in fields(self):
             arr = getattr(self, f.name)
             setattr(self, f.name, arr.take(rows_p if f.name.startswith("p_") else rows_h))
-        self.p_hh = new_index[self.p_hh].astype(np.int32)
+        # old row -> new row (-1 where dropped); the person table has one entry more, so a partner of -1 maps to -1
+        new_person = np.full(len(keep_p) + 1, -1, np.int32)
+        new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)
+        self.p_partner = new_person[self.p_partner]
+        new_household = np.full(len(keep_h), -1, np.int32)
+        new_household[rows_h] = np.arange(len(rows_h), dtype=np.int32)
+        self.p_hh = new_household[self.p_hh]
 
     def copy(self) -> "Population":
         return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.labour import rank_within
+from sim.labour import first_in_line
 from sim.population import DORM, Population
 
 
@@ -75,7 +75,7 @@ def reclassify(pop: Population, stock: np.ndarray, share: np.ndarray, u: np.ndar
     low = np.maximum(households - np.floor(stock[:, 1] - moved + 1e-9), 0)
     high = np.maximum(np.floor(stock[:, 0] + moved - urban_occupied + 1e-9), 0)
     k = np.minimum(np.maximum(np.round(share * households), low), high)
-    rows = in_stock[rank_within(town, u[in_stock]) < k[town]]
+    rows = in_stock[first_in_line(town, u[in_stock], k)]
     dorm_rows = np.flatnonzero(rural & dorm)
     rows = np.concatenate([rows, dorm_rows[u[dorm_rows] < share[pop.h_township[dorm_rows]]]])
     pop.h_urban[rows] = True

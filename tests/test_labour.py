@@ -49,9 +49,10 @@ def test_shed_excess_lays_off_in_commuters_first_then_residents():
     pop.p_employed[:] = True
     jobs = np.array([[0.0, 7.0, 0.0]])
     inc = np.array([[0.0, 2.0, 0.0]])
-    laid = lab.shed_excess(pop, jobs, inc, np.random.default_rng(1).random(10))
+    laid, held = lab.shed_excess(pop, jobs, inc, np.random.default_rng(1).random(10))
     assert inc[0, 1] == 0.0 and laid.sum() == 3 and pop.p_unemployed.sum() == 3
     assert lab.occupied(pop, 1)[0, 1] + inc[0, 1] <= jobs[0, 1]
+    assert (held == lab.occupied(pop, 1)).all()  # the count handed on is the count after the layoffs
 
 
 @pytest.fixture(scope="module")

@@ -272,3 +272,42 @@ def test_the_centre_loses_share_when_jobs_and_homes_grow_elsewhere(toy):
         _, base_end, _ = centre_share_and_total("baseline", seed)
         assert end < start - 0.05 and growth > 1.0  # the centre loses share while the whole grows
         assert end < base_end - 0.05                # and the levers, not noise, make the difference
+
+
+@pytest.mark.parametrize("scenario", ["plan_all", "reclassify_aojiang"])
+def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
+    """The step counts household sizes and vacant dwellings once and hands them on (and updates them) instead of
+    recounting: at every hand-over the count equals a fresh count, under scenarios that add jobs, homes, a
+    programme's arrivals, or reclassify villages as urban."""
+    from sim import housing as hs
+    from workflow.scenarios import build_interventions, load_scenario
+
+    interventions = build_interventions(pingyang, load_scenario(PINGYANG, scenario), 2020, 2035)
+    m = MigrationModel(pingyang, scale=0.02, seed=5, end=2035, interventions=interventions)
+    pop, checked = m.population, []
+
+    def check_size(size):
+        assert (size == pop.household_size()).all()
+
+    def wrap(name, check):
+        method = getattr(m, name)
+
+        def wrapper(*args):
+            check(*args)
+            checked.append(name)
+            return method(*args)
+        setattr(m, name, wrapper)
+
+    wrap("_move", check_size)
+    wrap("_convert_hukou", check_size)
+
+    def check_occupied(minutes, occupied):
+        assert (occupied == hs.occupied(pop, m.n)).all()
+    wrap("_update_context", check_occupied)
+
+    def check_urbanise(size, free):
+        check_size(size)
+        assert (free == hs.free_dwellings(m.market.housing, hs.occupied(pop, m.n))).all()
+    wrap("_urbanise", check_urbanise)
+    m.run()
+    assert len(checked) == 4 * 15
