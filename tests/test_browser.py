@@ -130,10 +130,14 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     page.wait_for_selector("img.migrasim-indicators", timeout=60000)
     page.wait_for_timeout(1000)
 
-    # the map: 16 filled township polygons, the network, a legend; the charts are real pictures
-    towns = page.locator(".leaflet-overlay-pane path:not([fill='none'])")
+    # the map: 16 filled township polygons (the island also in its inset), the network, a legend; the charts are
+    # real pictures; none of Mesa's developer controls (play interval, threads, "Page 0", the "Time" card)
+    towns = page.locator(".leaflet-container").first.locator(".leaflet-overlay-pane path:not([fill='none'])")
     assert towns.count() == 16
+    assert page.locator(".migrasim-inset .leaflet-overlay-pane path").count() >= 1
     assert page.locator(".leaflet-overlay-pane path[fill='none']").count() > 20  # network links
+    for developer in ("Play Interval", "Render Interval", "Use Threads", "Page 0", "Time:"):
+        assert page.get_by_text(developer).count() == 0, developer
     assert page.locator(".migrasim-legend").inner_text().count("opens later") == 1
     assert _image_has_content(page, "img.migrasim-indicators")
     assert _image_has_content(page, "img.migrasim-bars")
@@ -168,27 +172,30 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     _step(page, 5)
     baseline_2025 = _residents(page)
     page.locator("label", has_text="Wenzhou–Fuzhou HSR").click()  # Vuetify covers the input itself
-    _slider_to_max(page, "新增岗位")
-    _slider_to_max(page, "生育率 TFR")
+    _slider_to_max(page, "new jobs")
+    _slider_to_max(page, "TFR")
     page.wait_for_selector(".migrasim-pending:has-text('tfr 1.27 → 2.1')", timeout=30000)  # changes marked as pending
     pending = page.locator(".migrasim-pending").inner_text()
     assert "Reset" in pending and "tfr 1.27 → 2.1" in pending and "platform_jobs 0 → 30000" in pending
     _reset(page)
     assert page.locator(".migrasim-pending").count() == 0           # and are in force after Reset
-    assert "Previous run (baseline" in page.locator(".migrasim-previous").inner_text()  # the run before is kept
+    # a run with levers is never called the baseline
+    assert page.locator(".migrasim-run").inner_text() == "This run: baseline + levers from the controls"
     assert "HSR" in page.locator("text=/on from 2026/").first.inner_text()
     assert page.locator("text=/30,000 secondary jobs at/").count() >= 1
     assert page.locator("text=/TFR 2.10 from 2021/").count() >= 1
     assert _dashed_links(page) >= dashed_baseline + 2  # the HSR line and the hub link, dashed until 2026
     _step(page, 5)
     assert _residents(page) > baseline_2025 + 8000, "a TFR of 2.1 should add births"
+    effect = page.locator(".migrasim-paired").inner_text()  # one definition of the effect, with its interval
+    assert "residents +" in effect and "primacy" in effect and "urbanisation" in effect and "90% interval" in effect
     page.screenshot(path=str(SHOTS / "server_levers.png"), full_page=True)
 
     # every slider has a track to drag (a long label once left the TFR slider 0 px wide), and the TFR slider moves by
     # mouse alone: a click three quarters along its track sets about 1.7
     widths = page.evaluate("() => Array.from(document.querySelectorAll('.v-slider')).map(s => s.getBoundingClientRect().width)")
-    assert len(widths) >= 8 and min(widths) >= 80, widths
-    track = page.locator(".v-input", has=page.locator("label", has_text="生育率 TFR")).last.locator(".v-slider").bounding_box()
+    assert len(widths) >= 7 and min(widths) >= 80, widths  # 2 opening years, jobs, hukou, TFR, seed, scale
+    track = page.locator(".v-input", has=page.locator("label", has_text="TFR")).last.locator(".v-slider").bounding_box()
     page.mouse.click(track["x"] + 0.75 * track["width"], track["y"] + track["height"] / 2)
     page.wait_for_selector(".migrasim-pending:has-text('tfr 2.1 → 1.')", timeout=30000)
     moved = float(re.search(r"tfr 2\.1 → ([\d.]+)", page.locator(".migrasim-pending").inner_text()).group(1))
@@ -238,14 +245,22 @@ def test_map_fits_a_laptop_screen_with_names_legend_and_moves(browser, server):
     page.set_viewport_size({"width": 1366, "height": 768})
     page.wait_for_timeout(1000)
     frame = page.locator(".leaflet-container").first.bounding_box()
-    towns = page.locator(".leaflet-overlay-pane path:not([fill='none'])")
+    towns = page.locator(".leaflet-container").first.locator(".leaflet-overlay-pane path:not([fill='none'])")
     assert towns.count() == 16
+    inset = page.locator(".migrasim-inset").bounding_box()
     for k in range(towns.count()):
         b = towns.nth(k).bounding_box()
+        if b is None or b["x"] >= frame["x"] + frame["width"] or b["y"] >= frame["y"] + frame["height"]:
+            continue  # the island, out of the main frame: shown in the inset, checked below
         assert b["x"] >= frame["x"] - 1 and b["y"] >= frame["y"] - 1, f"township {k} is cut off at the top or left"
         assert b["x"] + b["width"] <= frame["x"] + frame["width"] + 1 and b["y"] + b["height"] <= frame["y"] + frame["height"] + 1, \
             f"township {k} is cut off at the bottom or right"
-    assert page.locator(".migrasim-label").count() == 16 and page.locator(".migrasim-label", has_text="鳌江镇").count() == 1
+    inset_towns = page.locator(".migrasim-inset .leaflet-overlay-pane path")
+    assert inset_towns.count() >= 1
+    for k in range(inset_towns.count()):
+        b = inset_towns.nth(k).bounding_box()
+        assert inset["x"] - 1 <= b["x"] and b["x"] + b["width"] <= inset["x"] + inset["width"] + 1, "the island is cut off"
+    assert page.locator(".migrasim-label").count() == 16 and page.locator(".migrasim-label", has_text="鳌江").count() == 1
     legend = page.locator(".migrasim-legend-network").inner_text()
     assert "hsr" in legend or "rail" in legend and "motorway" in legend
     assert page.locator("text=Resident population").count() >= 1 and page.locator("text=/^population$/").count() == 0
@@ -261,6 +276,104 @@ def test_map_fits_a_laptop_screen_with_names_legend_and_moves(browser, server):
     page.wait_for_selector("text=/年份 2021/", timeout=30000)
     assert page.locator("text=地图着色").count() >= 1 and page.locator("text=常住人口").count() >= 1
     page.screenshot(path=str(SHOTS / "server_zh.png"))
+    page.context.close()
+
+
+def _overlaps(a: dict, b: dict, tol: float = 0.5) -> bool:
+    return (a["x"] + a["width"] > b["x"] + tol and b["x"] + b["width"] > a["x"] + tol
+            and a["y"] + a["height"] > b["y"] + tol and b["y"] + b["height"] > a["y"] + tol)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_layout_fits_laptop_and_desktop_in_both_languages(browser, server, size, language):
+    """At a laptop's and a desktop's screen size, in English and in Chinese: the panels do not overlap one another or
+    the sidebar, no two township names on the map overlap (nor the island's inset), and every slider has a track
+    wide enough to drag."""
+    page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
+    page.goto(server)
+    page.wait_for_selector("img.migrasim-indicators", timeout=120000)
+    if language == "zh":
+        page.locator("label", has_text="中文").click()
+        page.wait_for_selector("text=/年份 2020/", timeout=30000)
+        for english in ("Scenario and levers", "Map colour", "Residents", "This run", "Jobs platform"):
+            assert page.get_by_text(english).count() == 0, f"{english!r} left in English"
+        assert page.get_by_text("情景与政策").count() == 1 and page.get_by_text("就业平台").count() >= 1
+    page.wait_for_timeout(1000)
+    cells = [page.locator(f".migrasim-cell-{name}").bounding_box() for name in ("status", "map", "charts", "bars")]
+    sidebar = page.locator(".v-navigation-drawer").first.bounding_box()
+    for i, a in enumerate(cells):
+        assert a["x"] >= sidebar["x"] + sidebar["width"] - 1, f"panel {i} lies under the sidebar"
+        for j, b in enumerate(cells[i + 1:], start=i + 1):
+            assert not _overlaps(a, b), f"panels {i} and {j} overlap at {size}"
+    labels = page.locator(".leaflet-container").first.locator(".migrasim-label")
+    boxes = [labels.nth(k).bounding_box() for k in range(labels.count())]
+    inset = page.locator(".migrasim-inset").bounding_box()
+    assert len(boxes) == 15
+    for i, a in enumerate(boxes):
+        assert not _overlaps(a, inset), f"label {labels.nth(i).inner_text()} lies under the inset"
+        for j, b in enumerate(boxes[i + 1:], start=i + 1):
+            assert not _overlaps(a, b), f"labels {labels.nth(i).inner_text()} and {labels.nth(j).inner_text()} overlap"
+    widths = page.evaluate("() => Array.from(document.querySelectorAll('.v-slider')).map(s => s.getBoundingClientRect().width)")
+    assert len(widths) >= 7 and min(widths) >= 80, widths
+    page.screenshot(path=str(SHOTS / f"server_{language}_{size[0]}.png"))
+    page.context.close()
+
+
+def test_saved_scenario_reopens_with_identical_results(browser, server):
+    """Levers set with the controls, saved as a scenario from the page, and reopened from the scenario list with the
+    other controls untouched: the same residents year by year, and the file is a scenario `run.py` reads."""
+    import uuid
+
+    from workflow.scenarios import load_scenario
+
+    name = f"saved_{uuid.uuid4().hex[:8]}"
+    path = ROOT / "configs" / "pingyang" / "scenarios" / f"{name}.yaml"
+    page = _open(browser, server)
+    try:
+        _slider_to_max(page, "TFR")
+        _slider_to_max(page, "new jobs")
+        _reset(page)
+        _step(page, 3)
+        with_levers = _residents(page)
+        page.get_by_label("Name (letters, digits, _ or -)").fill(name)
+        page.get_by_role("button", name="Save scenario").click()
+        page.wait_for_selector(".migrasim-save-ok", timeout=30000)
+        assert path.exists() and [lv.type for lv in load_scenario(ROOT / "configs" / "pingyang", name).levers] == ["jobs", "fertility"]
+        # reopen: the saved scenario, the sliders back at their defaults
+        page.reload()
+        page.wait_for_selector("img.migrasim-indicators", timeout=120000)
+        page.locator(".migrasim-controls .v-select").first.click()
+        page.locator(".v-menu__content .v-list-item", has_text=name).click()
+        page.wait_for_selector(f".migrasim-pending:has-text('{name}')", timeout=30000)
+        page.get_by_role("button", name="Reset").click()  # the page shows 2020 already: wait for the new run's title
+        page.wait_for_selector(f".migrasim-run:has-text('{name}')", timeout=60000)
+        page.wait_for_timeout(500)
+        _step(page, 3)
+        assert _residents(page) == with_levers
+    finally:
+        path.unlink(missing_ok=True)
+        page.context.close()
+
+
+def test_effect_on_the_page_equals_compare(browser, server):
+    """The effect the page shows for a scenario is `compare`'s paired difference for the same seeds and scale."""
+    from viz.app import EFFECT_INDICATORS
+    from workflow.compare import run_all, summarise
+
+    page = _open(browser, server)
+    page.locator(".migrasim-controls .v-select").first.click()
+    page.locator(".v-menu__content .v-list-item", has_text="jobs_10k").first.click()
+    _reset(page)
+    _step(page, 5)
+    shown = page.locator(".migrasim-paired li").all_inner_texts()
+    county, _, _ = run_all(ROOT / "configs" / "pingyang", ["baseline", "jobs_10k"], [42, 43, 44], 2020, 2025, 0.05)
+    summary = summarise(county, ["baseline", "jobs_10k"], [2025]).set_index(["scenario", "indicator"])
+    for k, (column, label, _, factor, fmt, unit) in enumerate(EFFECT_INDICATORS):
+        row = summary.loc[("jobs_10k", column)]
+        lo, mean, hi = factor * row.diff_p05, factor * row.diff_mean, factor * row.diff_p95
+        expected = f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; 3 seeds)"
+        assert shown[k].startswith(expected), (shown[k], expected)
     page.context.close()
 
 

@@ -1,8 +1,11 @@
-"""The interactive page: Mesa's SolaraViz with a township map, county indicator charts and township bars.
+"""The interactive page: a planner's workspace with a township map, county indicator charts and township bars.
 
 Started by ``python run.py serve`` (which sets the region through the environment and runs ``solara run`` on this
 file). The region's ``server.yaml`` says which levers the page offers; ``viz/controls.py`` turns the controls into
-scenario levers, so the page runs the model exactly as ``run.py run`` would with the same levers.
+scenario levers, so the page runs the model exactly as ``run.py run`` would with the same levers. The page uses
+Mesa's model controller (Reset, play, Step) but lays itself out: planner-facing controls only, in the page's language,
+and a grid that fits a laptop and a desktop screen. A run's scenario can be saved into the region's scenarios folder
+(or downloaded) and reopened from the scenario list.
 
 Environment:
     MIGRASIM_REGION  region folder (default ``configs/pingyang``)
@@ -18,7 +21,7 @@ from pathlib import Path
 import ipyleaflet
 import pandas as pd
 import solara
-from mesa.visualization import SolaraViz, solara_viz
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
 from sim.indicators import county_columns
@@ -26,11 +29,12 @@ from sim.model import MigrationModel
 from sim.scenario import compile_levers
 from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
 from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
-from viz.mapview import (MAP_INDICATORS, flow_geojson, mode_legend, network_geojson, outline_geojson, township_card,
-                         township_geojson, township_labels)
+from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, network_geojson, outline_geojson,
+                         outlying_townships, place_labels, short_name, township_card, township_geojson, township_labels)
+from workflow.compare import paired_interval
 from workflow.io import load_params
 from workflow.runner import cached_region
-from workflow.scenarios import load_scenario
+from workflow.scenarios import load_scenario, save_scenario, scenario_yaml
 
 # Mesa's control panel builds its sliders with solara's default, which shows a slider's value only while it is
 # dragged; the planner should always see what a control is set to.
@@ -44,34 +48,47 @@ TILES = os.environ.get("MIGRASIM_TILES", "")
 region = cached_region(REGION_DIR)
 params = load_params(REGION_DIR)
 server = load_server_config(REGION_DIR, region)
-scenario_names = sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml"))
+
+
+def scenario_names() -> list[str]:
+    """The region's scenarios now (a scenario saved from the page appears at once)."""
+    return sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml") if not p.name.startswith("."))
+
+
 # population, primacy, each township group's share, urbanisation, ageing and dependency
 CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups)) if c != "migrant_population"]
 
 
 PAIRED_SEEDS = 3  # seeds of the page's paired comparison with the baseline
 
+# The effect of the levers on the page, as everywhere in this project (workflow.compare.paired_interval): the mean of the
+# paired differences (levers minus baseline, same seed) and their 90% interval over the seeds. Points of a share
+# (primacy, urbanisation) are percentage points.
+EFFECT_INDICATORS = [("population", "residents", "常住人口", 1.0, "{:+,.0f}", ""),
+                     ("primacy", "primacy", "首位度", 100.0, "{:+.2f}", " pp"),
+                     ("urbanisation", "urbanisation", "城镇化率", 100.0, "{:+.2f}", " pp")]
 
-def paired_text(diffs: list[float], what: str = "residents", lang: str = "en") -> str:
-    """A lever's effect on the page: the paired differences over seeds, and whether they agree in sign.
 
-    >>> paired_text([1200.0, 800.0, 1500.0])
-    'levers vs baseline, same seeds: residents +1,167 (+800 to +1,500 over 3 seeds): beyond seed noise'
-    >>> paired_text([300.0, -500.0, 900.0])
-    'levers vs baseline, same seeds: residents +233 (-500 to +900 over 3 seeds): within seed noise'
+def effect_text(diffs: list[float], label: str, fmt: str = "{:+,.0f}", unit: str = "", lang: str = "en") -> str:
+    """One indicator's effect: mean of the paired differences and its 90% interval, and whether the interval
+    excludes zero (beyond seed noise).
+
+    >>> effect_text([1200.0, 800.0, 1500.0], "residents")
+    'residents +1,167 (90% interval +840 to +1,470; 3 seeds): beyond seed noise'
+    >>> effect_text([0.3, -0.5, 0.9], "primacy", "{:+.2f}", " pp", lang="zh")
+    '首位度 +0.23 pp（90% 区间 -0.42 至 +0.84；3 个种子）：在随机波动范围内'
     """
-    mean = sum(diffs) / len(diffs)
-    beyond = min(diffs) > 0 or max(diffs) < 0
+    mean, lo, hi = paired_interval(diffs)
+    beyond = lo > 0 or hi < 0
     if lang == "zh":
-        return (f"与基准情景（相同随机种子）相比：常住人口 {mean:+,.0f}（{len(diffs)} 个种子：{min(diffs):+,.0f} 至 "
-                f"{max(diffs):+,.0f}），" + ("超出随机波动" if beyond else "在随机波动范围内"))
-    verdict = "beyond seed noise" if beyond else "within seed noise"
-    return (f"levers vs baseline, same seeds: {what} {mean:+,.0f} ({min(diffs):+,.0f} to {max(diffs):+,.0f} over "
-            f"{len(diffs)} seeds): {verdict}")
+        return (f"{label} {fmt.format(mean)}{unit}（90% 区间 {fmt.format(lo)} 至 {fmt.format(hi)}；{len(diffs)} 个种子）："
+                + ("超出随机波动" if beyond else "在随机波动范围内"))
+    return (f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; {len(diffs)} seeds): "
+            + ("beyond seed noise" if beyond else "within seed noise"))
 
 
 class ServerModel(MigrationModel):
-    """The model built from the page's controls; SolaraViz builds a new one with these keywords on Reset.
+    """The model built from the page's controls; the page builds a new one with these keywords on Reset.
 
     Parameters
     ----------
@@ -85,16 +102,18 @@ class ServerModel(MigrationModel):
                  **controls):
         controls.pop("scenario", None)  # Mesa passes its own Scenario object on Reset; ours is scenario_name
         loaded = load_scenario(REGION_DIR, scenario_name)
-        extra, self.lever_lines = control_levers(REGION_DIR, server, params, loaded, controls)
-        interventions = compile_levers([*loaded.levers, *extra], region, server.start, server.end)
+        self.control_levers, self.lever_lines = control_levers(REGION_DIR, server, params, loaded, controls)
+        self.lever_lines_zh = control_levers(REGION_DIR, server, params, loaded, controls, lang="zh")[1]
+        interventions = compile_levers([*loaded.levers, *self.control_levers], region, server.start, server.end)
         super().__init__(region, params=params, start=server.start, end=server.end, scale=float(scale),
                          seed=int(seed), interventions=interventions)
         self.scenario_name = scenario_name
+        self.scenario_description = loaded.description
         self.controls = {"scenario": scenario_name, **controls, "seed": int(seed), "scale": float(scale)}
         # With levers, the page also runs the baseline with this seed and the next ones (and the levers with the next
         # ones), so it can show the levers' effect as paired differences and say whether they exceed seed noise.
         self.pairs: list[tuple[MigrationModel, MigrationModel]] = []
-        if self.lever_lines or scenario_name != "baseline":
+        if self.has_levers:
             base = compile_levers(list(load_scenario(REGION_DIR, "baseline").levers), region, server.start, server.end)
             for k in range(PAIRED_SEEDS):
                 s = int(seed) + k
@@ -102,9 +121,19 @@ class ServerModel(MigrationModel):
                 lever = self if k == 0 else MigrationModel(region, interventions=interventions, **kw)
                 self.pairs.append((lever, MigrationModel(region, interventions=base, **kw)))
 
+    @property
+    def has_levers(self) -> bool:
+        """True when this run differs from the baseline (a scenario other than the baseline, or control levers)."""
+        return bool(self.control_levers) or self.scenario_name != "baseline"
+
     def paired_differences(self, column: str = "population") -> list[float]:
         """This year's ``column`` with the levers minus without, one value per seed (empty without levers)."""
         return [lever.current[column] - base.current[column] for lever, base in self.pairs]
+
+    def township_differences(self, code: str) -> list[float]:
+        """This year's residents of township ``code`` with the levers minus without, one value per seed."""
+        i = self.codes.index(code)
+        return [lever.townships[i].population - base.townships[i].population for lever, base in self.pairs]
 
     def step(self) -> None:
         # Mesa's Step button does not check ``running``; at the end year a click does nothing (the model refuses
@@ -119,34 +148,65 @@ class ServerModel(MigrationModel):
             base.step()
 
 
+def run_title(model, language: str = "en") -> str:
+    """What this run is, in words: the scenario and whether the controls add levers (a run with levers is never
+    called the baseline).
+
+    >>> class M: scenario_name, control_levers = "baseline", []
+    >>> run_title(M()), run_title(M(), "zh")
+    ('baseline (no levers)', '基准情景（无政策变化）')
+    >>> M.control_levers = [object()]; run_title(M())
+    'baseline + levers from the controls'
+    """
+    name, extra = getattr(model, "scenario_name", "baseline"), bool(getattr(model, "control_levers", []))
+    if language == "zh":
+        own = "基准情景" if name == "baseline" else f"情景 {name}"
+        return own + ("＋控件政策" if extra else "（无政策变化）" if name == "baseline" else "")
+    return name + (" + levers from the controls" if extra else " (no levers)" if name == "baseline" else "")
+
+
+def saved_scenario_text(model, name: str, description: str) -> str:
+    """The scenario file that reproduces ``model``'s run: its scenario as the base, the controls' levers as its own,
+    and (in a comment) the command that compares it with the baseline at the page's seeds and scale."""
+    seeds = " ".join(str(model.seed + k) for k in range(PAIRED_SEEDS))
+    header = (f"Saved from the migrasim page ({region.config.name}).\n"
+              f"Reopen it in the page's scenario list, or compare it with the baseline as the page did:\n"
+              f"  python run.py compare --region {REGION_DIR} --scenarios baseline {name} --seeds {seeds} "
+              f"--scale {model.scale:g} --start {model.start} --end {model.end} --out runs/{name}")
+    lines = "; ".join(model.lever_lines) or "no levers beyond its base"
+    return scenario_yaml(name, description or f"{run_title(model)}: {lines}", model.scenario_name, model.control_levers,
+                         header)
+
+
 def model_params() -> dict:
-    """SolaraViz's controls, from the region's server.yaml and params.yaml."""
+    """The page's controls (type, default value, range, label in the page's language), from the region's server.yaml
+    and params.yaml."""
     out: dict = {
-        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names, "label": "情景 Scenario"},
+        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names(), "label": T("Scenario", "情景")},
     }
     for t in server.toggles:
         first = toggle_default_year(toggle_levers(REGION_DIR, t, None)) or server.start + 1
         out[t.key] = {"type": "Checkbox", "value": t.checked, "label": t.label}
         out[f"{t.key}_year"] = {"type": "SliderInt", "value": first, "min": server.start + 1, "max": server.end,
-                                "step": 1, "label": "  开通 opening"}
+                                "step": 1, "label": T("  opening", "  开通年份")}
     if server.jobs.platforms:
         out["platform"] = {"type": "Select", "value": server.jobs.platforms[0].name,
-                           "values": [p.name for p in server.jobs.platforms], "label": "就业平台 Jobs platform"}
+                           "values": [p.name for p in server.jobs.platforms], "label": T("Jobs platform", "就业平台")}
         out["platform_jobs"] = {"type": "SliderInt", "value": 0, "min": 0, "max": server.jobs.max,
                                 "step": server.jobs.step,
-                                "label": f"  新增岗位 jobs {server.start + 1}-{server.start + server.jobs.build_years}"}
+                                "label": T("  new jobs", "  新增岗位") + f" {server.start + 1}-{server.start + server.jobs.build_years}"}
     if server.hukou is not None:
         out["hukou_openness"] = {"type": "SliderFloat", "value": params.moves.hukou_openness, "min": 0.0, "max": 1.0,
-                                 "step": 0.01, "label": f"户籍开放 hukou {server.hukou.year}-"}
+                                 "step": 0.01, "label": T("hukou openness", "户籍开放") + f" {server.hukou.year}-"}
     # steps of 0.01 from 0.50: every TFR with two decimals, the region's own (e.g. 1.27) included, is on the grid,
     # so an untouched slider gives exactly the region's value
     out["tfr"] = {"type": "SliderFloat", "value": params.demography.tfr, "min": 0.5, "max": 2.1, "step": 0.01,
                   # a short label: a long one took the whole row and left the slider's track 0 px wide (unusable
                   # by mouse); what the slider replaces is said in the status panel's "Controls in force"
-                  "label": f"生育率 TFR {server.start + 1}-"}
-    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": "种子 Seed"}
+                  "label": T("TFR", "生育率") + f" {server.start + 1}-"}
+    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": T("Seed", "随机种子")}
     out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
-                    "label": "比例 Scale"}
+                    "label": T("Scale", "抽样比例")}
     return out
 
 
@@ -162,54 +222,22 @@ def T(en: str, zh: str) -> str:
     return zh if lang.value == "zh" else en
 
 
-def _view(map_width_px: float = 340, map_height_px: float = 460) -> tuple[tuple[float, float], float]:
-    """Centre and zoom that show the whole region in a map of at least ``map_width_px`` x ``map_height_px`` (the map's
-    size on a 1366 x 768 laptop screen; larger screens show it with a margin), zoom in quarter steps."""
-    import math
-
-    xmin, ymin, xmax, ymax = region.polygons.to_crs("EPSG:4326").total_bounds
-    zoom_w = math.log2(map_width_px * 360 / (256 * max(xmax - xmin, 1e-6)))
-    # web-Mercator stretches latitude by 1/cos(lat)
-    lat = math.radians((ymin + ymax) / 2)
-    zoom_h = math.log2(map_height_px * 360 * math.cos(lat) / (256 * max(ymax - ymin, 1e-6)))
-    return ((ymin + ymax) / 2, (xmin + xmax) / 2), math.floor(min(zoom_w, zoom_h) * 4) / 4
+# The main map frames the townships that lie together; townships far from all others (islands) get an inset.
+MAP_HEIGHT_PX, MAP_MIN_WIDTH_PX = 500, 440
+CENTRE, ZOOM = map_frame(region, MAP_MIN_WIDTH_PX, MAP_HEIGHT_PX)
+OUTLYING = outlying_townships(region)
+INSET = map_frame(region, 150, 150, codes=OUTLYING) if OUTLYING else None
+# where each township's name goes at the map's first zoom: no two names overlap
+LABELS = [(t["code"], t["lat"], t["lon"], short_name(t["name_zh"])) for t in township_labels(region)]
+LABEL_OFFSETS = place_labels([p for p in LABELS if p[0] not in OUTLYING], ZOOM)
 
 
-CENTRE, ZOOM = _view()
-
-
-def page_layout(num_components: int) -> list[dict]:
-    """Where the four panels sit on Mesa's 12-column grid (rows of 30 px): map and status/bars side by side, the
-    indicator charts full width below. Mesa's default puts every panel at half width, too small for a map."""
-    #          status          map            charts            bars   (the order of the components in make_page)
-    places = [(8, 0, 4, 17), (0, 0, 8, 26), (0, 26, 12, 14), (8, 17, 4, 9)]
-    return [{"i": i, "x": x, "y": y, "w": w, "h": h, "moved": False}
-            for i, (x, y, w, h) in enumerate(places[:num_components])]
-
-
-# SolaraViz takes no layout argument; its grid asks this module-level function for the first layout.
-solara_viz.make_initial_grid_layout = page_layout
-
-# Changed controls act only on Reset (Mesa's rule). To show which ones are pending, Mesa's control panel is wrapped so
-# that every change is also recorded here (one value per browser session, as every solara.reactive).
-pending_controls = solara.reactive({})
-# the run before the last Reset, kept to compare with (its description and county table)
-previous_run = solara.reactive(None)
-current_run = solara.reactive(None)
-_mesa_user_inputs = solara_viz.UserInputs
-
-
-@solara.component
-def RecordingUserInputs(user_params, on_change=None):
-    def recorded(name, value):
-        pending_controls.set({**pending_controls.value, name: value})
-        if on_change is not None:
-            on_change(name, value)
-
-    return _mesa_user_inputs(user_params, on_change=recorded)
-
-
-solara_viz.UserInputs = RecordingUserInputs
+def _label_marker(code: str, lat: float, lon: float, text: str, offset=(0.0, 0.0)) -> ipyleaflet.Marker:
+    dx, dy = offset
+    html = (f'<span class="migrasim-label" data-code="{code}" '
+            f'style="transform:translate(calc(-50% + {dx:.0f}px), calc(-50% + {dy:.0f}px))">{text}</span>')
+    return ipyleaflet.Marker(location=(lat, lon), draggable=False, keyboard=False,
+                             icon=ipyleaflet.DivIcon(html=html, icon_size=[0, 0], icon_anchor=[0, 0]))
 
 
 def pending_changes(model: MigrationModel, recorded: dict) -> list[tuple[str, object, object]]:
@@ -248,11 +276,9 @@ def TownshipMap(model: MigrationModel):
     flows, biggest = flow_geojson(model, top=12)
     if show_flows.value and flows["features"]:
         layers.append(ipyleaflet.GeoJSON.element(data=flows, name="moves"))
-    # township names at their seats (text only: no marker images, the page stays offline)
-    labels = solara.use_memo(lambda: [ipyleaflet.Marker(location=(t["lat"], t["lon"]), draggable=False, keyboard=False,
-                                                        icon=ipyleaflet.DivIcon(html=f'<span class="migrasim-label">{t["name_zh"]}</span>',
-                                                                                icon_size=[0, 0], icon_anchor=[0, 0]))
-                                      for t in township_labels(region)], dependencies=[])
+    # township names at their seats, moved apart where they would overlap (text only: the page stays offline)
+    labels = solara.use_memo(lambda: [_label_marker(code, lat, lon, text, LABEL_OFFSETS[code])
+                                      for code, lat, lon, text in LABELS if code not in OUTLYING], dependencies=[])
     layers.append(ipyleaflet.LayerGroup.element(layers=labels, name="names"))
 
     def attach_handlers():
@@ -268,7 +294,9 @@ def TownshipMap(model: MigrationModel):
     solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;} "
                  ".migrasim-label {display:inline-block; transform:translate(-50%,-50%); font-size:11px; font-weight:600; "
                  "color:#222; white-space:nowrap; text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff; pointer-events:none;} "
-                 ".leaflet-div-icon {background:none; border:none;}")
+                 ".leaflet-div-icon {background:none; border:none;} "
+                 ".migrasim-inset {position:absolute; right:8px; bottom:8px; z-index:1000; border:1px solid #555; "
+                 "box-shadow:0 1px 4px rgba(0,0,0,.3); background:#eee;} .migrasim-inset .leaflet-container {background:#eee;}")
     with solara.Column(classes=["migrasim-map"]):
         with solara.Row():
             by_label = {s.text(lang.value): key for key, s in MAP_INDICATORS.items()}
@@ -276,10 +304,23 @@ def TownshipMap(model: MigrationModel):
                           on_value=lambda label: map_indicator.set(by_label[label]), style={"max-width": "260px"})
             solara.Checkbox(label=T("moves this year", "本年迁移流"), value=show_flows)
             solara.Markdown(f"**{model.year}** · {spec.text(lang.value)} ({spec.unit})")
-        with solara.Row(style={"align-items": "flex-start"}):
-            with solara.Column(style={"flex": "1 1 auto", "min-width": "380px"}):
-                ipyleaflet.Map.element(center=CENTRE, zoom=ZOOM, zoom_snap=0.25, layers=layers, scroll_wheel_zoom=True,
-                                       attribution_control=False, layout={"height": "500px"})
+        # the township card sits beside the map where the cell is wide, below it where it is not
+        with solara.Row(style={"align-items": "flex-start", "flex-wrap": "wrap"}):
+            with solara.Column(style={"flex": "1 1 380px", "min-width": "380px", "max-width": "640px"}):
+                with solara.Div(style={"position": "relative"}):
+                    ipyleaflet.Map.element(center=CENTRE, zoom=ZOOM, zoom_snap=0.25, layers=layers, scroll_wheel_zoom=True,
+                                           attribution_control=False, layout={"height": f"{MAP_HEIGHT_PX}px"})
+                    if INSET is not None:  # the outlying townships (islands), in a corner
+                        inset_towns = {"type": "FeatureCollection", "features": [
+                            f for f in towns["features"] if f["properties"].get("code") in OUTLYING]}
+                        inset_labels = [_label_marker(code, lat, lon, text) for code, lat, lon, text in LABELS
+                                        if code in OUTLYING]
+                        with solara.Div(classes=["migrasim-inset"]):
+                            ipyleaflet.Map.element(
+                                center=INSET[0], zoom=INSET[1], zoom_control=False, dragging=False, scroll_wheel_zoom=False,
+                                double_click_zoom=False, attribution_control=False, layout={"height": "150px", "width": "150px"},
+                                layers=[ipyleaflet.GeoJSON.element(data=inset_towns, name="inset"),
+                                        ipyleaflet.LayerGroup.element(layers=inset_labels, name="inset names")])
                 swatches = "".join(f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
                                    f'border:1px solid #777;margin:0 4px 0 10px;vertical-align:middle"></span>{label}'
                                    for label, c in legend)
@@ -293,9 +334,13 @@ def TownshipMap(model: MigrationModel):
                     f'<div class="migrasim-legend">{swatches} &nbsp; <span style="border-top:3px dashed #8e44ad;'
                     f'display:inline-block;width:26px;vertical-align:middle"></span> {T("opens later in the run", "规划期内开通")}</div>'
                     f'<div class="migrasim-legend-network" style="font-size:12px;margin-top:4px">{T("network", "交通网络")}: {modes}{moves}</div>'))
-            with solara.Column(style={"flex": "0 0 250px"}):
+            with solara.Column(style={"flex": "1 0 250px", "max-width": "420px"}):
                 if selected_township.value:
                     rows = township_card(model, region, selected_township.value, lang.value)
+                    if getattr(model, "pairs", None) and model.year > model.start:
+                        diffs = model.township_differences(selected_township.value)
+                        rows.append((T("Effect of this run on residents", "本次运行对常住人口的效应"),
+                                     effect_text(diffs, "", lang=lang.value).strip()))
                     table = "".join(f"<tr><th style='text-align:left;padding-right:10px;font-weight:500'>{k}</th>"
                                     f"<td style='text-align:right'>{v}</td></tr>" for k, v in rows)
                     solara.HTML(tag="div", unsafe_innerHTML=f'<table class="migrasim-card" style="font-size:13px">{table}</table>')
@@ -325,23 +370,26 @@ def TownshipPopulations(model: MigrationModel):
 
 
 @solara.component
-def RunStatus(model: MigrationModel):
-    """The year, the scenario, the levers in force and the county's headline figures."""
+def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
+    """The year, what this run is (scenario and levers in words), the controls waiting for Reset, the county's
+    headline figures and the levers' effect against the baseline."""
     update_counter.get()
     c = model.current
-    lines = [f"- {line}" for line in getattr(model, "lever_lines", [])] or [T("- no levers from the controls", "- 未启用控件政策")]
+    zh = lang.value == "zh"
+    lever_lines = getattr(model, "lever_lines_zh" if zh else "lever_lines", [])
+    lines = [f"- {line}" for line in lever_lines] or [T("- no levers from the controls", "- 未启用控件政策")]
     primacy = f" · {T('primacy', '首位度')} {c['primacy']:.1%}" if "primacy" in c else ""
     tag = f"{region.config.name.replace(' ', '_')}_{getattr(model, 'scenario_name', 'run')}_seed{model.seed}_{model.year}"
     solara.Markdown(f"### {T('Year', '年份')} {model.year}")
+    solara.HTML(tag="p", unsafe_innerHTML=f'<b>{T("This run", "本次运行")}</b>: {run_title(model, lang.value)}',
+                classes=["migrasim-run"])
     with solara.Row(style={"flex-wrap": "wrap", "gap": "4px", "align-items": "center"}):
-        solara.Checkbox(label="中文", value=lang.value == "zh", on_value=lambda on: lang.set("zh" if on else "en"))
+        solara.Checkbox(label="中文", value=zh, on_value=lambda on: lang.set("zh" if on else "en"))
         solara.FileDownload(lambda: model_table(model, "county").to_csv(index=False).encode("utf-8"),
                             filename=f"county_{tag}.csv", label="county.csv")
         solara.FileDownload(lambda: model_table(model, "townships").to_csv(index=False).encode("utf-8"),
                             filename=f"townships_{tag}.csv", label="townships.csv")
-        solara.FileDownload(lambda: model_table(model, "commuting").to_csv(index=False).encode("utf-8"),
-                            filename=f"commuting_{tag}.csv", label="commuting.csv")
-    pending = pending_changes(model, pending_controls.value)
+    pending = pending_changes(model, controls.value)
     if pending:
         items = ", ".join(f"{k} {_show(old)} → <b>{_show(new)}</b>" for k, old, new in pending)
         solara.HTML(tag="div", unsafe_innerHTML=(
@@ -350,32 +398,25 @@ def RunStatus(model: MigrationModel):
     solara.Markdown(
         f"{T('Residents', '常住人口')} {c['population']:,.0f}{primacy} · "
         f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
-    pairs = getattr(model, "paired_differences", lambda: [])()
-    if pairs and model.year > model.start:
-        solara.HTML(tag="div", unsafe_innerHTML=f'<p class="migrasim-paired"><b>{T("Effect", "政策效应")}</b>: '
-                    f'{paired_text(pairs, lang=lang.value)}</p>')
-
-    def remember():
-        if current_run.value is not None and current_run.value is not model:
-            old = current_run.value
-            previous_run.set((_describe(old), old.datacollector.get_model_vars_dataframe().reset_index(drop=True)))
-        current_run.set(model)
-
-    solara.use_effect(remember, [id(model)])
-    if previous_run.value is not None:
-        desc, county = previous_run.value
-        row = county[county.year == model.year]
-        if len(row):
-            then = float(row.population.iloc[0])
-            solara.HTML(tag="div", unsafe_innerHTML=(
-                '<p class="migrasim-previous" style="font-size:13px">' + T("Previous run", "上一次运行") + f" ({desc}): "
-                + T("residents", "常住人口") + f" {then:,.0f} " + T("in", "于") + f" {model.year}; "
-                + T("this run", "本次") + f" {c['population'] - then:+,.0f}</p>"))
+    if getattr(model, "pairs", None) and model.year > model.start:
+        items = []
+        for column, en, zh_label, factor, fmt, unit in EFFECT_INDICATORS:
+            if column in c:
+                diffs = [factor * d for d in model.paired_differences(column)]
+                items.append(f"<li>{effect_text(diffs, T(en, zh_label), fmt, unit, lang.value)}</li>")
+        solara.HTML(tag="div", classes=["migrasim-paired"], unsafe_innerHTML=(
+            f'<b>{T("Effect of this run against the baseline", "与基准情景相比的效应")}</b> '
+            f'<small>({T("same seeds", "相同随机种子")} {model.seed}-{model.seed + PAIRED_SEEDS - 1}, '
+            f'{T("scale", "抽样比例")} {model.scale:g}; '
+            f'{T("mean and 90% interval of the paired differences", "配对差值的均值及 90% 区间")})</small>'
+            f'<ul style="margin:2px 0 4px 0">{"".join(items)}</ul>'))
+    description = getattr(model, "scenario_description", "")
     solara.Markdown(
         T(f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
           f"({model.population.n_households:,} households simulated).",
           f"情景 **{getattr(model, 'scenario_name', '')}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
-          f"（模拟 {model.population.n_households:,} 户）。") + "\n\n" + "\n".join(lines) + "\n\n"
+          f"（模拟 {model.population.n_households:,} 户）。")
+        + (f" <small>{description}</small>" if description else "") + "\n\n" + "\n".join(lines) + "\n\n"
         + _controls_line(getattr(model, "controls", {})))
 
 
@@ -390,13 +431,6 @@ def model_table(model: MigrationModel, name: str) -> pd.DataFrame:
     if name == "flows":
         return pd.DataFrame(model.flows, columns=["year", "origin", "destination", "households", "persons"])
     raise KeyError(name)
-
-
-def _describe(model) -> str:
-    """A short description of a run's controls: scenario, seed and the levers the controls added."""
-    controls = getattr(model, "controls", {})
-    levers = "; ".join(getattr(model, "lever_lines", [])) or "no control levers"
-    return f"{controls.get('scenario', 'baseline')}, seed {controls.get('seed', model.seed)}, {levers}"
 
 
 def _show(value) -> str:
@@ -427,18 +461,106 @@ def default_controls() -> dict:
     return {k: v["value"] for k, v in model_params().items()}
 
 
-def make_page(model: MigrationModel | None = None):
-    """The SolaraViz page for ``model`` (default: a new model with the region's default controls)."""
-    model = model or ServerModel(**default_controls())
-    return SolaraViz(model, components=[(RunStatus, 0), (TownshipMap, 0), (IndicatorCharts, 0),
-                                        (TownshipPopulations, 0)],
-                     model_params=model_params(), name=f"{region.config.name}: migration simulator",
-                     play_interval=200)
+PAGE_CSS = """
+.migrasim-grid {display:grid; gap:14px; grid-template-columns: minmax(300px, 340px) minmax(560px, 1fr); align-items:start;}
+.migrasim-grid > div {min-width:0;}
+.migrasim-grid .migrasim-cell-charts, .migrasim-grid .migrasim-cell-bars {overflow:hidden;}
+.migrasim-grid img.migrasim-indicators, .migrasim-grid img.migrasim-bars {max-width:100%; height:auto;}
+@media (min-width: 1800px) {
+  .migrasim-grid {grid-template-columns: 320px minmax(420px, 0.75fr) minmax(640px, 1.25fr);}
+}
+.v-navigation-drawer .v-select__selection {white-space:normal;}
+"""
+
+
+@solara.component
+def Controls(controls: solara.Reactive[dict]):
+    """The planner's controls, bound to ``controls`` (their values show what Reset will run)."""
+    for name, spec in model_params().items():
+        value = controls.value.get(name, spec["value"])
+
+        def set_value(v, name=name):
+            controls.set({**controls.value, name: v})
+
+        kind = spec["type"]
+        if kind == "Select":
+            solara.Select(label=spec["label"], value=value, values=spec["values"], on_value=set_value)
+        elif kind == "Checkbox":
+            solara.Checkbox(label=spec["label"], value=value, on_value=set_value)
+        elif kind == "SliderInt":
+            solara.SliderInt(spec["label"], value=value, min=spec["min"], max=spec["max"], step=spec["step"],
+                             on_value=set_value)
+        elif kind == "SliderFloat":
+            solara.SliderFloat(spec["label"], value=value, min=spec["min"], max=spec["max"], step=spec["step"],
+                               on_value=set_value)
+        else:
+            raise ValueError(f"unknown control type {kind!r} for {name!r}")
+
+
+@solara.component
+def SaveScenario(model: MigrationModel):
+    """Save the run in force as a scenario of the region (its scenario as the base, the controls' levers as its own),
+    or download the file; a saved scenario is in the scenario list at once, and choosing it with untouched controls
+    reruns the same levers."""
+    update_counter.get()
+    name = solara.use_reactive("")
+    description = solara.use_reactive("")
+    message = solara.use_reactive(None)
+    if not getattr(model, "control_levers", None):
+        solara.Text(T("Set levers with the controls and press Reset; the run can then be saved as a scenario.",
+                      "用控件设置政策并按 Reset 后，可将本次运行保存为情景。"))
+        return
+    solara.InputText(T("Name (letters, digits, _ or -)", "名称（字母、数字、_ 或 -）"), value=name, continuous_update=True)
+    solara.InputText(T("Description", "说明"), value=description, continuous_update=True)
+
+    def save():
+        try:
+            path = save_scenario(REGION_DIR, name.value, saved_scenario_text(model, name.value, description.value))
+        except ValueError as exc:
+            message.set(("error", str(exc)))
+            return
+        message.set(("ok", T(f"Saved as {path}. Choose it in Scenario (other controls untouched) to reopen it.",
+                            f"已保存为 {path}。在“情景”中选择它（其他控件保持默认）即可重新打开。")))
+
+    with solara.Row(style={"flex-wrap": "wrap", "gap": "4px"}):
+        solara.Button(T("Save scenario", "保存情景"), on_click=save, color="primary", classes=["migrasim-save"])
+        solara.FileDownload(lambda: saved_scenario_text(model, name.value or "my_scenario", description.value).encode("utf-8"),
+                            filename=f"{name.value or 'my_scenario'}.yaml", label=T("Download YAML", "下载 YAML"))
+    if message.value:
+        kind, text = message.value
+        solara.HTML(tag="p", unsafe_innerHTML=text, classes=[f"migrasim-save-{kind}"],
+                    style={"color": "#1e7e34" if kind == "ok" else "#b00020", "font-size": "13px"})
 
 
 @solara.component
 def Page():
     """One page per browser session: each visitor gets a model of their own, starting at the start year (a model
     built once at import would be shared by every visitor and keep an earlier visitor's year)."""
-    model = solara.use_memo(lambda: ServerModel(**default_controls()), dependencies=[])
-    return make_page(model)
+    first = solara.use_memo(lambda: ServerModel(**default_controls()), dependencies=[])
+    model = solara.use_reactive(first)
+    controls = solara.use_reactive(default_controls())
+    # Mesa's controller reads these as reactive values; the page fixes them (no developer controls for planners)
+    play_interval, render_interval, use_threads = solara.use_reactive(200), solara.use_reactive(1), solara.use_reactive(False)
+    title = T(f"{region.config.name}: migration simulator", f"{region.config.name}：人口迁移模拟")
+    solara.Title(title)
+    solara.Style(PAGE_CSS)
+    with solara.AppBar():
+        solara.AppBarTitle(title)
+    with solara.Sidebar():
+        with solara.Card(T("Run", "运行"), classes=["migrasim-run-card"]):
+            ModelController(model, model_parameters=controls, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+        with solara.Card(T("Scenario and levers", "情景与政策"), classes=["migrasim-controls"]):
+            Controls(controls)
+        with solara.Card(T("Save this run as a scenario", "将本次运行保存为情景")):
+            SaveScenario(model.value)
+    m = model.value
+    with solara.Div(classes=["migrasim-grid"]):
+        with solara.Div(classes=["migrasim-cell-status"]):
+            RunStatus(m, controls)
+        with solara.Div(classes=["migrasim-cell-map"]):
+            TownshipMap(m)
+        with solara.Div(classes=["migrasim-cell-charts"]):
+            IndicatorCharts(m)
+        with solara.Div(classes=["migrasim-cell-bars"]):
+            TownshipPopulations(m)

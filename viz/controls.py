@@ -123,9 +123,13 @@ def toggle_default_year(levers: list) -> int | None:
     return min(years) if years else None
 
 
+SECTOR_ZH = {"primary": "第一产业", "secondary": "第二产业", "tertiary": "第三产业"}
+
+
 def control_levers(region_folder: Path, config: ServerConfig, params: Params, scenario: LoadedScenario,
-                   values: dict) -> tuple[list, list[str]]:
-    """The levers that ``values`` (the page's controls) add to ``scenario``, and one line describing each.
+                   values: dict, lang: str = "en") -> tuple[list, list[str]]:
+    """The levers that ``values`` (the page's controls) add to ``scenario``, and one sentence describing each (in
+    English, or in Chinese with ``lang="zh"``).
 
     Parameters
     ----------
@@ -147,12 +151,14 @@ def control_levers(region_folder: Path, config: ServerConfig, params: Params, sc
         if not values.get(t.key, t.checked):
             continue
         if t.scenario in scenario.chain:
-            lines.append(f"{t.label}: already in scenario {scenario.name}")
+            lines.append(f"{t.label}：已包含在情景 {scenario.name} 中" if lang == "zh"
+                         else f"{t.label}: already in scenario {scenario.name}")
             continue
         year = values.get(f"{t.key}_year")
         own = toggle_levers(region_folder, t, year)
         levers += own
-        lines.append(f"{t.label}: on from {toggle_default_year(own)}")
+        first = toggle_default_year(own)
+        lines.append(f"{t.label}：{first} 年起开通" if lang == "zh" else f"{t.label}: on from {first}")
     jobs = float(values.get("platform_jobs") or 0)
     if jobs > 0:
         platform = next((p for p in config.jobs.platforms if p.name == values.get("platform")), None)
@@ -162,13 +168,15 @@ def control_levers(region_folder: Path, config: ServerConfig, params: Params, sc
         years = (start + 1, start + config.jobs.build_years)
         levers.append(Jobs(type="jobs", township=platform.township, sector=platform.sector, jobs=jobs, years=years,
                            source=platform.source, note="added on the server"))
-        lines.append(f"{jobs:,.0f} {platform.sector} jobs at {platform.name}, {years[0]}-{years[1]}")
+        lines.append(f"{platform.name}：{years[0]}-{years[1]} 年新增{SECTOR_ZH[platform.sector]}岗位 {jobs:,.0f} 个" if lang == "zh"
+                     else f"{jobs:,.0f} {platform.sector} jobs at {platform.name}, {years[0]}-{years[1]}")
     openness = values.get("hukou_openness")
     if openness is not None and config.hukou is not None and abs(openness - params.moves.hukou_openness) > 1e-9:
         levers.append(Hukou(type="hukou", openness=float(openness), year=config.hukou.year, source=config.hukou.source))
-        lines.append(f"hukou openness {openness:.2f} from {config.hukou.year}")
+        lines.append(f"户籍开放度 {openness:.2f}，{config.hukou.year} 年起" if lang == "zh"
+                     else f"hukou openness {openness:.2f} from {config.hukou.year}")
     tfr = values.get("tfr")
     if tfr is not None and abs(tfr - params.demography.tfr) > 1e-9:
         levers.append(Fertility(type="fertility", tfr=float(tfr), year=start + 1))
-        lines.append(f"TFR {tfr:.2f} from {start + 1}")
+        lines.append(f"总和生育率 {tfr:.2f}，{start + 1} 年起" if lang == "zh" else f"TFR {tfr:.2f} from {start + 1}")
     return levers, lines

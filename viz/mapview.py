@@ -6,6 +6,7 @@ check colours, legends and dashed lines without a browser.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -241,3 +242,110 @@ def mode_legend(model) -> list[tuple[str, str]]:
     """(mode, colour) for every transport mode on the map this run, for the legend."""
     modes = sorted({e.mode for e in model.transport.edges}, key=lambda m: list(MODE_COLOURS).index(m) if m in MODE_COLOURS else 99)
     return [(m, MODE_COLOURS.get(m, "#555555")) for m in modes]
+
+
+OUTLYING_KM = 5.0  # a township this far from every other is drawn in an inset (islands), not in the main frame
+
+
+def outlying_townships(region, km: float = OUTLYING_KM) -> list[str]:
+    """Codes of townships more than ``km`` from every other township (offshore islands): the main map frames the
+    rest, and an inset shows these.
+
+    >>> outlying_townships(region)        # doctest: +SKIP
+    ['330326119']
+    """
+    polys = region.polygons.geometry  # metric CRS
+    if len(polys) < 2:
+        return []
+    out = []
+    for code, geom in polys.items():
+        if geom.distance(polys.drop(code).union_all()) > km * 1000.0:
+            out.append(code)
+    return out if len(out) < len(polys) else []
+
+
+def _mercator_px(lat: float, lon: float, zoom: float) -> tuple[float, float]:
+    """Web-Mercator pixel coordinates of a point at ``zoom`` (256-pixel tiles), as Leaflet places it."""
+    scale = 256.0 * 2.0 ** zoom
+    phi = math.radians(lat)
+    return (lon + 180.0) / 360.0 * scale, (1.0 - math.log(math.tan(phi) + 1.0 / math.cos(phi)) / math.pi) / 2.0 * scale
+
+
+def map_frame(region, width_px: float, height_px: float, codes: list[str] | None = None,
+              margin: float = 0.06) -> tuple[tuple[float, float], float]:
+    """Centre (lat, lon) and zoom (quarter steps) that show the townships ``codes`` (default: all but the outlying
+    ones) whole in a map of ``width_px`` x ``height_px``, with ``margin`` of the frame left free on each side.
+
+    >>> centre, zoom = map_frame(region, 420, 480)   # doctest: +SKIP
+    """
+    far = set(outlying_townships(region))
+    codes = codes if codes is not None else [c for c in region.polygons.index if c not in far]
+    xmin, ymin, xmax, ymax = region.polygons.loc[codes].to_crs(WGS84).total_bounds
+    usable_w, usable_h = width_px * (1 - 2 * margin), height_px * (1 - 2 * margin)
+    best = 0.0
+    for quarter in range(4 * 18, 0, -1):  # the largest zoom at which the bounds fit
+        zoom = quarter / 4.0
+        x0, y0 = _mercator_px(ymax, xmin, zoom)
+        x1, y1 = _mercator_px(ymin, xmax, zoom)
+        if x1 - x0 <= usable_w and y1 - y0 <= usable_h:
+            best = zoom
+            break
+    return (float(ymin + ymax) / 2.0, float(xmin + xmax) / 2.0), best
+
+
+def short_name(name_zh: str) -> str:
+    """A township's name for a map label: without the administrative suffix (镇, 乡, 畲族乡, 街道), as maps of a county
+    usually write them.
+
+    >>> short_name("青街畲族乡"), short_name("鳌江镇"), short_name("闹村乡")
+    ('青街', '鳌江', '闹村')
+    """
+    for suffix in ("畲族乡", "街道", "镇", "乡"):
+        if name_zh.endswith(suffix) and len(name_zh) > len(suffix) + 1:
+            return name_zh[: -len(suffix)]
+    return name_zh
+
+
+LABEL_FONT_PX = 12
+
+
+def label_box(text: str, font_px: float = LABEL_FONT_PX) -> tuple[float, float]:
+    """Width and height in pixels of a map label: CJK characters a full em wide, others about half."""
+    width = sum(font_px if ord(ch) > 0x2E80 else 0.55 * font_px for ch in text)
+    return width + 4.0, font_px + 4.0
+
+
+def place_labels(points: list[tuple[str, float, float, str]], zoom: float,
+                 font_px: float = LABEL_FONT_PX) -> dict[str, tuple[float, float]]:
+    """Offsets (dx, dy) in pixels from each point to the centre of its label so that no two labels overlap at
+    ``zoom``: each label, largest first, takes the first free place among centred, above, below, right and left
+    (then twice as far); a label with no free place keeps the centre.
+
+    ``points`` are (key, lat, lon, text). Returns key -> (dx, dy).
+
+    >>> offsets = place_labels([("a", 27.60, 120.50, "鳌江"), ("b", 27.60, 120.501, "昆阳")], zoom=12)
+    >>> offsets["a"], offsets["b"] != (0.0, 0.0)
+    ((0.0, 0.0), True)
+    """
+    placed: list[tuple[float, float, float, float]] = []
+    out: dict[str, tuple[float, float]] = {}
+
+    def free(box):
+        return all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in placed)
+
+    for key, lat, lon, text in sorted(points, key=lambda p: -len(p[3])):
+        x, y = _mercator_px(lat, lon, zoom)
+        w, h = label_box(text, font_px)
+        options = [(0.0, 0.0)]
+        for k in (1.0, 2.0):
+            options += [(0.0, -k * h), (0.0, k * h), (k * (w / 2 + 6), 0.0), (-k * (w / 2 + 6), 0.0)]
+        choice = (0.0, 0.0)
+        for dx, dy in options:
+            box = (x + dx - w / 2, y + dy - h / 2, x + dx + w / 2, y + dy + h / 2)
+            if free(box):
+                choice = (dx, dy)
+                break
+        cx, cy = x + choice[0], y + choice[1]
+        placed.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        out[key] = choice
+    return out

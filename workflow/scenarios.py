@@ -110,3 +110,60 @@ def build_interventions(region: Region, scenario: LoadedScenario, start: int, en
     except LeverError as exc:
         path, k = scenario.origins[exc.index]
         raise RegionDataError(path, exc.message, field=f"levers[{k}].{exc.field} ({scenario.levers[exc.index].type})") from exc
+
+
+SCENARIO_NAME = r"[A-Za-z0-9][A-Za-z0-9_\-]{0,59}"
+
+
+def scenario_yaml(name: str, description: str, base: str | None, levers: list, header: str = "") -> str:
+    """A scenario file's text: ``name``, ``description``, the ``base`` scenario it extends and its own ``levers``
+    (lever objects, written as the scenario format spells them), after ``header`` comment lines.
+
+    The text reads back with :func:`load_scenario` into the same levers.
+
+    >>> from sim.scenario import Fertility
+    >>> print(scenario_yaml("tfr_up", "TFR 1.5", "baseline", [Fertility(type="fertility", tfr=1.5, year=2021)]))
+    name: tfr_up
+    description: TFR 1.5
+    base: baseline
+    levers:
+    - type: fertility
+      tfr: 1.5
+      year: 2021
+    <BLANKLINE>
+    """
+    import yaml
+
+    doc = {"name": name, "description": description}
+    if base:
+        doc["base"] = base
+    doc["levers"] = [lv.model_dump(mode="json", by_alias=True, exclude_defaults=True) for lv in levers]
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    return comments + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200)
+
+
+def save_scenario(region_folder: Path, name: str, text: str) -> Path:
+    """Write a new scenario file ``<region>/scenarios/<name>.yaml`` (whole or not at all) and return its path.
+
+    Refuses a name that is not a plain file name (letters, digits, ``_`` and ``-``), a scenario that exists already
+    (saving never overwrites a scenario, shipped or saved), and a text that does not read back as a valid scenario
+    whose ``name`` is ``name``: each with a clear message (``ValueError``).
+    """
+    import re
+
+    if not re.fullmatch(SCENARIO_NAME, name or ""):
+        raise ValueError(f"a scenario name is 1-60 letters, digits, '_' or '-', starting with a letter or digit; got {name!r}")
+    folder = Path(region_folder) / "scenarios"
+    path = folder / f"{name}.yaml"
+    if path.exists():
+        raise ValueError(f"scenario {name!r} exists already ({path}); choose another name")
+    tmp = folder / f".{name}.saving.yaml"
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        if _read(tmp).name != name:
+            raise ValueError(f"the scenario text names another scenario than {name!r}")
+        load_scenario(region_folder, str(tmp))  # its bases exist and form no cycle
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
