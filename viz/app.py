@@ -232,6 +232,11 @@ LABELS = [(t["code"], t["lat"], t["lon"], short_name(t["name_zh"])) for t in tow
 LABEL_OFFSETS = place_labels([p for p in LABELS if p[0] not in OUTLYING], ZOOM)
 
 
+UNIT_ZH = {"persons": "人", "jobs": "个岗位", "index": "指数", "%": "%"}
+MODE_ZH = {"motorway": "高速公路", "trunk": "国道", "provincial": "省道", "local": "县乡道", "ferry": "轮渡",
+           "rail": "铁路", "hsr": "高铁", "metro_rail": "市域铁路"}
+
+
 def _label_marker(code: str, lat: float, lon: float, text: str, offset=(0.0, 0.0)) -> ipyleaflet.Marker:
     dx, dy = offset
     html = (f'<span class="migrasim-label" data-code="{code}" '
@@ -303,7 +308,7 @@ def TownshipMap(model: MigrationModel):
             solara.Select(label=T("Map colour", "地图着色"), value=spec.text(lang.value), values=list(by_label),
                           on_value=lambda label: map_indicator.set(by_label[label]), style={"max-width": "260px"})
             solara.Checkbox(label=T("moves this year", "本年迁移流"), value=show_flows)
-            solara.Markdown(f"**{model.year}** · {spec.text(lang.value)} ({spec.unit})")
+            solara.Markdown(f"**{model.year}** · {spec.text(lang.value)} ({T(spec.unit, UNIT_ZH.get(spec.unit, spec.unit))})")
         # the township card sits beside the map where the cell is wide, below it where it is not
         with solara.Row(style={"align-items": "flex-start", "flex-wrap": "wrap"}):
             with solara.Column(style={"flex": "1 1 380px", "min-width": "380px", "max-width": "640px"}):
@@ -325,7 +330,8 @@ def TownshipMap(model: MigrationModel):
                                    f'border:1px solid #777;margin:0 4px 0 10px;vertical-align:middle"></span>{label}'
                                    for label, c in legend)
                 modes = "".join(f'<span style="border-top:3px solid {c};display:inline-block;width:22px;'
-                                f'vertical-align:middle;margin:0 4px 0 10px"></span>{m}' for m, c in mode_legend(model))
+                                f'vertical-align:middle;margin:0 4px 0 10px"></span>{T(m, MODE_ZH.get(m, m))}'
+                                for m, c in mode_legend(model))
                 moves = ('<span style="border-top:4px solid #1a5276;display:inline-block;width:22px;vertical-align:middle;'
                          'margin:0 4px 0 10px"></span>' + T(f"moves between townships this year (largest 12; widest {biggest:,.0f} persons)",
                                                           f"本年乡镇间迁移（前12条，最大 {biggest:,.0f} 人）")
@@ -541,7 +547,8 @@ def Page():
     controls = solara.use_reactive(default_controls())
     # Mesa's controller reads these as reactive values; the page fixes them (no developer controls for planners)
     play_interval, render_interval, use_threads = solara.use_reactive(200), solara.use_reactive(1), solara.use_reactive(False)
-    title = T(f"{region.config.name}: migration simulator", f"{region.config.name}：人口迁移模拟")
+    title = T(f"{region.config.name}: migration simulator",
+              f"{getattr(region.config, 'name_local', None) or region.config.name}：人口迁移模拟")
     solara.Title(title)
     solara.Style(PAGE_CSS)
     with solara.AppBar():
