@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.housing import admit, take
+from sim.housing import let_dwellings
 from sim.labour import first_in_line
 from sim.population import MAX_AGE, RENTER, Population
 
@@ -176,9 +176,7 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
     if free is not None:
         hh = pop.p_hh[leavers]
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
-        ok = admit(place, free, rng.random(len(leavers)))
-        take(free, place[ok])
-        leavers = leavers[ok]
+        leavers = leavers[let_dwellings(place, free, rng.random(len(leavers)))]
     old_hh = pop.p_hh[leavers]
     new_hh = pop.add_households(pop.h_township[old_hh], pop.h_urban[old_hh], pop.h_local[old_hh],
                                 np.full(len(leavers), RENTER), pop.h_years[old_hh])
@@ -228,9 +226,7 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
         hh = pop.p_hh[men[new]]
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
         keep = np.ones(len(men), bool)
-        ok = admit(place, free, rng.random(len(place)))
-        take(free, place[ok])
-        keep[np.flatnonzero(new)[~ok]] = False
+        keep[np.flatnonzero(new)[~let_dwellings(place, free, rng.random(len(place)))]] = False
         men, women, man_alone, woman_alone, new = men[keep], women[keep], man_alone[keep], woman_alone[keep], new[keep]
     # she joins him / he joins her; the household left behind ends when empty (dissolve_empty)
     pop.p_hh[women[man_alone]] = pop.p_hh[men[man_alone]]
@@ -259,8 +255,7 @@ def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.nd
     hh = pop.p_hh[leaver]
     if free is not None:
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
-        got = admit(place, free, rng.random(len(place)))
-        take(free, place[got])
+        got = let_dwellings(place, free, rng.random(len(place)))
         leaver, hh = leaver[got], hh[got]
     unpartner(pop, leaver)
     rows = pop.add_households(pop.h_township[hh], pop.h_urban[hh], pop.h_local[hh], np.full(len(hh), RENTER), pop.h_years[hh])

@@ -62,15 +62,19 @@ def admit(place: np.ndarray, free: np.ndarray, u: np.ndarray) -> np.ndarray:
     return first_in_line(place, u, np.asarray(free).reshape(-1))
 
 
-def take(free: np.ndarray, place: np.ndarray) -> None:
-    """Mark dwellings as let: one fewer vacant dwelling in ``free`` (township x part, changed in place) for each entry
-    of ``place`` (flattened township part). Rules that only let dwellings hand one count on, instead of recounting.
+def let_dwellings(place: np.ndarray, free: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """:func:`admit`, and the dwellings let taken off ``free`` (township x part, changed in place), so rules that only
+    let dwellings can hand one count on instead of recounting. Returns the mask of seekers let in.
 
-    >>> free = np.array([[2, 1]]); take(free, np.array([0, 0, 1])); free.tolist()
+    >>> free = np.array([[2, 1]]); let_dwellings(np.array([0, 0, 0, 1]), free, np.array([0.9, 0.1, 0.5, 0.3])).tolist()
+    [False, True, True, True]
+    >>> free.tolist()
     [[0, 0]]
     """
+    ok = admit(place, free, u)
     flat = free.reshape(-1)  # a view: the caller's array changes
-    flat -= np.bincount(np.asarray(place, np.int64), minlength=len(flat))
+    flat -= np.bincount(np.asarray(place, np.int64)[ok], minlength=len(flat))
+    return ok
 
 
 def equilibrium_vacancy(start_vacancy: np.ndarray, p: HousingParams) -> np.ndarray:

@@ -107,7 +107,8 @@ def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) 
     return lost
 
 
-def shed_excess(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, u: np.ndarray) -> np.ndarray:
+def shed_excess(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray,
+                u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where jobs fell below the workers in a (township, sector), in-commuters go first, then residents at random.
 
     ``in_commuters`` (n, 3) is reduced in place. Returns the mask of residents laid off and the residents working in

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim.choice import ChoiceContext, place_utility
-from sim.housing import admit, take
+from sim.housing import let_dwellings
 from sim.params import Migration, Moves
 from sim.population import DORM, RENTER, Population
 
@@ -107,8 +107,7 @@ def seek_dwellings(place: np.ndarray, dorm: np.ndarray, free: np.ndarray | None,
     ok = np.ones(len(place), bool)
     if free is not None:
         need = ~dorm
-        ok[need] = admit(place[need], free, u[need])
-        take(free, place[ok & need])
+        ok[need] = let_dwellings(place[need], free, u[need])
     return ok
 
 

@@ -339,10 +339,12 @@ class MigrationModel(mesa.Model):
         """Jobs in the neighbouring zones open to the region's residents: a yearly flow (``years`` of it)."""
         return self.zone_jobs * self.scale * self.params.labour.external_openings_per_1000_jobs / 1000.0 * years
 
-    def _vacancies(self) -> np.ndarray:
-        """(townships, 3) jobs not held by a resident or an in-commuter."""
+    def _vacancies(self, held: np.ndarray | None = None) -> np.ndarray:
+        """(townships, 3) jobs not held by a resident or an in-commuter (``held``: residents working in each township
+        and sector, if known; counted otherwise)."""
         mk = self.market
-        return mk.jobs - lab.occupied(self.population, self.n_places)[:self.n] - mk.in_commuters
+        held = lab.occupied(self.population, self.n_places)[:self.n] if held is None else held
+        return mk.jobs - held - mk.in_commuters
 
     def _initial_jobs(self) -> None:
         """Place the start year's workers on the jobs by the same gravity matching as later years, until jobs or
@@ -391,7 +393,7 @@ class MigrationModel(mesa.Model):
         laid_off, held = lab.shed_excess(pop, mk.jobs, mk.in_commuters, rng.random(n_p))
         self._set_commute(year)
         search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age, rng.random(n_p))
-        vac = mk.jobs - held - mk.in_commuters  # self._vacancies(), without a recount
+        vac = self._vacancies(held)
         hired = lab.match(pop, search, vac, self._openings(), self.commute_w, rng.random(n_p), rng.random(n_p))
         vac -= lab.hires_by_cell(pop, hired, self.n)
         in_hires = np.maximum(vac, 0.0) * lb.in_commute_fill_rate * self.in_reach[:, None]

@@ -160,9 +160,8 @@ def save_scenario(region_folder: Path, name: str, text: str) -> Path:
     tmp = folder / f".{name}.saving.yaml"
     tmp.write_text(text, encoding="utf-8")
     try:
-        if _read(tmp).name != name:
+        if load_scenario(region_folder, str(tmp)).name != name:  # (also: its bases exist and form no cycle)
             raise ValueError(f"the scenario text names another scenario than {name!r}")
-        load_scenario(region_folder, str(tmp))  # its bases exist and form no cycle
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
