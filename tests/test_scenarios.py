@@ -228,3 +228,23 @@ def test_compare_command_writes_summary_maps_and_table(toy, tmp_path):
 def test_add_link_names_links_of_the_projects_file(toy):
     e = error(toy, [{"type": "add_link", "links": ["cx", "ab"], "year": 2022}])
     assert "levers[0].links" in str(e) and "not planned link(s) ab" in str(e)
+
+
+def test_saving_a_scenario_refuses_bad_names_overwrites_and_missing_bases(toy):
+    """The page's Save: a new file that reads back with the same levers; a path as a name, an existing scenario, a text
+    naming another scenario and a missing base are refused with a message naming the file, and leave nothing behind."""
+    from sim.scenario import Fertility
+    from workflow.scenarios import save_scenario, scenario_yaml
+
+    lever = Fertility(type="fertility", tfr=1.5, year=2021)
+    before = sorted(p.name for p in (toy / "scenarios").iterdir())
+    for name, text, message in [("../evil", scenario_yaml("../evil", "", "baseline", [lever]), "letters, digits"),
+                                ("baseline", scenario_yaml("baseline", "", None, [lever]), "exists already"),
+                                ("other", scenario_yaml("mine", "", "baseline", [lever]), "another scenario"),
+                                ("orphan", scenario_yaml("orphan", "", "nope", [lever]), "orphan.yaml, field 'base'")]:
+        with pytest.raises(ValueError, match=message):
+            save_scenario(toy, name, text)
+    assert sorted(p.name for p in (toy / "scenarios").iterdir()) == before
+    path = save_scenario(toy, "mine", scenario_yaml("mine", "TFR 1.5", "baseline", [lever]))
+    assert path == toy / "scenarios" / "mine.yaml"
+    assert load_scenario(toy, "mine").levers == [lever]

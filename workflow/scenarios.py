@@ -42,7 +42,7 @@ def scenario_file(region_folder: Path, name: str) -> Path:
     folder = Path(region_folder) / "scenarios"
     path = folder / f"{name}.yaml"
     if not path.exists():
-        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.exists() else []
+        known = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.exists() else []
         raise RegionDataError(path, f"unknown scenario {name!r} (available: {', '.join(known) or 'none'})")
     return path
 
@@ -160,7 +160,11 @@ def save_scenario(region_folder: Path, name: str, text: str) -> Path:
     tmp = folder / f".{name}.saving.yaml"
     tmp.write_text(text, encoding="utf-8")
     try:
-        if load_scenario(region_folder, str(tmp)).name != name:  # (also: its bases exist and form no cycle)
+        try:
+            loaded = load_scenario(region_folder, str(tmp))  # (also: its bases exist and form no cycle)
+        except RegionDataError as exc:  # name the file being saved, not the temporary one
+            raise ValueError(f"{path}{f', field {exc.field!r}' if exc.field else ''}: {exc.message}") from exc
+        if loaded.name != name:
             raise ValueError(f"the scenario text names another scenario than {name!r}")
         tmp.replace(path)
     finally:
