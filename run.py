@@ -226,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "scenario differences with intervals and the provenance.")
     rp.add_argument("folder", type=Path, help="a folder written by run.py run or run.py compare")
     rp.add_argument("--year", type=argtypes.year, default=None, help="year of the maps and tables (default: the last year)")
+    rp.add_argument("--lang", choices=["en", "zh"], default="en",
+                    help="the report's language: en (township names Chinese first) or zh (中文: every heading, table, chart and lever)")
     rp.set_defaults(func=commands.report)
     return p
 

@@ -769,7 +769,8 @@ def validate(args: argparse.Namespace) -> int:
 def server_env(region: Path, tiles: str = "", lang: str = "en") -> dict[str, str]:
     """The environment of the server process: the region, tiles and language for viz/app.py, and Solara's telemetry
     off. Solara otherwise asks api.ipify.org for the machine's address and reports usage to mixpanel.com: the page
-    must work offline and send nothing anywhere.
+    must work offline and send nothing anywhere. Solara's "This website runs on Solara" banner is off too: it is
+    English on a Chinese page and covers the page's corner.
 
     >>> server_env(Path("configs/x"))["SOLARA_TELEMETRY_MIXPANEL_ENABLE"]
     'False'
@@ -777,7 +778,7 @@ def server_env(region: Path, tiles: str = "", lang: str = "en") -> dict[str, str
     import os
 
     return {**os.environ, "MIGRASIM_REGION": str(region.resolve()), "MIGRASIM_TILES": tiles, "MIGRASIM_LANG": lang,
-            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SOLARA_THEME_SHOW_BANNER": "False"}
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -853,6 +854,7 @@ def report(args: argparse.Namespace) -> int:
     kind = folder_kind(args.folder)
     meta = json.loads((args.folder / ("run.json" if kind == "run" else "compare.json")).read_text(encoding="utf-8"))
     region = load_region(meta["region"])
-    path = build_report(args.folder, region, args.year)
-    console.print(f"wrote {path} ({kind} report) and its pictures in {path.parent}", highlight=False)
+    path = build_report(args.folder, region, args.year, lang=getattr(args, "lang", "en"))
+    console.print(f"wrote {path} ({kind} report, {'Chinese' if getattr(args, 'lang', 'en') == 'zh' else 'English'}) "
+                  f"and its pictures in {path.parent}", highlight=False)
     return 0

@@ -272,11 +272,17 @@ LEVER_TYPES = ("add_link", "upgrade_link", "close_link", "add_station", "jobs", 
 
 
 class Scenario(BaseModel):
-    """A scenario file: name, description, optional base scenario(s) it extends, and its own levers."""
+    """A scenario file: name, description, optional base scenario(s) it extends, and its own levers.
+
+    ``title`` and ``title_zh`` are what readers see instead of the name (page and report); ``description_zh`` is the
+    description in Chinese."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
+    title: str = ""
+    title_zh: str = ""
     description: str = ""
+    description_zh: str = ""
     base: str | list[str] | None = None
     levers: list[Lever] = []
 

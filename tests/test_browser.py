@@ -115,6 +115,19 @@ def _slider_to_max(page, label: str) -> None:
     page.keyboard.press("End")  # the last pixel of a fine slider can be a step short of its maximum
 
 
+def _point_at_a_township(page, towns, action) -> None:
+    """Move to (or click) townships until one's card shows: a polygon's box centre can lie outside it (concave
+    shapes)."""
+    for k in range(towns.count()):
+        box = towns.nth(k).bounding_box()
+        action(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            page.wait_for_selector(".migrasim-card", timeout=3000)
+            return
+        except Exception:
+            continue
+
+
 def _dashed_links(page) -> int:
     return page.locator(".leaflet-overlay-pane path[stroke-dasharray]").count()
 
@@ -152,14 +165,7 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     assert page.locator("img.migrasim-indicators").get_attribute("src") != before
 
     # hover: a township's names and figures appear
-    for k in range(towns.count()):  # a polygon's box centre can lie outside it (concave shapes): try until one answers
-        box = towns.nth(k).bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        try:
-            page.wait_for_selector(".migrasim-card", timeout=3000)
-            break
-        except Exception:
-            continue
+    _point_at_a_township(page, towns, page.mouse.move)
     card = page.locator(".migrasim-card").inner_text()
     assert "Resident population" in card and re.search(r"[\u4e00-\u9fff]", card)
     _step(page, 2)
@@ -174,9 +180,9 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     page.locator("label", has_text="Wenzhou–Fuzhou HSR").click()  # Vuetify covers the input itself
     _slider_to_max(page, "new jobs")
     _slider_to_max(page, "TFR")
-    page.wait_for_selector(".migrasim-pending:has-text('tfr 1.27 → 2.1')", timeout=30000)  # changes marked as pending
+    page.wait_for_selector(".migrasim-pending:has-text('TFR 1.27 → 2.1')", timeout=30000)  # changes marked as pending
     pending = page.locator(".migrasim-pending").inner_text()
-    assert "Reset" in pending and "tfr 1.27 → 2.1" in pending and "platform_jobs 0 → 30000" in pending
+    assert "Reset" in pending and "TFR 1.27 → 2.1" in pending and "new jobs 0 → 30000" in pending
     _reset(page)
     assert page.locator(".migrasim-pending").count() == 0           # and are in force after Reset
     # a run with levers is never called the baseline
@@ -197,8 +203,8 @@ def test_server_map_charts_step_hover_and_levers(browser, server):
     assert len(widths) >= 7 and min(widths) >= 80, widths  # 2 opening years, jobs, hukou, TFR, seed, scale
     track = page.locator(".v-input", has=page.locator("label", has_text="TFR")).last.locator(".v-slider").bounding_box()
     page.mouse.click(track["x"] + 0.75 * track["width"], track["y"] + track["height"] / 2)
-    page.wait_for_selector(".migrasim-pending:has-text('tfr 2.1 → 1.')", timeout=30000)
-    moved = float(re.search(r"tfr 2\.1 → ([\d.]+)", page.locator(".migrasim-pending").inner_text()).group(1))
+    page.wait_for_selector(".migrasim-pending:has-text('TFR 2.1 → 1.')", timeout=30000)
+    moved = float(re.search(r"TFR 2\.1 → ([\d.]+)", page.locator(".migrasim-pending").inner_text()).group(1))
     assert 1.6 <= moved <= 1.8, moved
 
     assert not errors, errors
@@ -361,9 +367,12 @@ def test_effect_on_the_page_equals_compare(browser, server):
     from viz.app import EFFECT_INDICATORS
     from workflow.compare import run_all, summarise
 
+    from workflow.scenarios import load_scenario
+
+    title = load_scenario(ROOT / "configs" / "pingyang", "jobs_10k").title  # the list shows scenarios by title
     page = _open(browser, server)
     page.locator(".migrasim-controls .v-select").first.click()
-    page.locator(".v-menu__content .v-list-item", has_text="jobs_10k").first.click()
+    page.locator(".v-menu__content .v-list-item", has_text=title).first.click()
     _reset(page)
     _step(page, 5)
     shown = page.locator(".migrasim-paired li").all_inner_texts()
@@ -374,6 +383,62 @@ def test_effect_on_the_page_equals_compare(browser, server):
         lo, mean, hi = factor * row.diff_p05, factor * row.diff_mean, factor * row.diff_p95
         expected = f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; 3 seeds)"
         assert shown[k].startswith(expected), (shown[k], expected)
+    page.context.close()
+
+
+def _latin_words(page) -> set[str]:
+    """The words in Latin letters in the page's visible text (file names excepted)."""
+    text = page.evaluate("() => document.body.innerText")
+    text = re.sub(r"\b\w+\.(csv|yaml)\b", "", text, flags=re.IGNORECASE)
+    return set(re.findall(r"[A-Za-z][A-Za-z_\-]+", text))
+
+
+def test_chinese_page_has_no_english_and_its_address_reproduces_the_run(browser, server):
+    """An address with controls opens the page in Chinese with them in force (levers on, nothing pending); after a
+    few years, with a township's card and the year's moves shown, no English is left in the page's text but the
+    names of file formats; and the page's own "link to this run" reopens the same run in a new visitor's page."""
+    query = "?lang=zh&hsr_station=1&platform_jobs=5000&tfr=1.5&seed=43&scenario=talent"
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.goto(server + query)
+    page.wait_for_selector("text=/年份 2020/", timeout=120000)
+    page.wait_for_selector("img.migrasim-indicators", timeout=60000)
+    assert page.locator(".migrasim-pending").count() == 0
+    assert page.locator(".migrasim-run").inner_text().startswith("本次运行：情景“人才引进计划”＋控件政策")
+    for k in range(2):
+        year = 2020 + k
+        page.locator(".migrasim-step").click()
+        page.wait_for_selector(f"text=/年份 {year + 1}/", timeout=60000)
+    towns = page.locator(".leaflet-container").first.locator(".leaflet-overlay-pane path:not([fill='none'])")
+    _point_at_a_township(page, towns, page.mouse.click)
+    page.locator("label", has_text="本年迁移流").click()
+    page.wait_for_timeout(1000)
+    assert page.locator(".migrasim-paired li").count() == 3
+    left = _latin_words(page) - {"YAML"}  # a file format's name
+    assert not left, f"English left in Chinese mode: {sorted(left)}"
+    residents = page.locator("text=/常住人口 [\\d,]+ ·/").first.inner_text()
+    href = page.locator("a.migrasim-link").get_attribute("href")
+    for key in ("scenario=talent", "seed=43", "tfr=1.5", "platform_jobs=5000", "hsr_station=1", "lang=zh"):
+        assert key in href, (key, href)
+    again = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    again.goto(server + href)
+    again.wait_for_selector("text=/年份 2020/", timeout=120000)
+    again.wait_for_selector("img.migrasim-indicators", timeout=60000)
+    for year in (2020, 2021):
+        again.locator(".migrasim-step").click()
+        again.wait_for_selector(f"text=/年份 {year + 1}/", timeout=60000)
+    assert again.locator("text=/常住人口 [\\d,]+ ·/").first.inner_text() == residents
+    page.screenshot(path=str(SHOTS / "server_zh_levers.png"))
+    page.context.close()
+    again.context.close()
+
+
+def test_an_address_with_bad_controls_says_which_and_runs_the_rest(browser, server):
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.goto(server + "?seed=500&colour=red&tfr=1.5")
+    page.wait_for_selector("img.migrasim-indicators", timeout=120000)
+    warning = page.locator("text=/Not used from the address/").first.inner_text()
+    assert "seed=500 (expected a whole number from 1 to 100)" in warning and "colour" in warning
+    assert "TFR 1.50 from 2021" in page.locator("body").inner_text()   # the good control is in force
     page.context.close()
 
 
@@ -403,6 +468,15 @@ def test_report_renders_in_browser(browser, tmp_path):
         assert _image_has_content(page, f"#pic{k}"), f"picture {k} of the report is blank or did not load"
     assert "鳌江" in page.content()
     page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
+    # the same run's report in Chinese: the region's local name, the pictures drawn
+    args = build_parser().parse_args(["report", str(out), "--lang", "zh"])
+    assert run_safely(args.func, args) == 0
+    page.goto(html.as_uri())
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text().startswith("平阳县：基准情景")
+    page.evaluate("Array.from(document.images).forEach((img, k) => img.id = 'pic' + k)")
+    assert all(_image_has_content(page, f"#pic{k}") for k in range(page.locator("img").count()))
+    page.screenshot(path=str(SHOTS / "report_zh.png"), full_page=False)
     assert not errors, errors
     page.close()
     for png in (out / "report").glob("*.png"):

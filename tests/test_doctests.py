@@ -1,4 +1,4 @@
-"""The examples in the docstrings of the model, geography and workflow modules run and give what they say."""
+"""The examples in the docstrings of the model, geography, workflow and page modules run and give what they say."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted(f"{p.parent.name}.{p.stem}" for folder in ("sim", "geo", "workflow", "batch", "cli") for p in (ROOT / folder).glob("*.py")
+MODULES = sorted(f"{p.parent.name}.{p.stem}" for folder in ("sim", "geo", "workflow", "batch", "cli", "viz") for p in (ROOT / folder).glob("*.py")
                  if p.stem != "__init__")
 
 

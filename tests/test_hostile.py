@@ -403,7 +403,7 @@ def interrupt_until_done(p: subprocess.Popen, first: float, timeout: float = 120
 def test_ctrl_c_with_worker_processes_is_one_line(command, toy, tmp_path):
     out = tmp_path / "r"
     if command == "compare":
-        argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "40", "--scale", "1.0", "--workers", "2"]
+        argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "400", "--scale", "1.0", "--workers", "2"]  # too many to finish in 5 s
     else:
         argv = ["batch", str(sweep(tmp_path, toy, seeds=40, end=2035))]
     p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *argv, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -270,3 +273,81 @@ def test_server_platform_in_an_unknown_township_is_a_clear_error(toy):
         load_server_config(toy, load_region(toy))
     assert e.value.field == "jobs.platforms[1].township" and "unknown township 'Nowhere'" in str(e.value)
     assert run.main(["check-config", str(toy)]) == 2
+
+
+def _latin(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z][A-Za-z_\-]+", re.sub(r"\b\w+\.(png|csv|yaml|parquet)\b", "", text))
+
+
+def test_charts_in_chinese_have_no_english_words():
+    """Every text on the indicator panels, township bars and a difference map drawn in Chinese (titles, ticks,
+    legends, township names, notes) is Chinese or a number."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.text import Text
+
+    from sim.indicators import county_columns
+    from viz.charts import chart_indicators, difference_map, indicator_figure, township_bars
+    from viz.words import region_labels
+    from workflow.runner import cached_region
+
+    region = cached_region(Path("configs/pingyang"))
+    columns = chart_indicators(county_columns(region.config.groups))
+    rng = np.random.default_rng(0)
+    county = pd.DataFrame({"year": [2020, 2021, 2020, 2021], "scenario": ["a", "a", "b", "b"],
+                           **{c: rng.uniform(0.1, 0.9, 4) * (1e5 if c.endswith("population") else 1) for c in columns}})
+    figures = [indicator_figure(county, ["a", "b"], region.config.targets, columns, lang="zh",
+                                labels=region_labels(region.config), names={"a": "基准情景", "b": "新增岗位"})]
+    pop = pd.Series({t.code: 1000.0 * (k + 1) for k, t in enumerate(region.townships)})
+    figures.append(township_bars(region, pop, pop * 0.9, 2030, 2020, lang="zh"))
+    for fig in figures:
+        fig.canvas.draw()  # tick labels exist once drawn
+        words = [w for t in fig.findobj(Text) for w in _latin(t.get_text())]
+        plt.close(fig)
+        assert not words, words
+    diff = pd.DataFrame({"township": list(pop.index), "diff_mean": pop.values - 8000, "diff_p05": pop.values - 9000,
+                         "diff_p95": pop.values - 7000})
+    captured = []
+    original = plt.Figure.savefig
+
+    def keep(fig, *a, **k):
+        captured.extend(w for t in fig.findobj(Text) for w in _latin(t.get_text()))
+        return original(fig, *a, **k)
+
+    plt.Figure.savefig = keep
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            difference_map(region, diff, "b", "a", 2030, Path(tmp) / "d.png", lang="zh", names={"a": "基准情景", "b": "新增岗位"})
+    finally:
+        plt.Figure.savefig = original
+    assert not captured, captured
+
+
+def test_report_in_chinese_with_titles_intervals_and_lever_sentences(tmp_path):
+    """``report --lang zh`` of a compare: headings, table headers and captions in Chinese, scenarios by their titles,
+    the township table with the paired interval of each difference, levers as sentences."""
+    import html as htmllib
+
+    import run
+
+    out = tmp_path / "cmp"
+    assert run.main(["compare", "--region", "configs/pingyang", "--scenarios", "baseline", "jobs_10k", "--seeds", "2",
+                     "--scale", "0.01", "--end", "2025", "--workers", "1", "--out", str(out)]) == 0
+    assert run.main(["report", str(out), "--lang", "zh"]) == 0
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<html lang='zh-Hans'>" in page
+    for tag in ("h1", "h2", "th", "caption", "figcaption"):
+        for text in re.findall(rf"<{tag}[^>]*>(.*?)</{tag}>", page, flags=re.S):
+            text = re.sub(r"<[^>]+>", "", htmllib.unescape(text))
+            assert not _latin(text), (tag, text)
+    assert "滨海平台（海西）新增1万个岗位" in page and "基准情景（维持现状）" in page
+    assert "海西镇新增第二产业岗位 10,000 个，2021-2025年" in page                         # a lever as a sentence
+    cells = re.findall(r"<td class='num'>([+\-][\d,]+ \[[+\-][\d,]+, [+\-][\d,]+\]\*?)</td>", page)
+    assert len(cells) >= 16, "each township's difference with its interval"
+    english = (out / "report" / "report.html")
+    assert run.main(["report", str(out)]) == 0                                                 # and in English
+    page = english.read_text(encoding="utf-8")
+    assert "10,000 new secondary-sector jobs in Haixi over 2021-2025" in page and "<html lang='en'>" in page
+    assert "10,000 jobs at the Binhai platform (Haixi)" in page

@@ -2,10 +2,11 @@
 
 Started by ``python run.py serve`` (which sets the region through the environment and runs ``solara run`` on this
 file). The region's ``server.yaml`` says which levers the page offers; ``viz/controls.py`` turns the controls into
-scenario levers, so the page runs the model exactly as ``run.py run`` would with the same levers. The page uses
-Mesa's model controller (Reset, play, Step) but lays itself out: planner-facing controls only, in the page's language,
+scenario levers, so the page runs the model exactly as ``run.py run`` would with the same levers. The page has its
+own run controls (Reset, play, Step, in the page's language) and lays itself out: planner-facing controls only, in the page's language,
 and a grid that fits a laptop and a desktop screen. A run's scenario can be saved into the region's scenarios folder
-(or downloaded) and reopened from the scenario list.
+(or downloaded) and reopened from the scenario list, and the page's address can carry the controls
+(``?scenario=jobs_10k&seed=43&lang=zh``): "Link to this run" gives the address that reproduces the run in force.
 
 Environment:
     MIGRASIM_REGION  region folder (default ``configs/pingyang``)
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
 import ipyleaflet
 import pandas as pd
 import solara
-from mesa.visualization.solara_viz import ModelController
-from mesa.visualization.utils import update_counter
+from mesa.visualization.utils import force_update, update_counter
 
 from sim.indicators import county_columns
 from sim.model import MigrationModel
@@ -34,6 +36,7 @@ from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, n
 from workflow.compare import paired_interval
 from workflow.io import load_params
 from workflow.runner import cached_region
+from viz.words import in_language, region_labels, scenario_description, scenario_title, word
 from workflow.scenarios import load_scenario, save_scenario, scenario_yaml
 
 # Mesa's control panel builds its sliders with solara's default, which shows a slider's value only while it is
@@ -55,8 +58,22 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml") if not p.name.startswith("."))
 
 
+def scenario_titles(language: str) -> dict[str, str]:
+    """What the scenario list shows for each scenario: its title in ``language`` (its name if it has none), with the
+    name in brackets where two titles would read alike."""
+    titles = {}
+    for name in scenario_names():
+        try:
+            titles[name] = scenario_title(load_scenario(REGION_DIR, name).to_dict(), language)
+        except Exception:  # a broken file still appears by name; choosing it shows its error on Reset
+            titles[name] = name
+    seen = list(titles.values())
+    return {k: (f"{v} ({k})" if seen.count(v) > 1 else v) for k, v in titles.items()}
+
+
 # population, primacy, each township group's share, urbanisation, ageing and dependency
 CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups)) if c != "migrant_population"]
+COLUMN_LABELS = region_labels(region.config)
 
 
 PAIRED_SEEDS = 3  # seeds of the page's paired comparison with the baseline
@@ -75,12 +92,13 @@ def effect_text(diffs: list[float], label: str, fmt: str = "{:+,.0f}", unit: str
 
     >>> effect_text([1200.0, 800.0, 1500.0], "residents")
     'residents +1,167 (90% interval +840 to +1,470; 3 seeds): beyond seed noise'
-    >>> effect_text([0.3, -0.5, 0.9], "primacy", "{:+.2f}", " pp", lang="zh")
-    '首位度 +0.23 pp（90% 区间 -0.42 至 +0.84；3 个种子）：在随机波动范围内'
+    >>> effect_text([0.3, -0.5, 0.9], "首位度", "{:+.2f}", " pp", lang="zh")
+    '首位度 +0.23 个百分点（90% 区间 -0.42 至 +0.84；3 个种子）：在随机波动范围内'
     """
     mean, lo, hi = paired_interval(diffs)
     beyond = lo > 0 or hi < 0
     if lang == "zh":
+        unit = " 个百分点" if unit.strip() == "pp" else unit
         return (f"{label} {fmt.format(mean)}{unit}（90% 区间 {fmt.format(lo)} 至 {fmt.format(hi)}；{len(diffs)} 个种子）："
                 + ("超出随机波动" if beyond else "在随机波动范围内"))
     return (f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; {len(diffs)} seeds): "
@@ -108,7 +126,8 @@ class ServerModel(MigrationModel):
         super().__init__(region, params=params, start=server.start, end=server.end, scale=float(scale),
                          seed=int(seed), interventions=interventions)
         self.scenario_name = scenario_name
-        self.scenario_description = loaded.description
+        self.scenario_detail = {"name": loaded.name, "title": loaded.title, "title_zh": loaded.title_zh,
+                                "description": loaded.description, "description_zh": loaded.description_zh}
         self.controls = {"scenario": scenario_name, **controls, "seed": int(seed), "scale": float(scale)}
         # With levers, the page also runs the baseline with this seed and the next ones (and the levers with the next
         # ones), so it can show the levers' effect as paired differences and say whether they exceed seed noise.
@@ -149,49 +168,130 @@ class ServerModel(MigrationModel):
 
 
 def run_title(model, language: str = "en") -> str:
-    """What this run is, in words: the scenario and whether the controls add levers (a run with levers is never
-    called the baseline).
+    """What this run is, in words: the scenario's title and whether the controls add levers (a run with levers is
+    never called the baseline).
 
     >>> class M: scenario_name, control_levers = "baseline", []
     >>> run_title(M()), run_title(M(), "zh")
     ('baseline (no levers)', '基准情景（无政策变化）')
     >>> M.control_levers = [object()]; run_title(M())
     'baseline + levers from the controls'
+    >>> M.scenario_name, M.scenario_detail = "jobs_10k", {"name": "jobs_10k", "title_zh": "海西新增1万个岗位"}
+    >>> run_title(M(), "zh")
+    '情景“海西新增1万个岗位”＋控件政策'
     """
     name, extra = getattr(model, "scenario_name", "baseline"), bool(getattr(model, "control_levers", []))
+    title = scenario_title(getattr(model, "scenario_detail", None) or {"name": name}, language)
     if language == "zh":
-        own = "基准情景" if name == "baseline" else f"情景 {name}"
+        own = "基准情景" if name == "baseline" else f"情景“{title}”"
         return own + ("＋控件政策" if extra else "（无政策变化）" if name == "baseline" else "")
-    return name + (" + levers from the controls" if extra else " (no levers)" if name == "baseline" else "")
+    own = "baseline" if name == "baseline" else title
+    return own + (" + levers from the controls" if extra else " (no levers)" if name == "baseline" else "")
 
 
-def saved_scenario_text(model, name: str, description: str) -> str:
+def saved_scenario_text(model, name: str, description: str, title: str = "", language: str = "en") -> str:
     """The scenario file that reproduces ``model``'s run: its scenario as the base, the controls' levers as its own,
-    and (in a comment) the command that compares it with the baseline at the page's seeds and scale."""
-    seeds = " ".join(str(model.seed + k) for k in range(PAIRED_SEEDS))
+    ``title`` (``title_zh`` when the page is in Chinese) and, in a comment, the command that compares it with the
+    baseline at the page's seeds and scale."""
     header = (f"Saved from the migrasim page ({region.config.name}).\n"
               f"Reopen it in the page's scenario list, or compare it with the baseline as the page did:\n"
-              f"  python run.py compare --region {REGION_DIR} --scenarios baseline {name} --seeds {seeds} "
-              f"--scale {model.scale:g} --start {model.start} --end {model.end} --out runs/{name}")
+              f"  python run.py compare --region {REGION_DIR} --scenarios baseline {name} --seeds {PAIRED_SEEDS} "
+              f"--first-seed {model.seed} --scale {model.scale:g} --start {model.start} --end {model.end} --out runs/{name}")
     lines = "; ".join(model.lever_lines) or "no levers beyond its base"
+    titles = {"title_zh" if language == "zh" else "title": title.strip()}
     return scenario_yaml(name, description or f"{run_title(model)}: {lines}", model.scenario_name, model.control_levers,
-                         header)
+                         header, titles=titles)
+
+
+def controls_query(controls: dict, defaults: dict) -> str:
+    """The page address's query that reproduces ``controls``: the values that differ from ``defaults`` (the scenario
+    as ``scenario``; switches as 1 or 0).
+
+    >>> controls_query({"scenario_name": "jobs_10k", "tfr": 1.5, "seed": 42}, {"scenario_name": "baseline", "tfr": 1.27, "seed": 42})
+    'scenario=jobs_10k&tfr=1.5'
+    """
+    out = {}
+    for key, value in controls.items():
+        if key in defaults and defaults[key] == value:
+            continue
+        out["scenario" if key == "scenario_name" else key] = (int(value) if isinstance(value, bool)
+                                                              else f"{value:g}" if isinstance(value, float) else value)
+    return urlencode(out)
+
+
+def _query_value(raw: str, kind: str, spec: dict):
+    """One query value as its control's type, or None if the control would not accept it."""
+    if kind == "Select":
+        return raw if raw in spec["values"] else None
+    if kind == "Checkbox":
+        return {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}.get(raw.lower())
+    try:
+        number = int(raw) if kind == "SliderInt" else float(raw)
+    except ValueError:
+        return None
+    return number if spec["min"] <= number <= spec["max"] else None
+
+
+def controls_from_query(search: str | None, specs: dict, language: str = "en") -> tuple[dict, list[str]]:
+    """The control values an address's query sets (``specs``: :func:`model_params`), and what could not be used.
+
+    Every value is checked as the control would check it (a scenario of the list, a number in the slider's range, a
+    switch 1/0); a value that fails is left at its default and named in the second list.
+
+    >>> specs = {"scenario_name": {"type": "Select", "values": ["baseline", "jobs_10k"]},
+    ...          "seed": {"type": "SliderInt", "min": 1, "max": 100}, "on": {"type": "Checkbox"}}
+    >>> controls_from_query("scenario=jobs_10k&seed=7&on=1&lang=zh", specs)
+    ({'scenario_name': 'jobs_10k', 'seed': 7, 'on': True}, [])
+    >>> controls_from_query("seed=500&colour=red", specs)[1]
+    ['seed=500 (expected a whole number from 1 to 100)', 'colour (not a control of this page)']
+    >>> controls_from_query("seed=x", specs, "zh")[1]
+    ['seed=x（应为1 至 100 的整数）']
+    """
+    values: dict = {}
+    problems: list[str] = []
+    for key, items in parse_qs(search or "", keep_blank_values=True).items():
+        raw = items[-1]
+        name = "scenario_name" if key == "scenario" else key
+        if key == "lang":
+            continue
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(f"{key}（不是本页面的控件）" if language == "zh" else f"{key} (not a control of this page)")
+            continue
+        kind = spec["type"]
+        zh = language == "zh"
+        if kind == "Select":
+            expected = ("、".join(map(str, spec["values"])) + " 之一") if zh else "one of " + ", ".join(map(str, spec["values"]))
+        elif kind == "Checkbox":
+            expected = "1 或 0" if zh else "1 or 0"
+        elif zh:
+            expected = f"{spec['min']} 至 {spec['max']} 的{'整数' if kind == 'SliderInt' else '数'}"
+        else:
+            expected = f"{'a whole number' if kind == 'SliderInt' else 'a number'} from {spec['min']} to {spec['max']}"
+        value = _query_value(raw, kind, spec)
+        if value is None:
+            problems.append(f"{key}={raw}（应为{expected}）" if zh else f"{key}={raw} (expected {expected})")
+        else:
+            values[name] = value
+    return values, problems
 
 
 def model_params() -> dict:
     """The page's controls (type, default value, range, label in the page's language), from the region's server.yaml
     and params.yaml."""
     out: dict = {
-        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names(), "label": T("Scenario", "情景")},
+        "scenario_name": {"type": "Select", "value": "baseline", "values": scenario_names(), "label": T("Scenario", "情景"),
+                          "shown": scenario_titles(lang.value)},
     }
     for t in server.toggles:
         first = toggle_default_year(toggle_levers(REGION_DIR, t, None)) or server.start + 1
-        out[t.key] = {"type": "Checkbox", "value": t.checked, "label": t.label}
+        out[t.key] = {"type": "Checkbox", "value": t.checked, "label": in_language(t.label, lang.value)}
         out[f"{t.key}_year"] = {"type": "SliderInt", "value": first, "min": server.start + 1, "max": server.end,
                                 "step": 1, "label": T("  opening", "  开通年份")}
     if server.jobs.platforms:
         out["platform"] = {"type": "Select", "value": server.jobs.platforms[0].name,
-                           "values": [p.name for p in server.jobs.platforms], "label": T("Jobs platform", "就业平台")}
+                           "values": [p.name for p in server.jobs.platforms], "label": T("Jobs platform", "就业平台"),
+                           "shown": {p.name: in_language(p.name, lang.value) for p in server.jobs.platforms}}
         out["platform_jobs"] = {"type": "SliderInt", "value": 0, "min": 0, "max": server.jobs.max,
                                 "step": server.jobs.step,
                                 "label": T("  new jobs", "  新增岗位") + f" {server.start + 1}-{server.start + server.jobs.build_years}"}
@@ -339,7 +439,7 @@ def TownshipMap(model: MigrationModel):
                 solara.HTML(tag="div", unsafe_innerHTML=(
                     f'<div class="migrasim-legend">{swatches} &nbsp; <span style="border-top:3px dashed #8e44ad;'
                     f'display:inline-block;width:26px;vertical-align:middle"></span> {T("opens later in the run", "规划期内开通")}</div>'
-                    f'<div class="migrasim-legend-network" style="font-size:12px;margin-top:4px">{T("network", "交通网络")}: {modes}{moves}</div>'))
+                    f'<div class="migrasim-legend-network" style="font-size:12px;margin-top:4px">{T("network", "交通网络")}{T(": ", "：")}{modes}{moves}</div>'))
             with solara.Column(style={"flex": "1 0 250px", "max-width": "420px"}):
                 if selected_township.value:
                     rows = township_card(model, region, selected_township.value, lang.value)
@@ -358,10 +458,14 @@ def TownshipMap(model: MigrationModel):
 def IndicatorCharts(model: MigrationModel):
     """County indicators so far, the plan's targets marked, over the whole run's years."""
     update_counter.get()
+    # three panels a row: legible when the picture is scaled into a third of a desktop screen
     live = solara.use_memo(lambda: LiveIndicators(region.config.targets, CHART_INDICATORS, (model.start, model.end),
-                                                  getattr(model, "scenario_name", "run")), dependencies=[id(model)])
+                                                  scenario_title(getattr(model, "scenario_detail", None) or {"name": "run"},
+                                                                 lang.value),
+                                                  width=11, cols=3, lang=lang.value,
+                                                  labels=COLUMN_LABELS), dependencies=[id(model), lang.value])
     county = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    solara.Image(live.png(county, f"County indicators to {model.year} (triangles: plan targets)"),
+    solara.Image(live.png(county, word("county indicators to", lang.value, year=model.year)),
                  classes=["migrasim-indicators"])
 
 
@@ -370,7 +474,8 @@ def TownshipPopulations(model: MigrationModel):
     """Township populations now, with the start year marked."""
     update_counter.get()
     start = pd.Series({r["township"]: r["population"] for r in model.township_records if r["year"] == model.start})
-    live = solara.use_memo(lambda: LiveTownshipBars(region, start, model.start), dependencies=[id(model)])
+    live = solara.use_memo(lambda: LiveTownshipBars(region, start, model.start, lang=lang.value),
+                           dependencies=[id(model), lang.value])
     current = pd.Series({t.code: t.population for t in model.townships})
     solara.Image(live.png(current, model.year), classes=["migrasim-bars"])
 
@@ -387,7 +492,7 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
     primacy = f" · {T('primacy', '首位度')} {c['primacy']:.1%}" if "primacy" in c else ""
     tag = f"{region.config.name.replace(' ', '_')}_{getattr(model, 'scenario_name', 'run')}_seed{model.seed}_{model.year}"
     solara.Markdown(f"### {T('Year', '年份')} {model.year}")
-    solara.HTML(tag="p", unsafe_innerHTML=f'<b>{T("This run", "本次运行")}</b>: {run_title(model, lang.value)}',
+    solara.HTML(tag="p", unsafe_innerHTML=f'<b>{T("This run", "本次运行")}</b>{T(": ", "：")}{run_title(model, lang.value)}',
                 classes=["migrasim-run"])
     with solara.Row(style={"flex-wrap": "wrap", "gap": "4px", "align-items": "center"}):
         solara.Checkbox(label="中文", value=zh, on_value=lambda on: lang.set("zh" if on else "en"))
@@ -395,15 +500,23 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
                             filename=f"county_{tag}.csv", label="county.csv")
         solara.FileDownload(lambda: model_table(model, "townships").to_csv(index=False).encode("utf-8"),
                             filename=f"townships_{tag}.csv", label="townships.csv")
+        # the address that reopens this run: its controls in the query, the page's language too
+        query = controls_query({("scenario_name" if k == "scenario" else k): v
+                                for k, v in getattr(model, "controls", {}).items()}, default_controls())
+        query = "&".join(q for q in (query, "lang=zh" if zh else "") if q)
+        solara.HTML(tag="a", unsafe_innerHTML=T("Link to this run", "本次运行的链接"), classes=["migrasim-link"],
+                    attributes={"href": f"?{query}" if query else "?", "title": T(
+                        "Opens the page with this run's controls (copy the address to share it)",
+                        "以本次运行的控件打开页面（复制地址即可分享）")})
     pending = pending_changes(model, controls.value)
     if pending:
-        items = ", ".join(f"{k} {_show(old)} → <b>{_show(new)}</b>" for k, old, new in pending)
+        items = T(", ", "，").join(f"{control_name(k)} {_show(old, k)} → <b>{_show(new, k)}</b>" for k, old, new in pending)
         solara.HTML(tag="div", unsafe_innerHTML=(
             '<p class="migrasim-pending" style="background:#fff3cd;border-left:4px solid #e0a800;padding:4px 8px">'
-            + T("Pending, press <b>Reset</b> to apply: ", "待生效，按 <b>Reset</b> 应用：") + items + "</p>"))
+            + T("Pending, press <b>Reset</b> to apply: ", "待生效，按<b>“重置”</b>应用：") + items + "</p>"))
     solara.Markdown(
         f"{T('Residents', '常住人口')} {c['population']:,.0f}{primacy} · "
-        f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · 60+ {c['aged60_share']:.1%}")
+        f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · {T('60+', '60岁及以上')} {c['aged60_share']:.1%}")
     if getattr(model, "pairs", None) and model.year > model.start:
         items = []
         for column, en, zh_label, factor, fmt, unit in EFFECT_INDICATORS:
@@ -416,11 +529,13 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
             f'{T("scale", "抽样比例")} {model.scale:g}; '
             f'{T("mean and 90% interval of the paired differences", "配对差值的均值及 90% 区间")})</small>'
             f'<ul style="margin:2px 0 4px 0">{"".join(items)}</ul>'))
-    description = getattr(model, "scenario_description", "")
+    detail = getattr(model, "scenario_detail", None) or {"name": getattr(model, "scenario_name", "")}
+    description = scenario_description(detail, lang.value)
+    title = scenario_title(detail, lang.value)
     solara.Markdown(
-        T(f"Scenario **{getattr(model, 'scenario_name', '')}**, seed {model.seed}, scale {model.scale:g} "
+        T(f"Scenario **{title}**, seed {model.seed}, scale {model.scale:g} "
           f"({model.population.n_households:,} households simulated).",
-          f"情景 **{getattr(model, 'scenario_name', '')}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
+          f"情景 **{title}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
           f"（模拟 {model.population.n_households:,} 户）。")
         + (f" <small>{description}</small>" if description else "") + "\n\n" + "\n".join(lines) + "\n\n"
         + _controls_line(getattr(model, "controls", {})))
@@ -439,9 +554,27 @@ def model_table(model: MigrationModel, name: str) -> pd.DataFrame:
     raise KeyError(name)
 
 
-def _show(value) -> str:
+def control_name(key: str) -> str:
+    """A control's short name in the page's language (what the status panel calls it)."""
+    for t in server.toggles:
+        if key == t.key:
+            return in_language(t.label, lang.value)
+        if key == f"{t.key}_year":
+            return in_language(t.label, lang.value) + T(" opening", " 开通年份")
+    names = {"scenario": ("scenario", "情景"), "platform": ("platform", "平台"), "platform_jobs": ("new jobs", "新增岗位"),
+             "hukou_openness": ("hukou openness", "户籍开放度"), "tfr": ("TFR", "总和生育率"), "seed": ("seed", "随机种子"),
+             "scale": ("scale", "抽样比例")}
+    return T(*names[key]) if key in names else key
+
+
+def _show(value, key: str = "") -> str:
+    """A control's value as the page shows it (a scenario by its title, a switch as on or off)."""
+    if key == "scenario":
+        return scenario_titles(lang.value).get(value, str(value))
+    if key == "platform":
+        return in_language(str(value), lang.value)
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return T("on", "开") if value else T("off", "关")
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -450,16 +583,16 @@ def _controls_line(controls: dict) -> str:
     parts = []
     for t in server.toggles:
         if t.key in controls:
-            parts.append(f"{t.key} {'on' if controls[t.key] else 'off'} ({controls.get(f'{t.key}_year')})")
+            parts.append(f"{control_name(t.key)} {_show(controls[t.key])} ({controls.get(f'{t.key}_year')})")
     for key in ("platform_jobs", "hukou_openness", "tfr"):
         if key in controls:
-            parts.append(f"{key} {controls[key]:g}")
+            parts.append(f"{control_name(key)} {controls[key]:g}")
     path = params.demography.tfr_path
     base = f"{path[0][1]:g}→{path[-1][1]:g}" if path else f"{params.demography.tfr:g}"
     tfr = T(f" The TFR slider untouched keeps the region's path ({base}); moved, its value holds from {server.start + 1}.",
             f" 生育率滑块不动时沿用本地区路径（{base}）；移动后自 {server.start + 1} 年起取该值。")
-    return ("<small>" + T("Controls in force: ", "当前运行的控件：") + ", ".join(parts)
-            + T(". Changed controls act on Reset.", "。修改的控件在按 Reset 后生效。") + tfr + "</small>\n\n") if parts else ""
+    return ("<small>" + T("Controls in force: ", "当前运行的控件：") + T(", ", "，").join(parts)
+            + T(". Changed controls act on Reset.", "。修改的控件在按“重置”后生效。") + tfr + "</small>\n\n") if parts else ""
 
 
 def default_controls() -> dict:
@@ -489,7 +622,12 @@ def Controls(controls: solara.Reactive[dict]):
             controls.set({**controls.value, name: v})
 
         kind = spec["type"]
-        if kind == "Select":
+        if kind == "Select" and "shown" in spec:  # the list shows titles; the control's value stays the name
+            shown = spec["shown"]
+            back = {v: k for k, v in shown.items()}
+            solara.Select(label=spec["label"], value=shown.get(value, value), values=[shown.get(v, v) for v in spec["values"]],
+                          on_value=lambda text, set_value=set_value, back=back: set_value(back.get(text, text)))
+        elif kind == "Select":
             solara.Select(label=spec["label"], value=value, values=spec["values"], on_value=set_value)
         elif kind == "Checkbox":
             solara.Checkbox(label=spec["label"], value=value, on_value=set_value)
@@ -510,27 +648,32 @@ def SaveScenario(model: MigrationModel):
     reruns the same levers."""
     update_counter.get()
     name = solara.use_reactive("")
+    title = solara.use_reactive("")
     description = solara.use_reactive("")
     message = solara.use_reactive(None)
     if not getattr(model, "control_levers", None):
         solara.Text(T("Set levers with the controls and press Reset; the run can then be saved as a scenario.",
-                      "用控件设置政策并按 Reset 后，可将本次运行保存为情景。"))
+                      "用控件设置政策并按“重置”后，可将本次运行保存为情景。"))
         return
     solara.InputText(T("Name (letters, digits, _ or -)", "名称（字母、数字、_ 或 -）"), value=name, continuous_update=True)
+    solara.InputText(T("Title (what readers see)", "标题（页面和报告中显示）"), value=title, continuous_update=True)
     solara.InputText(T("Description", "说明"), value=description, continuous_update=True)
+
+    def text(file_name: str) -> str:
+        return saved_scenario_text(model, file_name, description.value, title.value, lang.value)
 
     def save():
         try:
-            path = save_scenario(REGION_DIR, name.value, saved_scenario_text(model, name.value, description.value))
+            path = save_scenario(REGION_DIR, name.value, text(name.value))
         except ValueError as exc:
-            message.set(("error", str(exc)))
+            message.set(("error", T("Not saved: ", "未保存：") + str(exc)))
             return
         message.set(("ok", T(f"Saved as {path}. Choose it in Scenario (other controls untouched) to reopen it.",
                             f"已保存为 {path}。在“情景”中选择它（其他控件保持默认）即可重新打开。")))
 
     with solara.Row(style={"flex-wrap": "wrap", "gap": "4px"}):
         solara.Button(T("Save scenario", "保存情景"), on_click=save, color="primary", classes=["migrasim-save"])
-        solara.FileDownload(lambda: saved_scenario_text(model, name.value or "my_scenario", description.value).encode("utf-8"),
+        solara.FileDownload(lambda: text(name.value or "my_scenario").encode("utf-8"),
                             filename=f"{name.value or 'my_scenario'}.yaml", label=T("Download YAML", "下载 YAML"))
     if message.value:
         kind, text = message.value
@@ -539,14 +682,73 @@ def SaveScenario(model: MigrationModel):
 
 
 @solara.component
+def RunController(model: solara.Reactive, controls: solara.Reactive[dict]):
+    """Reset (a new run with the controls in force), play and pause, and Step, in the page's language.
+
+    Play steps the model in a thread, a year at a time, until the end year or pause; the page redraws after each
+    year."""
+    update_counter.get()  # redrawn after each year: Step and play are off at the end year
+    playing = solara.use_reactive(False)
+    error = solara.use_reactive(None)
+    at_end = model.value.year >= model.value.end
+
+    def step_once():
+        model.value.step()
+        force_update()
+
+    def play():
+        try:
+            while playing.value and model.value.year < model.value.end:
+                step_once()
+                time.sleep(0.05)  # lets the page draw the year before the next one
+        except Exception as exc:  # shown on the page; the visitor can Reset
+            error.set(f"{type(exc).__name__}: {exc}")
+        playing.set(False)
+
+    solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
+
+    def reset():
+        playing.set(False)
+        error.set(None)
+        try:
+            model.set(ServerModel(**controls.value))
+        except Exception as exc:
+            error.set(f"{type(exc).__name__}: {exc}")
+
+    with solara.Row(justify="space-between"):
+        solara.Button(label=T("Reset", "重置"), color="primary", on_click=reset, classes=["migrasim-reset"])
+        solara.Button(label="❚❚" if playing.value else "▶", color="primary", on_click=lambda: playing.set(not playing.value),
+                      disabled=at_end, classes=["migrasim-play"])
+        solara.Button(label=T("Step", "单步"), color="primary", on_click=step_once, disabled=playing.value or at_end,
+                      classes=["migrasim-step"])
+    if error.value:
+        solara.Error(error.value)
+
+
+def initial_controls(search: str | None) -> tuple[dict, list[str]]:
+    """The controls a visitor starts with: the defaults, changed by the page address's query (see
+    :func:`controls_from_query`)."""
+    asked = parse_qs(search or "").get("lang", [lang.value])[-1]
+    values, problems = controls_from_query(search, model_params(), "zh" if asked == "zh" else "en")
+    return {**default_controls(), **values}, problems
+
+
+@solara.component
 def Page():
     """One page per browser session: each visitor gets a model of their own, starting at the start year (a model
     built once at import would be shared by every visitor and keep an earlier visitor's year)."""
-    first = solara.use_memo(lambda: ServerModel(**default_controls()), dependencies=[])
+    search = solara.use_router().search
+    start, problems = solara.use_memo(lambda: initial_controls(search), dependencies=[])
+
+    def language_from_address():
+        asked = parse_qs(search or "").get("lang", [None])[-1]
+        if asked in ("en", "zh"):
+            lang.set(asked)
+
+    solara.use_effect(language_from_address, [])
+    first = solara.use_memo(lambda: ServerModel(**start), dependencies=[])
     model = solara.use_reactive(first)
-    controls = solara.use_reactive(default_controls())
-    # Mesa's controller reads these as reactive values; the page fixes them (no developer controls for planners)
-    play_interval, render_interval, use_threads = solara.use_reactive(200), solara.use_reactive(1), solara.use_reactive(False)
+    controls = solara.use_reactive(start)
     title = T(f"{region.config.name}: migration simulator",
               f"{getattr(region.config, 'name_local', None) or region.config.name}：人口迁移模拟")
     solara.Title(title)
@@ -555,8 +757,9 @@ def Page():
         solara.AppBarTitle(title)
     with solara.Sidebar():
         with solara.Card(T("Run", "运行"), classes=["migrasim-run-card"]):
-            ModelController(model, model_parameters=controls, play_interval=play_interval,
-                            render_interval=render_interval, use_threads=use_threads)
+            RunController(model, controls)
+            if problems:
+                solara.Warning(T("Not used from the address: ", "地址中未采用的参数：") + "; ".join(problems))
         with solara.Card(T("Scenario and levers", "情景与政策"), classes=["migrasim-controls"]):
             Controls(controls)
         with solara.Card(T("Save this run as a scenario", "将本次运行保存为情景")):

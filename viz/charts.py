@@ -15,33 +15,9 @@ from matplotlib import patheffects
 from matplotlib.colors import TwoSlopeNorm
 
 from viz.maps import save_figure, township_label
+from viz.words import count_format, indicator_label, word
 
-INDICATOR_LABELS = {
-    "population": ("Resident population", "persons"),
-    "primacy": ("Main-centre share (primacy)", "share"),
-    "urbanisation": ("Urbanisation", "share"),
-    "aged60_share": ("Aged 60+ share", "share"),
-    "dependency_ratio": ("Dependency ratio", "ratio"),
-    "migrant_population": ("Migrant (non-local hukou) residents", "persons"),
-    "jobs": ("Jobs in the region", "jobs"),
-    "employment_rate": ("Employed residents / residents 16-64", "share"),
-    "unfilled_rate": ("Unfilled share of jobs", "share"),
-    "labour_arrivals": ("Arrivals recruited to jobs (with households)", "persons"),
-}
 AGE_SHARES = ("aged0_14_share", "aged60_share")
-
-
-def indicator_label(indicator: str) -> tuple[str, str]:
-    """Title and unit of a county indicator; a township group's share is named after its group key.
-
-    >>> indicator_label("west_hills_share")
-    ('West hills share', 'share')
-    """
-    if indicator in INDICATOR_LABELS:
-        return INDICATOR_LABELS[indicator]
-    if indicator.endswith("_share"):
-        return indicator[: -len("_share")].replace("_", " ").capitalize() + " share", "share"
-    return indicator, ""
 
 
 def chart_indicators(columns) -> list[str]:
@@ -53,7 +29,8 @@ def chart_indicators(columns) -> list[str]:
 
 
 def indicator_chart(county: pd.DataFrame, scenarios: list[str], targets: dict, out: str | Path,
-                    indicators: list[str] | None = None, title: str | None = None) -> Path:
+                    indicators: list[str] | None = None, title: str | None = None, lang: str = "en",
+                    labels: dict[str, str] | None = None, names: dict[str, str] | None = None) -> Path:
     """One panel per indicator: mean over seeds per scenario with its 90% band, plan targets as markers.
 
     Parameters
@@ -62,17 +39,21 @@ def indicator_chart(county: pd.DataFrame, scenarios: list[str], targets: dict, o
     scenarios : scenario order (colours follow it).
     targets : indicator -> Target from ``region.config.targets``.
     out : PNG path.
+    lang : ``"en"`` or ``"zh"``: the language of titles, legend and ticks.
+    labels : "local English" labels of further columns (township groups, :func:`viz.words.region_labels`).
+    names : what the legend calls each scenario (default: its name).
 
     Example
     -------
     >>> indicator_chart(county_runs, ["baseline", "plan_all"], region.config.targets, "indicators.png")  # doctest: +SKIP
     """
-    fig = indicator_figure(county, scenarios, targets, indicators, title=title)
+    fig = indicator_figure(county, scenarios, targets, indicators, title=title, lang=lang, labels=labels, names=names)
     return save_figure(fig, out)
 
 
 def indicator_figure(county: pd.DataFrame, scenarios: list[str], targets: dict, indicators: list[str] | None = None,
-                     years: tuple[int, int] | None = None, title: str | None = None, width: float = 12, cols: int = 2):
+                     years: tuple[int, int] | None = None, title: str | None = None, width: float = 12, cols: int = 2,
+                     lang: str = "en", labels: dict[str, str] | None = None, names: dict[str, str] | None = None):
     """The figure of :func:`indicator_chart`, not saved (the server draws it on its page).
 
     ``years`` fixes the x axis (the server shows the whole run while it is being simulated).
@@ -82,23 +63,23 @@ def indicator_figure(county: pd.DataFrame, scenarios: list[str], targets: dict, 
     fig, axes = plt.subplots(rows, cols, figsize=(width, 3.2 * rows * width / (6 * cols)), dpi=110, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, ind in zip(axes.flat, indicators):
-        label, unit = indicator_label(ind)
+        label, unit = indicator_label(ind, lang, labels)
         for k, s in enumerate(scenarios):
             g = county[county.scenario == s].groupby("year")[ind]
             mean, lo, hi = g.mean(), g.quantile(0.05), g.quantile(0.95)
             c = colours[k % len(colours)]
-            ax.plot(mean.index, mean.values, color=c, lw=1.8, label=s)
+            ax.plot(mean.index, mean.values, color=c, lw=1.8, label=(names or {}).get(s, s))
             ax.fill_between(mean.index, lo.values, hi.values, color=c, alpha=0.18, lw=0)
         t = targets.get(ind)
         if t is not None:
             ys = sorted(t.by_year)
             ax.scatter(ys, [t.by_year[y] for y in ys], marker="v" if t.kind == "max" else "^", color="black", zorder=5,
-                       label=f"plan target ({'max' if t.kind == 'max' else 'min'})")
+                       label=word(f"plan target ({'max' if t.kind == 'max' else 'min'})", lang))
         ax.set_title(label, fontsize=10)
         if unit == "share" or unit == "ratio":
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=None))
         else:
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e3:,.0f}k"))
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(count_format(lang)))
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(indicators):]:
         ax.set_axis_off()
@@ -114,7 +95,7 @@ def indicator_figure(county: pd.DataFrame, scenarios: list[str], targets: dict, 
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if years is not None:
             ax.set_xlim(years[0] - 0.5, years[1] + 0.5)
-    fig.suptitle(title or "County indicators by scenario: mean over seeds, band = 90% of seeds", fontsize=12)
+    fig.suptitle(title or word("indicators by scenario", lang), fontsize=12)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 
@@ -146,19 +127,27 @@ def spread_labels(points: np.ndarray, box: tuple[float, float], iterations: int 
 
 
 def township_map(region, values: pd.Series, label: str, title: str, fmt: str, out: str | Path,
-                 diverging: bool = True, marked: set[str] | None = None, mark_note: str = "") -> Path:
+                 diverging: bool = True, marked: set[str] | None = None, mark_note: str = "", lang: str = "en") -> Path:
     """A map of one value per township, each township labelled with its value.
 
     ``values`` is indexed by township code; ``fmt`` formats a label value, e.g. ``"{:+,.0f}"``. Diverging maps are
     centred on 0 (red below, blue above); others run light to dark. Townships in ``marked`` are hatched and their
     label starred (``mark_note`` says what the mark means). Labels that would overlap are moved apart, with a thin
-    line back to their township.
+    line back to their township. Townships far from all others (islands) are drawn in an inset in the lower right
+    corner, so the rest fill the frame. ``lang`` is the language of the township names.
     """
     crs = region.config.crs.metric
     polys = region.polygons.to_crs(crs).copy()
     values = values.reindex(polys.index).fillna(0.0)
     polys["value"] = values.values
-    fig, ax = plt.subplots(figsize=(10, 8), dpi=110)
+    # townships far from all others (islands) go into an inset, so that the rest fill the frame
+    from viz.mapview import outlying_townships
+
+    outlying = set(outlying_townships(region))
+    main = polys[~polys.index.isin(outlying)]
+    xmin, ymin, xmax, ymax = main.total_bounds
+    fig, ax = plt.subplots(figsize=(10, float(np.clip(9.0 * (ymax - ymin) / max(xmax - xmin, 1.0) + 1.6, 4.5, 9.0))),
+                           dpi=110)
     if diverging:
         span = max(float(np.abs(values).max()), 1.0)
         style = dict(cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span))
@@ -167,42 +156,81 @@ def township_map(region, values: pd.Series, label: str, title: str, fmt: str, ou
     polys.plot(ax=ax, column="value", **style, edgecolor="#555555", linewidth=0.7,
                legend=True, legend_kwds={"label": label, "shrink": 0.7})
     region.outline.plot(ax=ax, facecolor="none", edgecolor="#222222", linewidth=1.0)
-    marked = marked or set()
+    marked = set(marked or ())
     if marked:
         polys[polys.index.isin(marked)].plot(ax=ax, facecolor="none", edgecolor="#111111", linewidth=1.4, hatch="///")
-    anchors = np.array([[g.representative_point().x, g.representative_point().y] for g in polys.geometry])
-    xmin, ymin, xmax, ymax = polys.total_bounds
+    pad = 0.04 * max(xmax - xmin, ymax - ymin)
+    ax.set_xlim(xmin - pad, xmax + pad)
+    ax.set_ylim(ymin - pad, ymax + pad)
+
+    def label(t) -> str:
+        return f"{township_label(t, lang)}\n{fmt.format(values[t.code])}{'*' if t.code in marked else ''}"
+
+    halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    shown = [t for t in region.townships if t.code not in outlying]
+    anchors = np.array([[main.geometry[t.code].representative_point().x, main.geometry[t.code].representative_point().y]
+                        for t in shown])
     # a two-line label of about 9 characters at fontsize 7, in map units
     places = spread_labels(anchors, (0.085 * (xmax - xmin), 0.045 * (ymax - ymin)))
-    for (x, y), (lx, ly), t in zip(anchors, places, region.townships):
-        star = "*" if t.code in marked else ""
+    for (x, y), (lx, ly), t in zip(anchors, places, shown):
         moved = abs(ly - y) > 1e-6
-        ax.annotate(f"{township_label(t)}\n{fmt.format(values[t.code])}{star}", (x, y), xytext=(lx, ly), ha="center",
-                    va="center", fontsize=7, arrowprops=dict(arrowstyle="-", lw=0.5, color="#555555") if moved else None,
-                    path_effects=[patheffects.withStroke(linewidth=2.2, foreground="white")])
+        ax.annotate(label(t), (x, y), xytext=(lx, ly), ha="center", va="center", fontsize=7, path_effects=halo,
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="#555555") if moved else None)
+    if outlying:
+        inset = ax.inset_axes([0.80, 0.02, 0.19, 0.24])
+        islands = polys[polys.index.isin(outlying)]
+        islands.plot(ax=inset, column="value", **style, edgecolor="#555555", linewidth=0.7)
+        if marked & outlying:
+            islands[islands.index.isin(marked)].plot(ax=inset, facecolor="none", edgecolor="#111111", linewidth=1.4,
+                                                     hatch="///")
+        for t in region.townships:
+            if t.code in outlying:
+                p = islands.geometry[t.code].representative_point()
+                inset.annotate(label(t), (p.x, p.y), ha="center", va="center", fontsize=7, path_effects=halo)
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_xlabel("")
+        inset.set_ylabel("")
+        inset.set_aspect("equal")
+        ix0, iy0, ix1, iy1 = islands.total_bounds
+        ipad = 0.25 * max(ix1 - ix0, iy1 - iy0, 1.0)
+        inset.set_xlim(ix0 - ipad, ix1 + ipad)
+        inset.set_ylim(iy0 - ipad, iy1 + ipad)
     ax.set_axis_off()
+    ax.set_xlabel("")  # geopandas names the CRS's axes; the map shows none
+    ax.set_ylabel("")
     ax.set_title(title, fontsize=11)
     if mark_note:
         fig.text(0.02, 0.03, textwrap.fill(mark_note, 110), fontsize=8, va="bottom")
     return save_figure(fig, out)
 
 
-def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, year: int, out: str | Path) -> Path:
+def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, year: int, out: str | Path,
+                   lang: str = "en", names: dict[str, str] | None = None) -> Path:
     """Township population in ``scenario`` minus ``reference`` (mean over seeds), as a diverging map.
 
     ``diff`` has columns township and diff_mean (e.g. one scenario's rows of
-    :func:`workflow.compare.township_difference`).
+    :func:`workflow.compare.township_difference`); ``names`` says what to call the scenarios (default: their names);
+    ``lang`` is the language of the map's words.
     """
     d = diff.set_index("township")
     marked = set(d.index[(d.diff_p05 > 0) | (d.diff_p95 < 0)]) if {"diff_p05", "diff_p95"} <= set(d.columns) else set()
-    return township_map(region, d["diff_mean"], f"residents, {scenario} − {reference}, {year}",
-                        f"{region.config.name}: residents in {scenario} minus {reference}, {year}\n"
+    s, r = (names or {}).get(scenario, scenario), (names or {}).get(reference, reference)
+    if lang == "zh":
+        place = getattr(region.config, "name_local", None) or region.config.name
+        approx = "；乡镇边界为近似" if region.boundary_note() else ""
+        return township_map(region, d["diff_mean"], f"常住人口之差（人），{year}年",
+                            f"{place}：{year}年“{s}”与“{r}”的常住人口之差\n按随机种子配对的均值{approx}", "{:+,.0f}", out,
+                            marked=marked, lang=lang,
+                            mark_note="斜线及 *：配对差值的 5%–95% 区间不含 0；其余乡镇的差值在随机波动范围内")
+    return township_map(region, d["diff_mean"], f"residents, {s} − {r}, {year}",
+                        f"{region.config.name}: residents in {s} minus {r}, {year}\n"
                         + "; ".join(x for x in ("mean over seeds, paired by seed", region.boundary_note()) if x), "{:+,.0f}", out,
                         marked=marked, mark_note="hatched and *: the 5%–95% interval of the paired differences over seeds "
                                                  "excludes 0; elsewhere the difference is within seed noise")
 
 
-def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int = 15) -> Path:
+def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int = 15, lang: str = "en") -> Path:
     """The largest moves between townships (rows origin, destination, persons of flows.parquet, summed over the
     rows given) as arrows from seat to seat over the township outlines; arrow width grows with persons.
 
@@ -228,15 +256,16 @@ def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int 
                                     connectionstyle="arc3,rad=0.12"))
     for t in region.townships:
         x, y = seats[t.code]
-        ax.annotate(township_label(t), (x, y), ha="center", va="bottom", fontsize=7,
+        ax.annotate(township_label(t, lang), (x, y), ha="center", va="bottom", fontsize=7,
                     path_effects=[patheffects.withStroke(linewidth=2.2, foreground="white")])
     ax.set_axis_off()
     total = float(pairs.sum())
     share = float(shown.sum()) / total if total else 0.0
     ax.set_title(title, fontsize=11)
-    fig.text(0.02, 0.03, textwrap.fill(f"The {len(shown)} largest flows between townships ({share:.0%} of "
-                                       f"{total:,.0f} persons moving between townships); widest arrow {biggest:,.0f} persons.", 110),
-             fontsize=8, va="bottom")
+    caption = (f"乡镇间最大的 {len(shown)} 条迁移流（占乡镇间迁移 {total:,.0f} 人的 {share:.0%}）；最粗箭头 {biggest:,.0f} 人。"
+               if lang == "zh" else f"The {len(shown)} largest flows between townships ({share:.0%} of "
+                                    f"{total:,.0f} persons moving between townships); widest arrow {biggest:,.0f} persons.")
+    fig.text(0.02, 0.03, textwrap.fill(caption, 110), fontsize=8, va="bottom")
     return save_figure(fig, out)
 
 
@@ -249,7 +278,8 @@ def gpd_points(region, crs: str) -> dict[str, tuple[float, float]]:
     return {t.code: (p.x, p.y) for t, p in zip(region.townships, pts)}
 
 
-def township_bars(region, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float = 6):
+def township_bars(region, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float = 6,
+                  lang: str = "en"):
     """Horizontal bars of township populations in ``year``, largest first, with the start year as a tick.
 
     Parameters
@@ -260,19 +290,20 @@ def township_bars(region, current: pd.Series, start: pd.Series, year: int, start
     -------
     A matplotlib Figure (not saved).
     """
-    fig, *_ = _bars_figure(region, current.sort_values().index, current, start, year, start_year, width)
+    fig, *_ = _bars_figure(region, current.sort_values().index, current, start, year, start_year, width, lang)
     return fig
 
 
-def _bars_figure(region, order, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float):
+def _bars_figure(region, order, current: pd.Series, start: pd.Series, year: int, start_year: int, width: float,
+                 lang: str = "en"):
     fig, ax = plt.subplots(figsize=(width, 0.32 * len(order) + 1.2), dpi=110)
     y = np.arange(len(order))
     bars = ax.barh(y, current[order].values, color="#4c72b0", label=str(year))
     ticks = ax.scatter(start[order].values, y, marker="|", s=160, color="black", zorder=3, label=str(start_year))
-    ax.set_yticks(y, [township_label(region.township(c)) for c in order], fontsize=8)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e3:,.0f}k"))
-    ax.set_xlabel("residents")
-    title = ax.set_title(f"Township populations, {year} (tick: {start_year})", fontsize=10)
+    ax.set_yticks(y, [township_label(region.township(c), lang) for c in order], fontsize=8)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(count_format(lang)))
+    ax.set_xlabel(word("residents", lang))
+    title = ax.set_title(word("populations title", lang, year=year, start=start_year), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -283,13 +314,14 @@ class LiveTownshipBars:
     """The server's township bars, blitted like :class:`LiveIndicators`: the townships keep the start year's order
     (largest at the top) so that only the bars' lengths and the title change from year to year."""
 
-    def __init__(self, region, start: pd.Series, start_year: int, width: float = 6, dpi: int = 80):
+    def __init__(self, region, start: pd.Series, start_year: int, width: float = 6, dpi: int = 80, lang: str = "en"):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+        self.lang = lang
         self.order = start.sort_values().index
         self.fig, self.bars, self.title, self.ticks = _bars_figure(region, self.order, start, start, start_year,
-                                                                   start_year, width)
-        self.bars.set_label("simulated year")
+                                                                   start_year, width, lang)
+        self.bars.set_label(word("simulated year", lang))
         self.title.axes.legend(loc="lower right", fontsize=8)
         plt.close(self.fig)
         self.fig.set_dpi(dpi)
@@ -318,7 +350,7 @@ class LiveTownshipBars:
             bar.set_width(v)
             self.ax.draw_artist(bar)
         self.ax.draw_artist(self.ticks)
-        self.title.set_text(f"Township populations, {year} (tick: {self.start_year})")
+        self.title.set_text(word("populations title", self.lang, year=year, start=self.start_year))
         self.ax.draw_artist(self.title)
         buf = io.BytesIO()
         Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buf, format="PNG", compress_level=1)
@@ -340,12 +372,13 @@ class LiveIndicators:
     """
 
     def __init__(self, targets: dict, indicators: list[str], years: tuple[int, int], label: str,
-                 width: float = 15, cols: int = 4, dpi: int = 80):
+                 width: float = 15, cols: int = 4, dpi: int = 80, lang: str = "en", labels: dict[str, str] | None = None):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         self.years = years
         empty = pd.DataFrame({"year": [years[0]], "scenario": [label], **{k: [np.nan] for k in indicators}})
-        self.fig = indicator_figure(empty, [label], targets, indicators, years=years, width=width, cols=cols)
+        self.fig = indicator_figure(empty, [label], targets, indicators, years=years, width=width, cols=cols, lang=lang,
+                                    labels=labels)
         plt.close(self.fig)  # out of pyplot's registry: garbage-collected with this object
         self.fig.set_dpi(dpi)
         self.canvas = FigureCanvasAgg(self.fig)

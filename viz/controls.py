@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from geo.region import RegionDataError, read_model
 from sim.params import Params
 from sim.scenario import Fertility, Hukou, Jobs
+from viz.words import in_language, scenario_title
 from workflow.scenarios import LoadedScenario, load_scenario, scenario_file
 
 SECTORS = Literal["primary", "secondary", "tertiary"]
@@ -151,14 +152,15 @@ def control_levers(region_folder: Path, config: ServerConfig, params: Params, sc
         if not values.get(t.key, t.checked):
             continue
         if t.scenario in scenario.chain:
-            lines.append(f"{t.label}：已包含在情景 {scenario.name} 中" if lang == "zh"
-                         else f"{t.label}: already in scenario {scenario.name}")
+            title = scenario_title(scenario.to_dict(), lang)
+            lines.append(f"{in_language(t.label, lang)}：已包含在情景“{title}”中" if lang == "zh"
+                         else f"{t.label}: already in scenario {title}")
             continue
         year = values.get(f"{t.key}_year")
         own = toggle_levers(region_folder, t, year)
         levers += own
         first = toggle_default_year(own)
-        lines.append(f"{t.label}：{first} 年起开通" if lang == "zh" else f"{t.label}: on from {first}")
+        lines.append(f"{in_language(t.label, lang)}：{first} 年起开通" if lang == "zh" else f"{t.label}: on from {first}")
     jobs = float(values.get("platform_jobs") or 0)
     if jobs > 0:
         platform = next((p for p in config.jobs.platforms if p.name == values.get("platform")), None)
@@ -168,7 +170,7 @@ def control_levers(region_folder: Path, config: ServerConfig, params: Params, sc
         years = (start + 1, start + config.jobs.build_years)
         levers.append(Jobs(type="jobs", township=platform.township, sector=platform.sector, jobs=jobs, years=years,
                            source=platform.source, note="added on the server"))
-        lines.append(f"{platform.name}：{years[0]}-{years[1]} 年新增{SECTOR_ZH[platform.sector]}岗位 {jobs:,.0f} 个" if lang == "zh"
+        lines.append(f"{in_language(platform.name, lang)}：{years[0]}-{years[1]} 年新增{SECTOR_ZH[platform.sector]}岗位 {jobs:,.0f} 个" if lang == "zh"
                      else f"{jobs:,.0f} {platform.sector} jobs at {platform.name}, {years[0]}-{years[1]}")
     openness = values.get("hukou_openness")
     if openness is not None and config.hukou is not None and abs(openness - params.moves.hukou_openness) > 1e-9:

@@ -32,6 +32,17 @@ def has_cjk_font() -> bool:
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
+    if any(f in names for f in CJK_FONTS):
+        return True
+    # matplotlib caches the font list once: a CJK font installed after that (e.g. by .ci/setup-browser) is not in
+    # the cache until it is rebuilt, so look for one among the system's font files
+    for path in font_manager.findSystemFonts():
+        if any(hint in Path(path).name.lower() for hint in ("wqy", "notosanscjk", "droidsansfallback", "uming")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    names = {f.name for f in font_manager.fontManager.ttflist}
     return any(f in names for f in CJK_FONTS)
 
 
@@ -50,9 +61,12 @@ def save_figure(fig, out: str | Path) -> Path:
     return out
 
 
-def township_label(t) -> str:
-    """Chinese and English name where a CJK font exists, English only otherwise."""
-    return f"{t.name_zh}\n{t.name_en}" if has_cjk_font() else t.name_en
+def township_label(t, lang: str = "en") -> str:
+    """A township's name on a chart: Chinese and English where a CJK font exists (Chinese only in a Chinese chart),
+    English only otherwise."""
+    if not has_cjk_font():
+        return t.name_en
+    return t.name_zh if lang == "zh" else f"{t.name_zh}\n{t.name_en}"
 
 
 def draw_region_map(region, year: int, out: str | Path, since: int | None = None, title: str | None = None) -> Path:

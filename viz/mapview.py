@@ -165,7 +165,7 @@ def network_geojson(model) -> dict:
 def township_card(model, region, code: str, lang: str = "en") -> list[tuple[str, str]]:
     """The figures shown for one township (hover or click): label, formatted value (labels in ``lang``: en or zh)."""
     info = region.township(code)
-    rows = [("乡镇" if lang == "zh" else "Township", f"{info.name_zh} {info.name_en}")]
+    rows = [("乡镇", info.name_zh) if lang == "zh" else ("Township", f"{info.name_zh} {info.name_en}")]
     for key, spec in MAP_INDICATORS.items():
         rows.append((spec.text(lang), spec.fmt.format(township_values(model, key)[code])))
     return rows

@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from geo.region import RegionDataError
-from viz.charts import chart_indicators, flow_map, indicator_chart, indicator_label, township_bars, township_map
+from viz.charts import chart_indicators, flow_map, indicator_chart, township_bars, township_map
 from viz.maps import save_figure
+from viz.words import (in_language, indicator_label, lever_sentence, region_labels, scenario_description,
+                       scenario_title)
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -51,7 +53,7 @@ def folder_kind(folder: Path) -> str:
     raise RegionDataError(folder, "not a run or compare folder (expected run.json from `run.py run` or compare.json from `run.py compare`)")
 
 
-def build_report(folder: Path, region, year: int | None = None) -> Path:
+def build_report(folder: Path, region, year: int | None = None, lang: str = "en") -> Path:
     """Write ``<folder>/report/report.html`` (self-contained) and its PNGs; return the HTML's path.
 
     Parameters
@@ -59,6 +61,8 @@ def build_report(folder: Path, region, year: int | None = None) -> Path:
     folder : written by ``run.py run`` or ``run.py compare``.
     region : the loaded region the folder was run on (names, polygons, targets).
     year : year of the maps and township tables (default: the run's last year).
+    lang : ``"zh"`` for a report in Chinese (every heading, table, chart and lever sentence; township names in
+        Chinese), ``"en"`` for English (township names Chinese first).
 
     Example
     -------
@@ -70,17 +74,18 @@ def build_report(folder: Path, region, year: int | None = None) -> Path:
     folder = Path(folder)
     kind = folder_kind(folder)
     with atomic_folder(folder / "report", "report") as tmp:
-        rep = _run_report(folder, region, year, tmp) if kind == "run" else _compare_report(folder, region, year, tmp)
-        (tmp / "report.html").write_text(render_html(rep), encoding="utf-8")
+        make = _run_report if kind == "run" else _compare_report
+        rep = make(folder, region, year, tmp, lang)
+        (tmp / "report.html").write_text(render_html(rep, lang), encoding="utf-8")
     return folder / "report" / "report.html"
 
 
-def render_html(rep: Report) -> str:
+def render_html(rep: Report, lang: str = "en") -> str:
     """The report as one HTML page with every picture embedded as a data URL."""
     parts = [f"<h1>{html.escape(rep.title)}</h1>", f"<p class='meta'>{html.escape(rep.subtitle)}</p>"]
     for heading, body in rep.sections:
         parts.append((f"<h2>{html.escape(heading)}</h2>\n" if heading else "") + body)
-    return ("<!doctype html><html lang='zh-Hans'><head><meta charset='utf-8'>"
+    return (f"<!doctype html><html lang='{'zh-Hans' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"
             f"<title>{html.escape(rep.title)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
 
@@ -145,10 +150,10 @@ def table_html(rows: list[dict], caption: str = "", classes: dict | None = None)
 
 
 def _status_class(text: str) -> str:
-    """Colour a cell that ends in a target verdict ("... met (..)" or "... not met (..)")."""
-    if "not met" in text:
+    """Colour a cell that ends in a target verdict ("... met (..)" or "... not met (..)"; 达到 or 未达到 in Chinese)."""
+    if "not met" in text or "未达到" in text:
         return "unmet"
-    if text == "met" or " met (" in text or text.endswith(" met"):
+    if text == "met" or " met (" in text or text.endswith(" met") or "达到" in text:
         return "met"
     return ""
 
@@ -157,81 +162,129 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.0f}" if unit == "persons" else f"{value:.4g}" if unit not in ("share", "ratio") else f"{value:.2%}"
 
 
-def _target_rows_run(region, county: pd.DataFrame) -> list[dict]:
+def _t(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _verdict(met: bool, lang: str) -> str:
+    # the cell colour (_status_class) reads the English words; Chinese cells carry their own class
+    return _t(lang, "met" if met else "not met", "达到" if met else "未达到")
+
+
+VERDICT_CLASSES = {"达到": "met", "未达到": "unmet", "met": "met", "not met": "unmet"}
+
+
+def _target_rows_run(region, county: pd.DataFrame, lang: str = "en") -> list[dict]:
     from workflow.compare import target_checks
 
-    return [{"indicator": r["label"], "year": r["year"], "simulated": _fmt(r["value"], r["unit"]),
-             "target": f"{'≥' if r['kind'] == 'min' else '≤'} {_fmt(r['goal'], r['unit'])}",
-             "met": "met" if r["met"] else "not met"} for r in target_checks(region.config.targets, county)]
+    return [{_t(lang, "indicator", "指标"): in_language(r["label"], lang), _t(lang, "year", "年份"): r["year"],
+             _t(lang, "simulated", "模拟值"): _fmt(r["value"], r["unit"]),
+             _t(lang, "target", "目标"): f"{'≥' if r['kind'] == 'min' else '≤'} {_fmt(r['goal'], r['unit'])}",
+             _t(lang, "met", "是否达到"): _verdict(r["met"], lang)} for r in target_checks(region.config.targets, county)]
 
 
-def _township_names(region) -> pd.DataFrame:
-    return pd.DataFrame([{"township": t.code, "中文名": t.name_zh, "name": t.name_en} for t in region.townships])
+def _names(region, code: str, lang: str) -> dict:
+    """A township's name columns, Chinese first (Chinese only in a Chinese report)."""
+    t = region.township(code)
+    if lang == "zh":
+        return {"乡镇": t.name_zh}
+    return {"中文名": t.name_zh, "township": t.name_en}
 
 
-def _provenance_rows(meta: dict, keys: list[str]) -> list[dict]:
-    return [{"field": k, "value": json.dumps(meta[k], ensure_ascii=False) if isinstance(meta[k], (list, dict)) else str(meta[k])}
+def _provenance_rows(meta: dict, keys: list[str], lang: str = "en") -> list[dict]:
+    # the keys are run.json's own field names: kept as they are so a reader can find them in the file
+    return [{_t(lang, "field", "字段"): k,
+             _t(lang, "value", "取值"): json.dumps(meta[k], ensure_ascii=False) if isinstance(meta[k], (list, dict)) else str(meta[k])}
             for k in keys if k in meta]
 
 
-def _run_report(folder: Path, region, year: int | None, out: Path) -> Report:
+def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "en") -> Report:
     meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     county = pd.read_csv(folder / "county.csv")
     towns = pd.read_csv(folder / "townships.csv", dtype={"township": str})
     start, last = int(county.year.min()), int(county.year.max())
     year = _check_year(folder, year, last, county.year)
     scenario = meta.get("scenario", "run")
-    rep = Report(title=f"{region.config.name}: scenario {scenario}, {start}–{last}",
-                 subtitle=f"Report made {_today()} from the run folder “{folder.name}”. One run: seed {meta.get('seed')}, "
-                          f"scale {meta.get('scale')} (counts at full scale).")
-    rep.sections.append(("Summary", _run_summary(region, county, start, last)))
-    rep.sections.append(("Plan targets (simulated vs target)",
-                         table_html(_target_rows_run(region, county), classes={"met": "met", "not met": "unmet"})))
+    detail = meta.get("scenario_detail", {}) or {"name": scenario}
+    title = scenario_title(detail, lang)
+    place = _region_name(region, lang)
+    labels = region_labels(region.config)
+    rep = Report(title=_t(lang, f"{place}: {title}, {start}–{last}", f"{place}：{title}，{start}–{last}年"),
+                 subtitle=_t(lang, f"Report made {_today()} from the run folder “{folder.name}” (scenario {scenario}). One run: "
+                                   f"seed {meta.get('seed')}, scale {meta.get('scale')} (counts at full scale).",
+                             f"报告生成于 {_today()}，来自运行文件夹“{folder.name}”（情景代码 {scenario}）。单次运行：随机种子 "
+                             f"{meta.get('seed')}，抽样比例 {meta.get('scale')}（人数已换算为全县规模）。"))
+    rep.sections.append((_t(lang, "Summary", "摘要"), _run_summary(region, county, start, last, lang)))
+    rep.sections.append((_t(lang, "Plan targets (simulated vs target)", "规划目标（模拟值与目标值）"),
+                         table_html(_target_rows_run(region, county, lang), classes=VERDICT_CLASSES)))
     county = county.assign(scenario=scenario, seed=meta.get("seed", 0))
     indicators = chart_indicators(county.columns)
     img = indicator_chart(county, [scenario], region.config.targets, out / "indicators.png", indicators,
-                          title=f"County indicators, scenario {scenario}, seed {meta.get('seed')}")
-    rep.sections.append(("County indicators", figure_html(img, "County indicators over time; triangles are the plan's targets (▲ at least, ▼ at most)")))
+                          title=_t(lang, f"County indicators, {title}, seed {meta.get('seed')}",
+                                   f"县域指标：{title}，随机种子 {meta.get('seed')}"),
+                          lang=lang, labels=labels, names={scenario: title})
+    rep.sections.append((_t(lang, "County indicators", "县域指标"), figure_html(img, _t(
+        lang, "County indicators over time; triangles are the plan's targets (▲ at least, ▼ at most)",
+        "县域指标随时间变化；三角形为规划目标（▲ 下限，▼ 上限）"))))
 
     now = towns[towns.year == year].set_index("township")
     first = towns[towns.year == start].set_index("township")
     change = 100 * (now.population / first.population - 1)
-    map_img = township_map(region, change, f"population change {start}–{year} (%)",
-                           f"Population change by township, {start}–{year} (%)", "{:+.1f}%", out / f"change_{year}.png")
-    pop_img = township_map(region, now.population, f"residents {year}", f"Resident population by township, {year}",
-                           "{:,.0f}", out / f"population_{year}.png", diverging=False)
-    bars = save_figure(township_bars(region, now.population, first.population, year, start), out / f"townships_{year}.png")
+    map_img = township_map(region, change, _t(lang, f"population change {start}–{year} (%)", f"{start}–{year}年人口变化（%）"),
+                           _t(lang, f"Population change by township, {start}–{year} (%)", f"{start}–{year}年各乡镇人口变化（%）"),
+                           "{:+.1f}%", out / f"change_{year}.png", lang=lang)
+    pop_img = township_map(region, now.population, _t(lang, f"residents {year}", f"{year}年常住人口"),
+                           _t(lang, f"Resident population by township, {year}", f"{year}年各乡镇常住人口"),
+                           "{:,.0f}", out / f"population_{year}.png", diverging=False, lang=lang)
+    bars = save_figure(township_bars(region, now.population, first.population, year, start, lang=lang),
+                       out / f"townships_{year}.png")
     flows_html = ""
     if (folder / "flows.parquet").exists():
         flows = pd.read_parquet(folder / "flows.parquet")
         flows = flows[(flows.year > start) & (flows.year <= year)]
-        flow_img = flow_map(region, flows, f"Moves between townships, {start + 1}–{year} (flows.parquet)", out / f"flows_{year}.png")
-        flows_html = figure_html(flow_img, f"The largest moves between townships, {start + 1}–{year}, summed over the years")
-    rep.sections.append(("Maps", figure_html(pop_img, f"Residents by township, {year}")
-                         + figure_html(map_img, f"Population change since {start}; red = loss, blue = gain")
-                         + figure_html(bars, f"Township populations {year}, tick = {start}") + flows_html))
-    names = _township_names(region).set_index("township")
+        flow_img = flow_map(region, flows, _t(lang, f"Moves between townships, {start + 1}–{year} (flows.parquet)",
+                                              f"{start + 1}–{year}年乡镇间迁移（flows.parquet）"),
+                            out / f"flows_{year}.png", lang=lang)
+        flows_html = figure_html(flow_img, _t(lang, f"The largest moves between townships, {start + 1}–{year}, summed over the years",
+                                              f"{start + 1}–{year}年乡镇间最大的迁移流（各年合计）"))
+    rep.sections.append((_t(lang, "Maps", "地图"),
+                         figure_html(pop_img, _t(lang, f"Residents by township, {year}", f"{year}年各乡镇常住人口"))
+                         + figure_html(map_img, _t(lang, f"Population change since {start}; red = loss, blue = gain",
+                                                   f"{start}年以来的人口变化；红色为减少，蓝色为增加"))
+                         + figure_html(bars, _t(lang, f"Township populations {year}, tick = {start}",
+                                                f"{year}年各乡镇常住人口，刻度为{start}年")) + flows_html))
     rows = []
     for code in region.codes:
         urban = now.urban_population[code] / now.population[code] if now.population[code] else 0.0
-        rows.append({"code": code, "中文名": names.loc[code, "中文名"], "name": names.loc[code, "name"],
-                     f"residents {start}": f"{first.population[code]:,.0f}", f"residents {year}": f"{now.population[code]:,.0f}",
-                     "change": f"{change[code]:+.1f}%", f"urban share {year}": f"{urban:.1%}"})
-    rep.sections.append((f"Townships, {year}", table_html(rows)))
+        rows.append({**_names(region, code, lang), _t(lang, "code", "代码"): code,
+                     _t(lang, f"residents {start}", f"{start}年常住人口"): f"{first.population[code]:,.0f}",
+                     _t(lang, f"residents {year}", f"{year}年常住人口"): f"{now.population[code]:,.0f}",
+                     _t(lang, "change", "变化"): f"{change[code]:+.1f}%",
+                     _t(lang, f"urban share {year}", f"{year}年城镇人口占比"): f"{urban:.1%}"})
+    rep.sections.append((_t(lang, f"Townships, {year}", f"{year}年各乡镇"), table_html(rows)))
     if "workers" in now:  # runs made before the labour account have no labour columns
-        rows = [{"code": code, "中文名": names.loc[code, "中文名"], "name": names.loc[code, "name"],
-                 "jobs": f"{now.jobs[code]:,.0f}", "filled": f"{now.workers[code]:,.0f}",
-                 "unfilled": f"{now.job_vacancies[code]:,.0f}", "employed residents": f"{now.employed_residents[code]:,.0f}",
-                 "commuting in": f"{now.in_commuters[code]:,.0f}", "commuting out": f"{now.out_commuters[code]:,.0f}",
-                 "of whom outside the region": f"{now.out_commuters_external[code]:,.0f}"} for code in region.codes]
-        rep.sections.append((f"Jobs and commuting, {year}", "<p>Jobs filled = residents and in-commuters working in the "
-                             "township; commuting in/out counts other townships and the neighbouring labour markets.</p>"
-                             + table_html(rows)))
-    rep.sections.append(("Levers of the scenario", _levers_html(meta.get("scenario_detail", {}))))
-    rep.sections.append(("Provenance", table_html(_provenance_rows(meta, [
+        rows = [{**_names(region, code, lang), _t(lang, "code", "代码"): code,
+                 _t(lang, "jobs", "就业岗位"): f"{now.jobs[code]:,.0f}", _t(lang, "filled", "已填补"): f"{now.workers[code]:,.0f}",
+                 _t(lang, "unfilled", "空缺"): f"{now.job_vacancies[code]:,.0f}",
+                 _t(lang, "employed residents", "就业居民"): f"{now.employed_residents[code]:,.0f}",
+                 _t(lang, "commuting in", "通勤流入"): f"{now.in_commuters[code]:,.0f}",
+                 _t(lang, "commuting out", "通勤流出"): f"{now.out_commuters[code]:,.0f}",
+                 _t(lang, "of whom outside the region", "其中流出本地区"): f"{now.out_commuters_external[code]:,.0f}"}
+                for code in region.codes]
+        rep.sections.append((_t(lang, f"Jobs and commuting, {year}", f"{year}年就业与通勤"), _t(
+            lang, "<p>Jobs filled = residents and in-commuters working in the township; commuting in/out counts other "
+                  "townships and the neighbouring labour markets.</p>",
+            "<p>已填补岗位 = 在本乡镇工作的居民和通勤流入者；通勤流入、流出包括其他乡镇和周边劳动力市场。</p>")
+            + table_html(rows)))
+    rep.sections.append((_t(lang, f"What the scenario does: {title}", f"情景内容：{title}"), _levers_html(detail, region, lang)))
+    rep.sections.append((_t(lang, "Provenance", "数据来源与可复现信息"), table_html(_provenance_rows(meta, [
         "region", "region_name", "scenario", "start", "end", "seed", "scale", "version", "git_commit", "git_dirty",
-        "parameter_overrides", "runtime_seconds", "households_simulated_at_end"]))))
+        "parameter_overrides", "runtime_seconds", "households_simulated_at_end"], lang))))
     return rep
+
+
+def _region_name(region, lang: str) -> str:
+    return (getattr(region.config, "name_local", None) or region.config.name) if lang == "zh" else region.config.name
 
 
 def _today() -> str:
@@ -240,84 +293,113 @@ def _today() -> str:
     return datetime.date.today().isoformat()
 
 
-def _run_summary(region, county: pd.DataFrame, start: int, last: int) -> str:
+def _run_summary(region, county: pd.DataFrame, start: int, last: int, lang: str = "en") -> str:
     """Two sentences: residents at the start and the end, and how many plan targets are met."""
     c = county.set_index("year")
     from workflow.compare import target_checks
 
     checks = [r for r in target_checks(region.config.targets, county) if r.get("met") is not None]
     met = sum(bool(r["met"]) for r in checks)
-    text = (f"Residents {c.population.loc[start]:,.0f} in {start} and {c.population.loc[last]:,.0f} in {last} "
-            f"({c.population.loc[last] / c.population.loc[start] - 1:+.1%}).")
+    p0, p1 = c.population.loc[start], c.population.loc[last]
+    text = _t(lang, f"Residents {p0:,.0f} in {start} and {p1:,.0f} in {last} ({p1 / p0 - 1:+.1%}).",
+              f"常住人口 {start}年 {p0:,.0f} 人，{last}年 {p1:,.0f} 人（{p1 / p0 - 1:+.1%}）。")
     if "primacy" in c:
-        text += f" Main-centre share {c.primacy.loc[start]:.1%} → {c.primacy.loc[last]:.1%}."
+        text += _t(lang, f" Main-centre share {c.primacy.loc[start]:.1%} → {c.primacy.loc[last]:.1%}.",
+                   f"主中心首位度 {c.primacy.loc[start]:.1%} → {c.primacy.loc[last]:.1%}。")
     if checks:
-        text += f" {met} of {len(checks)} plan targets met."
+        text += _t(lang, f" {met} of {len(checks)} plan targets met.", f"{len(checks)} 项规划目标中达到 {met} 项。")
     elif region.config.targets:
-        text += f" None of the plan's target years falls in {start}–{last}."
+        text += _t(lang, f" None of the plan's target years falls in {start}–{last}.", f"规划目标年份均不在 {start}–{last} 年内。")
     else:
-        text += " The region has no plan targets."
+        text += _t(lang, " The region has no plan targets.", "本地区没有规划目标。")
     return f"<p>{html.escape(text)}</p>"
 
 
 def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], reference: str, last: int,
-                     noise_word: str = "seed noise") -> str:
+                     noise_word: str = "seed noise", lang: str = "en", names: dict | None = None) -> str:
     """One sentence per scenario: its residents in the last year against the reference, with the interval."""
+    names = names or {}
+    ref = names.get(reference, reference)
     items = []
     for s in scenarios:
         r = summary[(summary.scenario == s) & (summary.indicator == "population") & (summary.year == last)]
         if r.empty:
             continue
         r = r.iloc[0]
+        title = names.get(s, s)
         if s == reference:
-            items.append(f"{s}: {r['mean']:,.0f} residents in {last}.")
+            items.append(_t(lang, f"{title}: {r['mean']:,.0f} residents in {last}.", f"{title}：{last}年常住人口 {r['mean']:,.0f} 人。"))
         else:
-            noise = f"beyond {noise_word}" if r.diff_p05 > 0 or r.diff_p95 < 0 else f"within {noise_word}"
-            items.append(f"{s}: {r.diff_mean:+,.0f} residents against {reference} in {last} "
-                         f"[{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}], {noise}.")
+            beyond = r.diff_p05 > 0 or r.diff_p95 < 0
+            noise = _t(lang, f"beyond {noise_word}" if beyond else f"within {noise_word}",
+                       f"超出{noise_word}" if beyond else f"在{noise_word}范围内")
+            items.append(_t(lang, f"{title}: {r.diff_mean:+,.0f} residents against {ref} in {last} "
+                                  f"[{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}], {noise}.",
+                            f"{title}：{last}年常住人口比“{ref}”{r.diff_mean:+,.0f} 人"
+                            f"（90% 区间 {r.diff_p05:+,.0f} 至 {r.diff_p95:+,.0f}），{noise}。"))
     return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
 
 
-def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report:
+def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str = "en") -> Report:
     from viz.charts import difference_map
 
     meta = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
     summary = pd.read_csv(folder / "summary.csv")
     county = pd.read_csv(folder / "county_runs.csv")
     scenarios, reference = meta["scenarios"], meta["reference"]
+    details = {s: meta.get("scenario_runs", {}).get(s, {}).get("scenario_detail", {}) or {"name": s} for s in scenarios}
+    names = {s: scenario_title(details[s], lang) for s in scenarios}
+    ref = names[reference]
     last = int(county.year.max())
     year = _check_year(folder, year, last, county.year)
+    labels = region_labels(region.config)
+    place = _region_name(region, lang)
     sets = (meta.get("parameter_sets") or {}).get("members")
+    n_seeds = len(meta["seeds"])
     if sets:
-        what = (f"{len(meta['seeds'])} seeds x {len(sets)} parameter sets from a history match per scenario (paired by set "
-                f"and seed), scale {meta['scale']}; intervals are 5%–95% over sets and seeds: parameter uncertainty and "
-                "seed noise together.")
-        noise_word = "parameter uncertainty and seed noise"
+        what = _t(lang, f"{n_seeds} seeds x {len(sets)} parameter sets from a history match per scenario (paired by set "
+                        f"and seed), scale {meta['scale']}; intervals are 5%–95% over sets and seeds: parameter uncertainty "
+                        "and seed noise together.",
+                  f"每个情景 {n_seeds} 个随机种子 × {len(sets)} 组历史拟合参数（按参数组和种子配对），抽样比例 {meta['scale']}；"
+                  "区间为各参数组和种子的 5%–95%，同时反映参数不确定性和随机波动。")
+        noise_word = _t(lang, "parameter uncertainty and seed noise", "参数不确定性和随机波动")
     else:
-        what = (f"{len(meta['seeds'])} seeds per scenario (common random numbers), scale {meta['scale']}; intervals are "
-                "5%–95% over seeds: seed noise only, one parameter set (params.yaml).")
-        noise_word = "seed noise"
-    rep = Report(title=f"{region.config.name}: {len(scenarios)} scenarios compared, {meta['start']}–{meta['end']}",
-                 subtitle=f"Report made {_today()} from the compare folder “{folder.name}”. {what} Reference: {reference}.")
-    rep.sections.append(("Summary", _compare_summary(region, summary, scenarios, reference, last, noise_word)))
+        what = _t(lang, f"{n_seeds} seeds per scenario (common random numbers), scale {meta['scale']}; intervals are "
+                        "5%–95% over seeds: seed noise only, one parameter set (params.yaml).",
+                  f"每个情景 {n_seeds} 个随机种子（共同随机数），抽样比例 {meta['scale']}；区间为各种子的 5%–95%，"
+                  "仅反映随机波动，参数为一组（params.yaml）。")
+        noise_word = _t(lang, "seed noise", "随机波动")
+    rep = Report(title=_t(lang, f"{place}: {len(scenarios)} scenarios compared, {meta['start']}–{meta['end']}",
+                          f"{place}：{len(scenarios)} 个情景比较，{meta['start']}–{meta['end']}年"),
+                 subtitle=_t(lang, f"Report made {_today()} from the compare folder “{folder.name}”. {what} Reference: {ref}.",
+                             f"报告生成于 {_today()}，来自比较文件夹“{folder.name}”。{what}参照情景：{ref}。"))
+    rep.sections.append((_t(lang, "Summary", "摘要"),
+                         _compare_summary(region, summary, scenarios, reference, last, noise_word, lang, names)))
+    rep.sections.append((_t(lang, "The scenarios", "情景"), _scenario_list(details, names, lang)))
     rows = []
     with_target = summary[summary.target.notna()] if "target" in summary.columns else summary.iloc[0:0]
     for (ind, y), g in with_target.groupby(["indicator", "year"], sort=False):
         t = region.config.targets.get(ind)
         unit = t.unit if t else "share"
-        row = {"indicator": t.label if t else ind, "year": int(y),
-               "target": f"{'≥' if g.kind.iloc[0] == 'min' else '≤'} {_fmt(g.target.iloc[0], unit)}"}
+        row = {_t(lang, "indicator", "指标"): in_language(t.label, lang) if t else ind, _t(lang, "year", "年份"): int(y),
+               _t(lang, "target", "目标"): f"{'≥' if g.kind.iloc[0] == 'min' else '≤'} {_fmt(g.target.iloc[0], unit)}"}
         for s in scenarios:
             r = g[g.scenario == s]
             if len(r):
                 r = r.iloc[0]
-                row[s] = f"{_fmt(r['mean'], unit)} [{_fmt(r.p05, unit)}–{_fmt(r.p95, unit)}] {'met' if r.met else 'not met'} ({r.met_share:.0%} of seeds)"
+                row[names[s]] = (f"{_fmt(r['mean'], unit)} [{_fmt(r.p05, unit)}–{_fmt(r.p95, unit)}] {_verdict(r.met, lang)} "
+                                 + _t(lang, f"({r.met_share:.0%} of seeds)", f"（{r.met_share:.0%} 的种子达到）"))
         rows.append(row)
-    rep.sections.append(("Plan targets by scenario (mean [5%–95%], met by the mean, share of seeds meeting it)", table_html(rows)))
-    rep.sections.append((f"Differences from {reference} (mean over seeds, paired by seed, [5%, 95%])",
-                         table_html(_difference_rows(summary, scenarios, reference, last))))
-    img = indicator_chart(county, scenarios, region.config.targets, out / "indicators.png")
-    rep.sections.append(("County indicators", figure_html(img, "Mean over seeds with the 90% band; triangles are the plan's targets")))
+    rep.sections.append((_t(lang, "Plan targets by scenario (mean [5%–95%], met by the mean, share of seeds meeting it)",
+                            "各情景的规划目标（均值 [5%–95%]，按均值判断是否达到，达到目标的种子比例）"), table_html(rows)))
+    rep.sections.append((_t(lang, f"Differences from {ref} (mean over seeds, paired by seed, [5%, 95%])",
+                            f"与“{ref}”的差值（按随机种子配对的均值 [5%, 95%]）"),
+                         table_html(_difference_rows(summary, scenarios, reference, last, lang, labels, names))))
+    img = indicator_chart(county, scenarios, region.config.targets, out / "indicators.png", lang=lang, labels=labels,
+                          names=names)
+    rep.sections.append((_t(lang, "County indicators", "县域指标"), figure_html(img, _t(
+        lang, "Mean over seeds with the 90% band; triangles are the plan's targets",
+        "各随机种子的均值及 90% 区间；三角形为规划目标"))))
     diff_file = folder / f"township_difference_{year}.csv"
     maps = []
     if diff_file.exists():
@@ -325,49 +407,81 @@ def _compare_report(folder: Path, region, year: int | None, out: Path) -> Report
         for s in scenarios:
             if s == reference:
                 continue
-            maps.append(figure_html(difference_map(region, diff[diff.scenario == s], s, reference, year, out / f"difference_{s}_{year}.png"),
-                                    f"Township residents in {s} minus {reference}, {year} (mean over seeds)"))
-        names = _township_names(region)
-        wide = diff.pivot(index="township", columns="scenario", values="diff_mean").reset_index().merge(names, on="township")
-        trows = [{"code": r.township, "中文名": r["中文名"], "name": r["name"],
-                  **{f"{s} − {reference}": f"{r[s]:+,.0f}" for s in scenarios if s != reference and s in wide.columns}}
-                 for _, r in wide.iterrows()]
-        maps.append(table_html(trows, caption=f"Township residents, difference from {reference}, {year}"))
-    rep.sections.append((f"Where people live, {year}", "".join(maps) or f"<p>(no township_difference_{year}.csv in the folder)</p>"))
+            maps.append(figure_html(difference_map(region, diff[diff.scenario == s], s, reference, year,
+                                                   out / f"difference_{s}_{year}.png", lang=lang, names=names),
+                                    _t(lang, f"Township residents in {names[s]} minus {ref}, {year} (mean over seeds)",
+                                       f"{year}年各乡镇常住人口：“{names[s]}”减“{ref}”（各种子均值）")))
+        maps.append(table_html(_township_difference_rows(region, diff, scenarios, reference, lang, names),
+                               caption=_t(lang, f"Township residents, difference from {ref}, {year}: mean of the paired "
+                                                f"differences [5%, 95%]; * the interval excludes 0",
+                                          f"{year}年各乡镇常住人口与“{ref}”之差：配对差值均值 [5%, 95%]；* 表示区间不含 0")))
+    rep.sections.append((_t(lang, f"Where people live, {year}", f"{year}年人口分布"),
+                         "".join(maps) or f"<p>(no township_difference_{year}.csv in the folder)</p>"))
     for s in scenarios:
-        detail = meta.get("scenario_runs", {}).get(s, {}).get("scenario_detail", {})
-        rep.sections.append((f"Levers of {s}", _levers_html(detail)))
-    rep.sections.append(("Provenance", table_html(_provenance_rows(meta, [
+        rep.sections.append((_t(lang, f"What the scenario does: {names[s]}", f"情景内容：{names[s]}"),
+                             _levers_html(details[s], region, lang)))
+    rep.sections.append((_t(lang, "Provenance", "数据来源与可复现信息"), table_html(_provenance_rows(meta, [
         "region", "scenarios", "reference", "seeds", "scale", "start", "end", "common_random_numbers", "version",
-        "git_commit", "git_dirty"]))))
+        "git_commit", "git_dirty"], lang))))
     return rep
 
 
-def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str, last: int) -> list[dict]:
+def _scenario_list(details: dict, names: dict, lang: str) -> str:
+    """Each scenario's title, code name (as run.py knows it) and description."""
+    items = [f"<li><b>{html.escape(names[s])}</b> <small>({html.escape(s)})</small>: "
+             f"{html.escape(scenario_description(d, lang))}</li>" for s, d in details.items()]
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], reference: str, lang: str,
+                              names: dict) -> list[dict]:
+    """One row per township (Chinese name first): each scenario's paired difference from the reference with its
+    interval, starred where the interval excludes 0."""
+    d = diff.set_index(["scenario", "township"])
+    rows = []
+    for code in region.codes:
+        row = {**_names(region, code, lang), _t(lang, "code", "代码"): code}
+        for s in scenarios:
+            if s == reference or (s, code) not in d.index:
+                continue
+            r = d.loc[(s, code)]
+            star = "*" if ("diff_p05" in r and (r.diff_p05 > 0 or r.diff_p95 < 0)) else ""
+            interval = f" [{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}]" if "diff_p05" in r else ""
+            row[names[s]] = f"{r.diff_mean:+,.0f}{interval}{star}"
+        rows.append(row)
+    return rows
+
+
+def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str, last: int, lang: str = "en",
+                     labels: dict | None = None, names: dict | None = None) -> list[dict]:
     """One row per chart indicator and target year, one column per scenario: its paired difference from the reference."""
+    names = names or {}
     years = sorted({y for y in (2025, 2030, 2035, last) if y in set(summary.year)})
     rows = []
     for ind in chart_indicators(list(dict.fromkeys(summary.indicator))):
-        label, unit = indicator_label(ind)
-        f = (lambda v: f"{v:+,.0f}") if unit == "persons" else (lambda v: f"{100 * v:+.2f} pt")
+        label, unit = indicator_label(ind, lang, labels)
+        f = (lambda v: f"{v:+,.0f}") if unit == "persons" else (lambda v: f"{100 * v:+.2f}")
+        after = "" if unit == "persons" else _t(lang, " pt", " 个百分点")
         for y in years:
-            row = {"indicator": label, "year": y}
+            row = {_t(lang, "indicator", "指标"): label, _t(lang, "year", "年份"): y}
             for s in scenarios:
                 if s == reference:
                     continue
                 r = summary[(summary.scenario == s) & (summary.indicator == ind) & (summary.year == y)]
                 if len(r):
                     r = r.iloc[0]
-                    row[s] = f"{f(r.diff_mean)} [{f(r.diff_p05)}, {f(r.diff_p95)}]"
+                    row[names.get(s, s)] = f"{f(r.diff_mean)} [{f(r.diff_p05)}, {f(r.diff_p95)}]{after}"
             rows.append(row)
     return rows
 
 
-def _levers_html(detail: dict) -> str:
-    desc = f"<p>{html.escape(detail.get('description', ''))}</p>" if detail.get("description") else ""
-    rows = [{"type": lv.get("type", ""), "what": ", ".join(f"{k}={v}" for k, v in lv.items() if k not in ("type", "source", "note")),
-             "source": lv.get("source", "")} for lv in detail.get("levers", [])]
-    return desc + (table_html(rows) if rows else "<p>No levers (the baseline).</p>")
+def _levers_html(detail: dict, region=None, lang: str = "en") -> str:
+    """The scenario's description and one sentence per lever (what it does, where, when), with its source."""
+    text = scenario_description(detail, lang)
+    desc = f"<p>{html.escape(text)}</p>" if text else ""
+    rows = [{_t(lang, "lever", "政策"): lever_sentence(lv, region, lang), _t(lang, "source", "依据"): lv.get("source", "")}
+            for lv in detail.get("levers", [])]
+    return desc + (table_html(rows) if rows else _t(lang, "<p>No levers (the baseline).</p>", "<p>无政策变化（基准情景）。</p>"))
 
 
 def _check_year(folder: Path, year: int | None, last: int, years: pd.Series) -> int:

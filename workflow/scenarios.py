@@ -21,12 +21,16 @@ class LoadedScenario:
     description: str
     chain: list[str]                      # the scenarios whose levers are included, bases first
     levers: list = field(default_factory=list)
+    title: str = ""
+    title_zh: str = ""
+    description_zh: str = ""
     origins: list[tuple[Path, int]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """For run.json: the scenario as run, levers included."""
-        return {"name": self.name, "description": self.description, "chain": self.chain,
+        return {"name": self.name, "title": self.title, "title_zh": self.title_zh, "description": self.description,
+                "description_zh": self.description_zh, "chain": self.chain,
                 "files": [str(f) for f in self.files],
                 "levers": [lv.model_dump(mode="json", by_alias=True, exclude_defaults=True) for lv in self.levers]}
 
@@ -73,7 +77,8 @@ def load_scenario(region_folder: Path, name: str) -> LoadedScenario:
     """
     top_path = scenario_file(region_folder, name)
     top = _read(top_path)
-    out = LoadedScenario(name=top.name, description=top.description, chain=[])
+    out = LoadedScenario(name=top.name, description=top.description, chain=[], title=top.title, title_zh=top.title_zh,
+                         description_zh=top.description_zh)
     done: set[Path] = set()
 
     def visit(sc_name: str, path: Path, sc: Scenario, trail: list[str]) -> None:
@@ -115,9 +120,11 @@ def build_interventions(region: Region, scenario: LoadedScenario, start: int, en
 SCENARIO_NAME = r"[A-Za-z0-9][A-Za-z0-9_\-]{0,59}"
 
 
-def scenario_yaml(name: str, description: str, base: str | None, levers: list, header: str = "") -> str:
+def scenario_yaml(name: str, description: str, base: str | None, levers: list, header: str = "",
+                  titles: dict[str, str] | None = None) -> str:
     """A scenario file's text: ``name``, ``description``, the ``base`` scenario it extends and its own ``levers``
-    (lever objects, written as the scenario format spells them), after ``header`` comment lines.
+    (lever objects, written as the scenario format spells them), after ``header`` comment lines. ``titles`` may give
+    ``title``, ``title_zh`` and ``description_zh``.
 
     The text reads back with :func:`load_scenario` into the same levers.
 
@@ -134,7 +141,10 @@ def scenario_yaml(name: str, description: str, base: str | None, levers: list, h
     """
     import yaml
 
-    doc = {"name": name, "description": description}
+    doc = {"name": name, **{k: v for k, v in (titles or {}).items() if k in ("title", "title_zh") and v},
+           "description": description}
+    if (titles or {}).get("description_zh"):
+        doc["description_zh"] = titles["description_zh"]
     if base:
         doc["base"] = base
     doc["levers"] = [lv.model_dump(mode="json", by_alias=True, exclude_defaults=True) for lv in levers]
