@@ -23,7 +23,7 @@ from sim.population import DORM, OWNER, RENTER, Population
 class ChoiceContext:
     """What households know about places this year (township arrays; housing by [urban, rural] part)."""
 
-    access: np.ndarray       # (n,) jobs within reach (gravity, neighbouring cities included), relative to the start-year county mean
+    access: np.ndarray       # (n,) jobs within reach (gravity, neighbouring cities included), relative to this year's county mean
     wage: np.ndarray         # (n,) wage index (labour-market tightness), 1 = county
     price: np.ndarray        # (n, 2) housing cost index relative to the county, per part
     services: np.ndarray     # (n,) 0-1
@@ -31,7 +31,6 @@ class ChoiceContext:
     minutes: np.ndarray      # (n, n) travel minutes between seats
     target_vacancy: float | np.ndarray  # (n, 2) vacancy at which a part is in balance (sim.housing.equilibrium_vacancy)
     size: np.ndarray | None = None  # (n, 2) housing units per part: a place's size (None = equal sizes)
-    leave_reference: np.ndarray | None = None  # (n, 2) place utilities of the start year without constants (None = this year's)
     commute: np.ndarray | None = None  # (n, n_places) commute minutes from each township to each workplace (None = no workplaces)
     constants: np.ndarray | None = None  # (n, 2) alternative-specific constants per township part (None = none)
 
@@ -90,7 +89,7 @@ def cell_probabilities(ctx: ChoiceContext, m: Moves) -> np.ndarray:
     dist = np.repeat(ctx.minutes, 2, axis=1) / 60.0               # (n, 2n)
     own_town = np.repeat(np.eye(n, dtype=bool), 2, axis=1)
     dist[own_town] = 0.0                                          # moves within the township
-    ref = base.reshape(n, 2) if ctx.leave_reference is None else ctx.leave_reference + (0.0 if ctx.constants is None else ctx.constants)
+    ref = base.reshape(n, 2)
     local = np.array([0.0, 1.0])
     # axes: origin i, part, local, anchor, jobless, alternative
     v = (base - m.beta_distance_per_hour * dist)[:, None, None, None, None, :]
@@ -102,8 +101,9 @@ def cell_probabilities(ctx: ChoiceContext, m: Moves) -> np.ndarray:
     stay[np.arange(n), 1, np.arange(n) * 2 + 1] = m.stay_bonus
     v = v + stay[:, :, None, None, None, :]
     v = np.broadcast_to(v, (n, 2, 2, a, 2, 2 * n))
-    # Leaving is valued against the place as it was at the start: a place that has improved since
-    # keeps more of its people, one that has declined loses more. A lost job pushes people out.
+    # Leaving is valued against the place as it is this year: what holds people in the county is what ties them to
+    # it (staying, local ties, a commute that would be lost, the other places within reach), not how a place's
+    # utility compares with an earlier year's. A lost job pushes people out.
     leave = (ref[:, :, None, None, None] + m.leave_constant + ((1 - local) * m.leave_migrant)[None, None, :, None, None]
              + (np.array([0.0, 1.0]) * m.beta_jobless_leave)[None, None, None, None, :])
     leave = np.broadcast_to(leave, (n, 2, 2, a, 2))[..., None]
@@ -193,8 +193,6 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
             if anchor is not None and ctx.commute is not None:
                 v -= m.beta_commute_per_hour * min(ctx.commute[j, anchor] / 60.0, MAX_COMMUTE_HOURS)
             utilities.append(v)
-    if ctx.leave_reference is not None:
-        own_place = ctx.leave_reference[township, part_here] + (0.0 if ctx.constants is None else ctx.constants[township, part_here])
     utilities.append(own_place + m.leave_constant + (0.0 if local else m.leave_migrant) + (m.beta_jobless_leave if jobless else 0.0))
     top = max(utilities)
     weights = [math.exp(v - top) for v in utilities]

@@ -166,8 +166,6 @@ class MigrationModel(mesa.Model):
         self._moves = np.zeros((self.n, 2))  # persons in, out per township this year
         self._births_t = np.zeros(self.n)
         self._deaths_t = np.zeros(self.n)
-        self._access_start_mean: float | None = None
-        self._leave_reference = None
         self.access = np.ones(self.n)
         # alternative-specific constants of the move choice (region data, from run.py constants), scaled by a weight
         # so a sweep can switch them off
@@ -423,8 +421,11 @@ class MigrationModel(mesa.Model):
         mk.vacancy_memory = (1 - a) * mk.vacancy_memory + a * share
 
     def _accessibility(self, year: int, minutes: np.ndarray) -> np.ndarray:
-        """Gravity job accessibility, neighbouring labour markets included, relative to the start year's county mean
-        (so a new link that helps everyone raises everyone's access)."""
+        """Gravity job accessibility, neighbouring labour markets included, relative to this year's county mean.
+
+        Relative each year: a place is attractive for being better placed than the others, so a link that helps
+        every township alike changes no one's choice; what a link does for the county as a whole it does through the
+        trips that exist (commutes kept or made possible, the distance of moves, arrivals recruited to jobs)."""
         m, tr = self.params.markets, self.transport
         zone_jobs = self.zone_jobs * self.scale
 
@@ -440,9 +441,7 @@ class MigrationModel(mesa.Model):
             # a composite of travellers with and without a car, so rail and bus projects count too
             car = transit.car_availability.value
             acc = car * acc + (1 - car) * by(True, tr.township_minutes(year, transit=True))
-        if self._access_start_mean is None:
-            self._access_start_mean = float(acc.mean())
-        return acc / self._access_start_mean
+        return acc / float(acc.mean())
 
     def _housing(self, year: int) -> np.ndarray:
         """Villages reclassified this year, then prices, construction, rural demolition and the units scenarios add
@@ -488,13 +487,8 @@ class MigrationModel(mesa.Model):
             price=mk.price_level[:, None] * mk.price, services=mk.services,
             vacancy=vacancy(mk.housing, occupied),
             minutes=minutes, target_vacancy=hs.equilibrium_vacancy(self.start_vacancy, self.params.housing), size=mk.housing,
-            leave_reference=self._leave_reference, commute=self.commute_min,
+            commute=self.commute_min,
             constants=None if self.constants is None else self.constants * self.moves.constants_weight)
-        if self._leave_reference is None:
-            # without the constants: the choice adds this year's (weighted) constants to it, so switching them on
-            # in a scenario moves a place's staying and leaving alike
-            self._leave_reference = place_utility(replace(self.context, constants=None), self.moves)
-            self.context = replace(self.context, leave_reference=self._leave_reference)
 
     def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
         pops = np.array([z.population for z in self.zones], float)
