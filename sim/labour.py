@@ -263,6 +263,35 @@ def grow_jobs(jobs: np.ndarray, growth: tuple[float, float, float], vacancy_memo
     return np.maximum(out, 0.0)
 
 
+def local_service_jobs(added: np.ndarray, residents: np.ndarray, multiplier: float) -> np.ndarray:
+    """Local (non-tradable) jobs induced by tradable jobs that levers add: ``multiplier`` service jobs per primary or
+    secondary job added anywhere in the region, spread over the townships in proportion to their residents (local
+    services follow the households that buy them, wherever the workers live).
+
+    The trend growth of the baseline already carries its own local jobs, so only jobs added by levers induce more; a
+    loss of tradable jobs removes service jobs alike.
+
+    Parameters
+    ----------
+    added : (townships, 3) jobs added by levers this year (primary, secondary, tertiary).
+    residents : (townships,) residents now.
+    multiplier : service jobs per tradable job (``labour.local_multiplier``).
+
+    Returns
+    -------
+    (townships, 3): the service jobs to add (the tertiary column; the others are zero).
+
+    >>> local_service_jobs(np.array([[0.0, 100.0, 50.0], [0.0, 0.0, 0.0]]), np.array([300.0, 100.0]), 1.0).tolist()
+    [[0.0, 0.0, 75.0], [0.0, 0.0, 25.0]]
+    """
+    out = np.zeros_like(np.asarray(added, float))
+    tradable = float(np.asarray(added, float)[:, :2].sum())
+    total = float(np.sum(residents))
+    if tradable != 0.0 and total > 0.0 and multiplier > 0.0:
+        out[:, 2] = multiplier * tradable * np.asarray(residents, float) / total
+    return out
+
+
 def household_anchor(pop: Population, none: int) -> np.ndarray:
     """Per household row: the workplace of its first-listed worker (the head where the head works), or ``none`` if
     nobody works. Movers weigh the commute to this workplace."""

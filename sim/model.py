@@ -27,7 +27,7 @@ from sim import labour as lab
 from sim import urbanisation as urb
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
-                            labour_indicators, urban_persons_by_township)
+                            labour_indicators, persons_by_township, urban_persons_by_township)
 from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
 from sim.params import Params
@@ -386,6 +386,9 @@ class MigrationModel(mesa.Model):
         lost = lab.quit_jobs(pop, lb.separation_rate, lb.retirement_age, rng.random(n_p))
         mk.in_commuters *= 1.0 - lb.separation_rate
         added = self.interventions.jobs.get(year)
+        if added is not None:
+            # tradable jobs that levers add bring local service jobs with them (the local multiplier)
+            added = added + lab.local_service_jobs(added, persons_by_township(pop, self.n), lb.local_multiplier)
         mk.jobs = lab.grow_jobs(mk.jobs, self.params.markets.job_growth, mk.vacancy_memory, lb.normal_vacancy_rate,
                                 lb.vacancy_feedback, None if added is None else added * self.scale)
         laid_off, held = lab.shed_excess(pop, mk.jobs, mk.in_commuters, rng.random(n_p))

@@ -90,6 +90,7 @@ class Labour(_P):
     normal_vacancy_rate: float = Field(0.03, ge=0, le=0.5)
     vacancy_feedback: float = Field(0.5, ge=0, le=5)
     vacancy_memory_weight: float = Field(0.5, gt=0, le=1)
+    local_multiplier: float = Field(1.0, ge=0, le=5)
 
 
 class Moves(_P):

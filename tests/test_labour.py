@@ -193,3 +193,28 @@ def test_hsr_station_cuts_rail_times_from_its_township_to_the_outside(pingyang):
             assert b[aj, wz] - h[aj, wz] > 5
     fj = lambda m: m.transport.minutes(2026, m.transport.seat_nodes, ["FUJIAN"], transit=True)[aj, 0]
     assert fj(base) - fj(hsr) > 10
+
+
+def test_local_multiplier_adds_service_jobs_for_lever_jobs_only(toy):
+    """Factory jobs a lever adds bring service jobs (the local multiplier), spread by residents; the baseline, which has
+    no lever jobs, is the same whatever the multiplier; and jobs never exceed what was there plus what was added."""
+    from sim.params import Params
+
+    region = load_region(toy)
+    h = region.codes.index("C")
+    jobs = {2021: np.zeros((len(region.codes), 3))}
+    jobs[2021][h, 1] = 600.0
+
+    def run(multiplier: float, iv: Interventions) -> MigrationModel:
+        p = Params().with_overrides({"labour.local_multiplier": multiplier})
+        m = MigrationModel(region, params=p, scale=1.0, seed=5, end=2021, interventions=iv)
+        m.run()
+        return m
+
+    none, one = run(0.0, Interventions()), run(1.0, Interventions())
+    assert np.array_equal(none.market.jobs, one.market.jobs)            # no lever jobs: the multiplier does nothing
+    plain, induced = run(0.0, Interventions(jobs=jobs)), run(1.0, Interventions(jobs=jobs))
+    extra = induced.market.jobs.sum(axis=0) - plain.market.jobs.sum(axis=0)
+    assert extra[2] == pytest.approx(600.0, rel=0.15)                   # one service job per factory job, in year one
+    assert abs(extra[1]) < 60                                            # the factory jobs themselves as without it
+    assert (induced.market.jobs[:, 2] > plain.market.jobs[:, 2]).sum() >= 2   # spread over townships, not the host only
