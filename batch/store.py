@@ -91,6 +91,11 @@ class ResultStore:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         self._lock_fd = fd
+        # Only the lock's holder writes here, so a temporary file left now is a killed driver's half-written result
+        # (its finished twin, if any, was renamed into place): remove it.
+        for leftover in self.out.rglob(".*.tmp-*"):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
         if self.journal.exists():  # another driver may have written since this store was opened
             self._read_journal()
         return self

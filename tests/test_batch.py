@@ -140,3 +140,21 @@ def test_bad_sensitivity_spec(tmp_path, toy):
     p.write_text(yaml.safe_dump({"region": str(toy), "parameters": {"demography.tfr": [2, 1], "moves.beta_urban": [0, 1]}}))
     with pytest.raises(RegionDataError, match="low < high"):
         sa.read_spec(p)
+
+
+def test_a_killed_drivers_half_written_file_is_removed_by_the_next_driver(tmp_path):
+    """A driver killed while writing leaves ``.<file>.tmp-PID``; the next driver on the folder (holding its lock, so
+    nothing else writes there) removes it, and leaves finished files alone."""
+    from batch.store import ResultStore
+
+    out = tmp_path / "b"
+    with ResultStore(out):
+        pass
+    part = out / "county" / "scenario=baseline"
+    part.mkdir(parents=True)
+    leftover, finished = part / ".abc.parquet.tmp-999999", part / "def.parquet"
+    leftover.write_bytes(b"half")
+    finished.write_bytes(b"whole")
+    with ResultStore(out):
+        pass
+    assert not leftover.exists() and finished.read_bytes() == b"whole"
