@@ -53,16 +53,26 @@ params = load_params(REGION_DIR)
 server = load_server_config(REGION_DIR, region)
 
 
+def _scenario_files() -> list[Path]:
+    return sorted(p for p in (REGION_DIR / "scenarios").glob("*.yaml") if not p.name.startswith("."))
+
+
 def scenario_names() -> list[str]:
     """The region's scenarios now (a scenario saved from the page appears at once)."""
-    return sorted(p.stem for p in (REGION_DIR / "scenarios").glob("*.yaml") if not p.name.startswith("."))
+    return [p.stem for p in _scenario_files()]
 
 
 def scenario_titles(language: str) -> dict[str, str]:
     """What the scenario list shows for each scenario: its title in ``language`` (its name if it has none), with the
-    name in brackets where two titles would read alike."""
+    name in brackets where two titles would read alike. Read again only when a scenario file changes (the page asks
+    for the titles several times a redraw; reading every file took about 55 ms)."""
+    return _scenario_titles(language, tuple((p.stem, p.stat().st_mtime_ns) for p in _scenario_files()))
+
+
+@functools.lru_cache(maxsize=8)
+def _scenario_titles(language: str, files: tuple[tuple[str, int], ...]) -> dict[str, str]:
     titles = {}
-    for name in scenario_names():
+    for name, _ in files:
         try:
             titles[name] = scenario_title(load_scenario(REGION_DIR, name).to_dict(), language)
         except Exception:  # a broken file still appears by name; choosing it shows its error on Reset
@@ -725,11 +735,20 @@ def RunController(model: solara.Reactive, controls: solara.Reactive[dict]):
         solara.Error(error.value)
 
 
+def address_language(search: str | None) -> str | None:
+    """The language an address asks for (``lang=en`` or ``lang=zh``), or None.
+
+    >>> address_language("scenario=talent&lang=zh"), address_language("seed=3")
+    ('zh', None)
+    """
+    asked = parse_qs(search or "").get("lang", [None])[-1]
+    return asked if asked in ("en", "zh") else None
+
+
 def initial_controls(search: str | None) -> tuple[dict, list[str]]:
     """The controls a visitor starts with: the defaults, changed by the page address's query (see
-    :func:`controls_from_query`)."""
-    asked = parse_qs(search or "").get("lang", [lang.value])[-1]
-    values, problems = controls_from_query(search, model_params(), "zh" if asked == "zh" else "en")
+    :func:`controls_from_query`); what could not be used is said in the address's language."""
+    values, problems = controls_from_query(search, model_params(), address_language(search) or lang.value)
     return {**default_controls(), **values}, problems
 
 
@@ -739,13 +758,7 @@ def Page():
     built once at import would be shared by every visitor and keep an earlier visitor's year)."""
     search = solara.use_router().search
     start, problems = solara.use_memo(lambda: initial_controls(search), dependencies=[])
-
-    def language_from_address():
-        asked = parse_qs(search or "").get("lang", [None])[-1]
-        if asked in ("en", "zh"):
-            lang.set(asked)
-
-    solara.use_effect(language_from_address, [])
+    solara.use_effect(lambda: lang.set(address_language(search) or lang.value), [])
     first = solara.use_memo(lambda: ServerModel(**start), dependencies=[])
     model = solara.use_reactive(first)
     controls = solara.use_reactive(start)

@@ -168,8 +168,7 @@ def township_map(region, values: pd.Series, label: str, title: str, fmt: str, ou
 
     halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
     shown = [t for t in region.townships if t.code not in outlying]
-    anchors = np.array([[main.geometry[t.code].representative_point().x, main.geometry[t.code].representative_point().y]
-                        for t in shown])
+    anchors = np.array([(p.x, p.y) for p in (main.geometry[t.code].representative_point() for t in shown)])
     # a two-line label of about 9 characters at fontsize 7, in map units
     places = spread_labels(anchors, (0.085 * (xmax - xmin), 0.045 * (ymax - ymin)))
     for (x, y), (lx, ly), t in zip(anchors, places, shown):

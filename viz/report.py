@@ -167,11 +167,8 @@ def _t(lang: str, en: str, zh: str) -> str:
 
 
 def _verdict(met: bool, lang: str) -> str:
-    # the cell colour (_status_class) reads the English words; Chinese cells carry their own class
+    """A target verdict in ``lang`` (the cell is coloured by :func:`_status_class`)."""
     return _t(lang, "met" if met else "not met", "达到" if met else "未达到")
-
-
-VERDICT_CLASSES = {"达到": "met", "未达到": "unmet", "met": "met", "not met": "unmet"}
 
 
 def _target_rows_run(region, county: pd.DataFrame, lang: str = "en") -> list[dict]:
@@ -216,7 +213,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
                              f"{meta.get('seed')}，抽样比例 {meta.get('scale')}（人数已换算为全县规模）。"))
     rep.sections.append((_t(lang, "Summary", "摘要"), _run_summary(region, county, start, last, lang)))
     rep.sections.append((_t(lang, "Plan targets (simulated vs target)", "规划目标（模拟值与目标值）"),
-                         table_html(_target_rows_run(region, county, lang), classes=VERDICT_CLASSES)))
+                         table_html(_target_rows_run(region, county, lang))))
     county = county.assign(scenario=scenario, seed=meta.get("seed", 0))
     indicators = chart_indicators(county.columns)
     img = indicator_chart(county, [scenario], region.config.targets, out / "indicators.png", indicators,

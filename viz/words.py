@@ -132,7 +132,6 @@ WORDS = {
     "simulated year": ("simulated year", "模拟年份"),
     "populations title": ("Township populations, {year} (tick: {start})", "{year}年各乡镇常住人口（刻度：{start}年）"),
     "county indicators to": ("County indicators to {year} (triangles: plan targets)", "截至{year}年的县域指标（三角形：规划目标）"),
-    "within": ("within", "在"),
 }
 
 
