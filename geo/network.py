@@ -158,6 +158,7 @@ class Transport:
         self._cache: dict[bytes, tuple[nx.MultiGraph, nx.DiGraph]] = {}
         self._transit_cache: dict[bytes, nx.DiGraph] = {}
         self._minutes_cache: dict[tuple, np.ndarray] = {}
+        self._lengths_cache: dict[tuple, dict[str, float]] = {}
         self._signatures: dict[int, bytes] = {}
 
     @classmethod
@@ -221,9 +222,22 @@ class Transport:
         """Node-to-node travel minutes in ``year``, by the fastest mode or (``transit``) without a car."""
         key = (self.signature(year), transit, tuple(origins), tuple(destinations))
         if key not in self._minutes_cache:
-            self._minutes_cache[key] = travel_minutes(self.transit_graph(year) if transit else self.graphs(year)[1],
-                                                      origins, destinations)
+            out = np.full((len(origins), len(destinations)), np.inf)
+            for i, o in enumerate(origins):
+                lengths = self._lengths(year, transit, o)
+                out[i] = [lengths.get(d, np.inf) for d in destinations]
+            self._minutes_cache[key] = out
         return self._minutes_cache[key].copy()
+
+    def _lengths(self, year: int, transit: bool, origin: str) -> dict[str, float]:
+        """Shortest minutes from ``origin`` to every node it reaches (one search per origin and network state, shared
+        by every set of destinations: township seats, labour-zone centres and stations)."""
+        key = (self.signature(year), transit, origin)
+        if key not in self._lengths_cache:
+            rg = self.transit_graph(year) if transit else self.graphs(year)[1]
+            self._lengths_cache[key] = (nx.single_source_dijkstra_path_length(rg, origin, weight="minutes")
+                                        if origin in rg else {})
+        return self._lengths_cache[key]
 
     def township_minutes(self, year: int, transit: bool = False) -> np.ndarray:
         """Township-by-township minutes (seat to seat; intrazonal time on the diagonal)."""

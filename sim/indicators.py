@@ -57,25 +57,29 @@ def urban_persons_by_township(pop: Population, n: int, size: np.ndarray | None =
 
 
 def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, n: int, scale: float,
-                      retirement_age: int, flows: dict[str, float]) -> dict[str, float]:
+                      retirement_age: int, flows: dict[str, float], commute: np.ndarray | None = None) -> dict[str, float]:
     """One year's county labour figures (:data:`LABOUR_COLUMNS`).
 
     ``jobs`` and ``in_commuters`` are (townships, 3) at model scale; workplaces ``>= n`` are outside the region.
-    The employment rate is employed residents over residents aged 16 to ``retirement_age``.
+    ``commute`` is the (homes, workplaces) count of employed residents (:func:`sim.labour.commuting_matrix`),
+    counted here when not given. The employment rate is employed residents over residents aged 16 to ``retirement_age``.
     """
     alive = pop.p_alive
-    workers = np.flatnonzero(pop.p_work >= 0)  # few beside all persons: select them first
-    work = pop.p_work[workers[alive[workers]]]
-    employed = len(work)
+    if commute is None:
+        workers = np.flatnonzero(pop.p_work >= 0)  # few beside all persons: select them first
+        work = pop.p_work[workers[alive[workers]]]
+        employed, in_county = len(work), int((work < n).sum())
+    else:
+        employed, in_county = int(commute.sum()), int(commute[:, :n].sum())
     able = np.count_nonzero(alive & (pop.p_age >= 16) & (pop.p_age < retirement_age))
-    filled = int((work < n).sum()) + float(in_commuters.sum())
+    filled = in_county + float(in_commuters.sum())
     total_jobs = float(jobs.sum())
     out = {"jobs": total_jobs / scale, "employed": employed / scale,
            "employment_rate": employed / able if able else float("nan"),
            "unemployed": np.count_nonzero(alive & pop.p_unemployed) / scale,
            "unfilled_jobs": max(total_jobs - filled, 0.0) / scale,
            "unfilled_rate": max(total_jobs - filled, 0.0) / total_jobs if total_jobs else float("nan"),
-           "out_commuters_external": int((work >= n).sum()) / scale,
+           "out_commuters_external": (employed - in_county) / scale,
            "in_commuters_external": float(in_commuters.sum()) / scale}
     for k in ("labour_arrivals", "nonlabour_arrivals", "recruits", "job_losses", "hires"):
         out[k] = flows.get(k, 0.0) / scale

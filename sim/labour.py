@@ -97,7 +97,7 @@ def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) 
     emp = pop.p_alive & (pop.p_work >= 0)
     retire = emp & (pop.p_age >= retirement_age)
     lost = emp & ~retire & (u < rate)
-    stop = retire | lost
+    stop = np.flatnonzero(retire | lost)  # few: index writes beat three masked passes over every person
     pop.p_work[stop] = -1
     pop.p_sector[stop] = -1
     pop.p_employed[stop] = False
@@ -297,11 +297,11 @@ def household_anchor(pop: Population, none: int) -> np.ndarray:
     nobody works. Movers weigh the commute to this workplace."""
     w = np.flatnonzero(pop.p_alive & (pop.p_work >= 0))
     first = np.full(len(pop.h_alive), len(pop.p_age), np.int64)
-    np.minimum.at(first, pop.p_hh[w].astype(np.intp), w)  # (ufunc.at is faster on intp)
-    has = first < len(pop.p_age)
-    out = np.full(len(pop.h_alive), none, np.int64)
-    out[has] = pop.p_work[first[has]]
-    return out
+    np.minimum.at(first, pop.p_hh[w], w)
+    work = np.empty(len(pop.p_age) + 1, np.int64)  # one row more: households without a worker point past the end
+    work[:-1] = pop.p_work
+    work[-1] = none
+    return work[first]
 
 
 def household_jobless(pop: Population) -> np.ndarray:

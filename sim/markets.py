@@ -81,10 +81,12 @@ def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams
         s = params.wage_dispersion
         pop.p_wage_factor[new] = np.exp(rng.normal(-0.5 * s * s, s, int(new.sum())))
     # wages only for the employed (about half the rows), the same arithmetic (float64, then float32) as for all rows
-    income = np.where(pop.p_age >= 60, np.float32(params.pension_yuan), np.float32(0.0))
+    alive = pop.p_alive
+    income = np.zeros(len(alive), np.float32)
+    income[alive & (pop.p_age >= 60)] = np.float32(params.pension_yuan)
     emp = np.flatnonzero(pop.p_employed)
+    emp = emp[alive[emp]]
     town = pop.h_township[pop.p_hh[emp]]
     wage = np.asarray(params.wage_by_skill, np.float32)[pop.p_skill[emp]] * wage_index[town] * pop.p_wage_factor[emp]
     income[emp] = wage.astype(np.float32)
-    income[~pop.p_alive] = 0.0
     pop.p_income = income

@@ -27,7 +27,7 @@ from sim import labour as lab
 from sim import urbanisation as urb
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
-                            labour_indicators, persons_by_township, urban_persons_by_township)
+                            labour_indicators, persons_by_township)
 from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
 from sim.params import Params
@@ -676,22 +676,25 @@ class MigrationModel(mesa.Model):
         """The year's indicators and township records (``size``: household sizes if known, counted otherwise)."""
         pop, mk = self.population, self.market
         size = pop.household_size() if size is None else size
-        persons = np.bincount(pop.h_township, weights=size, minlength=self.n).astype(np.int64)
-        urban = urban_persons_by_township(pop, self.n, size)
-        in_stock = hs.occupied(pop, self.n)
+        # one key per household, (township, part), for the counts of persons, households and occupied dwellings
+        place = pop.h_township.astype(np.intp) * 2 + ~pop.h_urban
+        by_part = np.bincount(place, weights=size, minlength=2 * self.n).reshape(self.n, 2).astype(np.int64)
+        persons, urban = by_part.sum(axis=1), by_part[:, 0]
+        living = np.flatnonzero(pop.h_alive)
+        hh_part = np.bincount(place[living], minlength=2 * self.n).reshape(self.n, 2)
+        in_stock = hh_part - np.bincount(place[living[pop.h_tenure[living] == DORM]], minlength=2 * self.n).reshape(self.n, 2)
         hh_income = pop.household_income()
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,
                                          size)
-        self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
-                                              self.params.labour.retirement_age, self._labour_flows))
-        self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))
         commute = lab.commuting_matrix(pop, self.n, self.n_places)  # home township x workplace
+        self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
+                                              self.params.labour.retirement_age, self._labour_flows, commute))
+        self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))
         self._record_commuting(commute)
         work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
-        hh_part = households_by_part(pop, self.n)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
         part_vac = vacancy(mk.housing, in_stock)
-        income = np.bincount(pop.h_township[pop.h_alive], weights=hh_income[pop.h_alive], minlength=self.n)
+        income = np.bincount(pop.h_township[living], weights=hh_income[living], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):
             rec = {"year": self.year, "township": t.code, "population": persons[i] / self.scale,

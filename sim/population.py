@@ -25,7 +25,7 @@ class Population:
 
     p_age: np.ndarray      # int16 years
     p_female: np.ndarray   # bool
-    p_hh: np.ndarray       # int32 household row
+    p_hh: np.ndarray       # intp household row (the index type: gathers through it need no conversion)
     p_skill: np.ndarray    # int8: 0 low, 1 middle, 2 high (university)
     p_employed: np.ndarray  # bool
     p_sector: np.ndarray   # int8: -1 none, 0 primary, 1 secondary, 2 tertiary
@@ -58,7 +58,7 @@ class Population:
 
     def household_size(self) -> np.ndarray:
         """Living members per household row (0 for dissolved ones)."""
-        return np.bincount(self.p_hh[self.p_alive].astype(np.intp), minlength=len(self.h_alive))
+        return np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
 
     def household_income(self) -> np.ndarray:
         """Yearly income (yuan) per household row: the sum of its living members' incomes."""
@@ -69,7 +69,7 @@ class Population:
         """Age of the oldest living member per household (-1 where none)."""
         out = np.full(len(self.h_alive), -1, dtype=np.int16)
         alive = self.p_alive
-        np.maximum.at(out, self.p_hh[alive].astype(np.intp), self.p_age[alive])  # (ufunc.at is faster on intp)
+        np.maximum.at(out, self.p_hh[alive], self.p_age[alive])
         return out
 
     def add_households(self, township, urban, local, tenure, years=None) -> np.ndarray:
@@ -98,7 +98,7 @@ class Population:
         self.p_income = np.concatenate([self.p_income, np.zeros(n, np.float32)])
         self.p_age = np.concatenate([self.p_age, np.asarray(age, np.int16)])
         self.p_female = np.concatenate([self.p_female, np.asarray(female, bool)])
-        self.p_hh = np.concatenate([self.p_hh, np.asarray(hh, np.int32)])
+        self.p_hh = np.concatenate([self.p_hh, np.asarray(hh, np.intp)])
         self.p_skill = np.concatenate([self.p_skill, np.asarray(skill, np.int8)])
         self.p_employed = np.concatenate([self.p_employed, np.asarray(employed, bool)])
         self.p_sector = np.concatenate([self.p_sector, np.asarray(sector, np.int8)])
@@ -117,8 +117,8 @@ class Population:
         new_person = np.full(len(keep_p) + 1, -1, np.int32)
         new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)
         self.p_partner = new_person[self.p_partner]
-        new_household = np.full(len(keep_h), -1, np.int32)
-        new_household[rows_h] = np.arange(len(rows_h), dtype=np.int32)
+        new_household = np.full(len(keep_h), -1, np.intp)
+        new_household[rows_h] = np.arange(len(rows_h), dtype=np.intp)
         self.p_hh = new_household[self.p_hh]
 
     def copy(self) -> "Population":
@@ -231,7 +231,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     partners = partners[np.argsort(ages[partners], kind="stable")]
     rest = np.setdiff1d(rest, partners, assume_unique=True)
     rng.shuffle(rest)
-    p_hh = np.repeat(np.arange(n_h, dtype=np.int32), sizes)
+    p_hh = np.repeat(np.arange(n_h, dtype=np.intp), sizes)
     first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     order = np.empty(n_p, np.int64)
     placed = np.zeros(n_p, bool)
