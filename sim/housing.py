@@ -36,13 +36,29 @@ def occupied(pop: Population, n_townships: int) -> np.ndarray:
     return np.bincount(place, minlength=2 * n_townships).astype(np.int64).reshape(n_townships, 2)
 
 
-def free_dwellings(stock: np.ndarray, occupied_now: np.ndarray) -> np.ndarray:
-    """Whole vacant dwellings per part (the stock is fractional at a scale below 1; only whole ones can be let).
+def free_dwellings(stock: np.ndarray, occupied_now: np.ndarray, held: np.ndarray | float = 0.0) -> np.ndarray:
+    """Whole vacant dwellings per part that can be let (the stock is fractional at a scale below 1; only whole ones
+    can be let); ``held``: dwellings per part that stand empty but are not on the market (:func:`held_vacant`).
 
     >>> free_dwellings(np.array([[10.6, 3.0]]), np.array([[8, 3]])).tolist()
     [[2, 0]]
+    >>> free_dwellings(np.array([[10.6, 3.0]]), np.array([[8, 3]]), held=np.array([[1.5, 0.0]])).tolist()
+    [[1, 0]]
     """
-    return np.maximum(np.floor(stock - occupied_now + 1e-9), 0).astype(np.int64)
+    return np.maximum(np.floor(stock - held - occupied_now + 1e-9), 0).astype(np.int64)
+
+
+def held_vacant(stock: np.ndarray, start_vacancy: np.ndarray, p: HousingParams) -> np.ndarray:
+    """Dwellings per part that stand empty but are never let: ``held_vacant_share`` of the part's start-year vacant
+    share, applied to its stock now (second and investment homes held empty, village houses of those who work
+    elsewhere). Only the rest of the vacancy is on the market; the vacancy that prices and utilities see still counts
+    every empty dwelling.
+
+    >>> from sim.params import Housing
+    >>> held_vacant(np.array([[100.0, 50.0]]), np.array([[0.1, 0.2]]), Housing(held_vacant_share=0.5)).tolist()
+    [[5.0, 5.0]]
+    """
+    return p.held_vacant_share * np.maximum(start_vacancy, 0.0) * stock
 
 
 def admit(place: np.ndarray, free: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -474,8 +474,10 @@ class MigrationModel(mesa.Model):
         return occ
 
     def _free_dwellings(self) -> np.ndarray:
-        """(townships, 2) whole vacant dwellings per part right now (sim.housing.free_dwellings)."""
-        return hs.free_dwellings(self.market.housing, hs.occupied(self.population, self.n))
+        """(townships, 2) whole vacant dwellings per part that can be let right now (sim.housing.free_dwellings)."""
+        stock = self.market.housing
+        held = hs.held_vacant(stock, self.start_vacancy, self.params.housing)
+        return hs.free_dwellings(stock, hs.occupied(self.population, self.n), held)
 
     def _update_context(self, minutes: np.ndarray | None = None, occupied: np.ndarray | None = None) -> None:
         """The move choice's view of the places this year (``occupied``: dwellings occupied now, counted if not given)."""

@@ -73,6 +73,7 @@ class Housing(_P):
     urban_capacity_factor: float = Field(1.5, ge=1, le=10)
     rural_capacity_factor: float = Field(1.0, ge=1, le=10)
     rural_demolition_rate: float = Field(0.1, ge=0, le=1)
+    held_vacant_share: float = Field(0.0, ge=0, lt=1)
 
 
 class Labour(_P):
