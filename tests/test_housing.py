@@ -43,9 +43,13 @@ def test_prices_and_construction_stay_within_their_bounds():
     assert (built <= 3.0 + 1e-12).all() and (built > 0).all()  # capacity caps the yearly maximum
 
 
-@pytest.mark.parametrize("parameters", [{}, TIGHT], ids=["default", "tight"])
+# half of each part's start vacancy held empty off the market (Pingyang's setting)
+HELD = {"housing.held_vacant_share": 0.5}
+
+
+@pytest.mark.parametrize("parameters", [{}, TIGHT, HELD], ids=["default", "tight", "held"])
 def test_occupied_dwellings_never_exceed_the_stock(toy, parameters):
-    if parameters:
+    if parameters is TIGHT:
         fill_towns(toy)
     m = MigrationModel(toy, scale=1.0, seed=5, end=2032, parameters=parameters)
     bounds = m.params.housing
@@ -63,7 +67,7 @@ def test_occupied_dwellings_never_exceed_the_stock(toy, parameters):
         assert (pop.head_age()[pop.h_alive] >= 15).all()
         blocked += m.current["turned_away"] + m.current["moves_blocked"]
         assert m.current["vacancy_rate"] >= 0
-    if parameters:
+    if parameters is TIGHT:
         assert blocked > 0  # where housing binds, arrivals or moves are turned away, and counted
 
 
@@ -114,3 +118,26 @@ def test_reclassify_lever_is_checked(toy):
     write_scenario(toy, "bad", [{"type": "reclassify", "township": "B", "share": 1.5, "year": 2022}])
     with pytest.raises(RegionDataError, match="share"):
         simulate(toy, "bad", end=2023, seed=1)
+
+
+
+def test_held_vacancy_is_never_let(toy):
+    """Dwellings held empty off the market (``housing.held_vacant_share``) are not let: the dwellings on offer are the
+    vacant ones beyond those held, and holding nearly all the start vacancy lets fewer households into the towns over
+    the first years than holding none (same seed), while prices and utilities still see every empty dwelling."""
+    def run(share: float):
+        m = MigrationModel(toy, scale=1.0, seed=3, end=2023, parameters={"housing.held_vacant_share": share})
+        stock, occ = m.market.housing, hs.occupied(m.population, m.n)
+        held = hs.held_vacant(stock, m.start_vacancy, m.params.housing)
+        assert (m._free_dwellings() == np.maximum(np.floor(stock - held - occ + 1e-9), 0)).all()
+        to_town = []
+        while m.running:
+            m.step()
+            to_town.append(m.current["to_town"])
+        return held, sum(to_town), m
+
+    held0, town0, _ = run(0.0)
+    held, town, m = run(0.95)
+    assert (held0 == 0).all() and (held > 0).all()
+    assert town < town0
+    assert m.context.vacancy.max() > 0.05  # the vacancy the movers see counts the held dwellings too
