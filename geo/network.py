@@ -82,6 +82,28 @@ def routing_graph(net: nx.MultiGraph, boarding_minutes: Mapping[str, float]) -> 
     return rg
 
 
+def shortest_lengths(rg: nx.DiGraph, origin: str) -> dict[str, float]:
+    """Shortest travel minutes from ``origin`` to every node it reaches (empty if ``origin`` is not in the graph).
+
+    >>> g = nx.DiGraph(); g.add_edge("a", "b", minutes=5.0)
+    >>> shortest_lengths(g, "a"), shortest_lengths(g, "z")
+    ({'a': 0, 'b': 5.0}, {})
+    """
+    return nx.single_source_dijkstra_path_length(rg, origin, weight="minutes") if origin in rg else {}
+
+
+def minutes_table(lengths: Sequence[Mapping[str, float]], destinations: Sequence[str]) -> np.ndarray:
+    """(origins, destinations) minutes from each origin's :func:`shortest_lengths`; ``inf`` where unreachable.
+
+    >>> minutes_table([{"a": 0.0, "b": 5.0}, {}], ["b", "a"]).tolist()
+    [[5.0, 0.0], [inf, inf]]
+    """
+    out = np.full((len(lengths), len(destinations)), np.inf)
+    for i, row in enumerate(lengths):
+        out[i] = [row.get(d, np.inf) for d in destinations]
+    return out
+
+
 def travel_minutes(rg: nx.DiGraph, origins: Sequence[str], destinations: Sequence[str]) -> np.ndarray:
     """Shortest travel times (minutes) from each origin to each destination; ``inf`` where unreachable.
 
@@ -91,16 +113,7 @@ def travel_minutes(rg: nx.DiGraph, origins: Sequence[str], destinations: Sequenc
     >>> travel_minutes(g, ["a"], ["a", "b"]).tolist()
     [[0.0, 5.0]]
     """
-    out = np.full((len(origins), len(destinations)), np.inf)
-    col = {d: j for j, d in enumerate(destinations)}
-    for i, o in enumerate(origins):
-        if o not in rg:
-            continue
-        for node, t in nx.single_source_dijkstra_path_length(rg, o, weight="minutes").items():
-            j = col.get(node)
-            if j is not None:
-                out[i, j] = t
-    return out
+    return minutes_table([shortest_lengths(rg, o) for o in origins], destinations)
 
 
 def served_nodes(net: nx.MultiGraph, modes: Iterable[str], boarded: Iterable[str] = ()) -> list[str]:
@@ -222,11 +235,7 @@ class Transport:
         """Node-to-node travel minutes in ``year``, by the fastest mode or (``transit``) without a car."""
         key = (self.signature(year), transit, tuple(origins), tuple(destinations))
         if key not in self._minutes_cache:
-            out = np.full((len(origins), len(destinations)), np.inf)
-            for i, o in enumerate(origins):
-                lengths = self._lengths(year, transit, o)
-                out[i] = [lengths.get(d, np.inf) for d in destinations]
-            self._minutes_cache[key] = out
+            self._minutes_cache[key] = minutes_table([self._lengths(year, transit, o) for o in origins], destinations)
         return self._minutes_cache[key].copy()
 
     def _lengths(self, year: int, transit: bool, origin: str) -> dict[str, float]:
@@ -235,8 +244,7 @@ class Transport:
         key = (self.signature(year), transit, origin)
         if key not in self._lengths_cache:
             rg = self.transit_graph(year) if transit else self.graphs(year)[1]
-            self._lengths_cache[key] = (nx.single_source_dijkstra_path_length(rg, origin, weight="minutes")
-                                        if origin in rg else {})
+            self._lengths_cache[key] = shortest_lengths(rg, origin)
         return self._lengths_cache[key]
 
     def township_minutes(self, year: int, transit: bool = False) -> np.ndarray:

@@ -57,20 +57,15 @@ def urban_persons_by_township(pop: Population, n: int, size: np.ndarray | None =
 
 
 def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, n: int, scale: float,
-                      retirement_age: int, flows: dict[str, float], commute: np.ndarray | None = None) -> dict[str, float]:
+                      retirement_age: int, flows: dict[str, float], commute: np.ndarray) -> dict[str, float]:
     """One year's county labour figures (:data:`LABOUR_COLUMNS`).
 
-    ``jobs`` and ``in_commuters`` are (townships, 3) at model scale; workplaces ``>= n`` are outside the region.
-    ``commute`` is the (homes, workplaces) count of employed residents (:func:`sim.labour.commuting_matrix`),
-    counted here when not given. The employment rate is employed residents over residents aged 16 to ``retirement_age``.
+    ``jobs`` and ``in_commuters`` are (townships, 3) at model scale; ``commute`` is the (homes, workplaces) count of
+    employed residents (:func:`sim.labour.commuting_matrix`), workplaces ``>= n`` outside the region. The employment
+    rate is employed residents over residents aged 16 to ``retirement_age``.
     """
     alive = pop.p_alive
-    if commute is None:
-        workers = np.flatnonzero(pop.p_work >= 0)  # few beside all persons: select them first
-        work = pop.p_work[workers[alive[workers]]]
-        employed, in_county = len(work), int((work < n).sum())
-    else:
-        employed, in_county = int(commute.sum()), int(commute[:, :n].sum())
+    employed, in_county = int(commute.sum()), int(commute[:, :n].sum())
     able = np.count_nonzero(alive & (pop.p_age >= 16) & (pop.p_age < retirement_age))
     filled = in_county + float(in_commuters.sum())
     total_jobs = float(jobs.sum())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.params import Markets as MarketParams
-from sim.population import Population
+from sim.population import DORM, Population
 
 
 
@@ -39,6 +39,27 @@ def households_by_part(pop: Population, n_townships: int) -> np.ndarray:
     rows = np.flatnonzero(pop.h_alive)
     idx = pop.h_township[rows].astype(np.int64) * 2 + ~pop.h_urban[rows]
     return np.bincount(idx, minlength=2 * n_townships).reshape(n_townships, 2)
+
+
+def counts_by_part(pop: Population, n_townships: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(townships, 2) counts per township part (0 urban) from one key per household: living persons (``size``:
+    living members per household row), living households (dormitory households included, as
+    :func:`households_by_part`) and occupied dwellings (households outside dormitories, as
+    :func:`sim.housing.occupied`).
+
+    >>> from types import SimpleNamespace as NS
+    >>> pop = NS(h_alive=np.array([True, True, False]), h_tenure=np.array([0, 2, 0]),
+    ...          h_township=np.array([0, 0, 1]), h_urban=np.array([True, False, True]))
+    >>> [a.tolist() for a in counts_by_part(pop, 2, np.array([3, 1, 0]))]
+    [[[3, 1], [0, 0]], [[1, 1], [0, 0]], [[1, 0], [0, 0]]]
+    """
+    place = pop.h_township.astype(np.intp) * 2 + ~pop.h_urban
+    persons = np.bincount(place, weights=size, minlength=2 * n_townships).reshape(n_townships, 2).astype(np.int64)
+    living = np.flatnonzero(pop.h_alive)
+    households = np.bincount(place[living], minlength=2 * n_townships).reshape(n_townships, 2)
+    dorms = living[pop.h_tenure[living] == DORM]
+    occupied = households - np.bincount(place[dorms], minlength=2 * n_townships).reshape(n_townships, 2)
+    return persons, households, occupied
 
 
 def vacancy(housing: np.ndarray, households: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from sim import urbanisation as urb
 from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
-from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
+from sim.markets import MarketState, assign_incomes, counts_by_part, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, start_population_params, synthesise
@@ -678,13 +678,8 @@ class MigrationModel(mesa.Model):
         """The year's indicators and township records (``size``: household sizes if known, counted otherwise)."""
         pop, mk = self.population, self.market
         size = pop.household_size() if size is None else size
-        # one key per household, (township, part), for the counts of persons, households and occupied dwellings
-        place = pop.h_township.astype(np.intp) * 2 + ~pop.h_urban
-        by_part = np.bincount(place, weights=size, minlength=2 * self.n).reshape(self.n, 2).astype(np.int64)
+        by_part, hh_part, in_stock = counts_by_part(pop, self.n, size)
         persons, urban = by_part.sum(axis=1), by_part[:, 0]
-        living = np.flatnonzero(pop.h_alive)
-        hh_part = np.bincount(place[living], minlength=2 * self.n).reshape(self.n, 2)
-        in_stock = hh_part - np.bincount(place[living[pop.h_tenure[living] == DORM]], minlength=2 * self.n).reshape(self.n, 2)
         hh_income = pop.household_income()
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,
                                          size)
@@ -696,6 +691,7 @@ class MigrationModel(mesa.Model):
         work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
         part_vac = vacancy(mk.housing, in_stock)
+        living = np.flatnonzero(pop.h_alive)
         income = np.bincount(pop.h_township[living], weights=hh_income[living], minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):
