@@ -854,7 +854,7 @@ def report(args: argparse.Namespace) -> int:
     kind = folder_kind(args.folder)
     meta = json.loads((args.folder / ("run.json" if kind == "run" else "compare.json")).read_text(encoding="utf-8"))
     region = load_region(meta["region"])
-    path = build_report(args.folder, region, args.year, lang=getattr(args, "lang", "en"))
-    console.print(f"wrote {path} ({kind} report, {'Chinese' if getattr(args, 'lang', 'en') == 'zh' else 'English'}) "
+    path = build_report(args.folder, region, args.year, lang=args.lang)
+    console.print(f"wrote {path} ({kind} report, {'Chinese' if args.lang == 'zh' else 'English'}) "
                   f"and its pictures in {path.parent}", highlight=False)
     return 0
