@@ -2,7 +2,9 @@
 
 Measures (1) 2020->2035 at 1%, 10% and 100% scale, one process: wall time of construction and of
 the 15 steps, and peak resident memory; (2) the move decision for every household at 5% scale,
-one Python call per household (Mesa HouseholdAgent + shuffle_do) against the vectorised engine.
+one Python call per household (Mesa HouseholdAgent + shuffle_do) against the vectorised engine;
+(3) the whole year: 15 years with every decision taken one agent at a time (sim.reference) against
+the engine, same seed, same results (``--whole-year-scale`` sets the scale, 0.05 by default).
 Results go in docs/performance.md.
 """
 
@@ -52,6 +54,27 @@ def reference_ratio(region, params, scale: float = 0.05) -> tuple[float, float, 
     return t_fast, t_slow, len(rows)
 
 
+def whole_year_ratio(region, params, scale: float = 0.05, end: int = 2035) -> tuple[float, float, int]:
+    """Seconds of the engine's years and of the per-agent reference's years (sim.reference), same seed; the two
+    must end with the same population and indicators."""
+    from sim.reference import per_agent_rules
+
+    times, models = [], []
+    for slow in (False, True):
+        m = MigrationModel(region, params=params, scale=scale, seed=1, end=end)
+        t0 = time.perf_counter()
+        if slow:
+            with per_agent_rules():
+                m.run()
+        else:
+            m.run()
+        times.append(time.perf_counter() - t0)
+        models.append(m)
+    fast, slow = models
+    assert fast.current == slow.current and np.array_equal(fast.population.p_hh, slow.population.p_hh)
+    return times[0], times[1], int(fast.population.p_alive.sum())
+
+
 STAGES = ("_demography", "_labour", "_housing", "_update_context", "_move", "_in_migration", "_convert_hukou",
           "_urbanise", "_remember_vacancies", "_collect")
 
@@ -91,6 +114,10 @@ if __name__ == "__main__":
     print("stages of the 15 full-scale years (one run):")
     for name, seconds in stage_times(region, params).items():
         print(f"  {name.strip('_'):<28} {seconds:6.2f} s")
+    scale = float(sys.argv[sys.argv.index("--whole-year-scale") + 1]) if "--whole-year-scale" in sys.argv else 0.05
+    fast, slow, n = whole_year_ratio(region, params, scale)
+    print(f"whole year, 2020-2035 at {scale:g} scale ({n:,} persons at the end): engine {fast:.2f} s, per-agent reference "
+          f"{slow:.1f} s, ratio {slow / fast:,.0f}x (same results)")
     fast, slow, n = reference_ratio(region, params)
     print(f"move decision for {n:,} households (5% scale): engine {fast * 1000:.1f} ms, per-agent reference {slow * 1000:.0f} ms, "
           f"ratio {slow / fast:,.0f}x (identical choices)")

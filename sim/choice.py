@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.labour import household_anchor, household_jobless
 from sim.params import Moves
 from sim.population import DORM, OWNER, RENTER, Population
 
@@ -203,6 +204,24 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
         if u < running:
             return k
     return len(weights) - 1
+
+
+def decide_moves(pop: Population, ctx: ChoiceContext, m: Moves, no_work: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """This year's move decisions of every living household: who weighs moving (:func:`consider_probability`, one
+    draw per household) and what they choose (:func:`choose`, one draw per household weighing it).
+
+    ``no_work`` is the anchor index of households where nobody works (``ChoiceContext.anchors - 1``). Returns the
+    household rows that weighed moving and their choices (``2*j + part``, or ``2n`` to leave the region).
+    """
+    rows = np.flatnonzero(pop.h_alive)
+    head = pop.head_age()[rows]
+    anchor = household_anchor(pop, none=no_work)
+    jobless = household_jobless(pop)
+    p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
+    considering = rows[rng.random(len(rows)) < p]
+    cells = household_cells(pop, considering, anchor, jobless, ctx.anchors)
+    return considering, choose(cell_probabilities(ctx, m), cells, rng.random(len(considering)))
 
 
 def cell_weights(pop: Population, anchor: np.ndarray, jobless: np.ndarray, anchors: int, m: Moves, n: int) -> np.ndarray:

@@ -135,13 +135,10 @@ def birth_rates(asfr: np.ndarray, partnered_share: np.ndarray, births_to_partner
     return np.minimum(partnered, 1.0), np.minimum(single, 1.0)
 
 
-def births(pop: Population, asfr: np.ndarray, sex_ratio: float, rng: np.random.Generator,
-           births_to_partnered: float | None = None) -> np.ndarray:
-    """Each living woman gives birth with probability ``asfr[age]``; babies join her household.
-
-    With ``births_to_partnered``, the probabilities differ for partnered and unpartnered women
-    (:func:`birth_rates`) so that this share of births is to partnered women. Returns the household rows of the births.
-    """
+def birth_mothers(pop: Population, asfr: np.ndarray, rng: np.random.Generator,
+                  births_to_partnered: float | None = None) -> np.ndarray:
+    """The women (person rows) who give birth this year: each living woman of a fertile age with probability
+    ``asfr[age]``, or by :func:`birth_rates` for partnered and unpartnered women (one draw per woman of fertile age)."""
     fertile = np.flatnonzero(asfr > 0)
     women = np.flatnonzero(pop.p_alive & pop.p_female & (pop.p_age >= fertile.min()) & (pop.p_age <= fertile.max()))
     age = pop.p_age[women]
@@ -152,12 +149,31 @@ def births(pop: Population, asfr: np.ndarray, sex_ratio: float, rng: np.random.G
         n_p = np.bincount(age[partnered], minlength=len(asfr))[: len(asfr)]
         rate_p, rate_s = birth_rates(asfr, np.where(n_w > 0, n_p / np.maximum(n_w, 1), 0.0), births_to_partnered)
         rate = np.where(partnered, rate_p[age], rate_s[age])
-    mothers = women[rng.random(len(women)) < rate]
+    return women[rng.random(len(women)) < rate]
+
+
+def births(pop: Population, asfr: np.ndarray, sex_ratio: float, rng: np.random.Generator,
+           births_to_partnered: float | None = None) -> np.ndarray:
+    """Each living woman gives birth with probability ``asfr[age]``; babies join her household.
+
+    With ``births_to_partnered``, the probabilities differ for partnered and unpartnered women
+    (:func:`birth_rates`) so that this share of births is to partnered women. Returns the household rows of the births.
+    """
+    mothers = birth_mothers(pop, asfr, rng, births_to_partnered)
     hh = pop.p_hh[mothers]
     n = len(mothers)
     female = rng.random(n) < 100.0 / (100.0 + sex_ratio)
     pop.add_persons(np.zeros(n), female, hh, np.zeros(n), np.zeros(n, bool), np.full(n, -1))
     return hh
+
+
+def home_leavers(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """The persons who want a home of their own this year: unpartnered, aged ``ages``, not the oldest of their
+    household, each with probability ``rate`` (one draw per such person)."""
+    head = pop.head_age()
+    young = np.flatnonzero(pop.p_alive & (pop.p_age >= ages[0]) & (pop.p_age <= ages[1]) & (pop.p_partner < 0))
+    young = young[pop.p_age[young] < head[pop.p_hh[young]]]
+    return young[rng.random(len(young)) < rate]
 
 
 def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
@@ -169,10 +185,7 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
     in place by those let) are handed out in random order; those who find none stay at home (``free=None``: everyone
     finds one). Returns the indices of the persons who left.
     """
-    head = pop.head_age()
-    young = np.flatnonzero(pop.p_alive & (pop.p_age >= ages[0]) & (pop.p_age <= ages[1]) & (pop.p_partner < 0))
-    young = young[pop.p_age[young] < head[pop.p_hh[young]]]
-    leavers = young[rng.random(len(young)) < rate]
+    leavers = home_leavers(pop, rate, ages, rng)
     if free is not None:
         hh = pop.p_hh[leavers]
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])
@@ -182,6 +195,18 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
                                 np.full(len(leavers), RENTER), pop.h_years[old_hh])
     pop.p_hh[leavers] = new_hh
     return leavers
+
+
+def partner_seekers(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
+                    size: np.ndarray) -> np.ndarray:
+    """The persons who seek a partner this year: unpartnered, aged ``ages`` (16 at least), not the only adult of a
+    household with others (``size``: living members per household), each with probability ``rate``."""
+    a0, a1 = ages
+    adults = np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive))
+    sole_carer = (adults == 1) & (size > 1)  # per household
+    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, 16)) & (pop.p_age <= a1))
+    eligible = eligible[~sole_carer[pop.p_hh[eligible]]]
+    return eligible[rng.random(len(eligible)) < rate]
 
 
 def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
@@ -198,13 +223,8 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
     A single parent (the only adult of a household with others) does not seek here, so no child is left alone.
     Returns the (man, woman) pairs formed, shape (pairs, 2).
     """
-    a0, a1 = ages
-    adults = np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive))
     size = pop.household_size()
-    sole_carer = (adults == 1) & (size > 1)  # per household
-    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, 16)) & (pop.p_age <= a1))
-    eligible = eligible[~sole_carer[pop.p_hh[eligible]]]
-    seekers = eligible[rng.random(len(eligible)) < rate]
+    seekers = partner_seekers(pop, rate, ages, rng, size)
     key = rng.random(len(seekers))  # random order within township and sex
     town = pop.h_township[pop.p_hh[seekers]].astype(np.int64)
     n_t = int(pop.h_township.max()) + 1 if len(pop.h_township) else 0
@@ -243,15 +263,21 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
     return np.stack([men, women], axis=1)
 
 
+def separating(pop: Population, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The partners who leave a couple this year: each couple separates with probability ``rate``, and the man or
+    the woman leaves with equal chance (two draws per couple, the second only for those who separate)."""
+    men = np.flatnonzero(pop.p_alive & ~pop.p_female & (pop.p_partner >= 0))
+    men = men[rng.random(len(men)) < rate]
+    return np.where(rng.random(len(men)) < 0.5, men, pop.p_partner[men])
+
+
 def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.ndarray | None = None) -> np.ndarray:
     """Couples separate with probability ``rate`` a year. One partner (the man or the woman with equal chance) leaves
     for a household of one in the same township part, which needs a vacant dwelling (``free``, handed out in random
     order and reduced in place by those let; couples who find none stay together this year); children stay. Returns
     the persons who left.
     """
-    men = np.flatnonzero(pop.p_alive & ~pop.p_female & (pop.p_partner >= 0))
-    men = men[rng.random(len(men)) < rate]
-    leaver = np.where(rng.random(len(men)) < 0.5, men, pop.p_partner[men])
+    leaver = separating(pop, rate, rng)
     hh = pop.p_hh[leaver]
     if free is not None:
         place = pop.h_township[hh].astype(np.int64) * 2 + (~pop.h_urban[hh])

@@ -25,7 +25,7 @@ from sim import housing as hs
 from sim import hukou
 from sim import labour as lab
 from sim import urbanisation as urb
-from sim.choice import ChoiceContext, cell_probabilities, choose, consider_probability, household_cells, place_utility
+from sim.choice import ChoiceContext, decide_moves, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
 from sim.markets import MarketState, assign_incomes, counts_by_part, households_by_part, labour_tightness, vacancy
@@ -503,15 +503,7 @@ class MigrationModel(mesa.Model):
     def _move(self, size: np.ndarray) -> None:
         """Households weigh moving and choose (``size``: living members per household row now)."""
         pop, rng, m = self.population, self.np_rng, self.moves
-        rows = np.flatnonzero(pop.h_alive)
-        head = pop.head_age()[rows]
-        anchor = lab.household_anchor(pop, none=self.n_places)
-        jobless = lab.household_jobless(pop)
-        p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
-        considering = rows[rng.random(len(rows)) < p]
-        cum = cell_probabilities(self.context, m)
-        cells = household_cells(pop, considering, anchor, jobless, self.context.anchors)
-        choice = choose(cum, cells, rng.random(len(considering)))
+        considering, choice = decide_moves(pop, self.context, m, self.n_places, rng)
         origin = pop.h_township[considering].astype(np.int64)
         leave = choice == 2 * self.n
         # Leavers go first and free their dwellings. A move to another township part needs a vacant dwelling there:
