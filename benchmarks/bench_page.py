@@ -2,8 +2,17 @@
 
 Starts ``run.py serve`` on a free port and drives Debian's chromium with Playwright (as tests/test_browser.py does):
 the time until the port listens, until the first page shows its charts (the cold start a planner waits), and for
-each of STEPS clicks on *Step* (default 10) the time until the new year and the redrawn chart are shown. Prints the
-median and range. The goals (issue 23) are a cold start of at most 8 s and a step of at most 0.2 s at scale 0.05.
+each of STEPS steps (default 10) the time until the new year and the redrawn chart are shown, measured two ways:
+
+- in the page: the browser's clock from the click on *Step* to the first frame painted after the new year and the
+  new chart are in the page (a MutationObserver notes both; the click is the button's own ``click()``). This is what
+  a planner waits.
+- by Playwright: wall time of its click (which first waits until the button has been stable for two animation
+  frames, about 35 ms, before clicking) and of its polls for the year's text and the chart. This adds the test
+  driver's own waits.
+
+Prints the median and range of both. The goals (issue 23) are a cold start of at most 8 s and a step of at most
+0.2 s at scale 0.05.
 """
 
 from __future__ import annotations
@@ -17,6 +26,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage"]
+
+
+# Clicks Step and resolves, in milliseconds of the browser's clock, when the first frame after both the new year's
+# heading and a new indicator chart are in the page has been painted.
+STEP_IN_PAGE = """(yearText) => new Promise((resolve) => {
+  const chart = () => document.querySelector('img.migrasim-indicators').src;
+  const heading = () => { const h = document.querySelector('.migrasim-year'); return h ? h.textContent.trim() : ''; };
+  const before = chart();
+  let year = false, img = false;
+  const t0 = performance.now();
+  const observer = new MutationObserver(() => {
+    year = year || heading() === yearText;
+    img = img || chart() !== before;
+    if (year && img) {
+      observer.disconnect();
+      requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+    }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+  document.querySelector('button.migrasim-step').click();
+})"""
 
 
 def free_port() -> int:
@@ -47,7 +77,11 @@ if __name__ == "__main__":
             page.goto(f"http://127.0.0.1:{port}/", timeout=120000)
             page.wait_for_selector("img.migrasim-indicators", timeout=120000)
             ready = time.perf_counter() - t0
-            times = []
+            times, in_page = [], []
+            for k in range(steps):  # the planner's wait, on the browser's clock
+                in_page.append(page.evaluate(STEP_IN_PAGE, f"Year {2021 + k}") / 1000.0)
+            page.get_by_role("button", name="Reset").click()
+            page.wait_for_selector("text=Year 2020", timeout=60000)
             for k in range(steps):
                 before = page.locator("img.migrasim-indicators").get_attribute("src")
                 t = time.perf_counter()
@@ -61,4 +95,6 @@ if __name__ == "__main__":
         proc.terminate()
         proc.wait(timeout=20)
     print(f"port listening after {listening:.1f} s; first page with charts after {ready:.1f} s (cold start); "
-          f"step: median {statistics.median(times):.2f} s, range {min(times):.2f}-{max(times):.2f} s over {steps} steps")
+          f"step, in the page (click to the frame showing the new year and chart): median {statistics.median(in_page):.3f} s, "
+          f"range {min(in_page):.3f}-{max(in_page):.3f} s; by Playwright's click and polls: median "
+          f"{statistics.median(times):.2f} s, range {min(times):.2f}-{max(times):.2f} s ({steps} steps each)")

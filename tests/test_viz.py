@@ -351,3 +351,47 @@ def test_report_in_chinese_with_titles_intervals_and_lever_sentences(tmp_path):
     page = english.read_text(encoding="utf-8")
     assert "10,000 new secondary-sector jobs in Haixi over 2021-2025" in page and "<html lang='en'>" in page
     assert "10,000 jobs at the Binhai platform (Haixi)" in page
+
+
+def test_a_step_renders_the_page_once_and_sends_only_what_changed():
+    """One render per Step (every part that shows the year, in one pass) and no widget made anew: a layout given as a
+    dict, a marker made in the render or a Markdown text that changes each year would each be a new widget, sent whole."""
+    import ipyvuetify as v
+    import ipywidgets
+    import solara
+
+    import viz.app as app
+
+    controls = solara.reactive(app.default_controls())
+    model = solara.reactive(app.ServerModel(scale=0.005))
+
+    @solara.component
+    def Cells():
+        app.RunController(model, controls)
+        m = model.value
+        app.RunStatus(m, controls)
+        app.TownshipMap(m)
+        app.IndicatorCharts(m)
+        app.TownshipPopulations(m)
+
+    box, rc = solara.render(Cells(), handle_error=False)
+    step = next(b for b in rc.find(v.Btn).widgets if "migrasim-step" in (b.class_ or ""))
+    step.click()  # the first year may widen the charts' ranges
+    made = []
+    opened = ipywidgets.Widget.open
+
+    def record(widget):
+        made.append(type(widget).__name__)
+        return opened(widget)
+
+    try:
+        ipywidgets.Widget.open = record
+        for year in (2022, 2023):
+            renders = rc.render_count
+            step.click()
+            assert model.value.year == year and rc.render_count == renders + 1
+    finally:
+        ipywidgets.Widget.open = opened
+    assert made == []
+    assert any(f"Year {model.value.year}" in (w.unsafe_innerHTML or "") for w in rc.find(solara.widgets.HTML).widgets)
+    rc.close()

@@ -22,7 +22,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import ipyleaflet
+import ipywidgets
 import pandas as pd
+import reacton.core
 import solara
 from mesa.visualization.utils import force_update, update_counter
 
@@ -37,7 +39,7 @@ from workflow.compare import paired_interval
 from workflow.io import load_params
 from workflow.runner import cached_region
 from viz.words import in_language, region_labels, scenario_description, scenario_title, word
-from workflow.scenarios import load_scenario, save_scenario, scenario_yaml
+from workflow.scenarios import load_scenario, save_scenario, scenario_file, scenario_yaml
 
 # Mesa's control panel builds its sliders with solara's default, which shows a slider's value only while it is
 # dragged; the planner should always see what a control is set to.
@@ -79,6 +81,19 @@ def _scenario_titles(language: str, files: tuple[tuple[str, int], ...]) -> dict[
             titles[name] = name
     seen = list(titles.values())
     return {k: (f"{v} ({k})" if seen.count(v) > 1 else v) for k, v in titles.items()}
+
+
+def toggle_first_year(toggle) -> int | None:
+    """The year a toggle's own levers first act, as its scenario file says. Read again only when the file changes
+    (the status panel asks for the controls' defaults every year: reading the files took about 10 ms a step)."""
+    path = scenario_file(REGION_DIR, toggle.scenario)
+    return _toggle_first_year(toggle.key, str(path), path.stat().st_mtime_ns if path.exists() else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _toggle_first_year(key: str, path: str, mtime: int | None) -> int | None:
+    toggle = next(t for t in server.toggles if t.key == key)
+    return toggle_default_year(toggle_levers(REGION_DIR, toggle, None))
 
 
 # population, primacy, each township group's share, urbanisation, ageing and dependency
@@ -294,7 +309,7 @@ def model_params() -> dict:
                           "shown": scenario_titles(lang.value)},
     }
     for t in server.toggles:
-        first = toggle_default_year(toggle_levers(REGION_DIR, t, None)) or server.start + 1
+        first = toggle_first_year(t) or server.start + 1
         out[t.key] = {"type": "Checkbox", "value": t.checked, "label": in_language(t.label, lang.value)}
         out[f"{t.key}_year"] = {"type": "SliderInt", "value": first, "min": server.start + 1, "max": server.end,
                                 "step": 1, "label": T("  opening", "  开通年份")}
@@ -404,6 +419,11 @@ def TownshipMap(model: MigrationModel):
 
     solara.use_effect(attach_handlers, [])
 
+    # made once: a layout given as a dict, or a marker made in the render, is a new widget (sent whole) every year
+    map_layouts = solara.use_memo(lambda: (ipywidgets.Layout(height=f"{MAP_HEIGHT_PX}px"),
+                                           ipywidgets.Layout(height="150px", width="150px")), dependencies=[])
+    inset_labels = solara.use_memo(lambda: [_label_marker(code, lat, lon, text) for code, lat, lon, text in LABELS
+                                            if code in OUTLYING], dependencies=[])
     spec = MAP_INDICATORS[indicator]
     # the network lines are drawn over the townships; let the pointer pass through them to the township below
     solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;} "
@@ -418,22 +438,22 @@ def TownshipMap(model: MigrationModel):
             solara.Select(label=T("Map colour", "地图着色"), value=spec.text(lang.value), values=list(by_label),
                           on_value=lambda label: map_indicator.set(by_label[label]), style={"max-width": "260px"})
             solara.Checkbox(label=T("moves this year", "本年迁移流"), value=show_flows)
-            solara.Markdown(f"**{model.year}** · {spec.text(lang.value)} ({T(spec.unit, UNIT_ZH.get(spec.unit, spec.unit))})")
+            # HTML, not Markdown, for what changes every year: solara makes a new Markdown widget for every new text
+            solara.HTML(tag="span", unsafe_innerHTML=f"<b>{model.year}</b> · {spec.text(lang.value)} "
+                        f"({T(spec.unit, UNIT_ZH.get(spec.unit, spec.unit))})")
         # the township card sits beside the map where the cell is wide, below it where it is not
         with solara.Row(style={"align-items": "flex-start", "flex-wrap": "wrap"}):
             with solara.Column(style={"flex": "1 1 380px", "min-width": "380px", "max-width": "640px"}):
                 with solara.Div(style={"position": "relative"}):
                     ipyleaflet.Map.element(center=CENTRE, zoom=ZOOM, zoom_snap=0.25, layers=layers, scroll_wheel_zoom=True,
-                                           attribution_control=False, layout={"height": f"{MAP_HEIGHT_PX}px"})
+                                           attribution_control=False, layout=map_layouts[0])
                     if INSET is not None:  # the outlying townships (islands), in a corner
                         inset_towns = {"type": "FeatureCollection", "features": [
                             f for f in towns["features"] if f["properties"].get("code") in OUTLYING]}
-                        inset_labels = [_label_marker(code, lat, lon, text) for code, lat, lon, text in LABELS
-                                        if code in OUTLYING]
                         with solara.Div(classes=["migrasim-inset"]):
                             ipyleaflet.Map.element(
                                 center=INSET[0], zoom=INSET[1], zoom_control=False, dragging=False, scroll_wheel_zoom=False,
-                                double_click_zoom=False, attribution_control=False, layout={"height": "150px", "width": "150px"},
+                                double_click_zoom=False, attribution_control=False, layout=map_layouts[1],
                                 layers=[ipyleaflet.GeoJSON.element(data=inset_towns, name="inset"),
                                         ipyleaflet.LayerGroup.element(layers=inset_labels, name="inset names")])
                 swatches = "".join(f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
@@ -501,7 +521,9 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
     lines = [f"- {line}" for line in lever_lines] or [T("- no levers from the controls", "- 未启用控件政策")]
     primacy = f" · {T('primacy', '首位度')} {c['primacy']:.1%}" if "primacy" in c else ""
     tag = f"{region.config.name.replace(' ', '_')}_{getattr(model, 'scenario_name', 'run')}_seed{model.seed}_{model.year}"
-    solara.Markdown(f"### {T('Year', '年份')} {model.year}")
+    # HTML, not Markdown, for what changes every year: solara makes a new Markdown widget (and sends it whole) for
+    # every new text, where an HTML element only sends its new text
+    solara.HTML(tag="h3", unsafe_innerHTML=f"{T('Year', '年份')} {model.year}", classes=["migrasim-year"])
     solara.HTML(tag="p", unsafe_innerHTML=f'<b>{T("This run", "本次运行")}</b>{T(": ", "：")}{run_title(model, lang.value)}',
                 classes=["migrasim-run"])
     with solara.Row(style={"flex-wrap": "wrap", "gap": "4px", "align-items": "center"}):
@@ -524,9 +546,9 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
         solara.HTML(tag="div", unsafe_innerHTML=(
             '<p class="migrasim-pending" style="background:#fff3cd;border-left:4px solid #e0a800;padding:4px 8px">'
             + T("Pending, press <b>Reset</b> to apply: ", "待生效，按<b>“重置”</b>应用：") + items + "</p>"))
-    solara.Markdown(
+    solara.HTML(tag="p", classes=["migrasim-headline"], unsafe_innerHTML=(
         f"{T('Residents', '常住人口')} {c['population']:,.0f}{primacy} · "
-        f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · {T('60+', '60岁及以上')} {c['aged60_share']:.1%}")
+        f"{T('urbanisation', '城镇化率')} {c['urbanisation']:.1%} · {T('60+', '60岁及以上')} {c['aged60_share']:.1%}"))
     if getattr(model, "pairs", None) and model.year > model.start:
         items = []
         for column, en, zh_label, factor, fmt, unit in EFFECT_INDICATORS:
@@ -542,13 +564,12 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
     detail = getattr(model, "scenario_detail", None) or {"name": getattr(model, "scenario_name", "")}
     description = scenario_description(detail, lang.value)
     title = scenario_title(detail, lang.value)
-    solara.Markdown(
-        T(f"Scenario **{title}**, seed {model.seed}, scale {model.scale:g} "
-          f"({model.population.n_households:,} households simulated).",
-          f"情景 **{title}**，随机种子 {model.seed}，抽样比例 {model.scale:g}"
-          f"（模拟 {model.population.n_households:,} 户）。")
-        + (f" <small>{description}</small>" if description else "") + "\n\n" + "\n".join(lines) + "\n\n"
-        + _controls_line(getattr(model, "controls", {})))
+    solara.HTML(tag="p", classes=["migrasim-households"], unsafe_innerHTML=T(
+        f"Scenario <b>{title}</b>, seed {model.seed}, scale {model.scale:g} ({model.population.n_households:,} households "
+        "simulated).", f"情景 <b>{title}</b>，随机种子 {model.seed}，抽样比例 {model.scale:g}（模拟 {model.population.n_households:,} 户）。"))
+    # the same text all run: one Markdown widget
+    solara.Markdown((f"<small>{description}</small>" if description else "") + "\n\n" + "\n".join(lines) + "\n\n"
+                    + _controls_line(getattr(model, "controls", {})))
 
 
 def model_table(model: MigrationModel, name: str) -> pd.DataFrame:
@@ -702,9 +723,14 @@ def RunController(model: solara.Reactive, controls: solara.Reactive[dict]):
     error = solara.use_reactive(None)
     at_end = model.value.year >= model.value.end
 
+    # one render for every part of the page that shows the year (each part that reads the update counter would
+    # otherwise start a render of its own: five a step)
+    render_context = reacton.core.get_render_context()
+
     def step_once():
         model.value.step()
-        force_update()
+        with render_context:
+            force_update()
 
     def play():
         try:

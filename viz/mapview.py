@@ -7,6 +7,7 @@ check colours, legends and dashed lines without a browser.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,22 @@ def network_geojson(model) -> dict:
 
     Links closed by ``model.year`` and links that open after the run's end are left out.
     """
+    tr = model.transport
+    if tr not in _OPEN_YEARS:
+        _OPEN_YEARS[tr] = sorted({e.open_year for e in tr.edges if e.open_year is not None})
+    # the same layer until a link opens (or one that opens later comes within the run): the page then sends nothing
+    key = (tr.signature(model.year), tuple(y for y in _OPEN_YEARS[tr] if model.year < y <= model.end))
+    cached = _NETWORK.setdefault(tr, {})
+    if key not in cached:
+        cached[key] = _network_features(model)
+    return cached[key]
+
+
+_OPEN_YEARS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per Transport: the years links open
+_NETWORK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per Transport: the layer per network state
+
+
+def _network_features(model) -> dict:
     nodes = model.transport.nodes
     features = []
     for e in model.transport.edges:
