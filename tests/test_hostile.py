@@ -238,6 +238,15 @@ def test_yaml_alias_bomb_in_region_yaml(toy, capsys):
     assert time.perf_counter() - t0 < 10
 
 
+@pytest.mark.parametrize("text", ["- " * 300_000 + "x\n", "a: " + "[" * 300_000 + "]" * 300_000 + "\n"],
+                         ids=["block", "flow"])
+def test_yaml_nested_300000_deep_is_refused_not_a_crash(toy, capsys, text):
+    """libyaml's parser crashes the process on collections nested ~30,000 deep; such a file goes to the Python parser,
+    which refuses it in a line."""
+    (toy / "params.yaml").write_text(text, encoding="utf-8")
+    check(["check-config", toy], capsys, 2, "nested too deeply")
+
+
 @pytest.mark.parametrize("content,needle", [
     ("name: [unclosed\n", "malformed YAML"),
     ("- a\n- b\n", "expected a mapping"),
