@@ -411,7 +411,9 @@ class LiveIndicators:
             k = max(0, len(y) - 4)
             ahead = y[-1] + (y[-1] - y[k]) / max(x[-1] - x[k], 1.0) * (self.years[1] - x[-1])
             lo, hi = min(lo, ahead), max(hi, ahead)
-        span = max(hi - lo, 0.1 * abs(hi), 1e-9)
+        # before a line has a trend (its first years), room for a tenth of its level either way: a start-year range
+        # of a few percent made each of the first years redraw a panel (0.2-0.3 s of a step each)
+        span = max(hi - lo, (0.4 if ok.sum() < 3 else 0.1) * abs(hi), 1e-9)
         ax.set_ylim(lo - 0.25 * span, hi + 0.25 * span)
         return True
 
