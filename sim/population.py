@@ -178,6 +178,21 @@ def _household_sizes(target: int, size_shares, rng: np.random.Generator) -> np.n
     return sizes[sizes > 0]
 
 
+def _largest_first(keys: np.ndarray, m: int) -> np.ndarray:
+    """The rows of the ``m`` largest keys, largest first, ties in row order: the first ``m`` of a stable descending
+    argsort, without sorting every key.
+
+    >>> _largest_first(np.array([0.2, 0.9, 0.5, 0.9]), 3).tolist()
+    [1, 3, 2]
+    """
+    if m >= len(keys):
+        return np.argsort(-keys, kind="stable")
+    top = np.argpartition(-keys, m - 1)[:m]
+    if (keys == keys[top].min()).sum() > (keys[top] == keys[top].min()).sum():
+        return np.argsort(-keys, kind="stable")[:m]  # the m-th key is tied with keys left out: row order decides
+    return top[np.lexsort((top, -keys[top]))]
+
+
 def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarray, jobs_by_sector: np.ndarray,
                age_band_shares: tuple[float, float, float], params: PopulationParams, scale: float,
                rng: np.random.Generator, survival: np.ndarray | None = None) -> Population:
@@ -219,7 +234,9 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
                                                                   params.aged_80_plus_share_of_60plus), n_p))
     adults = np.flatnonzero(ages >= 20)
     heads = rng.choice(adults, size=n_h, replace=False)
-    rest = np.setdiff1d(np.arange(n_p), heads, assume_unique=True)
+    unplaced = np.ones(n_p, bool)  # persons not yet a head or a partner (a mask: cheaper than set differences)
+    unplaced[heads] = False
+    rest = np.flatnonzero(unplaced)
     # Couples: in a share of the households of two or more, the second member is the head's partner, an adult matched
     # to the heads by rank of age (so partners are of similar age), of the other sex.
     multi = np.flatnonzero(sizes >= 2)
@@ -229,7 +246,8 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     partners = rng.choice(pool, size=len(couples), replace=False)
     couples = couples[np.argsort(ages[heads[couples]], kind="stable")]
     partners = partners[np.argsort(ages[partners], kind="stable")]
-    rest = np.setdiff1d(rest, partners, assume_unique=True)
+    unplaced[partners] = False
+    rest = rest[unplaced[rest]]
     rng.shuffle(rest)
     p_hh = np.repeat(np.arange(n_h, dtype=np.intp), sizes)
     first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -249,7 +267,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     head_age = p_age[first]
     w = np.asarray(migrant_weight, float)[h_town] * np.where((head_age >= 20) & (head_age <= 45), 3.0, 1.0) * np.where(sizes <= 3, 1.5, 1.0)
     keys = rng.random(n_h) ** (1.0 / np.maximum(w, 1e-12))
-    ranked = np.argsort(-keys, kind="stable")
+    ranked = _largest_first(keys, min(n_h, int(params.migrant_share * n_p) + 2))  # (every household has a member)
     k = int(np.searchsorted(np.cumsum(sizes[ranked]), params.migrant_share * n_p))
     h_local = np.ones(n_h, bool)
     h_local[ranked[: k + 1]] = False
@@ -257,15 +275,19 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     local_p = h_local[p_hh]
     u = rng.random(n_p)
     cum_local, cum_mig = np.cumsum(params.skill_shares_local), np.cumsum(params.skill_shares_migrant)
-    p_skill = np.where(local_p, np.searchsorted(cum_local, u * cum_local[-1], side="right"),
-                       np.searchsorted(cum_mig, u * cum_mig[-1], side="right")).astype(np.int8)
+    p_skill = np.empty(n_p, np.int8)
+    p_skill[local_p] = np.searchsorted(cum_local, u[local_p] * cum_local[-1], side="right")
+    p_skill[~local_p] = np.searchsorted(cum_mig, u[~local_p] * cum_mig[-1], side="right")
     p_skill[p_age < 18] = 0
     working_age = (p_age >= 16) & (p_age < 65)
     p_employed = working_age & (rng.random(n_p) < np.where(local_p, params.employment_rate, min(1.0, params.employment_rate + 0.1)))
     mix = np.asarray(jobs_by_sector, float)
     mix = mix / mix.sum(axis=1, keepdims=True)
-    cum_mix = np.cumsum(mix, axis=1)[h_town[p_hh]]
-    p_sector = np.where(p_employed, (rng.random(n_p)[:, None] > cum_mix).sum(axis=1), -1).astype(np.int8)
+    cum_mix = np.cumsum(mix, axis=1)
+    person_town, u_sector = h_town[p_hh], rng.random(n_p)
+    # the number of cumulative sector shares below the draw, one sector column at a time (no persons x sectors array)
+    sector = sum((u_sector > cum_mix[person_town, j]).astype(np.int8) for j in range(cum_mix.shape[1]))
+    p_sector = np.where(p_employed, sector, -1).astype(np.int8)
     p_female = rng.random(n_p) >= params.male_share
     p_female[first[couples] + 1] = ~p_female[first[couples]]
 
