@@ -508,7 +508,11 @@ class _BoundedLoader(_Bounded, yaml.SafeLoader):
 # constructor; but it recurses in C and crashes the process on collections nested some 30,000 deep ("- - - ..." or
 # "[[[..."). Every collection starts at one of the characters - : ? [ {, so a text with few of them cannot nest deeper
 # than their number: libyaml reads those (the region's files have a few hundred), the Python parser the rest.
-_FastBoundedLoader = type("_FastBoundedLoader", (_Bounded, yaml.CSafeLoader), {}) if hasattr(yaml, "CSafeLoader") else _BoundedLoader
+if hasattr(yaml, "CSafeLoader"):
+    class _FastBoundedLoader(_Bounded, yaml.CSafeLoader):
+        pass
+else:
+    _FastBoundedLoader = _BoundedLoader
 FAST_YAML_MAX_INDICATORS = 10_000  # libyaml was tested safe to 20,000 levels
 
 
