@@ -104,6 +104,14 @@ def stage_times(region, params, scale: float = 1.0) -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Speed and memory of the model (results go in docs/performance.md).")
+    parser.add_argument("--whole-year-scale", type=float, default=0.05,
+                        help="scale of the whole-year comparison with the per-agent reference (default 0.05)")
+    args = parser.parse_args()
+    if not 0.001 <= args.whole_year_scale <= 1.0:
+        parser.error(f"--whole-year-scale: expected a share of households between 0.001 and 1.0, got {args.whole_year_scale}")
     folder = Path(__file__).resolve().parents[1] / "configs" / "pingyang"
     region, params = load_region(folder), load_params(folder)  # the region's own parameters, as run.py uses
     for scale in (0.01, 0.1, 1.0):
@@ -114,7 +122,7 @@ if __name__ == "__main__":
     print("stages of the 15 full-scale years (one run):")
     for name, seconds in stage_times(region, params).items():
         print(f"  {name.strip('_'):<28} {seconds:6.2f} s")
-    scale = float(sys.argv[sys.argv.index("--whole-year-scale") + 1]) if "--whole-year-scale" in sys.argv else 0.05
+    scale = args.whole_year_scale
     fast, slow, n = whole_year_ratio(region, params, scale)
     print(f"whole year, 2020-2035 at {scale:g} scale ({n:,} persons at the end): engine {fast:.2f} s, per-agent reference "
           f"{slow:.1f} s, ratio {slow / fast:,.0f}x (same results)")

@@ -206,17 +206,16 @@ def choose_one(township: int, urban: bool, local: bool, u: float, ctx: ChoiceCon
     return len(weights) - 1
 
 
-def decide_moves(pop: Population, ctx: ChoiceContext, m: Moves, no_work: int,
+def decide_moves(pop: Population, ctx: ChoiceContext, m: Moves,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """This year's move decisions of every living household: who weighs moving (:func:`consider_probability`, one
     draw per household) and what they choose (:func:`choose`, one draw per household weighing it).
 
-    ``no_work`` is the anchor index of households where nobody works (``ChoiceContext.anchors - 1``). Returns the
-    household rows that weighed moving and their choices (``2*j + part``, or ``2n`` to leave the region).
+    Returns the household rows that weighed moving and their choices (``2*j + part``, or ``2n`` to leave the region).
     """
     rows = np.flatnonzero(pop.h_alive)
     head = pop.head_age()[rows]
-    anchor = household_anchor(pop, none=no_work)
+    anchor = household_anchor(pop, none=ctx.anchors - 1)  # the last anchor: nobody works
     jobless = household_jobless(pop)
     p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
     considering = rows[rng.random(len(rows)) < p]

@@ -503,7 +503,7 @@ class MigrationModel(mesa.Model):
     def _move(self, size: np.ndarray) -> None:
         """Households weigh moving and choose (``size``: living members per household row now)."""
         pop, rng, m = self.population, self.np_rng, self.moves
-        considering, choice = decide_moves(pop, self.context, m, self.n_places, rng)
+        considering, choice = decide_moves(pop, self.context, m, rng)
         origin = pop.h_township[considering].astype(np.int64)
         leave = choice == 2 * self.n
         # Leavers go first and free their dwellings. A move to another township part needs a vacant dwelling there:

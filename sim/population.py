@@ -188,7 +188,8 @@ def _largest_first(keys: np.ndarray, m: int) -> np.ndarray:
     if m >= len(keys):
         return np.argsort(-keys, kind="stable")
     top = np.argpartition(-keys, m - 1)[:m]
-    if (keys == keys[top].min()).sum() > (keys[top] == keys[top].min()).sum():
+    kth = keys[top].min()
+    if (keys == kth).sum() > (keys[top] == kth).sum():
         return np.argsort(-keys, kind="stable")[:m]  # the m-th key is tied with keys left out: row order decides
     return top[np.lexsort((top, -keys[top]))]
 

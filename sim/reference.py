@@ -167,9 +167,10 @@ def consider_one(head_age: int, tenure: int, m: Moves, jobless: bool, years: int
     return min(max(stage * factor, 0.0), 1.0)
 
 
-def decide_moves(pop: Population, ctx: ChoiceContext, m: Moves, no_work: int,
+def decide_moves(pop: Population, ctx: ChoiceContext, m: Moves,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Each household weighs moving, and those who do choose among every township part and leaving."""
+    no_work = ctx.anchors - 1
     head, anchor, jobless = pop.head_age().tolist(), household_anchor(pop, none=no_work).tolist(), household_jobless(pop).tolist()
     rows = np.flatnonzero(pop.h_alive).tolist()
     tenure, years = pop.h_tenure.tolist(), pop.h_years.tolist()

@@ -328,8 +328,8 @@ def test_whole_year_per_agent_reference_equals_engine(pingyang):
     assert fast.current == slow.current
     for f in fields(fast.population):
         assert np.array_equal(getattr(fast.population, f.name), getattr(slow.population, f.name), equal_nan=True), f.name
-    flows = fast.current
-    assert flows["births"] > 0 and flows["deaths"] > 0 and flows["partnerships"] > 0  # the test exercises the rules
+    year = fast.current
+    assert year["births"] > 0 and year["deaths"] > 0 and year["partnerships"] > 0  # the test exercises the rules
 
 
 def test_per_agent_rules_are_put_back():
