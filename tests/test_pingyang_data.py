@@ -26,13 +26,26 @@ def test_census_totals_and_shares(pingyang):
             assert t.pop_2020 == anchors[t.name_en]
 
 
-@pytest.mark.parametrize("file", ["townships.csv", "economy.csv", "network/nodes.csv", "network/edges.csv", "network/projects.csv"])
+@pytest.mark.parametrize("file", ["townships.csv", "economy.csv", "network/nodes.csv", "network/edges.csv", "network/projects.csv",
+                                  "township_lineage.csv"])
 def test_every_row_has_a_source(file):
     df = pd.read_csv(PINGYANG / file, dtype=str, keep_default_na=False)
     source_cols = [c for c in df.columns if c.startswith("source")]
     assert source_cols, f"{file} has no source column"
     for c in source_cols:
         assert (df[c].str.strip() != "").all(), f"{file}: empty {c}"
+
+
+def test_township_lineage_says_for_every_township_whether_2010_is_on_its_boundaries(pingyang):
+    """Issue 21 item 1: a 2010 population on today's boundaries, or why there is none, for each township."""
+    lin = pd.read_csv(PINGYANG / "township_lineage.csv", dtype=str, keep_default_na=False)
+    assert sorted(lin["code"]) == sorted(str(t.code) for t in pingyang.townships)
+    assert set(lin["status"]) <= {"reconstructed", "figure_on_other_boundaries", "changed_no_figure", "history_unknown"}
+    rebuilt = lin["status"] == "reconstructed"
+    # a reconstructed row carries its figure; every other row says why it has none
+    assert (lin.loc[rebuilt, "pop_2010_on_2020_boundaries"] != "").all()
+    assert (lin.loc[~rebuilt, "pop_2010_on_2020_boundaries"] == "").all()
+    assert (lin.loc[~rebuilt, "why_not"].str.len() > 20).all()
 
 
 def test_plan_targets_and_projection(pingyang):
