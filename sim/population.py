@@ -47,6 +47,23 @@ class Population:
             self.h_years = np.zeros(len(self.h_alive), np.int16)
         if self.p_partner is None:
             self.p_partner = np.full(len(self.p_age), -1, np.int32)
+        self._room: dict[str, np.ndarray] = {}  # column -> the longer array it is the start of (see _append)
+
+    def _append(self, name: str, new: np.ndarray) -> None:
+        """Append ``new`` to column ``name``. Columns grow every year (births, arrivals), and copying every row for a
+        few thousand new ones would cost a pass per column: a column is kept as the start of a longer array, and new
+        rows go into the room at its end; only when the room runs out is it copied, with a quarter to spare."""
+        arr = getattr(self, name)
+        n, k = len(arr), len(new)
+        room = self._room.get(name)
+        if room is None or arr.base is not room or arr.ctypes.data != room.ctypes.data or len(room) < n + k:
+            # no room, or the column was replaced since (compacted, assigned): start a new longer array
+            room = np.empty(n + k + (n + k) // 4, arr.dtype)
+            room[:n] = arr
+            self._room[name] = room
+        out = room[: n + k]
+        out[n:] = new
+        setattr(self, name, out)
 
     @property
     def n_persons(self) -> int:
@@ -76,12 +93,12 @@ class Population:
         """Append households (``years`` lived in the region: 0 for newcomers, the default); returns their rows."""
         start = len(self.h_alive)
         n = len(township)
-        self.h_years = np.concatenate([self.h_years, np.zeros(n, np.int16) if years is None else np.asarray(years, np.int16)])
-        self.h_township = np.concatenate([self.h_township, np.asarray(township, np.int16)])
-        self.h_urban = np.concatenate([self.h_urban, np.asarray(urban, bool)])
-        self.h_local = np.concatenate([self.h_local, np.asarray(local, bool)])
-        self.h_tenure = np.concatenate([self.h_tenure, np.asarray(tenure, np.int8)])
-        self.h_alive = np.concatenate([self.h_alive, np.ones(n, bool)])
+        self._append("h_years", np.zeros(n, np.int16) if years is None else np.asarray(years, np.int16))
+        self._append("h_township", np.asarray(township, np.int16))
+        self._append("h_urban", np.asarray(urban, bool))
+        self._append("h_local", np.asarray(local, bool))
+        self._append("h_tenure", np.asarray(tenure, np.int8))
+        self._append("h_alive", np.ones(n, bool))
         return np.arange(start, start + n)
 
     def add_persons(self, age, female, hh, skill, employed, sector, work=None) -> None:
@@ -91,18 +108,18 @@ class Population:
         """
         n = len(age)
         work = np.full(n, -1, np.int16) if work is None else np.asarray(work, np.int16)
-        self.p_partner = np.concatenate([self.p_partner, np.full(n, -1, np.int32)])
-        self.p_work = np.concatenate([self.p_work, work])
-        self.p_unemployed = np.concatenate([self.p_unemployed, np.zeros(n, bool)])
-        self.p_wage_factor = np.concatenate([self.p_wage_factor, np.full(n, np.nan, np.float32)])
-        self.p_income = np.concatenate([self.p_income, np.zeros(n, np.float32)])
-        self.p_age = np.concatenate([self.p_age, np.asarray(age, np.int16)])
-        self.p_female = np.concatenate([self.p_female, np.asarray(female, bool)])
-        self.p_hh = np.concatenate([self.p_hh, np.asarray(hh, np.intp)])
-        self.p_skill = np.concatenate([self.p_skill, np.asarray(skill, np.int8)])
-        self.p_employed = np.concatenate([self.p_employed, np.asarray(employed, bool)])
-        self.p_sector = np.concatenate([self.p_sector, np.asarray(sector, np.int8)])
-        self.p_alive = np.concatenate([self.p_alive, np.ones(n, bool)])
+        self._append("p_partner", np.full(n, -1, np.int32))
+        self._append("p_work", work)
+        self._append("p_unemployed", np.zeros(n, bool))
+        self._append("p_wage_factor", np.full(n, np.nan, np.float32))
+        self._append("p_income", np.zeros(n, np.float32))
+        self._append("p_age", np.asarray(age, np.int16))
+        self._append("p_female", np.asarray(female, bool))
+        self._append("p_hh", np.asarray(hh, np.intp))
+        self._append("p_skill", np.asarray(skill, np.int8))
+        self._append("p_employed", np.asarray(employed, bool))
+        self._append("p_sector", np.asarray(sector, np.int8))
+        self._append("p_alive", np.ones(n, bool))
 
     def compact(self, size: np.ndarray | None = None) -> None:
         """Drop dead persons and dissolved households, renumbering household rows (``size``: living members per

@@ -99,3 +99,43 @@ def test_a_tfr_given_as_a_parameter_replaces_the_path(toy):
     on_path.run()
     fixed.run()
     assert on_path.tfr == pytest.approx(0.7) and fixed.tfr == pytest.approx(2.0)
+
+
+def test_appended_rows_never_change_rows_or_arrays_held_before():
+    """Population columns grow into room kept at their end (Population._append): rows appended later must not show
+    through an array taken before, and compacting or assigning a column must not leave it sharing that room."""
+    from sim.population import Population
+
+    def pop_of(n):
+        z = lambda dt, v=0: np.full(n, v, dt)
+        return Population(p_age=np.arange(n, dtype=np.int16), p_female=z(bool), p_hh=np.arange(n), p_skill=z(np.int8),
+                          p_employed=z(bool), p_sector=z(np.int8, -1), p_work=z(np.int16, -1), p_unemployed=z(bool),
+                          p_alive=z(bool, True), p_wage_factor=z(np.float32, 1.0), p_income=z(np.float32),
+                          h_township=z(np.int16), h_urban=z(bool), h_local=z(bool), h_tenure=z(np.int8), h_alive=z(bool, True))
+
+    pop = pop_of(8)
+    add = lambda ages: pop.add_persons(np.array(ages), np.zeros(len(ages), bool), np.zeros(len(ages), np.intp),
+                                       np.zeros(len(ages)), np.zeros(len(ages), bool), np.full(len(ages), -1))
+    add([50, 51])
+    held = pop.p_age                       # 10 rows, with room behind them
+    add([60, 61, 62])
+    assert held.tolist() == list(range(8)) + [50, 51]
+    assert pop.p_age.tolist() == list(range(8)) + [50, 51, 60, 61, 62]
+    copy = pop.copy()
+    held = pop.p_age
+    add([70])                              # within the room (13 rows of 16)
+    assert held.tolist() == list(range(8)) + [50, 51, 60, 61, 62]
+    assert len(copy.p_age) == 13 and len(pop.p_age) == 14 and pop.p_partner[-1] == -1 and np.isnan(pop.p_wage_factor[-1])
+    pop.p_alive[[1, 2]] = False
+    pop.compact()
+    before = pop.p_age.copy()
+    add([80])                              # the compacted column is a new array: the old room must not be reused
+    assert pop.p_age[: len(before)].tolist() == before.tolist() and pop.p_age[-1] == 80
+    before = pop.p_age.copy()
+    add([81] * 50)                         # more than the room left: a new array, the old rows copied over
+    assert pop.p_age[: len(before)].tolist() == before.tolist() and pop.p_age[len(before):].tolist() == [81] * 50
+    rows = pop.add_households([1, 2], [True, False], [True, True], [0, 1])
+    assert rows.tolist() == [6, 7] and pop.h_township[-2:].tolist() == [1, 2] and pop.h_years[-2:].tolist() == [0, 0]
+    assert all(len(getattr(pop, c)) == len(pop.p_age) for c in ("p_female", "p_hh", "p_skill", "p_employed", "p_sector",
+                                                                 "p_work", "p_unemployed", "p_alive", "p_wage_factor",
+                                                                 "p_income", "p_partner"))
