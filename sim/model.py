@@ -140,15 +140,15 @@ class MigrationModel(mesa.Model):
         self._initial_jobs()
         # The housing table was estimated from all households; dormitory households live in employers' dormitories,
         # outside the housing stock, so the stock at the start leaves them out (vacancy as estimated).
-        self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n)
-                                         + hs.occupied(self.population, self.n), 0.0)
+        occupied = hs.occupied(self.population, self.n)  # nobody moves during the build: one count serves
+        self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n) + occupied, 0.0)
         # The stock account starts with occupied <= stock: where the estimated stock is short, it is raised (reported).
-        short = np.maximum(hs.occupied(self.population, self.n) - self.market.housing, 0.0)
+        short = np.maximum(occupied - self.market.housing, 0.0)
         self.market.housing += short
         self.start_housing_added = float(short.sum() / scale)
         given = frame[["capacity_urban", "capacity_rural"]].to_numpy(float) * scale * pop_ratio[:, None]
         self.housing_capacity = hs.capacity(self.market.housing, self.params.housing, given)
-        self.start_vacancy = vacancy(self.market.housing, hs.occupied(self.population, self.n))
+        self.start_vacancy = vacancy(self.market.housing, occupied)
         assign_incomes(self.population, np.ones(self.n), self.params.markets, self.np_rng)
         # a TFR given as a parameter (a sweep, a calibration, the constructor) holds from the start instead of the path
         self._tfr_lever = "demography.tfr" in (parameters or {})
