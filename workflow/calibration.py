@@ -38,7 +38,9 @@ DEFAULT_FREE = {
     "labour.search_rate_inactive": (0.05, 0.4),
     "moves.beta_commute_per_hour": (1.0, 6.0),
     "moves.leave_constant": (-1.0, 2.0),
-    "moves.beta_size": (0.3, 2.0),
+    # at most 1: a place is an aggregate of dwellings, and random utility allows its log size a weight of 1 at most
+    # (McFadden 1978; Ben-Akiva and Lerman 1985, ch. 9; configs/pingyang/params.yaml)
+    "moves.beta_size": (0.3, 1.0),
     "moves.beta_access": (0.3, 3.0),
     "moves.beta_price": (0.2, 2.5),
     "urbanisation.rural_to_urban_rate": (0.002, 0.05),
