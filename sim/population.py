@@ -127,6 +127,7 @@ class Population:
         keep_h = self.h_alive & ((self.household_size() if size is None else size) > 0)
         keep_p = self.p_alive & keep_h[self.p_hh]
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
+        self._room.clear()  # every column becomes a new array: the old rooms would only hold memory
         for f in fields(self):
             arr = getattr(self, f.name)
             setattr(self, f.name, arr.take(rows_p if f.name.startswith("p_") else rows_h))

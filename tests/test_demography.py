@@ -103,7 +103,7 @@ def test_a_tfr_given_as_a_parameter_replaces_the_path(toy):
 
 def test_appended_rows_never_change_rows_or_arrays_held_before():
     """Population columns grow into room kept at their end (Population._append): rows appended later must not show
-    through an array taken before, and compacting or assigning a column must not leave it sharing that room."""
+    through an array taken before, and a compacted column must not keep writing into the old room."""
     from sim.population import Population
 
     def pop_of(n):
