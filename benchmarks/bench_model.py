@@ -25,6 +25,7 @@ from sim.choice import cell_probabilities, choose, household_cells  # noqa: E402
 from sim.labour import household_anchor, household_jobless  # noqa: E402
 from sim.model import MigrationModel  # noqa: E402
 from workflow.io import load_params  # noqa: E402
+from workflow.memory import keep_freed_memory  # noqa: E402
 
 
 def timed_run(region, params, scale: float) -> tuple[float, float, int]:
@@ -114,6 +115,7 @@ if __name__ == "__main__":
         parser.error(f"--whole-year-scale: expected a share of households between 0.001 and 1.0, got {args.whole_year_scale}")
     folder = Path(__file__).resolve().parents[1] / "configs" / "pingyang"
     region, params = load_region(folder), load_params(folder)  # the region's own parameters, as run.py uses
+    keep_freed_memory()  # the allocator settings run.py's runs have (workflow.runner.simulate)
     for scale in (0.01, 0.1, 1.0):
         build, steps, hh = timed_run(region, params, scale)
         print(f"scale {scale:>4}: build {build:6.2f} s, 15 years {steps:6.2f} s, households at end {hh:,}")

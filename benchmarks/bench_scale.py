@@ -47,6 +47,9 @@ if __name__ == "__main__":
     from geo.region import load_region
     from sim.model import MigrationModel
     from workflow.io import load_params
+    from workflow.memory import keep_freed_memory
+
+    tuned = keep_freed_memory()  # as run.py's runs do (workflow.runner.simulate)
 
     factor = float(sys.argv[1]) if len(sys.argv) > 1 else 8.3
     folder = synthetic_region(factor, Path(tempfile.mkdtemp()) / "synthetic")
@@ -59,4 +62,5 @@ if __name__ == "__main__":
     t2 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"factor {factor}: {start_households:,} households at the start, {m.population.n_households:,} at the end; "
-          f"build {t1 - t0:.1f} s, 15 years {t2 - t1:.1f} s, peak memory {peak:,.0f} MB")
+          f"build {t1 - t0:.1f} s, 15 years {t2 - t1:.1f} s, peak memory {peak:,.0f} MB"
+          f"{'' if tuned else ' (allocator settings not available here)'}")

@@ -18,6 +18,7 @@ from geo.region import Region, RegionDataError, load_region
 from sim.model import MigrationModel
 from sim.params import Params
 from workflow.io import load_params, provenance
+from workflow.memory import keep_freed_memory
 from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
 
 
@@ -88,6 +89,7 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     >>> r = simulate(Path("configs/<region>"), "baseline", end=2022, scale=0.01)   # doctest: +SKIP
     >>> r.county[["year", "population"]]                                            # doctest: +SKIP
     """
+    keep_freed_memory()  # the process's allocator keeps freed arrays for reuse (workflow.memory says why)
     region = region or load_region(region_folder)
     check_options(region, start, end, scale)
     params = params or load_params(region_folder)

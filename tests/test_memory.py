@@ -1,0 +1,46 @@
+"""workflow.memory: the allocator keeps freed arrays for reuse in simulation processes."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# page faults while 20 arrays of 24 MB (above glibc's default mmap threshold) are made and dropped in turn
+FAULTS = textwrap.dedent("""
+    import resource, sys
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    if {tuned}:
+        from workflow.memory import keep_freed_memory
+        assert keep_freed_memory() and keep_freed_memory()  # applied, and a second call gives the same answer
+    np.ones(3_000_000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        a = np.ones(3_000_000)
+        del a
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+""")
+
+
+def page_faults(tuned: bool) -> int:
+    code = FAULTS.format(root=str(ROOT), tuned=tuned)
+    return int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator settings exist on Linux only")
+def test_freed_arrays_are_reused_instead_of_faulted_in_again():
+    base, tuned = page_faults(False), page_faults(True)
+    assert base >= 20  # each new array is fresh memory from the kernel: at least one fault each
+    assert tuned <= base // 10
+
+
+def test_elsewhere_nothing_is_changed(monkeypatch):
+    import workflow.memory as memory
+
+    monkeypatch.setattr(memory, "_applied", None)
+    monkeypatch.setattr(memory.sys, "platform", "darwin")
+    assert memory.keep_freed_memory() is False
