@@ -105,11 +105,11 @@ def deaths(pop: Population, qx_male: np.ndarray, qx_female: np.ndarray, u: np.nd
     # one look-up in the two tables laid end to end (men, then women) instead of two look-ups and a choice
     table = np.concatenate([qx_male, qx_female])
     q = table[pop.p_age + pop.p_female * np.int16(len(qx_male))]
-    died = pop.p_alive & (u < q)
-    pop.p_alive[died] = False
+    died = np.flatnonzero(pop.p_alive & (u < q))
+    pop.remove_persons(died)
     pop.p_employed[died] = False
-    unpartner(pop, np.flatnonzero(died))  # the survivor is widowed
-    return np.flatnonzero(died)
+    unpartner(pop, died)  # the survivor is widowed
+    return died
 
 
 def unpartner(pop: Population, persons: np.ndarray) -> None:
@@ -193,7 +193,7 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
     old_hh = pop.p_hh[leavers]
     new_hh = pop.add_households(pop.h_township[old_hh], pop.h_urban[old_hh], pop.h_local[old_hh],
                                 np.full(len(leavers), RENTER), pop.h_years[old_hh])
-    pop.p_hh[leavers] = new_hh
+    pop.move_members(leavers, new_hh)
     return leavers
 
 
@@ -223,7 +223,7 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
     A single parent (the only adult of a household with others) does not seek here, so no child is left alone.
     Returns the (man, woman) pairs formed, shape (pairs, 2).
     """
-    size = pop.household_size()
+    size = pop.h_size
     seekers = partner_seekers(pop, rate, ages, rng, size)
     key = rng.random(len(seekers))  # random order within township and sex
     town = pop.h_township[pop.p_hh[seekers]].astype(np.int64)
@@ -249,15 +249,15 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
         keep[np.flatnonzero(new)[~let_dwellings(place, free, rng.random(len(place)))]] = False
         men, women, man_alone, woman_alone, new = men[keep], women[keep], man_alone[keep], woman_alone[keep], new[keep]
     # she joins him / he joins her; the household left behind ends when empty (dissolve_empty)
-    pop.p_hh[women[man_alone]] = pop.p_hh[men[man_alone]]
+    pop.move_members(women[man_alone], pop.p_hh[men[man_alone]])
     join_her = ~man_alone & woman_alone
-    pop.p_hh[men[join_her]] = pop.p_hh[women[join_her]]
+    pop.move_members(men[join_her], pop.p_hh[women[join_her]])
     if new.any():
         hm, hw = pop.p_hh[men[new]], pop.p_hh[women[new]]
         rows = pop.add_households(pop.h_township[hm], pop.h_urban[hm], pop.h_local[hm] | pop.h_local[hw],
                                   np.full(int(new.sum()), RENTER), np.maximum(pop.h_years[hm], pop.h_years[hw]))
-        pop.p_hh[men[new]] = rows
-        pop.p_hh[women[new]] = rows
+        pop.move_members(men[new], rows)
+        pop.move_members(women[new], rows)
     pop.p_partner[men] = women
     pop.p_partner[women] = men
     return np.stack([men, women], axis=1)
@@ -285,7 +285,7 @@ def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.nd
         leaver, hh = leaver[got], hh[got]
     unpartner(pop, leaver)
     rows = pop.add_households(pop.h_township[hh], pop.h_urban[hh], pop.h_local[hh], np.full(len(hh), RENTER), pop.h_years[hh])
-    pop.p_hh[leaver] = rows
+    pop.move_members(leaver, rows)
     return leaver
 
 
@@ -293,21 +293,26 @@ def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16
                   size: np.ndarray | None = None) -> np.ndarray:
     """Children left without an adult (their parents died or left) join another household with an adult in the same
     township, drawn at random: kin who take them in. Their own household ends (:func:`dissolve_empty`) and its
-    dwelling is freed. ``size``: the households' living members now, if known (counted otherwise; when given, it is
-    updated in place for the moves). Returns the persons moved.
+    dwelling is freed. ``size``: a copy of the households' living members the caller keeps (updated in place for the
+    moves, as ``pop.h_size`` is). Returns the persons moved.
 
     Example
     -------
-    >>> from types import SimpleNamespace as NS
-    >>> pop = NS(p_alive=np.ones(3, bool), p_age=np.array([40, 8, 5]), p_hh=np.array([0, 1, 1]),
-    ...          h_alive=np.ones(2, bool), h_township=np.array([0, 0]))
-    >>> rehome_minors(pop, np.random.default_rng(0)).tolist(), pop.p_hh.tolist()
-    ([1, 2], [0, 0, 0])
+    >>> from sim.population import Population
+    >>> one = lambda *v, t=None: np.array(v, dtype=t)
+    >>> pop = Population(p_age=one(40, 8, 5), p_female=one(1, 0, 1, t=bool), p_hh=one(0, 1, 1, t=np.intp),
+    ...                  p_skill=one(0, 0, 0), p_employed=one(0, 0, 0, t=bool), p_sector=one(-1, -1, -1),
+    ...                  p_work=one(-1, -1, -1), p_unemployed=one(0, 0, 0, t=bool), p_alive=one(1, 1, 1, t=bool),
+    ...                  p_wage_factor=one(1, 1, 1, t=np.float32), p_income=one(0, 0, 0, t=np.float32),
+    ...                  h_township=one(0, 0), h_urban=one(1, 1, t=bool), h_local=one(1, 1, t=bool), h_tenure=one(0, 0),
+    ...                  h_alive=one(1, 1, t=bool))
+    >>> rehome_minors(pop, np.random.default_rng(0)).tolist(), pop.p_hh.tolist(), pop.h_size.tolist()
+    ([1, 2], [0, 0, 0], [3, 0])
     """
     alive = pop.p_alive
     n_h = len(pop.h_alive)
     has_adult = np.bincount(pop.p_hh[alive & (pop.p_age >= adult_age)], minlength=n_h) > 0
-    has_member = (np.bincount(pop.p_hh[alive], minlength=n_h) if size is None else size) > 0
+    has_member = (pop.h_size if size is None else size) > 0
     orphaned = pop.h_alive & has_member & ~has_adult
     hosts = np.flatnonzero(pop.h_alive & has_adult)
     if not orphaned.any() or len(hosts) == 0:
@@ -323,16 +328,15 @@ def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16
     new_home = np.full(n_h, -1, np.int64)
     new_home[rows] = hosts[np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), hi - 1)]
     persons = np.flatnonzero(alive & orphaned[pop.p_hh])
-    pop.p_hh[persons] = new_home[pop.p_hh[persons]]
+    pop.move_members(persons, new_home[pop.p_hh[persons]])
     if size is not None:  # the children's households empty into their hosts'
         np.add.at(size, new_home[rows], size[rows])
         size[rows] = 0
     return persons
 
 
-def dissolve_empty(pop: Population, size: np.ndarray | None = None) -> int:
-    """Households with no living member end (``size``: living members per household if known, counted otherwise);
-    returns how many ended."""
-    empty = pop.h_alive & ((pop.household_size() if size is None else size) == 0)
+def dissolve_empty(pop: Population) -> int:
+    """Households with no living member end; returns how many ended."""
+    empty = pop.h_alive & (pop.h_size == 0)
     pop.h_alive[empty] = False
     return int(empty.sum())

@@ -238,7 +238,7 @@ class MigrationModel(mesa.Model):
         # dropping the dead and the departed costs a pass over every column: done once they are 5% of the rows
         pop = self.population
         if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE or year == self.end:
-            pop.compact(size)
+            pop.compact()
             size = None  # rows renumbered
         self.year = year
         self._collect(size)
@@ -295,9 +295,9 @@ class MigrationModel(mesa.Model):
         pairs = demo.form_partnerships(pop, d.partnership_rate, d.partnership_ages, rng, free)
         split = demo.separate(pop, d.separation_rate, rng, free)
         # children left without an adult (by deaths, or two siblings partnering at once) join kin
+        demo.rehome_minors(pop, rng)
+        demo.dissolve_empty(pop)
         size = pop.household_size()
-        demo.rehome_minors(pop, rng, size=size)  # (updates the sizes it changes)
-        demo.dissolve_empty(pop, size)
         self._year_flows["partnerships"] += float(len(pairs))
         self._year_flows["separations"] += float(len(split))
         self._year_flows["births"] = float(self._births_t.sum())
@@ -541,10 +541,7 @@ class MigrationModel(mesa.Model):
         zw = self._zone_weights(zone_minutes)
         zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
         self._record_external(origin, zone, persons, outgoing=True)
-        pop.h_alive[lv] = False
-        gone = np.zeros(len(pop.h_alive), bool)
-        gone[lv] = True
-        pop.p_alive[gone[pop.p_hh]] = False
+        pop.remove_households(lv)
         self._zone_prob = zw
 
     def _in_migration(self) -> tuple[np.ndarray, np.ndarray]:

@@ -48,7 +48,7 @@ def deaths(pop: Population, qx_male: np.ndarray, qx_female: np.ndarray, u: np.nd
     died = []
     for i in range(len(alive)):
         if alive[i] and draw[i] < (qx_female if female[i] else qx_male)[age[i]]:
-            pop.p_alive[i] = False
+            pop.remove_persons(np.array([i]))
             pop.p_employed[i] = False
             partner = int(pop.p_partner[i])
             if partner >= 0:

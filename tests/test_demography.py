@@ -126,7 +126,7 @@ def test_appended_rows_never_change_rows_or_arrays_held_before():
     add([70])                              # within the room (13 rows of 16)
     assert held.tolist() == list(range(8)) + [50, 51, 60, 61, 62]
     assert len(copy.p_age) == 13 and len(pop.p_age) == 14 and pop.p_partner[-1] == -1 and np.isnan(pop.p_wage_factor[-1])
-    pop.p_alive[[1, 2]] = False
+    pop.remove_persons(np.array([1, 2]))
     pop.compact()
     before = pop.p_age.copy()
     add([80])                              # the compacted column is a new array: the old room must not be reused

@@ -278,9 +278,9 @@ def test_the_centre_loses_share_when_jobs_and_homes_grow_elsewhere(toy):
 
 @pytest.mark.parametrize("scenario", ["plan_all", "reclassify_aojiang"])
 def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
-    """The step counts household sizes and vacant dwellings once and hands them on (and updates them) instead of
-    recounting: at every hand-over the count equals a fresh count, under scenarios that add jobs, homes, a
-    programme's arrivals, or reclassify villages as urban."""
+    """The step keeps household sizes (Population.h_size) and counts vacant dwellings once and hands them on (and
+    updates them) instead of recounting: at every hand-over, and before every stage, they equal a fresh count, under
+    scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
     from sim import housing as hs
     from workflow.scenarios import build_interventions, load_scenario
 
@@ -288,8 +288,14 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
     m = MigrationModel(pingyang, scale=0.02, seed=5, end=2035, interventions=interventions)
     pop, checked = m.population, []
 
+    def recount():
+        return np.bincount(pop.p_hh[pop.p_alive], minlength=len(pop.h_alive))
+
+    def check_kept(*args):
+        assert (pop.h_size == recount()).all()
+
     def check_size(size):
-        assert (size == pop.household_size()).all()
+        assert (size == recount()).all() and (pop.h_size == size).all()
 
     def wrap(name, check):
         method = getattr(m, name)
@@ -311,8 +317,11 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
         check_size(size)
         assert (free == hs.free_dwellings(m.market.housing, hs.occupied(pop, m.n))).all()
     wrap("_urbanise", check_urbanise)
+    for stage in ("_labour", "_housing", "_in_migration", "_collect"):
+        wrap(stage, check_kept)
     m.run()
-    assert len(checked) == 4 * 15
+    assert (pop.h_size == recount()).all()
+    assert len(checked) == 8 * 15
 
 
 def test_whole_year_per_agent_reference_equals_engine(pingyang):
