@@ -226,7 +226,7 @@ def form_partnerships(pop: Population, rate: float, ages: tuple[int, int], rng: 
     size = pop.h_size
     seekers = partner_seekers(pop, rate, ages, rng, size)
     key = rng.random(len(seekers))  # random order within township and sex
-    town = pop.h_township[pop.p_hh[seekers]].astype(np.int64)
+    town = pop.township_of(seekers).astype(np.int64)
     n_t = int(pop.h_township.max()) + 1 if len(pop.h_township) else 0
     is_man = ~pop.p_female[seekers]
     k = np.minimum(np.bincount(town[is_man], minlength=n_t), np.bincount(town[~is_man], minlength=n_t))

@@ -186,7 +186,7 @@ def match(pop: Population, seekers: np.ndarray, vacancies: np.ndarray, openings:
         return seekers
     supply = np.floor(np.concatenate([np.maximum(vacancies, 0.0).reshape(-1), np.maximum(openings, 0.0)]) + 1e-9)  # (3n + Z,)
     w_cells = np.concatenate([np.repeat(weights[:, :n], SECTORS, axis=1), weights[:, n:n + z]], axis=1)
-    home = pop.h_township[pop.p_hh[seekers]].astype(np.int64)
+    home = pop.township_of(seekers).astype(np.int64)
     origin = np.bincount(home, minlength=len(weights)).astype(float)
     reachable = (w_cells * supply > 0).any(axis=1)
     origin = np.where(reachable, origin, 0.0)
@@ -315,5 +315,5 @@ def commuting_matrix(pop: Population, n_homes: int, n_places: int) -> np.ndarray
     """(homes, workplaces) employed residents by home township and workplace (townships, then zones)."""
     w = np.flatnonzero(pop.p_work >= 0)
     w = w[pop.p_alive[w]]
-    idx = pop.h_township[pop.p_hh[w]].astype(np.int64) * n_places + pop.p_work[w]
+    idx = pop.township_of(w).astype(np.int64) * n_places + pop.p_work[w]
     return np.bincount(idx, minlength=n_homes * n_places).reshape(n_homes, n_places).astype(float)

@@ -107,7 +107,7 @@ def assign_incomes(pop: Population, wage_index: np.ndarray, params: MarketParams
     income[alive & (pop.p_age >= 60)] = np.float32(params.pension_yuan)
     emp = np.flatnonzero(pop.p_employed)
     emp = emp[alive[emp]]
-    town = pop.h_township[pop.p_hh[emp]]
+    town = pop.township_of(emp)
     wage = np.asarray(params.wage_by_skill, np.float32)[pop.p_skill[emp]] * wage_index[town] * pop.p_wage_factor[emp]
     income[emp] = wage.astype(np.float32)
     pop.p_income = income

@@ -284,7 +284,7 @@ class MigrationModel(mesa.Model):
         demo.age_one_year(pop)
         pop.h_years[pop.h_alive] += 1
         died = demo.deaths(pop, self.qx_male, self.qx_female, rng.random(len(pop.p_age)))
-        self._deaths_t = np.bincount(pop.h_township[pop.p_hh[died]], minlength=self.n)
+        self._deaths_t = np.bincount(pop.township_of(died), minlength=self.n)
         born_hh = demo.births(pop, self.asfr, d.sex_ratio_at_birth, rng, d.births_to_partnered_share)
         self._births_t = np.bincount(pop.h_township[born_hh], minlength=self.n)
         demo.dissolve_empty(pop)  # before leaving home, so the dwellings of those who died are free
@@ -413,8 +413,8 @@ class MigrationModel(mesa.Model):
         able_rows = np.flatnonzero(pop.p_alive & (pop.p_age >= 16) & (pop.p_age < lb.retirement_age))
         working = np.flatnonzero(pop.p_employed)
         working = working[pop.p_alive[working]]
-        workers = np.bincount(pop.h_township[pop.p_hh[working]], minlength=self.n).astype(float)
-        able = np.bincount(pop.h_township[pop.p_hh[able_rows]], minlength=self.n).astype(float)
+        workers = np.bincount(pop.township_of(working), minlength=self.n).astype(float)
+        able = np.bincount(pop.township_of(able_rows), minlength=self.n).astype(float)
         return labour_tightness(minutes, self.market.total_jobs, np.maximum(able, workers), self.params.markets.commute_decay_per_min)
 
     def _remember_vacancies(self) -> None:

@@ -85,6 +85,13 @@ class Population:
         """
         return self.h_size.copy()
 
+    def township_of(self, persons: np.ndarray) -> np.ndarray:
+        """The township (index) each of ``persons`` lives in.
+
+        (``take`` gathers a quarter faster than ``[]`` in a micro-benchmark; on the whole year the difference is
+        within run-to-run noise.)"""
+        return self.h_township.take(self.p_hh.take(persons))
+
     def move_members(self, persons: np.ndarray, rows: np.ndarray) -> None:
         """Living ``persons`` join household ``rows`` (existing or just added; one per person)."""
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
@@ -165,7 +172,7 @@ class Population:
         self.p_partner = new_person[self.p_partner]
         new_household = np.full(len(keep_h), -1, np.intp)
         new_household[rows_h] = np.arange(len(rows_h), dtype=np.intp)
-        self.p_hh = new_household[self.p_hh]
+        self.p_hh = new_household.take(self.p_hh)
 
     def copy(self) -> "Population":
         return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
