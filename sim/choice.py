@@ -46,7 +46,7 @@ class ChoiceContext:
 
 
 MAX_COMMUTE_HOURS = 5.0  # an unreachable workplace costs as much as a five-hour commute
-CHOOSE_BLOCK = 8192  # households per block in :func:`choose` (8,192 x 33 alternatives: about 2 MB)
+CHOOSE_BLOCK = 8192  # households per block in :func:`choose` (x 33 alternatives for 16 townships: about 2 MB)
 
 
 def commute_cost(ctx: ChoiceContext, m: Moves) -> np.ndarray:
@@ -156,7 +156,7 @@ def choose(cum_prob: np.ndarray, cells: np.ndarray, u: np.ndarray) -> np.ndarray
     """
     out = np.empty(len(cells), np.intp)
     # in blocks, so each block's rows of cumulative probabilities stay in the CPU cache: one (households x
-    # alternatives) array for a Wenzhou-size region's 400,000 deciders is 100 MB and took twice as long
+    # alternatives) array for 400,000 deciders (a region of 3 million households) is 100 MB and took twice as long
     for start in range(0, len(cells), CHOOSE_BLOCK):
         block = slice(start, start + CHOOSE_BLOCK)
         out[block] = (u[block, None] >= cum_prob.take(cells[block], axis=0)).sum(axis=1)

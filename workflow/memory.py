@@ -1,10 +1,11 @@
 """How a simulation process asks the C library for memory.
 
 A year of the model makes and drops many temporary arrays of one entry per person or household (tens of megabytes
-each in a Wenzhou-size region). glibc's allocator hands large blocks back to the operating system when they are
-freed and asks for fresh ones next time, and every fresh page is a fault the kernel must zero: at 3 million
-households that was 4-5 s of system time in a 26 s run. Keeping freed memory in the process for reuse removes most
-of it. It changes no result (where memory comes from is invisible to the arithmetic), only time and a little memory.
+each in a region of 3 million households). glibc's allocator hands large blocks back to the operating system when
+they are freed and asks for fresh ones next time, and every fresh page is a fault the kernel must zero: at 3 million
+households that was 5-6.5 s of system time in a 26 s run. Keeping freed memory in the process for reuse removes
+most of it. It changes no result (where memory comes from is invisible to the arithmetic), only time and a little
+memory.
 """
 
 from __future__ import annotations
