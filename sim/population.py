@@ -94,14 +94,21 @@ class Population:
 
     def move_members(self, persons: np.ndarray, rows: np.ndarray) -> None:
         """Living ``persons`` join household ``rows`` (existing or just added; one per person)."""
+        self._check_living(persons, "move")
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
         self.p_hh[persons] = rows
         np.add.at(self.h_size, rows, 1)
 
     def remove_persons(self, persons: np.ndarray) -> None:
         """Living ``persons`` die (their rows stay, not alive, until :meth:`compact`)."""
+        self._check_living(persons, "remove")
         self.p_alive[persons] = False
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
+
+    def _check_living(self, persons: np.ndarray, what: str) -> None:
+        # the kept sizes count living members: a dead person moved or removed again would count twice
+        if not self.p_alive[persons].all():
+            raise ValueError(f"cannot {what} persons who are not alive (rows {np.asarray(persons)[~self.p_alive[persons]][:5].tolist()})")
 
     def remove_households(self, rows: np.ndarray) -> None:
         """Households ``rows`` and their members leave the population (for the region's outside)."""
