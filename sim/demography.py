@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.housing import let_dwellings
 from sim.labour import first_in_line
-from sim.population import MAX_AGE, RENTER, Population
+from sim.population import ADULT_AGE, MAX_AGE, RENTER, Population
 
 INFANT_MORTALITY = 0.002  # first-year death probability (Zhejiang-level infant mortality, estimated)
 
@@ -97,7 +97,8 @@ def fertility_schedule(tfr: float, peak: float, spread: float) -> np.ndarray:
 
 
 def age_one_year(pop: Population) -> None:
-    np.minimum(pop.p_age + 1, MAX_AGE, out=pop.p_age, where=pop.p_alive)
+    """Every living person grows a year older (up to the last age of the life table)."""
+    pop.grow_older()
 
 
 def deaths(pop: Population, qx_male: np.ndarray, qx_female: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -199,12 +200,11 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
 
 def partner_seekers(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
                     size: np.ndarray) -> np.ndarray:
-    """The persons who seek a partner this year: unpartnered, aged ``ages`` (16 at least), not the only adult of a
+    """The persons who seek a partner this year: unpartnered, aged ``ages`` (ADULT_AGE at least), not the only adult of a
     household with others (``size``: living members per household), each with probability ``rate``."""
     a0, a1 = ages
-    adults = np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive))
-    sole_carer = (adults == 1) & (size > 1)  # per household
-    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, 16)) & (pop.p_age <= a1))
+    sole_carer = (pop.h_adults == 1) & (size > 1)  # per household
+    eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, ADULT_AGE)) & (pop.p_age <= a1))
     eligible = eligible[~sole_carer[pop.p_hh[eligible]]]
     return eligible[rng.random(len(eligible)) < rate]
 
@@ -289,8 +289,7 @@ def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.nd
     return leaver
 
 
-def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16,
-                  size: np.ndarray | None = None) -> np.ndarray:
+def rehome_minors(pop: Population, rng: np.random.Generator, size: np.ndarray | None = None) -> np.ndarray:
     """Children left without an adult (their parents died or left) join another household with an adult in the same
     township, drawn at random: kin who take them in. Their own household ends (:func:`dissolve_empty`) and its
     dwelling is freed. ``size``: a copy of the households' living members the caller keeps (updated in place for the
@@ -311,7 +310,7 @@ def rehome_minors(pop: Population, rng: np.random.Generator, adult_age: int = 16
     """
     alive = pop.p_alive
     n_h = len(pop.h_alive)
-    has_adult = np.bincount(pop.p_hh[alive & (pop.p_age >= adult_age)], minlength=n_h) > 0
+    has_adult = pop.h_adults > 0  # (aged ADULT_AGE or more)
     has_member = (pop.h_size if size is None else size) > 0
     orphaned = pop.h_alive & has_member & ~has_adult
     hosts = np.flatnonzero(pop.h_alive & has_adult)

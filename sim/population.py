@@ -17,6 +17,7 @@ from sim.params import Population as PopulationParams
 
 OWNER, RENTER, DORM = 0, 1, 2
 MAX_AGE = 110
+ADULT_AGE = 16  # persons this old or older are adults (a household of children alone is re-homed; sim.demography)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Population:
     h_years: np.ndarray | None = None  # int16 years the household has lived in the region (for hukou conversion)
     p_partner: np.ndarray | None = None  # int32 row of the person's partner (same household, other sex), -1 = none
     h_size: np.ndarray | None = None  # intp living members; kept by the methods that add, move and remove persons
+    h_adults: np.ndarray | None = None  # intp living members aged ADULT_AGE or more; kept as h_size, and by grow_older
 
     def __post_init__(self) -> None:
         if self.h_years is None:
@@ -50,6 +52,8 @@ class Population:
             self.p_partner = np.full(len(self.p_age), -1, np.int32)
         if self.h_size is None:
             self.h_size = np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
+        if self.h_adults is None:
+            self.h_adults = np.bincount(self.p_hh[self.p_alive & (self.p_age >= ADULT_AGE)], minlength=len(self.h_alive))
         self._room: dict[str, np.ndarray] = {}  # column -> the longer array it is the start of (see _append)
 
     def _append(self, name: str, new: np.ndarray) -> None:
@@ -95,15 +99,27 @@ class Population:
     def move_members(self, persons: np.ndarray, rows: np.ndarray) -> None:
         """Living ``persons`` join household ``rows`` (existing or just added; one per person)."""
         self._check_living(persons, "move")
+        persons, rows = np.asarray(persons), np.asarray(rows)
+        adult = self.p_age[persons] >= ADULT_AGE
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
+        np.subtract.at(self.h_adults, self.p_hh[persons[adult]], 1)
         self.p_hh[persons] = rows
         np.add.at(self.h_size, rows, 1)
+        np.add.at(self.h_adults, np.broadcast_to(rows, persons.shape)[adult], 1)
 
     def remove_persons(self, persons: np.ndarray) -> None:
         """Living ``persons`` die (their rows stay, not alive, until :meth:`compact`)."""
         self._check_living(persons, "remove")
+        persons = np.asarray(persons)
         self.p_alive[persons] = False
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
+        np.subtract.at(self.h_adults, self.p_hh[persons[self.p_age[persons] >= ADULT_AGE]], 1)
+
+    def grow_older(self) -> None:
+        """Every living person is a year older (up to ``MAX_AGE``); those who come of age count as adults."""
+        coming_of_age = np.flatnonzero(self.p_alive & (self.p_age == ADULT_AGE - 1))
+        np.minimum(self.p_age + 1, MAX_AGE, out=self.p_age, where=self.p_alive)
+        np.add.at(self.h_adults, self.p_hh[coming_of_age], 1)
 
     def _check_living(self, persons: np.ndarray, what: str) -> None:
         # the kept sizes count living members: a dead person moved or removed again would count twice
@@ -117,6 +133,7 @@ class Population:
         gone[rows] = True
         self.p_alive[gone[self.p_hh]] = False
         self.h_size[rows] = 0
+        self.h_adults[rows] = 0
 
     def household_income(self) -> np.ndarray:
         """Yearly income (yuan) per household row: the sum of its living members' incomes."""
@@ -141,6 +158,7 @@ class Population:
         self._append("h_tenure", np.asarray(tenure, np.int8))
         self._append("h_alive", np.ones(n, bool))
         self._append("h_size", np.zeros(n, np.intp))  # members join with add_persons or move_members
+        self._append("h_adults", np.zeros(n, np.intp))
         return np.arange(start, start + n)
 
     def add_persons(self, age, female, hh, skill, employed, sector, work=None) -> None:
@@ -162,7 +180,9 @@ class Population:
         self._append("p_employed", np.asarray(employed, bool))
         self._append("p_sector", np.asarray(sector, np.int8))
         self._append("p_alive", np.ones(n, bool))
-        np.add.at(self.h_size, np.asarray(hh, np.intp), 1)
+        hh = np.asarray(hh, np.intp)
+        np.add.at(self.h_size, hh, 1)
+        np.add.at(self.h_adults, hh[self.p_age[len(self.p_age) - n:] >= ADULT_AGE], 1)
 
     def compact(self) -> None:
         """Drop dead persons and dissolved households, renumbering household rows."""

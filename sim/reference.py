@@ -30,7 +30,7 @@ from sim.choice import ChoiceContext, choose_one
 from sim.demography import birth_rates
 from sim.labour import household_anchor, household_jobless
 from sim.params import Hukou, Markets, Moves
-from sim.population import MAX_AGE, OWNER, Population
+from sim.population import ADULT_AGE, MAX_AGE, OWNER, Population
 
 
 # ---------------------------------------------------------------- persons
@@ -39,6 +39,8 @@ def age_one_year(pop: Population) -> None:
     age, alive = pop.p_age, pop.p_alive.tolist()
     for i in range(len(alive)):
         if alive[i]:
+            if age[i] == ADULT_AGE - 1:  # comes of age: one more adult in the household (Population.h_adults)
+                pop.h_adults[pop.p_hh[i]] += 1
             age[i] = min(int(age[i]) + 1, MAX_AGE)
 
 
@@ -93,10 +95,10 @@ def partner_seekers(pop: Population, rate: float, ages: tuple[int, int], rng: np
     alive, age, partner, hh = pop.p_alive.tolist(), pop.p_age.tolist(), pop.p_partner.tolist(), pop.p_hh.tolist()
     adults = [0] * len(pop.h_alive)
     for i in range(len(alive)):
-        if alive[i] and age[i] >= 16:
+        if alive[i] and age[i] >= ADULT_AGE:
             adults[hh[i]] += 1
     members = size.tolist()
-    lo = max(ages[0], 16)
+    lo = max(ages[0], ADULT_AGE)
     eligible = [i for i in range(len(alive)) if alive[i] and partner[i] < 0 and lo <= age[i] <= ages[1]
                 and not (adults[hh[i]] == 1 and members[hh[i]] > 1)]
     draw = rng.random(len(eligible)).tolist()

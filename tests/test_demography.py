@@ -142,8 +142,8 @@ def test_appended_rows_never_change_rows_or_arrays_held_before():
 
 
 def test_kept_household_sizes_follow_moves_deaths_and_departures_and_refuse_the_dead():
-    """Population.h_size is kept by the methods that change membership; a dead person cannot be moved or removed
-    again (the count would lose a member twice)."""
+    """Population.h_size and h_adults are kept by the methods that change membership (and h_adults by ageing); a dead
+    person cannot be moved or removed again (the counts would lose a member twice)."""
     from sim.population import Population
 
     z = lambda n, dt, v=0: np.full(n, v, dt)
@@ -153,14 +153,18 @@ def test_kept_household_sizes_follow_moves_deaths_and_departures_and_refuse_the_
                      p_wage_factor=z(4, np.float32, 1.0), p_income=z(4, np.float32), h_township=z(2, np.int16),
                      h_urban=z(2, bool), h_local=z(2, bool), h_tenure=z(2, np.int8), h_alive=z(2, bool, True))
     recount = lambda: np.bincount(pop.p_hh[pop.p_alive], minlength=len(pop.h_alive)).tolist()
-    assert pop.h_size.tolist() == [3, 1]
+    adults = lambda: np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive)).tolist()
+    assert pop.h_size.tolist() == [3, 1] and pop.h_adults.tolist() == [2, 1]
     new = pop.add_households([0], [True], [True], [1])
     pop.move_members(np.array([2]), new)                  # the child leaves home
     pop.add_persons(np.array([0]), np.array([True]), np.array([0]), np.zeros(1), np.zeros(1, bool), np.full(1, -1))
     pop.remove_persons(np.array([3]))                     # the old woman dies
-    assert pop.h_size.tolist() == recount() == [3, 0, 1]
+    assert pop.h_size.tolist() == recount() == [3, 0, 1] and pop.h_adults.tolist() == adults() == [2, 0, 0]
+    for _ in range(6):                                    # the child, 10, comes of age at 16
+        pop.grow_older()
+    assert pop.h_adults.tolist() == adults() == [2, 0, 1]
     pop.remove_households(np.array([0]))                  # the couple and their baby leave the region
-    assert pop.h_size.tolist() == recount() == [0, 0, 1]
+    assert pop.h_size.tolist() == recount() == [0, 0, 1] and pop.h_adults.tolist() == adults() == [0, 0, 1]
     assert pop.household_size() is not pop.h_size         # a copy: callers may change it
     with pytest.raises(ValueError, match="not alive"):
         pop.remove_persons(np.array([3]))

@@ -12,6 +12,7 @@ from geo.region import Edge, load_region
 from sim.choice import ChoiceContext, cell_probabilities, choose, choose_one
 from sim.model import Interventions, MigrationModel
 from sim.params import Moves, Params
+from sim.population import ADULT_AGE
 
 
 @pytest.fixture(scope="module")
@@ -278,9 +279,9 @@ def test_the_centre_loses_share_when_jobs_and_homes_grow_elsewhere(toy):
 
 @pytest.mark.parametrize("scenario", ["plan_all", "reclassify_aojiang"])
 def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
-    """The step keeps household sizes (Population.h_size) and counts vacant dwellings once and hands them on (and
-    updates them) instead of recounting: at every hand-over, and before every stage, they equal a fresh count, under
-    scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
+    """The step keeps household sizes and adults (Population.h_size, h_adults) and counts vacant dwellings once and
+    hands them on (and updates them) instead of recounting: at every hand-over, and before every stage, they equal a
+    fresh count, under scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
     from sim import housing as hs
     from workflow.scenarios import build_interventions, load_scenario
 
@@ -291,11 +292,14 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
     def recount():
         return np.bincount(pop.p_hh[pop.p_alive], minlength=len(pop.h_alive))
 
+    def adults():
+        return np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= ADULT_AGE)], minlength=len(pop.h_alive))
+
     def check_kept(*args):
-        assert (pop.h_size == recount()).all()
+        assert (pop.h_size == recount()).all() and (pop.h_adults == adults()).all()
 
     def check_size(size):
-        assert (size == recount()).all() and (pop.h_size == size).all()
+        assert (size == recount()).all() and (pop.h_size == size).all() and (pop.h_adults == adults()).all()
 
     def wrap(name, check):
         method = getattr(m, name)
@@ -319,9 +323,11 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
     wrap("_urbanise", check_urbanise)
     for stage in ("_labour", "_housing", "_in_migration", "_collect"):
         wrap(stage, check_kept)
+    for stage in ("_demography",):  # before it, and (at the next stage) after it: ageing brings new adults
+        wrap(stage, check_kept)
     m.run()
-    assert (pop.h_size == recount()).all()
-    assert len(checked) == 8 * 15
+    assert (pop.h_size == recount()).all() and (pop.h_adults == adults()).all()
+    assert len(checked) == 9 * 15
 
 
 def test_whole_year_per_agent_reference_equals_engine(pingyang):
