@@ -200,8 +200,8 @@ def leave_home(pop: Population, rate: float, ages: tuple[int, int], rng: np.rand
 
 def partner_seekers(pop: Population, rate: float, ages: tuple[int, int], rng: np.random.Generator,
                     size: np.ndarray) -> np.ndarray:
-    """The persons who seek a partner this year: unpartnered, aged ``ages`` (ADULT_AGE at least), not the only adult of a
-    household with others (``size``: living members per household), each with probability ``rate``."""
+    """The persons who seek a partner this year: unpartnered, aged ``ages`` (ADULT_AGE at least), not the only adult
+    of a household with others (``size``: living members per household), each with probability ``rate``."""
     a0, a1 = ages
     sole_carer = (pop.h_adults == 1) & (size > 1)  # per household
     eligible = np.flatnonzero(pop.p_alive & (pop.p_partner < 0) & (pop.p_age >= max(a0, ADULT_AGE)) & (pop.p_age <= a1))
