@@ -44,6 +44,15 @@ def synthetic_region(factor: float, folder: Path) -> Path:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="15 years of a synthetic region: Pingyang's counts times FACTOR.")
+    parser.add_argument("factor", nargs="?", type=float, default=8.3,
+                        help="multiplier of every count (default 8.3: about 3 million households)")
+    args = parser.parse_args()
+    if not 0.01 <= args.factor <= 50:  # (nan fails both comparisons too)
+        parser.error(f"factor: expected a multiplier from 0.01 to 50, got {args.factor}")
+
     from geo.region import load_region
     from sim.model import MigrationModel
     from workflow.io import load_params
@@ -51,7 +60,7 @@ if __name__ == "__main__":
 
     tuned = keep_freed_memory()  # as run.py's runs do (workflow.runner.simulate)
 
-    factor = float(sys.argv[1]) if len(sys.argv) > 1 else 8.3
+    factor = args.factor
     folder = synthetic_region(factor, Path(tempfile.mkdtemp()) / "synthetic")
     region, params = load_region(folder), load_params(folder)
     t0 = time.perf_counter()

@@ -289,11 +289,10 @@ def separate(pop: Population, rate: float, rng: np.random.Generator, free: np.nd
     return leaver
 
 
-def rehome_minors(pop: Population, rng: np.random.Generator, size: np.ndarray | None = None) -> np.ndarray:
+def rehome_minors(pop: Population, rng: np.random.Generator) -> np.ndarray:
     """Children left without an adult (their parents died or left) join another household with an adult in the same
     township, drawn at random: kin who take them in. Their own household ends (:func:`dissolve_empty`) and its
-    dwelling is freed. ``size``: a copy of the households' living members the caller keeps (updated in place for the
-    moves, as ``pop.h_size`` is). Returns the persons moved.
+    dwelling is freed. Returns the persons moved.
 
     Example
     -------
@@ -311,7 +310,7 @@ def rehome_minors(pop: Population, rng: np.random.Generator, size: np.ndarray | 
     alive = pop.p_alive
     n_h = len(pop.h_alive)
     has_adult = pop.h_adults > 0  # (aged ADULT_AGE or more)
-    has_member = (pop.h_size if size is None else size) > 0
+    has_member = pop.h_size > 0
     orphaned = pop.h_alive & has_member & ~has_adult
     hosts = np.flatnonzero(pop.h_alive & has_adult)
     if not orphaned.any() or len(hosts) == 0:
@@ -328,9 +327,6 @@ def rehome_minors(pop: Population, rng: np.random.Generator, size: np.ndarray | 
     new_home[rows] = hosts[np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), hi - 1)]
     persons = np.flatnonzero(alive & orphaned[pop.p_hh])
     pop.move_members(persons, new_home[pop.p_hh[persons]])
-    if size is not None:  # the children's households empty into their hosts'
-        np.add.at(size, new_home[rows], size[rows])
-        size[rows] = 0
     return persons
 
 

@@ -220,17 +220,16 @@ class MigrationModel(mesa.Model):
         if year > self.end:  # before anything changes: a refused step leaves the model as it was
             raise RuntimeError(f"the model ends in {self.end}; it cannot step to {year}")
         self._enter_year(year)
-        # household sizes are counted where members change (a count is a pass over every person) and handed on:
-        # from the demography to the moves, and from in-migration to the year's end, when nobody joins or leaves
-        size = self._demography()
+        # household sizes are not counted here: the population keeps them (Population.h_size)
+        self._demography()
         minutes = self.transport.township_minutes(year)
         self._labour(year, minutes)
         occupied = self._housing(year)
         self._update_context(minutes, occupied)
-        self._move(size)
-        size, free = self._in_migration()
-        self._convert_hukou(size)
-        self._urbanise(size, free)
+        self._move()
+        free = self._in_migration()
+        self._convert_hukou()
+        self._urbanise(free)
         # after in-migration, so newcomers have incomes in this year's indicators
         assign_incomes(self.population, self.market.tightness ** self.params.markets.wage_tightness_elasticity,
                        self.params.markets, self.np_rng)
@@ -239,9 +238,8 @@ class MigrationModel(mesa.Model):
         pop = self.population
         if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE or year == self.end:
             pop.compact()
-            size = None  # rows renumbered
         self.year = year
-        self._collect(size)
+        self._collect()
         if self.year >= self.end:
             self.running = False
 
@@ -278,8 +276,8 @@ class MigrationModel(mesa.Model):
         if year in self.interventions.services:
             self.market.services = np.clip(self.market.services + self.interventions.services[year], 0.0, 1.0)
 
-    def _demography(self) -> np.ndarray:
-        """The year's births, deaths and household changes; returns the household sizes at the end."""
+    def _demography(self) -> None:
+        """The year's births, deaths and household changes."""
         pop, rng, d = self.population, self.np_rng, self.params.demography
         demo.age_one_year(pop)
         pop.h_years[pop.h_alive] += 1
@@ -297,12 +295,10 @@ class MigrationModel(mesa.Model):
         # children left without an adult (by deaths, or two siblings partnering at once) join kin
         demo.rehome_minors(pop, rng)
         demo.dissolve_empty(pop)
-        size = pop.household_size()
         self._year_flows["partnerships"] += float(len(pairs))
         self._year_flows["separations"] += float(len(split))
         self._year_flows["births"] = float(self._births_t.sum())
         self._year_flows["deaths"] = float(self._deaths_t.sum())
-        return size
 
     # ------------------------------------------------------------------ labour (sim.labour)
     def _zone_minutes(self, year: int, transit: bool) -> np.ndarray:
@@ -457,7 +453,7 @@ class MigrationModel(mesa.Model):
             rows = urb.reclassify(pop, mk.housing, share, self.np_rng.random(len(pop.h_alive)))
             self.housing_capacity[:, 0] += mk.housing[:, 0] - before
             self.housing_capacity[:, 1] = np.maximum(self.housing_capacity[:, 1] - (mk.housing[:, 0] - before), mk.housing[:, 1])
-            self._year_flows["reclassified"] += float(pop.household_size()[rows].sum())
+            self._year_flows["reclassified"] += float(pop.h_size[rows].sum())
         occ = hs.occupied(pop, self.n)
         vac = vacancy(mk.housing, occ)
         target = hs.equilibrium_vacancy(self.start_vacancy, hp)
@@ -500,9 +496,10 @@ class MigrationModel(mesa.Model):
         w = pops * np.exp(-ZONE_DECAY_PER_MIN * np.where(np.isfinite(minutes_from_centre), minutes_from_centre, 1e6))
         return w / w.sum()
 
-    def _move(self, size: np.ndarray) -> None:
-        """Households weigh moving and choose (``size``: living members per household row now)."""
+    def _move(self) -> None:
+        """Households weigh moving and choose."""
         pop, rng, m = self.population, self.np_rng, self.moves
+        size = pop.h_size  # nobody joins a household here; those who leave are counted before they go
         considering, choice = decide_moves(pop, self.context, m, rng)
         origin = pop.h_township[considering].astype(np.int64)
         leave = choice == 2 * self.n
@@ -544,9 +541,9 @@ class MigrationModel(mesa.Model):
         pop.remove_households(lv)
         self._zone_prob = zw
 
-    def _in_migration(self) -> tuple[np.ndarray, np.ndarray]:
+    def _in_migration(self) -> np.ndarray:
         """Recruits to this year's vacancies (with their households), then arrivals that are not labour-driven.
-        Returns the household sizes and the vacant dwellings (townships x parts) after them."""
+        Returns the vacant dwellings (townships x parts) after them."""
         pop, rng, m, mv = self.population, self.np_rng, self.params.migration, self.moves
         u = newcomer_place_utility(self.context, mv)
         cell = np.repeat(np.arange(self.n * 3), self._recruits.reshape(-1))
@@ -565,14 +562,14 @@ class MigrationModel(mesa.Model):
         talent, away_t = self._talent(prob, free)
         others = np.concatenate([migrants, talent])
         self._year_flows["turned_away"] += float(away_r + away_m + away_t)
-        sizes = pop.household_size()
+        sizes = pop.h_size
         self._labour_flows["labour_arrivals"] += float(sizes[recruits].sum())
         self._labour_flows["recruits"] += float(len(recruits))
         self._labour_flows["nonlabour_arrivals"] += float(sizes[others].sum())
         rows = np.concatenate([recruits, others])
         zone = rng.choice(len(self.zones), size=len(rows), p=self._zone_prob) if len(rows) else np.zeros(0, int)
         self._record_external(pop.h_township[rows].astype(np.int64), zone, sizes[rows], outgoing=False)
-        return sizes, vacant
+        return vacant
 
     def _centre_node(self) -> str:
         if "main_centre" in self.groups:
@@ -600,14 +597,13 @@ class MigrationModel(mesa.Model):
             turned_away += away
         return (np.concatenate(out) if out else np.zeros(0, np.int64)), turned_away
 
-    def _convert_hukou(self, size: np.ndarray) -> None:
-        """Migrant households registering local hukou (sim.hukou); persons converted (``size``: household sizes) are
-        reported."""
+    def _convert_hukou(self) -> None:
+        """Migrant households registering local hukou (sim.hukou); persons converted are reported."""
         pop = self.population
         rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.np_rng.random(len(pop.h_alive)))
-        self._year_flows["hukou_conversions"] += float(size[rows].sum())
+        self._year_flows["hukou_conversions"] += float(pop.h_size[rows].sum())
 
-    def _urbanise(self, size: np.ndarray, free: np.ndarray) -> None:
+    def _urbanise(self, free: np.ndarray) -> None:
         """Rural households seeking an urban dwelling in their own township (sim.urbanisation), at a rate that follows
         the town's advantage and wages since the start; only as many move as urban dwellings are vacant (``free``,
         townships x parts)."""
@@ -621,7 +617,7 @@ class MigrationModel(mesa.Model):
         ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
                                 free, rng.random(int(in_stock.sum())))
         pop.h_urban[seekers[ok]] = True
-        self._year_flows["to_town"] += float(size[seekers[ok]].sum())
+        self._year_flows["to_town"] += float(pop.h_size[seekers[ok]].sum())
 
     # ------------------------------------------------------------------ bookkeeping
     def _record_moves(self, origin: np.ndarray, dest: np.ndarray, persons: np.ndarray) -> None:
@@ -663,10 +659,10 @@ class MigrationModel(mesa.Model):
                 self.commuting.append({"year": year, "home": self.labour_zones[k].id, "workplace": self.codes[j],
                                        "persons": flows[j, k] / self.scale})
 
-    def _collect(self, size: np.ndarray | None = None) -> None:
-        """The year's indicators and township records (``size``: household sizes if known, counted otherwise)."""
+    def _collect(self) -> None:
+        """The year's indicators and township records."""
         pop, mk = self.population, self.market
-        size = pop.household_size() if size is None else size
+        size = pop.h_size
         by_part, hh_part, in_stock = counts_by_part(pop, self.n, size)
         persons, urban = by_part.sum(axis=1), by_part[:, 0]
         hh_income = pop.household_income()

@@ -123,8 +123,9 @@ class Population:
 
     def _check_living(self, persons: np.ndarray, what: str) -> None:
         # the kept sizes count living members: a dead person moved or removed again would count twice
-        if not self.p_alive[persons].all():
-            raise ValueError(f"cannot {what} persons who are not alive (rows {np.asarray(persons)[~self.p_alive[persons]][:5].tolist()})")
+        dead = np.asarray(persons)[~self.p_alive[persons]]
+        if len(dead):
+            raise ValueError(f"cannot {what} persons who are not alive (rows {dead[:5].tolist()})")
 
     def remove_households(self, rows: np.ndarray) -> None:
         """Households ``rows`` and their members leave the population (for the region's outside)."""
