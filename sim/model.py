@@ -25,6 +25,7 @@ from sim import housing as hs
 from sim import hukou
 from sim import labour as lab
 from sim import urbanisation as urb
+from sim.draws import UniformBuffers
 from sim.choice import ChoiceContext, decide_moves, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
@@ -95,6 +96,7 @@ class MigrationModel(mesa.Model):
         self.interventions = interventions or Interventions()
         self.start, self.end, self.year, self.scale, self.seed = start, end, start, scale, seed
         self.np_rng = np.random.default_rng(seed)
+        self.uniforms = UniformBuffers(self.np_rng)
         self.codes = self.region.codes
         self.n = len(self.codes)
         cfg = self.region.config
@@ -281,7 +283,7 @@ class MigrationModel(mesa.Model):
         pop, rng, d = self.population, self.np_rng, self.params.demography
         demo.age_one_year(pop)
         pop.h_years[pop.h_alive] += 1
-        died = demo.deaths(pop, self.qx_male, self.qx_female, rng.random(len(pop.p_age)))
+        died = demo.deaths(pop, self.qx_male, self.qx_female, self.uniforms.draw(len(pop.p_age)))
         self._deaths_t = np.bincount(pop.township_of(died), minlength=self.n)
         born_hh = demo.births(pop, self.asfr, d.sex_ratio_at_birth, rng, d.births_to_partnered_share)
         self._births_t = np.bincount(pop.h_township[born_hh], minlength=self.n)
@@ -379,7 +381,7 @@ class MigrationModel(mesa.Model):
         and the vacancies left for recruitment from outside (created in :meth:`_in_migration`)."""
         pop, mk, lb, rng = self.population, self.market, self.params.labour, self.np_rng
         n_p = len(pop.p_age)
-        lost = lab.quit_jobs(pop, lb.separation_rate, lb.retirement_age, rng.random(n_p))
+        lost = lab.quit_jobs(pop, lb.separation_rate, lb.retirement_age, self.uniforms.draw(n_p))
         mk.in_commuters *= 1.0 - lb.separation_rate
         added = self.interventions.jobs.get(year)
         if added is not None:
@@ -387,11 +389,11 @@ class MigrationModel(mesa.Model):
             added = added + lab.local_service_jobs(added, persons_by_township(pop, self.n), lb.local_multiplier)
         mk.jobs = lab.grow_jobs(mk.jobs, self.params.markets.job_growth, mk.vacancy_memory, lb.normal_vacancy_rate,
                                 lb.vacancy_feedback, None if added is None else added * self.scale)
-        laid_off, held = lab.shed_excess(pop, mk.jobs, mk.in_commuters, rng.random(n_p))
+        laid_off, held = lab.shed_excess(pop, mk.jobs, mk.in_commuters, self.uniforms.draw(n_p))
         self._set_commute(year)
-        search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age, rng.random(n_p))
+        search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age, self.uniforms.draw(n_p))
         vac = self._vacancies(held)
-        hired = lab.match(pop, search, vac, self._openings(), self.commute_w, rng.random(n_p), rng.random(n_p))
+        hired = lab.match(pop, search, vac, self._openings(), self.commute_w, self.uniforms.draw(n_p), self.uniforms.draw(n_p, 1))
         vac -= lab.hires_by_cell(pop, hired, self.n)
         in_hires = np.maximum(vac, 0.0) * lb.in_commute_fill_rate * self.in_reach[:, None]
         mk.in_commuters += in_hires
@@ -450,7 +452,7 @@ class MigrationModel(mesa.Model):
         share = self.interventions.reclassify.get(year)
         if share is not None:
             before = self.market.housing[:, 0].copy()
-            rows = urb.reclassify(pop, mk.housing, share, self.np_rng.random(len(pop.h_alive)))
+            rows = urb.reclassify(pop, mk.housing, share, self.uniforms.draw(len(pop.h_alive)))
             self.housing_capacity[:, 0] += mk.housing[:, 0] - before
             self.housing_capacity[:, 1] = np.maximum(self.housing_capacity[:, 1] - (mk.housing[:, 0] - before), mk.housing[:, 1])
             self._year_flows["reclassified"] += float(pop.h_size[rows].sum())
@@ -600,7 +602,7 @@ class MigrationModel(mesa.Model):
     def _convert_hukou(self) -> None:
         """Migrant households registering local hukou (sim.hukou); persons converted are reported."""
         pop = self.population
-        rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.np_rng.random(len(pop.h_alive)))
+        rows = hukou.convert(pop, self.moves.hukou_openness, self.params.hukou, self.uniforms.draw(len(pop.h_alive)))
         self._year_flows["hukou_conversions"] += float(pop.h_size[rows].sum())
 
     def _urbanise(self, free: np.ndarray) -> None:
@@ -611,7 +613,7 @@ class MigrationModel(mesa.Model):
         u_place = place_utility(replace(ctx, constants=None), self.moves)
         pull = urb.town_pull(u_place, self._town_start[0], ctx.wage, self._town_start[1], self.moves.beta_wage)
         rate = urb.urbanisation_rate(self.params.urbanisation.rural_to_urban_rate, pull, self.params.urbanisation.response)
-        seekers = urb.town_seekers(pop, rate, rng.random(len(pop.h_alive)))
+        seekers = urb.town_seekers(pop, rate, self.uniforms.draw(len(pop.h_alive)))
         in_stock = pop.h_tenure[seekers] != DORM
         ok = np.ones(len(seekers), bool)
         ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
