@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population import Population
-
-SECTORS = 3
+from sim.population import SECTORS, Population
 
 
 def commute_weights(car_minutes: np.ndarray, transit_minutes: np.ndarray, car_share: float, decay: float,
@@ -49,11 +47,10 @@ def composite_minutes(weights: np.ndarray, decay: float) -> np.ndarray:
 
 
 def occupied(pop: Population, n_places: int) -> np.ndarray:
-    """Living residents working in each (workplace, sector) for workplaces ``0..n_places-1``: shape (n_places, 3)."""
-    w = np.flatnonzero(pop.p_work >= 0)  # workers are few beside all persons: select them first, then the living
-    w = w[pop.p_alive[w] & (pop.p_work[w] < n_places)]
-    idx = pop.p_work[w].astype(np.int64) * SECTORS + pop.p_sector[w]
-    return np.bincount(idx, minlength=n_places * SECTORS).reshape(n_places, SECTORS).astype(float)
+    """Living residents working in each (workplace, sector) for workplaces ``0..n_places-1``: shape (n_places, 3).
+
+    The population keeps this count (:meth:`Population.workers_by_cell`): no pass over the persons."""
+    return pop.workers_by_cell(n_places)
 
 
 def rank_within(groups: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -97,10 +94,7 @@ def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) 
     emp = pop.p_alive & (pop.p_work >= 0)
     retire = emp & (pop.p_age >= retirement_age)
     lost = emp & ~retire & (u < rate)
-    stop = np.flatnonzero(retire | lost)  # few: index writes beat three masked passes over every person
-    pop.p_work[stop] = -1
-    pop.p_sector[stop] = -1
-    pop.p_employed[stop] = False
+    pop.stop_work(np.flatnonzero(retire | lost))  # few: index writes beat three masked passes over every person
     pop.p_unemployed[lost] = True
     idle = np.flatnonzero(pop.p_unemployed)
     pop.p_unemployed[idle[pop.p_age[idle] >= retirement_age]] = False
@@ -127,9 +121,7 @@ def shed_excess(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray,
     laid_off = first_in_line(cell, u[w], excess_res.reshape(-1))
     go = w[laid_off]
     occ = occ - np.bincount(cell[laid_off], minlength=n * SECTORS).reshape(n, SECTORS)
-    pop.p_work[go] = -1
-    pop.p_sector[go] = -1
-    pop.p_employed[go] = False
+    pop.stop_work(go)
     pop.p_unemployed[go] = True
     out = np.zeros(len(pop.p_age), bool)
     out[go] = True
@@ -211,10 +203,9 @@ def match(pop: Population, seekers: np.ndarray, vacancies: np.ndarray, openings:
     keep = first_in_line(cell, u_rank[seekers], cap)
     hired, cell = seekers[keep], cell[keep]
     county = cell < n * SECTORS
-    pop.p_work[hired] = np.where(county, cell // SECTORS, n + (cell - n * SECTORS)).astype(np.int16)
     # jobs in the neighbouring zones are not split by sector; the person takes the zone's commonest (tertiary)
-    pop.p_sector[hired] = np.where(county, cell % SECTORS, 2).astype(np.int8)
-    pop.p_employed[hired] = True
+    pop.start_work(hired, np.where(county, cell // SECTORS, n + (cell - n * SECTORS)).astype(np.int16),
+                   np.where(county, cell % SECTORS, 2).astype(np.int8))
     pop.p_unemployed[hired] = False
     return hired
 

@@ -18,6 +18,7 @@ from sim.params import Population as PopulationParams
 OWNER, RENTER, DORM = 0, 1, 2
 MAX_AGE = 110
 ADULT_AGE = 16  # persons this old or older are adults (a household of children alone is re-homed; sim.demography)
+SECTORS = 3  # primary, secondary, tertiary (p_sector); a worker's job is the cell p_work * SECTORS + p_sector
 
 
 @dataclass
@@ -54,6 +55,10 @@ class Population:
             self.h_size = np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
         if self.h_adults is None:
             self.h_adults = np.bincount(self.p_hh[self.p_alive & (self.p_age >= ADULT_AGE)], minlength=len(self.h_alive))
+        # living workers per job cell (workplace x sector), kept like h_size: jobs change hands only through
+        # start_work and stop_work, and workers leave only through remove_persons and remove_households
+        working = np.flatnonzero(self.p_alive & (self.p_work >= 0))
+        self._job_holders = np.bincount(self._job_cells(working), minlength=0).astype(np.int64)
         self._room: dict[str, np.ndarray] = {}  # column -> the longer array it is the start of (see _append)
 
     def _append(self, name: str, new: np.ndarray) -> None:
@@ -89,6 +94,61 @@ class Population:
         """
         return self.h_size.copy()
 
+    def workers_by_cell(self, n_places: int) -> np.ndarray:
+        """Living persons working in each (workplace, sector) for workplaces ``0..n_places-1``: shape
+        (n_places, SECTORS), float.
+
+        The count is kept up to date by :meth:`start_work`, :meth:`stop_work`, :meth:`add_persons`,
+        :meth:`remove_persons` and :meth:`remove_households` (at 3 million households counting anew took two passes
+        over every person a year, about 1 s a run).
+
+        >>> pop = Population(p_age=np.array([30, 40]), p_female=np.array([False, True]), p_hh=np.array([0, 0]),
+        ...                  p_skill=np.array([1, 1]), p_employed=np.array([True, False]), p_sector=np.array([2, -1]),
+        ...                  p_work=np.array([1, -1]), p_unemployed=np.array([False, False]),
+        ...                  p_alive=np.array([True, True]), p_wage_factor=np.ones(2), p_income=np.zeros(2),
+        ...                  h_township=np.array([0]), h_urban=np.array([True]), h_local=np.array([True]),
+        ...                  h_tenure=np.array([0]), h_alive=np.array([True]))
+        >>> pop.start_work(np.array([1]), np.array([0]), np.array([1]))
+        >>> pop.workers_by_cell(2).tolist()
+        [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        """
+        out = np.zeros(n_places * SECTORS)
+        k = min(len(out), len(self._job_holders))
+        out[:k] = self._job_holders[:k]
+        return out.reshape(n_places, SECTORS)
+
+    def start_work(self, persons: np.ndarray, work: np.ndarray, sector: np.ndarray) -> None:
+        """Living ``persons`` without a job take one at workplace ``work`` in ``sector`` (one each)."""
+        self._check_living(persons, "hire")
+        if (self.p_work[persons] >= 0).any():
+            raise ValueError("cannot hire persons who already work (a job is left with stop_work first)")
+        self.p_work[persons] = work
+        self.p_sector[persons] = sector
+        self.p_employed[persons] = True
+        self._count_jobs(persons, 1)
+
+    def stop_work(self, persons: np.ndarray) -> None:
+        """Living working ``persons`` leave their jobs (retirement, separation, layoff)."""
+        self._check_living(persons, "end the job of")
+        self._count_jobs(persons, -1)
+        self.p_work[persons] = -1
+        self.p_sector[persons] = -1
+        self.p_employed[persons] = False
+
+    def _job_cells(self, persons: np.ndarray) -> np.ndarray:
+        return self.p_work[persons].astype(np.intp) * SECTORS + self.p_sector[persons]
+
+    def _count_jobs(self, persons: np.ndarray, sign: int) -> None:
+        """Add ``sign`` to the job cell of each of ``persons`` who works."""
+        persons = np.asarray(persons)
+        persons = persons[self.p_work[persons] >= 0]
+        cells = self._job_cells(persons)
+        if len(cells) and cells.max() >= len(self._job_holders):
+            grown = np.zeros(int(cells.max()) + 1, np.int64)
+            grown[:len(self._job_holders)] = self._job_holders
+            self._job_holders = grown
+        np.add.at(self._job_holders, cells, sign)
+
     def township_of(self, persons: np.ndarray) -> np.ndarray:
         """The township (index) each of ``persons`` lives in.
 
@@ -112,6 +172,7 @@ class Population:
         self._check_living(persons, "remove")
         persons = np.asarray(persons)
         self.p_alive[persons] = False
+        self._count_jobs(persons, -1)
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
         np.subtract.at(self.h_adults, self.p_hh[persons[self.p_age[persons] >= ADULT_AGE]], 1)
 
@@ -132,7 +193,9 @@ class Population:
         self.h_alive[rows] = False
         gone = np.zeros(len(self.h_alive), bool)
         gone[rows] = True
-        self.p_alive[gone[self.p_hh]] = False
+        leaving = np.flatnonzero(gone[self.p_hh] & self.p_alive)
+        self.p_alive[leaving] = False
+        self._count_jobs(leaving, -1)
         self.h_size[rows] = 0
         self.h_adults[rows] = 0
 
@@ -184,6 +247,7 @@ class Population:
         hh = np.asarray(hh, np.intp)
         np.add.at(self.h_size, hh, 1)
         np.add.at(self.h_adults, hh[self.p_age[len(self.p_age) - n:] >= ADULT_AGE], 1)
+        self._count_jobs(np.arange(len(self.p_age) - n, len(self.p_age)), 1)
 
     def compact(self) -> None:
         """Drop dead persons and dissolved households, renumbering household rows."""

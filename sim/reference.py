@@ -121,7 +121,7 @@ def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) 
         if alive[i] and work[i] >= 0:
             retire = age[i] >= retirement_age
             if retire or draw[i] < rate:
-                pop.p_work[i], pop.p_sector[i], pop.p_employed[i] = -1, -1, False
+                pop.stop_work(np.array([i]))
                 if not retire:
                     lost[i] = pop.p_unemployed[i] = True
         if pop.p_unemployed[i] and age[i] >= retirement_age:  # the unemployed stop seeking at retirement age

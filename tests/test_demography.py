@@ -170,3 +170,39 @@ def test_kept_household_sizes_follow_moves_deaths_and_departures_and_refuse_the_
         pop.remove_persons(np.array([3]))
     with pytest.raises(ValueError, match="not alive"):
         pop.move_members(np.array([0]), np.array([2]))
+
+
+def test_kept_workers_per_job_follow_hires_quits_deaths_arrivals_and_departures():
+    """Population.workers_by_cell is kept by start_work, stop_work, add_persons, remove_persons and
+    remove_households; the dead cannot lose a job again, and a worker cannot take a second job."""
+    from sim.population import Population
+
+    z = lambda n, dt, v=0: np.full(n, v, dt)
+    pop = Population(p_age=np.array([40, 38, 20, 30], np.int16), p_female=np.array([0, 1, 0, 1], bool),
+                     p_hh=np.array([0, 0, 0, 1], np.intp), p_skill=z(4, np.int8), p_employed=np.array([1, 0, 0, 0], bool),
+                     p_sector=np.array([1, -1, -1, -1], np.int8), p_work=np.array([2, -1, -1, -1], np.int16),
+                     p_unemployed=z(4, bool), p_alive=z(4, bool, True), p_wage_factor=z(4, np.float32, 1.0),
+                     p_income=z(4, np.float32), h_township=z(2, np.int16), h_urban=z(2, bool), h_local=z(2, bool),
+                     h_tenure=z(2, np.int8), h_alive=z(2, bool, True))
+
+    def recount(n_places=4):
+        w = pop.p_alive & (pop.p_work >= 0)
+        cells = pop.p_work[w].astype(np.intp) * 3 + pop.p_sector[w]
+        return np.bincount(cells, minlength=n_places * 3).reshape(n_places, 3).tolist()
+
+    assert pop.workers_by_cell(4).tolist() == recount() and pop.workers_by_cell(4)[2, 1] == 1
+    pop.start_work(np.array([1, 2, 3]), np.array([0, 3, 0], np.int16), np.array([2, 2, 2], np.int8))  # 3: a zone
+    assert pop.workers_by_cell(4).tolist() == recount() and pop.workers_by_cell(4).sum() == 4
+    assert pop.workers_by_cell(2).tolist() == recount()[:2]   # the first workplaces only (townships, not zones)
+    pop.stop_work(np.array([0]))                              # the man retires
+    pop.remove_persons(np.array([1]))                         # the woman dies at work
+    pop.add_persons(np.array([25]), np.array([False]), np.array([1]), np.zeros(1), np.ones(1, bool),
+                    np.array([0]), work=np.array([1]))        # a recruit arrives with a job
+    assert pop.workers_by_cell(4).tolist() == recount() and pop.workers_by_cell(4).sum() == 3
+    pop.remove_households(np.array([0]))                      # the household leaves: its worker in the zone goes
+    assert pop.workers_by_cell(4).tolist() == recount() and pop.workers_by_cell(4).sum() == 2
+    with pytest.raises(ValueError, match="not alive"):
+        pop.stop_work(np.array([1]))
+    with pytest.raises(ValueError, match="already work"):
+        pop.start_work(np.array([3]), np.array([1], np.int16), np.array([0], np.int8))
+    assert pop.workers_by_cell(4).tolist() == recount()

@@ -44,9 +44,7 @@ def test_match_never_hires_more_than_the_vacancies_and_prefers_near_jobs():
 
 def test_shed_excess_lays_off_in_commuters_first_then_residents():
     pop = tiny_population([0] * 10)
-    pop.p_work[:] = 0
-    pop.p_sector[:] = 1
-    pop.p_employed[:] = True
+    pop.start_work(np.arange(10), np.zeros(10, np.int16), np.ones(10, np.int8))
     jobs = np.array([[0.0, 7.0, 0.0]])
     inc = np.array([[0.0, 2.0, 0.0]])
     laid, held = lab.shed_excess(pop, jobs, inc, np.random.default_rng(1).random(10))
