@@ -332,6 +332,6 @@ def rehome_minors(pop: Population, rng: np.random.Generator) -> np.ndarray:
 
 def dissolve_empty(pop: Population) -> int:
     """Households with no living member end; returns how many ended."""
-    empty = pop.h_alive & (pop.h_size == 0)
-    pop.h_alive[empty] = False
-    return int(empty.sum())
+    empty = np.flatnonzero(pop.h_alive & (pop.h_size == 0))
+    pop.dissolve_households(empty)
+    return len(empty)

@@ -21,7 +21,9 @@ from sim.population import DORM, Population
 
 
 def occupied(pop: Population, n_townships: int) -> np.ndarray:
-    """(townships, 2) dwellings occupied: living households outside dormitories, by township part (0 urban).
+    """(townships, 2) dwellings occupied: living households outside dormitories, by township part (0 urban), counted
+    from the columns (the model reads the count the population keeps, :meth:`Population.occupied_dwellings`; tests
+    compare the two).
 
     Example
     -------

@@ -142,7 +142,7 @@ class MigrationModel(mesa.Model):
         self._initial_jobs()
         # The housing table was estimated from all households; dormitory households live in employers' dormitories,
         # outside the housing stock, so the stock at the start leaves them out (vacancy as estimated).
-        occupied = hs.occupied(self.population, self.n)  # nobody moves during the build: one count serves
+        occupied = self.population.occupied_dwellings(self.n)  # nobody moves during the build: one count serves
         self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n) + occupied, 0.0)
         # The stock account starts with occupied <= stock: where the estimated stock is short, it is raised (reported).
         short = np.maximum(occupied - self.market.housing, 0.0)
@@ -456,7 +456,7 @@ class MigrationModel(mesa.Model):
             self.housing_capacity[:, 0] += mk.housing[:, 0] - before
             self.housing_capacity[:, 1] = np.maximum(self.housing_capacity[:, 1] - (mk.housing[:, 0] - before), mk.housing[:, 1])
             self._year_flows["reclassified"] += float(pop.h_size[rows].sum())
-        occ = hs.occupied(pop, self.n)
+        occ = pop.occupied_dwellings(self.n)
         vac = vacancy(mk.housing, occ)
         target = hs.equilibrium_vacancy(self.start_vacancy, hp)
         mk.price = hs.update_prices(mk.price, vac, target, hp)
@@ -475,12 +475,12 @@ class MigrationModel(mesa.Model):
         """(townships, 2) whole vacant dwellings per part that can be let right now (sim.housing.free_dwellings)."""
         stock = self.market.housing
         held = hs.held_vacant(stock, self.start_vacancy, self.params.housing)
-        return hs.free_dwellings(stock, hs.occupied(self.population, self.n), held)
+        return hs.free_dwellings(stock, self.population.occupied_dwellings(self.n), held)
 
     def _update_context(self, minutes: np.ndarray | None = None, occupied: np.ndarray | None = None) -> None:
         """The move choice's view of the places this year (``occupied``: dwellings occupied now, counted if not given)."""
         if occupied is None:
-            occupied = hs.occupied(self.population, self.n)
+            occupied = self.population.occupied_dwellings(self.n)
         if minutes is None:
             minutes = self.transport.township_minutes(self.year)
             self.access = self._accessibility(self.year, minutes)
@@ -526,9 +526,7 @@ class MigrationModel(mesa.Model):
             dest_town = choice[go] // 2
             other = dest_town != origin[go]
             self._record_moves(origin[go][other], dest_town[other], size[rows[other]])
-            pop.h_township[rows] = dest_town
-            pop.h_urban[rows] = choice[go] % 2 == 0
-            pop.h_tenure[rows] = np.where(pop.h_tenure[rows] == DORM, RENTER, pop.h_tenure[rows])
+            pop.relocate(rows, dest_town, choice[go] % 2 == 0, np.where(pop.h_tenure[rows] == DORM, RENTER, pop.h_tenure[rows]))
         self._year_flows["moves_blocked"] += float(len(seeking))
 
     def _leave(self, lv: np.ndarray, origin: np.ndarray, persons: np.ndarray) -> None:
@@ -618,7 +616,7 @@ class MigrationModel(mesa.Model):
         ok = np.ones(len(seekers), bool)
         ok[in_stock] = hs.admit(pop.h_township[seekers[in_stock]].astype(np.int64) * 2,
                                 free, rng.random(int(in_stock.sum())))
-        pop.h_urban[seekers[ok]] = True
+        pop.relocate(seekers[ok], urban=True)
         self._year_flows["to_town"] += float(pop.h_size[seekers[ok]].sum())
 
     # ------------------------------------------------------------------ bookkeeping

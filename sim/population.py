@@ -59,6 +59,10 @@ class Population:
         # start_work and stop_work, and workers leave only through remove_persons and remove_households
         working = np.flatnonzero(self.p_alive & (self.p_work >= 0))
         self._job_holders = np.bincount(self._job_cells(working), minlength=0).astype(np.int64)
+        # occupied dwellings per township part (living households outside dormitories), kept by the methods that
+        # add, move, dissolve and remove households
+        self._dwellings = np.zeros(0, np.int64)
+        self._count_dwellings(np.flatnonzero(self.h_alive), 1)
         self._room: dict[str, np.ndarray] = {}  # column -> the longer array it is the start of (see _append)
 
     def _append(self, name: str, new: np.ndarray) -> None:
@@ -135,6 +139,52 @@ class Population:
         self.p_sector[persons] = -1
         self.p_employed[persons] = False
 
+    def occupied_dwellings(self, n_townships: int) -> np.ndarray:
+        """(townships, 2) dwellings occupied: living households outside dormitories, by township part (0 urban).
+
+        Kept up to date by :meth:`add_households`, :meth:`relocate`, :meth:`dissolve_households`,
+        :meth:`remove_households` and :meth:`compact` (counting anew was a pass over every household, four times a
+        year); :func:`sim.housing.occupied` counts the same from the columns.
+        """
+        out = np.zeros(2 * n_townships, np.int64)
+        k = min(len(out), len(self._dwellings))
+        out[:k] = self._dwellings[:k]
+        return out.reshape(n_townships, 2)
+
+    def relocate(self, rows: np.ndarray, township: np.ndarray | None = None, urban: np.ndarray | bool | None = None,
+                 tenure: np.ndarray | None = None) -> None:
+        """Living households ``rows`` move to ``township`` and part ``urban`` and now hold ``tenure`` (each left as
+        it is where None); the occupied dwellings follow."""
+        rows = np.asarray(rows)
+        if not self.h_alive[rows].all():
+            raise ValueError(f"cannot relocate households that are not alive (rows {rows[~self.h_alive[rows]][:5].tolist()})")
+        self._count_dwellings(rows, -1)
+        if township is not None:
+            self.h_township[rows] = township
+        if urban is not None:
+            self.h_urban[rows] = urban
+        if tenure is not None:
+            self.h_tenure[rows] = tenure
+        self._count_dwellings(rows, 1)
+
+    def dissolve_households(self, rows: np.ndarray) -> None:
+        """Households ``rows``, alive and without a living member, end (their dwellings fall vacant)."""
+        rows = np.asarray(rows)
+        if (self.h_size[rows] > 0).any() or not self.h_alive[rows].all():
+            raise ValueError("only living households without living members can be dissolved")
+        self._count_dwellings(rows, -1)
+        self.h_alive[rows] = False
+
+    def _count_dwellings(self, rows: np.ndarray, sign: int) -> None:
+        """Add ``sign`` to the township part of each of households ``rows`` that holds a dwelling (not a dormitory)."""
+        rows = rows[self.h_tenure[rows] != DORM]
+        keys = self.h_township[rows].astype(np.intp) * 2 + ~self.h_urban[rows]
+        if len(keys) and keys.max() >= len(self._dwellings):
+            grown = np.zeros(int(keys.max()) + 1, np.int64)
+            grown[:len(self._dwellings)] = self._dwellings
+            self._dwellings = grown
+        np.add.at(self._dwellings, keys, sign)
+
     def _job_cells(self, persons: np.ndarray) -> np.ndarray:
         return self.p_work[persons].astype(np.intp) * SECTORS + self.p_sector[persons]
 
@@ -190,6 +240,8 @@ class Population:
 
     def remove_households(self, rows: np.ndarray) -> None:
         """Households ``rows`` and their members leave the population (for the region's outside)."""
+        rows = np.asarray(rows)
+        self._count_dwellings(rows[self.h_alive[rows]], -1)
         self.h_alive[rows] = False
         gone = np.zeros(len(self.h_alive), bool)
         gone[rows] = True
@@ -223,7 +275,9 @@ class Population:
         self._append("h_alive", np.ones(n, bool))
         self._append("h_size", np.zeros(n, np.intp))  # members join with add_persons or move_members
         self._append("h_adults", np.zeros(n, np.intp))
-        return np.arange(start, start + n)
+        rows = np.arange(start, start + n)
+        self._count_dwellings(rows, 1)
+        return rows
 
     def add_persons(self, age, female, hh, skill, employed, sector, work=None) -> None:
         """Append persons; their wage factor and income are set by :func:`sim.markets.assign_incomes`.
@@ -252,6 +306,7 @@ class Population:
     def compact(self) -> None:
         """Drop dead persons and dissolved households, renumbering household rows."""
         keep_h = self.h_alive & (self.h_size > 0)
+        self._count_dwellings(np.flatnonzero(self.h_alive & ~keep_h), -1)  # living but empty: dropped here
         keep_p = self.p_alive & keep_h[self.p_hh]
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         self._room.clear()  # every column becomes a new array: the old rooms would only hold memory

@@ -56,12 +56,17 @@ def reclassify(pop: Population, stock: np.ndarray, share: np.ndarray, u: np.ndar
 
     Example
     -------
-    >>> from types import SimpleNamespace as NS
-    >>> pop = NS(h_alive=np.ones(4, bool), h_urban=np.array([False, False, True, False]),
-    ...          h_township=np.array([0, 0, 0, 1]), h_tenure=np.zeros(4, int))
+    >>> z = lambda v, t: np.full(4, v, t)
+    >>> pop = Population(p_age=z(40, np.int16), p_female=z(0, bool), p_hh=np.arange(4), p_skill=z(0, np.int8),
+    ...                  p_employed=z(0, bool), p_sector=z(-1, np.int8), p_work=z(-1, np.int16), p_unemployed=z(0, bool),
+    ...                  p_alive=z(1, bool), p_wage_factor=z(1, np.float32), p_income=z(0, np.float32),
+    ...                  h_township=np.array([0, 0, 0, 1]), h_urban=np.array([False, False, True, False]),
+    ...                  h_local=z(1, bool), h_tenure=z(0, np.int8), h_alive=z(1, bool))
     >>> stock = np.array([[10.0, 10.0], [5.0, 5.0]])
     >>> reclassify(pop, stock, np.array([1.0, 0.0]), np.zeros(4)).tolist(), stock.tolist()
     ([0, 1], [[20.0, 0.0], [5.0, 5.0]])
+    >>> pop.occupied_dwellings(2).tolist()  # the reclassified households now hold urban dwellings
+    [[3, 0], [0, 1]]
     """
     n = len(stock)
     share = np.clip(np.asarray(share, float), 0.0, 1.0)
@@ -78,7 +83,7 @@ def reclassify(pop: Population, stock: np.ndarray, share: np.ndarray, u: np.ndar
     rows = in_stock[first_in_line(town, u[in_stock], k)]
     dorm_rows = np.flatnonzero(rural & dorm)
     rows = np.concatenate([rows, dorm_rows[u[dorm_rows] < share[pop.h_township[dorm_rows]]]])
-    pop.h_urban[rows] = True
+    pop.relocate(rows, urban=True)
     stock[:, 0] += moved
     stock[:, 1] -= moved
     return rows

@@ -206,3 +206,37 @@ def test_kept_workers_per_job_follow_hires_quits_deaths_arrivals_and_departures(
     with pytest.raises(ValueError, match="already work"):
         pop.start_work(np.array([3]), np.array([1], np.int16), np.array([0], np.int8))
     assert pop.workers_by_cell(4).tolist() == recount()
+
+
+def test_kept_occupied_dwellings_follow_new_moved_dissolved_departed_and_compacted_households():
+    """Population.occupied_dwellings (living households outside dormitories, per township part) is kept by
+    add_households, relocate, dissolve_households, remove_households and compact, and equals a fresh count."""
+    from sim import housing as hs
+    from sim.population import DORM, RENTER, Population
+
+    z = lambda n, dt, v=0: np.full(n, v, dt)
+    pop = Population(p_age=z(3, np.int16, 40), p_female=z(3, bool), p_hh=np.array([0, 1, 2], np.intp),
+                     p_skill=z(3, np.int8), p_employed=z(3, bool), p_sector=z(3, np.int8, -1), p_work=z(3, np.int16, -1),
+                     p_unemployed=z(3, bool), p_alive=z(3, bool, True), p_wage_factor=z(3, np.float32, 1.0),
+                     p_income=z(3, np.float32), h_township=np.array([0, 1, 1], np.int16),
+                     h_urban=np.array([True, False, True]), h_local=z(3, bool, True),
+                     h_tenure=np.array([0, 1, DORM], np.int8), h_alive=z(3, bool, True))
+    same = lambda: pop.occupied_dwellings(3).tolist() == hs.occupied(pop, 3).tolist()
+    assert same() and pop.occupied_dwellings(3).tolist() == [[1, 0], [0, 1], [0, 0]]  # the dormitory holds none
+    new = pop.add_households([2, 2], [False, True], [True, True], [RENTER, RENTER])  # two new, one stays empty
+    pop.add_persons(np.array([25]), np.array([True]), new[:1], np.zeros(1), np.zeros(1, bool), np.full(1, -1))
+    assert same() and pop.occupied_dwellings(3)[2].tolist() == [1, 1]
+    pop.relocate(np.array([2]), np.array([0]), np.array([False]), np.array([RENTER]))  # the dormitory household rents
+    pop.relocate(np.array([1]), urban=True)                                            # the village becomes a town
+    assert same() and pop.occupied_dwellings(3).tolist() == [[1, 1], [1, 0], [1, 1]]
+    pop.remove_persons(np.array([0]))
+    pop.dissolve_households(np.array([0]))
+    pop.remove_households(np.array([1]))
+    assert same() and pop.occupied_dwellings(3).tolist() == [[0, 1], [0, 0], [1, 1]]
+    pop.compact()                                      # drops the household added without members
+    assert same() and pop.occupied_dwellings(3).tolist() == [[0, 1], [0, 0], [0, 1]]
+    with pytest.raises(ValueError, match="living members"):
+        pop.dissolve_households(np.array([0]))
+    pop.remove_households(np.array([0]))
+    with pytest.raises(ValueError, match="not alive"):
+        pop.relocate(np.array([0]), urban=True)

@@ -279,10 +279,10 @@ def test_the_centre_loses_share_when_jobs_and_homes_grow_elsewhere(toy):
 
 @pytest.mark.parametrize("scenario", ["plan_all", "reclassify_aojiang"])
 def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
-    """The population keeps household sizes, adults and workers per job cell (Population.h_size, h_adults,
-    workers_by_cell) and the step counts vacant dwellings once and hands them on (and updates them) instead of
-    recounting: before every stage they equal a fresh count, under scenarios that add jobs, homes, a programme's
-    arrivals, or reclassify villages as urban."""
+    """The population keeps household sizes, adults, workers per job cell and occupied dwellings per township part
+    (Population.h_size, h_adults, workers_by_cell, occupied_dwellings) and the step counts vacant dwellings once and
+    hands them on (and updates them) instead of recounting: before every stage they equal a fresh count, under
+    scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
     from sim import housing as hs
     from workflow.scenarios import build_interventions, load_scenario
 
@@ -304,6 +304,7 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
     def check_kept(*args):
         assert (pop.h_size == recount()).all() and (pop.h_adults == adults()).all()
         assert (pop.workers_by_cell(m.n_places) == workers()).all()
+        assert (pop.occupied_dwellings(m.n) == hs.occupied(pop, m.n)).all()
 
     def wrap(name, check):
         method = getattr(m, name)
