@@ -45,7 +45,8 @@ def counts_by_part(pop: Population, n_townships: int, size: np.ndarray) -> tuple
     """(townships, 2) counts per township part (0 urban) from one key per household: living persons (``size``:
     living members per household row), living households (dormitory households included, as
     :func:`households_by_part`) and occupied dwellings (households outside dormitories, as
-    :func:`sim.housing.occupied`).
+    :func:`sim.housing.occupied`). Counted from the columns; the model reads the counts the population keeps
+    (:meth:`Population.counts_by_place`), and tests compare the two.
 
     >>> from types import SimpleNamespace as NS
     >>> pop = NS(h_alive=np.array([True, True, False]), h_tenure=np.array([0, 2, 0]),

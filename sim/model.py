@@ -29,7 +29,7 @@ from sim.draws import UniformBuffers
 from sim.choice import ChoiceContext, decide_moves, place_utility
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
-from sim.markets import MarketState, assign_incomes, counts_by_part, households_by_part, labour_tightness, vacancy
+from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, start_population_params, synthesise
@@ -663,7 +663,7 @@ class MigrationModel(mesa.Model):
         """The year's indicators and township records."""
         pop, mk = self.population, self.market
         size = pop.h_size
-        by_part, hh_part, in_stock = counts_by_part(pop, self.n, size)
+        by_part, hh_part, in_stock = pop.counts_by_place(self.n)  # kept by the population, no pass over the rows
         persons, urban = by_part.sum(axis=1), by_part[:, 0]
         hh_income = pop.household_income()
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,

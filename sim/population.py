@@ -59,10 +59,10 @@ class Population:
         # start_work and stop_work, and workers leave only through remove_persons and remove_households
         working = np.flatnonzero(self.p_alive & (self.p_work >= 0))
         self._job_holders = np.bincount(self._job_cells(working), minlength=0).astype(np.int64)
-        # occupied dwellings per township part (living households outside dormitories), kept by the methods that
-        # add, move, dissolve and remove households
-        self._dwellings = np.zeros(0, np.int64)
-        self._count_dwellings(np.flatnonzero(self.h_alive), 1)
+        # per township part (key township * 2 + rural): residents, living households and occupied dwellings (living
+        # households outside dormitories), kept by the methods that add, move and remove persons and households
+        self._by_place = np.zeros((3, 0), np.int64)
+        self._count_households(np.flatnonzero(self.h_alive), 1)
         self._room: dict[str, np.ndarray] = {}  # column -> the longer array it is the start of (see _append)
 
     def _append(self, name: str, new: np.ndarray) -> None:
@@ -139,17 +139,25 @@ class Population:
         self.p_sector[persons] = -1
         self.p_employed[persons] = False
 
-    def occupied_dwellings(self, n_townships: int) -> np.ndarray:
-        """(townships, 2) dwellings occupied: living households outside dormitories, by township part (0 urban).
+    def counts_by_place(self, n_townships: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(townships, 2) counts per township part (0 urban): living persons, living households (dormitory households
+        included) and occupied dwellings (living households outside dormitories).
 
-        Kept up to date by :meth:`add_households`, :meth:`relocate`, :meth:`dissolve_households`,
-        :meth:`remove_households` and :meth:`compact` (counting anew was a pass over every household, four times a
-        year); :func:`sim.housing.occupied` counts the same from the columns.
+        Kept up to date by the methods that add, move and remove persons (:meth:`add_persons`, :meth:`move_members`,
+        :meth:`remove_persons`) and households (:meth:`add_households`, :meth:`relocate`,
+        :meth:`dissolve_households`, :meth:`remove_households`, :meth:`compact`): counting anew was a pass over every
+        household five times a year. :func:`sim.markets.counts_by_part` counts the same from the columns.
         """
-        out = np.zeros(2 * n_townships, np.int64)
-        k = min(len(out), len(self._dwellings))
-        out[:k] = self._dwellings[:k]
-        return out.reshape(n_townships, 2)
+        out = np.zeros((3, 2 * n_townships), np.int64)
+        k = min(out.shape[1], self._by_place.shape[1])
+        out[:, :k] = self._by_place[:, :k]
+        residents, households, occupied = (a.reshape(n_townships, 2) for a in out)
+        return residents, households, occupied
+
+    def occupied_dwellings(self, n_townships: int) -> np.ndarray:
+        """(townships, 2) dwellings occupied: living households outside dormitories, by township part (0 urban); the
+        kept count of :meth:`counts_by_place` (:func:`sim.housing.occupied` counts the same from the columns)."""
+        return self.counts_by_place(n_townships)[2]
 
     def relocate(self, rows: np.ndarray, township: np.ndarray | None = None, urban: np.ndarray | bool | None = None,
                  tenure: np.ndarray | None = None) -> None:
@@ -158,32 +166,43 @@ class Population:
         rows = np.asarray(rows)
         if not self.h_alive[rows].all():
             raise ValueError(f"cannot relocate households that are not alive (rows {rows[~self.h_alive[rows]][:5].tolist()})")
-        self._count_dwellings(rows, -1)
+        self._count_households(rows, -1)
         if township is not None:
             self.h_township[rows] = township
         if urban is not None:
             self.h_urban[rows] = urban
         if tenure is not None:
             self.h_tenure[rows] = tenure
-        self._count_dwellings(rows, 1)
+        self._count_households(rows, 1)
 
     def dissolve_households(self, rows: np.ndarray) -> None:
         """Households ``rows``, alive and without a living member, end (their dwellings fall vacant)."""
         rows = np.asarray(rows)
         if (self.h_size[rows] > 0).any() or not self.h_alive[rows].all():
             raise ValueError("only living households without living members can be dissolved")
-        self._count_dwellings(rows, -1)
+        self._count_households(rows, -1)
         self.h_alive[rows] = False
 
-    def _count_dwellings(self, rows: np.ndarray, sign: int) -> None:
-        """Add ``sign`` to the township part of each of households ``rows`` that holds a dwelling (not a dormitory)."""
-        rows = rows[self.h_tenure[rows] != DORM]
+    def _place_keys(self, rows: np.ndarray) -> np.ndarray:
+        """Township part of households ``rows`` (township * 2, plus 1 if rural), with room kept for it."""
         keys = self.h_township[rows].astype(np.intp) * 2 + ~self.h_urban[rows]
-        if len(keys) and keys.max() >= len(self._dwellings):
-            grown = np.zeros(int(keys.max()) + 1, np.int64)
-            grown[:len(self._dwellings)] = self._dwellings
-            self._dwellings = grown
-        np.add.at(self._dwellings, keys, sign)
+        if len(keys) and keys.max() >= self._by_place.shape[1]:
+            grown = np.zeros((3, int(keys.max()) + 1), np.int64)
+            grown[:, :self._by_place.shape[1]] = self._by_place
+            self._by_place = grown
+        return keys
+
+    def _count_households(self, rows: np.ndarray, sign: int) -> None:
+        """Living households ``rows`` enter (+1) or leave (-1) their township part, with their members and dwellings."""
+        rows = np.asarray(rows)
+        keys = self._place_keys(rows)
+        np.add.at(self._by_place[0], keys, sign * self.h_size[rows])
+        np.add.at(self._by_place[1], keys, sign)
+        np.add.at(self._by_place[2], keys[self.h_tenure[rows] != DORM], sign)
+
+    def _count_residents(self, rows: np.ndarray, sign: int) -> None:
+        """One person for each entry of household ``rows`` joins (+1) or leaves (-1) its household's township part."""
+        np.add.at(self._by_place[0], self._place_keys(np.asarray(rows)), sign)
 
     def _job_cells(self, persons: np.ndarray) -> np.ndarray:
         return self.p_work[persons].astype(np.intp) * SECTORS + self.p_sector[persons]
@@ -211,11 +230,14 @@ class Population:
         self._check_living(persons, "move")
         persons, rows = np.asarray(persons), np.asarray(rows)
         adult = self.p_age[persons] >= ADULT_AGE
+        rows = np.broadcast_to(rows, persons.shape)
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
         np.subtract.at(self.h_adults, self.p_hh[persons[adult]], 1)
+        self._count_residents(self.p_hh[persons], -1)
         self.p_hh[persons] = rows
         np.add.at(self.h_size, rows, 1)
-        np.add.at(self.h_adults, np.broadcast_to(rows, persons.shape)[adult], 1)
+        np.add.at(self.h_adults, rows[adult], 1)
+        self._count_residents(rows, 1)
 
     def remove_persons(self, persons: np.ndarray) -> None:
         """Living ``persons`` die (their rows stay, not alive, until :meth:`compact`)."""
@@ -225,6 +247,7 @@ class Population:
         self._count_jobs(persons, -1)
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
         np.subtract.at(self.h_adults, self.p_hh[persons[self.p_age[persons] >= ADULT_AGE]], 1)
+        self._count_residents(self.p_hh[persons], -1)
 
     def grow_older(self) -> None:
         """Every living person is a year older (up to ``MAX_AGE``); those who come of age count as adults."""
@@ -241,7 +264,7 @@ class Population:
     def remove_households(self, rows: np.ndarray) -> None:
         """Households ``rows`` and their members leave the population (for the region's outside)."""
         rows = np.asarray(rows)
-        self._count_dwellings(rows[self.h_alive[rows]], -1)
+        self._count_households(rows[self.h_alive[rows]], -1)
         self.h_alive[rows] = False
         gone = np.zeros(len(self.h_alive), bool)
         gone[rows] = True
@@ -276,7 +299,7 @@ class Population:
         self._append("h_size", np.zeros(n, np.intp))  # members join with add_persons or move_members
         self._append("h_adults", np.zeros(n, np.intp))
         rows = np.arange(start, start + n)
-        self._count_dwellings(rows, 1)
+        self._count_households(rows, 1)
         return rows
 
     def add_persons(self, age, female, hh, skill, employed, sector, work=None) -> None:
@@ -301,12 +324,13 @@ class Population:
         hh = np.asarray(hh, np.intp)
         np.add.at(self.h_size, hh, 1)
         np.add.at(self.h_adults, hh[self.p_age[len(self.p_age) - n:] >= ADULT_AGE], 1)
+        self._count_residents(hh, 1)
         self._count_jobs(np.arange(len(self.p_age) - n, len(self.p_age)), 1)
 
     def compact(self) -> None:
         """Drop dead persons and dissolved households, renumbering household rows."""
         keep_h = self.h_alive & (self.h_size > 0)
-        self._count_dwellings(np.flatnonzero(self.h_alive & ~keep_h), -1)  # living but empty: dropped here
+        self._count_households(np.flatnonzero(self.h_alive & ~keep_h), -1)  # living but empty: dropped here
         keep_p = self.p_alive & keep_h[self.p_hh]
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         self._room.clear()  # every column becomes a new array: the old rooms would only hold memory

@@ -208,10 +208,12 @@ def test_kept_workers_per_job_follow_hires_quits_deaths_arrivals_and_departures(
     assert pop.workers_by_cell(4).tolist() == recount()
 
 
-def test_kept_occupied_dwellings_follow_new_moved_dissolved_departed_and_compacted_households():
-    """Population.occupied_dwellings (living households outside dormitories, per township part) is kept by
-    add_households, relocate, dissolve_households, remove_households and compact, and equals a fresh count."""
+def test_kept_counts_by_place_follow_new_moved_dissolved_departed_and_compacted_households():
+    """Population.counts_by_place (residents, households and occupied dwellings per township part) is kept by
+    add_persons, remove_persons, add_households, relocate, dissolve_households, remove_households and compact, and
+    equals a fresh count."""
     from sim import housing as hs
+    from sim.markets import counts_by_part
     from sim.population import DORM, RENTER, Population
 
     z = lambda n, dt, v=0: np.full(n, v, dt)
@@ -221,11 +223,16 @@ def test_kept_occupied_dwellings_follow_new_moved_dissolved_departed_and_compact
                      p_income=z(3, np.float32), h_township=np.array([0, 1, 1], np.int16),
                      h_urban=np.array([True, False, True]), h_local=z(3, bool, True),
                      h_tenure=np.array([0, 1, DORM], np.int8), h_alive=z(3, bool, True))
-    same = lambda: pop.occupied_dwellings(3).tolist() == hs.occupied(pop, 3).tolist()
+    def same():
+        fresh = counts_by_part(pop, 3, np.bincount(pop.p_hh[pop.p_alive], minlength=len(pop.h_alive)))
+        return (pop.occupied_dwellings(3).tolist() == hs.occupied(pop, 3).tolist()
+                and all((kept == f).all() for kept, f in zip(pop.counts_by_place(3), fresh)))
     assert same() and pop.occupied_dwellings(3).tolist() == [[1, 0], [0, 1], [0, 0]]  # the dormitory holds none
     new = pop.add_households([2, 2], [False, True], [True, True], [RENTER, RENTER])  # two new, one stays empty
     pop.add_persons(np.array([25]), np.array([True]), new[:1], np.zeros(1), np.zeros(1, bool), np.full(1, -1))
     assert same() and pop.occupied_dwellings(3)[2].tolist() == [1, 1]
+    pop.move_members(np.array([1]), new[:1])            # a villager joins the new household in township 2
+    assert same() and pop.counts_by_place(3)[0].tolist() == [[1, 0], [1, 0], [0, 2]]
     pop.relocate(np.array([2]), np.array([0]), np.array([False]), np.array([RENTER]))  # the dormitory household rents
     pop.relocate(np.array([1]), urban=True)                                            # the village becomes a town
     assert same() and pop.occupied_dwellings(3).tolist() == [[1, 1], [1, 0], [1, 1]]

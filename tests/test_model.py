@@ -279,11 +279,12 @@ def test_the_centre_loses_share_when_jobs_and_homes_grow_elsewhere(toy):
 
 @pytest.mark.parametrize("scenario", ["plan_all", "reclassify_aojiang"])
 def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
-    """The population keeps household sizes, adults, workers per job cell and occupied dwellings per township part
-    (Population.h_size, h_adults, workers_by_cell, occupied_dwellings) and the step counts vacant dwellings once and
-    hands them on (and updates them) instead of recounting: before every stage they equal a fresh count, under
-    scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
+    """The population keeps household sizes, adults, workers per job cell, and residents, households and occupied
+    dwellings per township part (Population.h_size, h_adults, workers_by_cell, counts_by_place) and the step counts
+    vacant dwellings once and hands them on (and updates them) instead of recounting: before every stage they equal
+    a fresh count, under scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
     from sim import housing as hs
+    from sim.markets import counts_by_part
     from workflow.scenarios import build_interventions, load_scenario
 
     interventions = build_interventions(pingyang, load_scenario(PINGYANG, scenario), 2020, 2035)
@@ -305,6 +306,8 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
         assert (pop.h_size == recount()).all() and (pop.h_adults == adults()).all()
         assert (pop.workers_by_cell(m.n_places) == workers()).all()
         assert (pop.occupied_dwellings(m.n) == hs.occupied(pop, m.n)).all()
+        for kept, fresh in zip(pop.counts_by_place(m.n), counts_by_part(pop, m.n, recount())):
+            assert (kept == fresh).all()
 
     def wrap(name, check):
         method = getattr(m, name)
