@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sim.population import MAX_AGE, Population
+from sim.population import Population
 
 # Counts, then (see county_columns) one share per township group of the region, then the rest.
 COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
@@ -125,7 +125,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
     members; both per household row) are computed when not given.
     """
     alive = pop.p_alive
-    ages = np.bincount(pop.p_age[alive].astype(np.intp), minlength=MAX_AGE + 1)  # persons by single year of age
+    ages = pop.age_counts()  # living persons by single year of age, kept by the population
     by_t = persons_by_township(pop, n) if by_township is None else by_township
     urban_t = urban_persons_by_township(pop, n) if urban_by_township is None else urban_by_township
     total = by_t.sum()

@@ -63,6 +63,8 @@ class Population:
         # households outside dormitories), kept by the methods that add, move and remove persons and households
         self._by_place = np.zeros((3, 0), np.int64)
         self._count_households(np.flatnonzero(self.h_alive), 1)
+        # living persons by single year of age, kept as h_size (and shifted by grow_older)
+        self._ages = np.bincount(self.p_age[self.p_alive].astype(np.intp), minlength=MAX_AGE + 1).astype(np.int64)
         self._room: dict[str, np.ndarray] = {}  # column -> the longer array it is the start of (see _append)
 
     def _append(self, name: str, new: np.ndarray) -> None:
@@ -138,6 +140,21 @@ class Population:
         self.p_work[persons] = -1
         self.p_sector[persons] = -1
         self.p_employed[persons] = False
+
+    def age_counts(self) -> np.ndarray:
+        """Living persons by single year of age, 0..MAX_AGE (a copy of the count the population keeps: counting anew
+        was a pass over every person a year).
+
+        >>> z = lambda v, t: np.full(2, v, t)
+        >>> pop = Population(p_age=np.array([0, 3], np.int16), p_female=z(0, bool), p_hh=np.array([0, 0]),
+        ...                  p_skill=z(0, np.int8), p_employed=z(0, bool), p_sector=z(-1, np.int8), p_work=z(-1, np.int16),
+        ...                  p_unemployed=z(0, bool), p_alive=z(1, bool), p_wage_factor=z(1, np.float32),
+        ...                  p_income=z(0, np.float32), h_township=np.array([0]), h_urban=np.array([True]),
+        ...                  h_local=np.array([True]), h_tenure=np.array([0]), h_alive=np.array([True]))
+        >>> pop.grow_older(); pop.age_counts()[:5].tolist()
+        [0, 1, 0, 0, 1]
+        """
+        return self._ages.copy()
 
     def counts_by_place(self, n_townships: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(townships, 2) counts per township part (0 urban): living persons, living households (dormitory households
@@ -248,12 +265,27 @@ class Population:
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
         np.subtract.at(self.h_adults, self.p_hh[persons[self.p_age[persons] >= ADULT_AGE]], 1)
         self._count_residents(self.p_hh[persons], -1)
+        np.subtract.at(self._ages, self.p_age[persons], 1)
 
     def grow_older(self) -> None:
         """Every living person is a year older (up to ``MAX_AGE``); those who come of age count as adults."""
         coming_of_age = np.flatnonzero(self.p_alive & (self.p_age == ADULT_AGE - 1))
         np.minimum(self.p_age + 1, MAX_AGE, out=self.p_age, where=self.p_alive)
         np.add.at(self.h_adults, self.p_hh[coming_of_age], 1)
+        older = np.zeros_like(self._ages)
+        older[1:MAX_AGE] = self._ages[:MAX_AGE - 1]
+        older[MAX_AGE] = self._ages[MAX_AGE - 1:].sum()  # the oldest stay at MAX_AGE
+        self._ages = older
+
+    def birthday(self, person: int) -> None:
+        """One living ``person`` a year older (up to ``MAX_AGE``), with the kept counts: :meth:`grow_older` for one
+        person, as the per-agent reference (``sim.reference``) ages them."""
+        age = int(self.p_age[person])
+        if age == ADULT_AGE - 1:  # comes of age: one more adult in the household
+            self.h_adults[self.p_hh[person]] += 1
+        self.p_age[person] = min(age + 1, MAX_AGE)
+        self._ages[age] -= 1
+        self._ages[self.p_age[person]] += 1
 
     def _check_living(self, persons: np.ndarray, what: str) -> None:
         # the kept sizes count living members: a dead person moved or removed again would count twice
@@ -271,6 +303,7 @@ class Population:
         leaving = np.flatnonzero(gone[self.p_hh] & self.p_alive)
         self.p_alive[leaving] = False
         self._count_jobs(leaving, -1)
+        np.subtract.at(self._ages, self.p_age[leaving], 1)
         self.h_size[rows] = 0
         self.h_adults[rows] = 0
 
@@ -325,6 +358,7 @@ class Population:
         np.add.at(self.h_size, hh, 1)
         np.add.at(self.h_adults, hh[self.p_age[len(self.p_age) - n:] >= ADULT_AGE], 1)
         self._count_residents(hh, 1)
+        np.add.at(self._ages, self.p_age[len(self.p_age) - n:], 1)
         self._count_jobs(np.arange(len(self.p_age) - n, len(self.p_age)), 1)
 
     def compact(self) -> None:

@@ -30,18 +30,16 @@ from sim.choice import ChoiceContext, choose_one
 from sim.demography import birth_rates
 from sim.labour import household_anchor, household_jobless
 from sim.params import Hukou, Markets, Moves
-from sim.population import ADULT_AGE, MAX_AGE, OWNER, Population
+from sim.population import ADULT_AGE, OWNER, Population
 
 
 # ---------------------------------------------------------------- persons
 def age_one_year(pop: Population) -> None:
     """Every living person grows a year older (up to the last age of the life table)."""
-    age, alive = pop.p_age, pop.p_alive.tolist()
+    alive = pop.p_alive.tolist()
     for i in range(len(alive)):
         if alive[i]:
-            if age[i] == ADULT_AGE - 1:  # comes of age: one more adult in the household (Population.h_adults)
-                pop.h_adults[pop.p_hh[i]] += 1
-            age[i] = min(int(age[i]) + 1, MAX_AGE)
+            pop.birthday(i)
 
 
 def deaths(pop: Population, qx_male: np.ndarray, qx_female: np.ndarray, u: np.ndarray) -> np.ndarray:

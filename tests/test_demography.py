@@ -154,17 +154,18 @@ def test_kept_household_sizes_follow_moves_deaths_and_departures_and_refuse_the_
                      h_urban=z(2, bool), h_local=z(2, bool), h_tenure=z(2, np.int8), h_alive=z(2, bool, True))
     recount = lambda: np.bincount(pop.p_hh[pop.p_alive], minlength=len(pop.h_alive)).tolist()
     adults = lambda: np.bincount(pop.p_hh[pop.p_alive & (pop.p_age >= 16)], minlength=len(pop.h_alive)).tolist()
+    ages = lambda: pop.age_counts().tolist() == np.bincount(pop.p_age[pop.p_alive], minlength=111).tolist()
     assert pop.h_size.tolist() == [3, 1] and pop.h_adults.tolist() == [2, 1]
     new = pop.add_households([0], [True], [True], [1])
     pop.move_members(np.array([2]), new)                  # the child leaves home
     pop.add_persons(np.array([0]), np.array([True]), np.array([0]), np.zeros(1), np.zeros(1, bool), np.full(1, -1))
     pop.remove_persons(np.array([3]))                     # the old woman dies
-    assert pop.h_size.tolist() == recount() == [3, 0, 1] and pop.h_adults.tolist() == adults() == [2, 0, 0]
+    assert pop.h_size.tolist() == recount() == [3, 0, 1] and pop.h_adults.tolist() == adults() == [2, 0, 0] and ages()
     for _ in range(6):                                    # the child, 10, comes of age at 16
         pop.grow_older()
-    assert pop.h_adults.tolist() == adults() == [2, 0, 1]
+    assert pop.h_adults.tolist() == adults() == [2, 0, 1] and ages()
     pop.remove_households(np.array([0]))                  # the couple and their baby leave the region
-    assert pop.h_size.tolist() == recount() == [0, 0, 1] and pop.h_adults.tolist() == adults() == [0, 0, 1]
+    assert pop.h_size.tolist() == recount() == [0, 0, 1] and pop.h_adults.tolist() == adults() == [0, 0, 1] and ages()
     assert pop.household_size() is not pop.h_size         # a copy: callers may change it
     with pytest.raises(ValueError, match="not alive"):
         pop.remove_persons(np.array([3]))
@@ -247,3 +248,22 @@ def test_kept_counts_by_place_follow_new_moved_dissolved_departed_and_compacted_
     pop.remove_households(np.array([0]))
     with pytest.raises(ValueError, match="not alive"):
         pop.relocate(np.array([0]), urban=True)
+
+
+def test_kept_ages_stop_at_the_last_age_of_the_life_table():
+    """Population.age_counts follows grow_older, where the oldest stay at MAX_AGE, and the per-agent birthday."""
+    from sim.population import MAX_AGE, Population
+
+    z = lambda n, dt, v=0: np.full(n, v, dt)
+    pop = Population(p_age=np.array([MAX_AGE - 1, MAX_AGE, 15], np.int16), p_female=z(3, bool), p_hh=z(3, np.intp),
+                     p_skill=z(3, np.int8), p_employed=z(3, bool), p_sector=z(3, np.int8, -1), p_work=z(3, np.int16, -1),
+                     p_unemployed=z(3, bool), p_alive=z(3, bool, True), p_wage_factor=z(3, np.float32, 1.0),
+                     p_income=z(3, np.float32), h_township=z(1, np.int16), h_urban=z(1, bool), h_local=z(1, bool),
+                     h_tenure=z(1, np.int8), h_alive=z(1, bool, True))
+    fresh = lambda: np.bincount(pop.p_age[pop.p_alive], minlength=MAX_AGE + 1).tolist()
+    pop.grow_older()
+    assert pop.p_age.tolist() == [MAX_AGE, MAX_AGE, 16] and pop.age_counts().tolist() == fresh()
+    assert pop.age_counts()[MAX_AGE] == 2 and pop.h_adults.tolist() == [3]
+    for person in range(3):
+        pop.birthday(person)
+    assert pop.p_age.tolist() == [MAX_AGE, MAX_AGE, 17] and pop.age_counts().tolist() == fresh()
