@@ -45,6 +45,7 @@ class Population:
     p_partner: np.ndarray | None = None  # int32 row of the person's partner (same household, other sex), -1 = none
     h_size: np.ndarray | None = None  # intp living members; kept by the methods that add, move and remove persons
     h_adults: np.ndarray | None = None  # intp living members aged ADULT_AGE or more; kept as h_size, and by grow_older
+    h_head: np.ndarray | None = None  # int16 age of the oldest living member (-1: none); kept, see head_age
 
     def __post_init__(self) -> None:
         if self.h_years is None:
@@ -55,6 +56,10 @@ class Population:
             self.h_size = np.bincount(self.p_hh[self.p_alive], minlength=len(self.h_alive))
         if self.h_adults is None:
             self.h_adults = np.bincount(self.p_hh[self.p_alive & (self.p_age >= ADULT_AGE)], minlength=len(self.h_alive))
+        if self.h_head is None:
+            self.h_head = np.full(len(self.h_alive), -1, np.int16)
+            np.maximum.at(self.h_head, self.p_hh[self.p_alive], self.p_age[self.p_alive])
+        self._stale_heads: list[np.ndarray] = []  # households whose oldest member may have left (see head_age)
         # living workers per job cell (workplace x sector), kept like h_size: jobs change hands only through
         # start_work and stop_work, and workers leave only through remove_persons and remove_households
         working = np.flatnonzero(self.p_alive & (self.p_work >= 0))
@@ -251,10 +256,12 @@ class Population:
         np.subtract.at(self.h_size, self.p_hh[persons], 1)
         np.subtract.at(self.h_adults, self.p_hh[persons[adult]], 1)
         self._count_residents(self.p_hh[persons], -1)
+        self._mark_heads(self.p_hh[persons], self.p_age[persons])
         self.p_hh[persons] = rows
         np.add.at(self.h_size, rows, 1)
         np.add.at(self.h_adults, rows[adult], 1)
         self._count_residents(rows, 1)
+        np.maximum.at(self.h_head, rows, self.p_age[persons])
 
     def remove_persons(self, persons: np.ndarray) -> None:
         """Living ``persons`` die (their rows stay, not alive, until :meth:`compact`)."""
@@ -266,6 +273,7 @@ class Population:
         np.subtract.at(self.h_adults, self.p_hh[persons[self.p_age[persons] >= ADULT_AGE]], 1)
         self._count_residents(self.p_hh[persons], -1)
         np.subtract.at(self._ages, self.p_age[persons], 1)
+        self._mark_heads(self.p_hh[persons], self.p_age[persons])
 
     def grow_older(self) -> None:
         """Every living person is a year older (up to ``MAX_AGE``); those who come of age count as adults."""
@@ -276,6 +284,7 @@ class Population:
         older[1:MAX_AGE] = self._ages[:MAX_AGE - 1]
         older[MAX_AGE] = self._ages[MAX_AGE - 1:].sum()  # the oldest stay at MAX_AGE
         self._ages = older
+        np.minimum(self.h_head + 1, MAX_AGE, out=self.h_head, where=self.h_head >= 0)
 
     def birthday(self, person: int) -> None:
         """One living ``person`` a year older (up to ``MAX_AGE``), with the kept counts: :meth:`grow_older` for one
@@ -286,6 +295,8 @@ class Population:
         self.p_age[person] = min(age + 1, MAX_AGE)
         self._ages[age] -= 1
         self._ages[self.p_age[person]] += 1
+        hh = self.p_hh[person]
+        self.h_head[hh] = max(self.h_head[hh], self.p_age[person])  # ages only rise: the oldest stays the oldest
 
     def _check_living(self, persons: np.ndarray, what: str) -> None:
         # the kept sizes count living members: a dead person moved or removed again would count twice
@@ -306,6 +317,7 @@ class Population:
         np.subtract.at(self._ages, self.p_age[leaving], 1)
         self.h_size[rows] = 0
         self.h_adults[rows] = 0
+        self.h_head[rows] = -1
 
     def household_income(self) -> np.ndarray:
         """Yearly income (yuan) per household row: the sum of its living members' incomes."""
@@ -313,11 +325,33 @@ class Population:
         return np.bincount(self.p_hh[earners], weights=self.p_income[earners], minlength=len(self.h_alive))
 
     def head_age(self) -> np.ndarray:
-        """Age of the oldest living member per household (-1 where none)."""
-        out = np.full(len(self.h_alive), -1, dtype=np.int16)
-        alive = self.p_alive
-        np.maximum.at(out, self.p_hh[alive], self.p_age[alive])
-        return out
+        """Age of the oldest living member per household (-1 where none): a copy of ``h_head``.
+
+        Finding the oldest member anew is a pass over every person (twice a year: 0.1 s a run at full scale). The
+        column is kept instead: joining members, births and arrivals can only raise it and ageing adds a year, which
+        are exact updates; a household whose oldest member died, left or moved out is marked, and only the marked
+        households are looked at again here.
+        """
+        self._refresh_heads()
+        return self.h_head.copy()
+
+    def _mark_heads(self, rows: np.ndarray, leaving_ages: np.ndarray) -> None:
+        """Members aged ``leaving_ages`` leave households ``rows``: where one was the oldest, the head is looked up
+        again at the next :meth:`head_age`."""
+        gone_head = rows[leaving_ages >= self.h_head[rows]]
+        if len(gone_head):
+            self._stale_heads.append(gone_head)
+
+    def _refresh_heads(self) -> None:
+        if not self._stale_heads:
+            return
+        rows = np.unique(np.concatenate(self._stale_heads))
+        self._stale_heads = []
+        marked = np.zeros(len(self.h_alive), bool)
+        marked[rows] = True
+        members = np.flatnonzero(marked[self.p_hh] & self.p_alive)
+        self.h_head[rows] = -1
+        np.maximum.at(self.h_head, self.p_hh[members], self.p_age[members])
 
     def add_households(self, township, urban, local, tenure, years=None) -> np.ndarray:
         """Append households (``years`` lived in the region: 0 for newcomers, the default); returns their rows."""
@@ -331,6 +365,7 @@ class Population:
         self._append("h_alive", np.ones(n, bool))
         self._append("h_size", np.zeros(n, np.intp))  # members join with add_persons or move_members
         self._append("h_adults", np.zeros(n, np.intp))
+        self._append("h_head", np.full(n, -1, np.int16))
         rows = np.arange(start, start + n)
         self._count_households(rows, 1)
         return rows
@@ -359,10 +394,12 @@ class Population:
         np.add.at(self.h_adults, hh[self.p_age[len(self.p_age) - n:] >= ADULT_AGE], 1)
         self._count_residents(hh, 1)
         np.add.at(self._ages, self.p_age[len(self.p_age) - n:], 1)
+        np.maximum.at(self.h_head, hh, self.p_age[len(self.p_age) - n:])
         self._count_jobs(np.arange(len(self.p_age) - n, len(self.p_age)), 1)
 
     def compact(self) -> None:
         """Drop dead persons and dissolved households, renumbering household rows."""
+        self._refresh_heads()  # the marks name rows that are about to change
         keep_h = self.h_alive & (self.h_size > 0)
         self._count_households(np.flatnonzero(self.h_alive & ~keep_h), -1)  # living but empty: dropped here
         keep_p = self.p_alive & keep_h[self.p_hh]
@@ -380,6 +417,7 @@ class Population:
         self.p_hh = new_household.take(self.p_hh)
 
     def copy(self) -> "Population":
+        self._refresh_heads()  # the copy starts without marks
         return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
 

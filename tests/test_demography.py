@@ -267,3 +267,36 @@ def test_kept_ages_stop_at_the_last_age_of_the_life_table():
     for person in range(3):
         pop.birthday(person)
     assert pop.p_age.tolist() == [MAX_AGE, MAX_AGE, 17] and pop.age_counts().tolist() == fresh()
+
+
+def test_kept_oldest_member_follows_deaths_moves_ageing_compaction_and_copies():
+    """Population.head_age is kept: raised by joiners and births, a year older with grow_older, looked up again
+    only where the oldest died or moved out, and right after a compaction renumbers the households or a copy."""
+    from sim.population import Population
+
+    z = lambda n, dt, v=0: np.full(n, v, dt)
+    pop = Population(p_age=np.array([8, 70, 40, 12, 30], np.int16), p_female=z(5, bool),
+                     p_hh=np.array([0, 1, 1, 1, 2], np.intp), p_skill=z(5, np.int8), p_employed=z(5, bool),
+                     p_sector=z(5, np.int8, -1), p_work=z(5, np.int16, -1), p_unemployed=z(5, bool),
+                     p_alive=z(5, bool, True), p_wage_factor=z(5, np.float32, 1.0), p_income=z(5, np.float32),
+                     h_township=z(3, np.int16), h_urban=z(3, bool), h_local=z(3, bool), h_tenure=z(3, np.int8),
+                     h_alive=z(3, bool, True))
+
+    def fresh():
+        out = np.full(len(pop.h_alive), -1, np.int16)
+        np.maximum.at(out, pop.p_hh[pop.p_alive], pop.p_age[pop.p_alive])
+        return out.tolist()
+
+    assert pop.head_age().tolist() == fresh() == [8, 70, 30]
+    pop.remove_persons(np.array([1]))                   # the grandmother dies: the father is the oldest now
+    pop.move_members(np.array([0]), np.array([2]))      # the child of 8 joins household 2; household 0 is empty
+    pop.grow_older()
+    assert pop.head_age().tolist() == fresh() == [-1, 41, 31]
+    pop.remove_persons(np.array([2]))                   # household 1 is left with the 13-year-old
+    pop.remove_households(np.array([0]))
+    pop.compact()                                       # households renumbered: old 1 -> 0, old 2 -> 1
+    assert pop.head_age().tolist() == fresh() == [13, 31]
+    pop.move_members(np.array([2]), np.array([0]))      # the 31-year-old (row 2 now) joins the teenager
+    twin = pop.copy()
+    assert twin.head_age().tolist() == pop.head_age().tolist() == fresh() == [31, 9]
+    assert pop.head_age() is not pop.h_head             # a copy: callers may change it

@@ -279,9 +279,9 @@ def test_the_centre_loses_share_when_jobs_and_homes_grow_elsewhere(toy):
 
 @pytest.mark.parametrize("scenario", ["plan_all", "reclassify_aojiang"])
 def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
-    """The population keeps household sizes, adults, workers per job cell, persons by age, and residents, households
-    and occupied dwellings per township part (Population.h_size, h_adults, workers_by_cell, age_counts,
-    counts_by_place) and the step counts
+    """The population keeps household sizes, adults and oldest members, workers per job cell, persons by age, and
+    residents, households and occupied dwellings per township part (Population.h_size, h_adults, head_age,
+    workers_by_cell, age_counts, counts_by_place) and the step counts
     vacant dwellings once and hands them on (and updates them) instead of recounting: before every stage they equal
     a fresh count, under scenarios that add jobs, homes, a programme's arrivals, or reclassify villages as urban."""
     from sim import housing as hs
@@ -310,6 +310,9 @@ def test_counts_handed_between_stages_equal_recounts(pingyang, scenario):
         for kept, fresh in zip(pop.counts_by_place(m.n), counts_by_part(pop, m.n, recount())):
             assert (kept == fresh).all()
         assert (pop.age_counts() == np.bincount(pop.p_age[pop.p_alive], minlength=len(pop.age_counts()))).all()
+        head = np.full(len(pop.h_alive), -1, np.int16)
+        np.maximum.at(head, pop.p_hh[pop.p_alive], pop.p_age[pop.p_alive])
+        assert (pop.head_age() == head).all()
 
     def wrap(name, check):
         method = getattr(m, name)
