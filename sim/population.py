@@ -345,7 +345,7 @@ class Population:
     def _refresh_heads(self) -> None:
         if not self._stale_heads:
             return
-        rows = np.unique(np.concatenate(self._stale_heads))
+        rows = np.concatenate(self._stale_heads)  # repeats do no harm below
         self._stale_heads = []
         marked = np.zeros(len(self.h_alive), bool)
         marked[rows] = True
