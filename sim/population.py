@@ -23,7 +23,20 @@ SECTORS = 3  # primary, secondary, tertiary (p_sector); a worker's job is the ce
 
 @dataclass
 class Population:
-    """Column store for persons (``p_*``) and households (``h_*``)."""
+    """Column store for persons (``p_*``) and households (``h_*``).
+
+    Counts the year needs again and again are kept, not counted anew over every row: household sizes, adults and
+    oldest members (``h_size``, ``h_adults``, ``h_head``), workers per job cell (:meth:`workers_by_cell`), persons by
+    age (:meth:`age_counts`) and residents, households and occupied dwellings per township part
+    (:meth:`counts_by_place`). They stay right because rows change only through the methods here: persons are
+    added, moved, aged and removed by :meth:`add_persons`, :meth:`move_members`, :meth:`grow_older` (or
+    :meth:`birthday`) and :meth:`remove_persons`; jobs change hands by :meth:`start_work` and :meth:`stop_work`;
+    households are added, moved, dissolved and removed by :meth:`add_households`, :meth:`relocate`,
+    :meth:`dissolve_households` and :meth:`remove_households`. Code that writes those columns directly
+    (``p_hh``, ``p_age``, ``p_alive``, ``p_work``, ``p_sector``, ``h_township``, ``h_urban``, ``h_tenure``,
+    ``h_alive``) breaks the counts; ``tests/test_model.py`` compares every kept count with a fresh one before each
+    stage of the year. Other columns (partners, skills, incomes, hukou, years lived) are written directly.
+    """
 
     p_age: np.ndarray      # int16 years
     p_female: np.ndarray   # bool
