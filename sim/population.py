@@ -540,7 +540,8 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     n_h, n_p = len(sizes), int(sizes.sum())
 
     # Ages: an exact quota of the county distribution; each household's first member is an adult head.
-    ages = np.repeat(np.arange(MAX_AGE + 1), quota(age_distribution(age_band_shares, survival, params.aged_60_64_share_of_60plus,
+    # int16: the stable sorts by age below are radix sorts at this width (7 -> 1.8 ms each at full scale)
+    ages = np.repeat(np.arange(MAX_AGE + 1, dtype=np.int16), quota(age_distribution(age_band_shares, survival, params.aged_60_64_share_of_60plus,
                                                                   params.aged_80_plus_share_of_60plus), n_p))
     adults = np.flatnonzero(ages >= 20)
     heads = rng.choice(adults, size=n_h, replace=False)
