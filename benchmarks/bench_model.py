@@ -1,4 +1,4 @@
-"""Speed and memory of the model, run by hand: python benchmarks/bench_model.py
+"""Speed and memory of the model, run by hand: python benchmarks/bench_model.py [--repeat N]
 
 Measures (1) 2020->2035 at 1%, 10% and 100% scale, one process: wall time of construction and of
 the 15 steps, and peak resident memory; (2) the move decision for every household at 5% scale,
@@ -11,6 +11,7 @@ Results go in docs/performance.md.
 from __future__ import annotations
 
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -110,17 +111,25 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Speed and memory of the model (results go in docs/performance.md).")
     parser.add_argument("--whole-year-scale", type=float, default=0.05,
                         help="scale of the whole-year comparison with the per-agent reference (default 0.05)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="full-scale runs to time (default 1); with more, each and their median are printed, "
+                             "because this machine's run-to-run spread is about ±5%%")
     args = parser.parse_args()
+    if not 1 <= args.repeat <= 50:
+        parser.error(f"--repeat: expected 1 to 50 runs, got {args.repeat}")
     if not 0.001 <= args.whole_year_scale <= 1.0:
         parser.error(f"--whole-year-scale: expected a share of households between 0.001 and 1.0, got {args.whole_year_scale}")
     folder = Path(__file__).resolve().parents[1] / "configs" / "pingyang"
     region, params = load_region(folder), load_params(folder)  # the region's own parameters, as run.py uses
     keep_freed_memory()  # the allocator settings run.py's runs have (workflow.runner.simulate)
     for scale in (0.01, 0.1, 1.0):
-        build, steps, hh = timed_run(region, params, scale)
-        print(f"scale {scale:>4}: build {build:6.2f} s, 15 years {steps:6.2f} s, households at end {hh:,}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory of this process: {peak_mb:,.0f} MB")
+        runs = [timed_run(region, params, scale)]
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # after one run of each scale
+        runs += [timed_run(region, params, scale) for _ in range(args.repeat - 1 if scale == 1.0 else 0)]
+        build, steps, hh = (statistics.median(r[i] for r in runs) for i in range(3))
+        every = f" (median of {len(runs)}: {', '.join(f'{r[1]:.2f}' for r in runs)})" if len(runs) > 1 else ""
+        print(f"scale {scale:>4}: build {build:6.2f} s, 15 years {steps:6.2f} s{every}, households at end {hh:,.0f}")
+    print(f"peak resident memory of this process after one run at each scale: {peak_mb:,.0f} MB")
     print("stages of the 15 full-scale years (one run):")
     for name, seconds in stage_times(region, params).items():
         print(f"  {name.strip('_'):<28} {seconds:6.2f} s")
