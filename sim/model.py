@@ -25,8 +25,8 @@ from sim import housing as hs
 from sim import hukou
 from sim import labour as lab
 from sim import urbanisation as urb
-from sim.draws import UniformBuffers
 from sim.choice import ChoiceContext, decide_moves, place_utility
+from sim.draws import UniformBuffers
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
 from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
@@ -96,7 +96,7 @@ class MigrationModel(mesa.Model):
         self.interventions = interventions or Interventions()
         self.start, self.end, self.year, self.scale, self.seed = start, end, start, scale, seed
         self.np_rng = np.random.default_rng(seed)
-        self.uniforms = UniformBuffers(self.np_rng)
+        self.uniforms = UniformBuffers(self.np_rng)  # the year's draws for every person or household (sim.draws)
         self.codes = self.region.codes
         self.n = len(self.codes)
         cfg = self.region.config
@@ -391,9 +391,12 @@ class MigrationModel(mesa.Model):
                                 lb.vacancy_feedback, None if added is None else added * self.scale)
         laid_off, held = lab.shed_excess(pop, mk.jobs, mk.in_commuters, self.uniforms.draw(n_p))
         self._set_commute(year)
-        search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age, self.uniforms.draw(n_p))
+        search = lab.seekers(pop, lb.search_rate_inactive, lb.search_rate_unemployed, lb.retirement_age,
+                             self.uniforms.draw(n_p))
         vac = self._vacancies(held)
-        hired = lab.match(pop, search, vac, self._openings(), self.commute_w, self.uniforms.draw(n_p), self.uniforms.draw(n_p, 1))
+        # the one rule that needs two sets of draws at once takes them from two buffers
+        hired = lab.match(pop, search, vac, self._openings(), self.commute_w, self.uniforms.draw(n_p),
+                          self.uniforms.draw(n_p, 1))
         vac -= lab.hires_by_cell(pop, hired, self.n)
         in_hires = np.maximum(vac, 0.0) * lb.in_commute_fill_rate * self.in_reach[:, None]
         mk.in_commuters += in_hires
@@ -478,7 +481,8 @@ class MigrationModel(mesa.Model):
         return hs.free_dwellings(stock, self.population.occupied_dwellings(self.n), held)
 
     def _update_context(self, minutes: np.ndarray | None = None, occupied: np.ndarray | None = None) -> None:
-        """The move choice's view of the places this year (``occupied``: dwellings occupied now, counted if not given)."""
+        """The move choice's view of the places this year (``occupied``: dwellings occupied now, the population's
+        count if not given)."""
         if occupied is None:
             occupied = self.population.occupied_dwellings(self.n)
         if minutes is None:
@@ -526,7 +530,8 @@ class MigrationModel(mesa.Model):
             dest_town = choice[go] // 2
             other = dest_town != origin[go]
             self._record_moves(origin[go][other], dest_town[other], size[rows[other]])
-            pop.relocate(rows, dest_town, choice[go] % 2 == 0, np.where(pop.h_tenure[rows] == DORM, RENTER, pop.h_tenure[rows]))
+            pop.relocate(rows, dest_town, choice[go] % 2 == 0,
+                         np.where(pop.h_tenure[rows] == DORM, RENTER, pop.h_tenure[rows]))
         self._year_flows["moves_blocked"] += float(len(seeking))
 
     def _leave(self, lv: np.ndarray, origin: np.ndarray, persons: np.ndarray) -> None:
