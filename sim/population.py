@@ -142,7 +142,7 @@ class Population:
         return out.reshape(n_places, SECTORS)
 
     def start_work(self, persons: np.ndarray, work: np.ndarray, sector: np.ndarray) -> None:
-        """Living ``persons`` without a job take one at workplace ``work`` in ``sector`` (one each)."""
+        """Living ``persons`` (distinct) without a job take one at workplace ``work`` in ``sector`` (one each)."""
         self._check_living(persons, "hire")
         if (self.p_work[persons] >= 0).any():
             raise ValueError("cannot hire persons who already work (a job is left with stop_work first)")
@@ -152,7 +152,7 @@ class Population:
         self._count_jobs(persons, 1)
 
     def stop_work(self, persons: np.ndarray) -> None:
-        """Living working ``persons`` leave their jobs (retirement, separation, layoff)."""
+        """Living working ``persons`` (distinct) leave their jobs (retirement, separation, layoff)."""
         self._check_living(persons, "end the job of")
         self._count_jobs(persons, -1)
         self.p_work[persons] = -1
@@ -196,8 +196,9 @@ class Population:
 
     def relocate(self, rows: np.ndarray, township: np.ndarray | None = None, urban: np.ndarray | bool | None = None,
                  tenure: np.ndarray | None = None) -> None:
-        """Living households ``rows`` move to ``township`` and part ``urban`` and now hold ``tenure`` (each left as
-        it is where None); the occupied dwellings follow."""
+        """Living households ``rows`` (distinct: a row named twice would be counted out and in twice) move to
+        ``township`` and part ``urban`` and now hold ``tenure`` (each left as it is where None); the counts per
+        township part follow."""
         rows = np.asarray(rows)
         if not self.h_alive[rows].all():
             raise ValueError(f"cannot relocate households that are not alive (rows {rows[~self.h_alive[rows]][:5].tolist()})")
@@ -211,7 +212,7 @@ class Population:
         self._count_households(rows, 1)
 
     def dissolve_households(self, rows: np.ndarray) -> None:
-        """Households ``rows``, alive and without a living member, end (their dwellings fall vacant)."""
+        """Households ``rows`` (distinct), alive and without a living member, end (their dwellings fall vacant)."""
         rows = np.asarray(rows)
         if (self.h_size[rows] > 0).any() or not self.h_alive[rows].all():
             raise ValueError("only living households without living members can be dissolved")
@@ -318,7 +319,7 @@ class Population:
             raise ValueError(f"cannot {what} persons who are not alive (rows {dead[:5].tolist()})")
 
     def remove_households(self, rows: np.ndarray) -> None:
-        """Households ``rows`` and their members leave the population (for the region's outside)."""
+        """Households ``rows`` (distinct) and their members leave the population (for the region's outside)."""
         rows = np.asarray(rows)
         self._count_households(rows[self.h_alive[rows]], -1)
         self.h_alive[rows] = False
