@@ -45,15 +45,13 @@ def county_columns(groups: Iterable[str]) -> list[str]:
 
 
 def persons_by_township(pop: Population, n: int) -> np.ndarray:
-    """Living residents per township (counted from household sizes: one pass over persons)."""
-    size = pop.household_size()
-    return np.bincount(pop.h_township, weights=size, minlength=n).astype(np.int64)
+    """Living residents per township (the count the population keeps: :meth:`Population.counts_by_place`)."""
+    return pop.counts_by_place(n)[0].sum(axis=1)
 
 
-def urban_persons_by_township(pop: Population, n: int, size: np.ndarray | None = None) -> np.ndarray:
-    """Living residents in the urban part, per township (``size``: household sizes, when already counted)."""
-    size = pop.household_size() if size is None else size
-    return np.bincount(pop.h_township, weights=size * pop.h_urban, minlength=n).astype(np.int64)
+def urban_persons_by_township(pop: Population, n: int) -> np.ndarray:
+    """Living residents in the urban part, per township (the count the population keeps)."""
+    return pop.counts_by_place(n)[0][:, 0].copy()
 
 
 def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, n: int, scale: float,

@@ -29,7 +29,7 @@ from sim.choice import ChoiceContext, decide_moves, place_utility
 from sim.draws import UniformBuffers
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
-from sim.markets import MarketState, assign_incomes, households_by_part, labour_tightness, vacancy
+from sim.markets import MarketState, assign_incomes, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
 from sim.params import Params
 from sim.population import DORM, RENTER, start_population_params, synthesise
@@ -142,8 +142,8 @@ class MigrationModel(mesa.Model):
         self._initial_jobs()
         # The housing table was estimated from all households; dormitory households live in employers' dormitories,
         # outside the housing stock, so the stock at the start leaves them out (vacancy as estimated).
-        occupied = self.population.occupied_dwellings(self.n)  # nobody moves during the build: one count serves
-        self.market.housing = np.maximum(self.market.housing - households_by_part(self.population, self.n) + occupied, 0.0)
+        _, households, occupied = self.population.counts_by_place(self.n)
+        self.market.housing = np.maximum(self.market.housing - households + occupied, 0.0)
         # The stock account starts with occupied <= stock: where the estimated stock is short, it is raised (reported).
         short = np.maximum(occupied - self.market.housing, 0.0)
         self.market.housing += short
@@ -222,7 +222,7 @@ class MigrationModel(mesa.Model):
         if year > self.end:  # before anything changes: a refused step leaves the model as it was
             raise RuntimeError(f"the model ends in {self.end}; it cannot step to {year}")
         self._enter_year(year)
-        # household sizes are not counted here: the population keeps them (Population.h_size)
+        # the counts the stages need (household sizes, workers, dwellings...) are kept by the population, not handed on
         self._demography()
         minutes = self.transport.township_minutes(year)
         self._labour(year, minutes)

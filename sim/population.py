@@ -136,10 +136,7 @@ class Population:
         >>> pop.workers_by_cell(2).tolist()
         [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
         """
-        out = np.zeros(n_places * SECTORS)
-        k = min(len(out), len(self._job_holders))
-        out[:k] = self._job_holders[:k]
-        return out.reshape(n_places, SECTORS)
+        return _first(self._job_holders, n_places * SECTORS).astype(float).reshape(n_places, SECTORS)
 
     def start_work(self, persons: np.ndarray, work: np.ndarray, sector: np.ndarray) -> None:
         """Living ``persons`` (distinct) without a job take one at workplace ``work`` in ``sector`` (one each)."""
@@ -183,10 +180,7 @@ class Population:
         :meth:`dissolve_households`, :meth:`remove_households`, :meth:`compact`): counting anew was a pass over every
         household five times a year. :func:`sim.markets.counts_by_part` counts the same from the columns.
         """
-        out = np.zeros((3, 2 * n_townships), np.int64)
-        k = min(out.shape[1], self._by_place.shape[1])
-        out[:, :k] = self._by_place[:, :k]
-        residents, households, occupied = (a.reshape(n_townships, 2) for a in out)
+        residents, households, occupied = (a.reshape(n_townships, 2) for a in _first(self._by_place, 2 * n_townships))
         return residents, households, occupied
 
     def occupied_dwellings(self, n_townships: int) -> np.ndarray:
@@ -222,10 +216,7 @@ class Population:
     def _place_keys(self, rows: np.ndarray) -> np.ndarray:
         """Township part of households ``rows`` (township * 2, plus 1 if rural), with room kept for it."""
         keys = self.h_township[rows].astype(np.intp) * 2 + ~self.h_urban[rows]
-        if len(keys) and keys.max() >= self._by_place.shape[1]:
-            grown = np.zeros((3, int(keys.max()) + 1), np.int64)
-            grown[:, :self._by_place.shape[1]] = self._by_place
-            self._by_place = grown
+        self._by_place = _with_room(self._by_place, keys)
         return keys
 
     def _count_households(self, rows: np.ndarray, sign: int) -> None:
@@ -248,10 +239,7 @@ class Population:
         persons = np.asarray(persons)
         persons = persons[self.p_work[persons] >= 0]
         cells = self._job_cells(persons)
-        if len(cells) and cells.max() >= len(self._job_holders):
-            grown = np.zeros(int(cells.max()) + 1, np.int64)
-            grown[:len(self._job_holders)] = self._job_holders
-            self._job_holders = grown
+        self._job_holders = _with_room(self._job_holders, cells)
         np.add.at(self._job_holders, cells, sign)
 
     def township_of(self, persons: np.ndarray) -> np.ndarray:
@@ -433,6 +421,23 @@ class Population:
     def copy(self) -> "Population":
         self._refresh_heads()  # the copy starts without marks
         return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+
+def _with_room(counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``counts`` (keys along the last axis), lengthened with zeros if a key in ``keys`` lies beyond its end."""
+    if len(keys) == 0 or keys.max() < counts.shape[-1]:
+        return counts
+    grown = np.zeros((*counts.shape[:-1], int(keys.max()) + 1), counts.dtype)
+    grown[..., :counts.shape[-1]] = counts
+    return grown
+
+
+def _first(counts: np.ndarray, k: int) -> np.ndarray:
+    """A copy of the first ``k`` keys of ``counts`` (along the last axis), zeros for keys never counted."""
+    out = np.zeros((*counts.shape[:-1], k), counts.dtype)
+    m = min(k, counts.shape[-1])
+    out[..., :m] = counts[..., :m]
+    return out
 
 
 def age_distribution(band_shares: tuple[float, float, float], survival: np.ndarray | None = None,
