@@ -308,3 +308,30 @@ def commuting_matrix(pop: Population, n_homes: int, n_places: int) -> np.ndarray
     w = w[pop.p_alive[w]]
     idx = pop.township_of(w).astype(np.int64) * n_places + pop.p_work[w]
     return np.bincount(idx, minlength=n_homes * n_places).reshape(n_homes, n_places).astype(float)
+
+
+def labour_force_by_township(pop: Population, n_townships: int, retirement_age: int) -> tuple[np.ndarray, np.ndarray]:
+    """Living residents of working age (16 to ``retirement_age``) and living workers, by home township.
+
+    One pass over the persons: each falls in one cell of (township, of working age, works), so the two counts
+    share the gather of the home township (the tightness needs both every year).
+
+    Returns
+    -------
+    (working_age, workers), floats of length ``n_townships``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace as NS   # the columns it reads
+    >>> pop = NS(p_age=np.array([30, 70, 40, 10]), p_hh=np.array([0, 0, 1, 1]), p_alive=np.ones(4, bool),
+    ...          p_employed=np.array([True, True, False, False]), h_township=np.array([1, 0]))
+    >>> [c.tolist() for c in labour_force_by_township(pop, 2, retirement_age=60)]
+    [[1.0, 1.0], [0.0, 2.0]]
+    """
+    cell = np.left_shift((pop.p_age >= 16) & (pop.p_age < retirement_age), 1, dtype=np.uint8)
+    cell |= pop.p_employed
+    cell *= pop.p_alive  # the dead keep their last job's flag until compaction; they count nowhere
+    key = np.take(pop.h_township.astype(np.intp) << 2, pop.p_hh)  # 4 cells a township: first the township, then cell
+    key += cell
+    counts = np.bincount(key, minlength=4 * n_townships).reshape(n_townships, 4)
+    return (counts[:, 2] + counts[:, 3]).astype(float), (counts[:, 1] + counts[:, 3]).astype(float)

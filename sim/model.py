@@ -410,12 +410,7 @@ class MigrationModel(mesa.Model):
 
     def _tightness(self, minutes: np.ndarray) -> np.ndarray:
         """Jobs within reach per resident of working age within reach, relative to the county (the wage index's base)."""
-        pop, lb = self.population, self.params.labour
-        able_rows = np.flatnonzero(pop.p_alive & (pop.p_age >= 16) & (pop.p_age < lb.retirement_age))
-        working = np.flatnonzero(pop.p_employed)
-        working = working[pop.p_alive[working]]
-        workers = np.bincount(pop.township_of(working), minlength=self.n).astype(float)
-        able = np.bincount(pop.township_of(able_rows), minlength=self.n).astype(float)
+        able, workers = lab.labour_force_by_township(self.population, self.n, self.params.labour.retirement_age)
         return labour_tightness(minutes, self.market.total_jobs, np.maximum(able, workers), self.params.markets.commute_decay_per_min)
 
     def _remember_vacancies(self) -> None:

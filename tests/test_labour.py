@@ -216,3 +216,23 @@ def test_local_multiplier_adds_service_jobs_for_lever_jobs_only(toy):
     assert extra[2] == pytest.approx(600.0, rel=0.15)                   # one service job per factory job, in year one
     assert abs(extra[1]) < 60                                            # the factory jobs themselves as without it
     assert (induced.market.jobs[:, 2] > plain.market.jobs[:, 2]).sum() >= 2   # spread over townships, not the host only
+
+
+def test_labour_force_by_township_equals_a_count_per_person():
+    """The one-pass count of working-age residents and workers by home township, dead rows (who keep their last
+    job's flag until compaction) included, against a plain loop over the persons."""
+    rng = np.random.default_rng(3)
+    from types import SimpleNamespace as NS
+    n_hh, n_p, n = 50, 400, 7
+    pop = NS(p_age=rng.integers(0, 100, n_p).astype(np.int16), p_hh=rng.integers(0, n_hh, n_p),
+             p_alive=rng.random(n_p) < 0.9, p_employed=rng.random(n_p) < 0.5,
+             h_township=rng.integers(0, n, n_hh).astype(np.int16))
+    able, workers = lab.labour_force_by_township(pop, n, retirement_age=60)
+    want_able, want_workers = np.zeros(n), np.zeros(n)
+    for i in range(n_p):
+        if pop.p_alive[i]:
+            t = pop.h_township[pop.p_hh[i]]
+            want_able[t] += 16 <= pop.p_age[i] < 60
+            want_workers[t] += pop.p_employed[i]
+    assert (~pop.p_alive & pop.p_employed).any()  # the case the count must leave out
+    assert able.tolist() == want_able.tolist() and workers.tolist() == want_workers.tolist()
