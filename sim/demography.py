@@ -143,13 +143,16 @@ def birth_mothers(pop: Population, asfr: np.ndarray, rng: np.random.Generator,
     fertile = np.flatnonzero(asfr > 0)
     women = np.flatnonzero(pop.p_alive & pop.p_female & (pop.p_age >= fertile.min()) & (pop.p_age <= fertile.max()))
     age = pop.p_age[women]
-    rate = asfr[age]
-    if births_to_partnered is not None:
-        partnered = pop.p_partner[women] >= 0
-        n_w = np.bincount(age, minlength=len(asfr))[: len(asfr)]
-        n_p = np.bincount(age[partnered], minlength=len(asfr))[: len(asfr)]
+    if births_to_partnered is None:
+        rate = asfr[age]
+    else:
+        ages = len(asfr)
+        cell = age + (pop.p_partner[women] >= 0) * ages  # the age among unpartnered women, then among partnered
+        counts = np.bincount(cell, minlength=2 * ages)
+        n_p = counts[ages:]
+        n_w = counts[:ages] + n_p
         rate_p, rate_s = birth_rates(asfr, np.where(n_w > 0, n_p / np.maximum(n_w, 1), 0.0), births_to_partnered)
-        rate = np.where(partnered, rate_p[age], rate_s[age])
+        rate = np.concatenate([rate_s, rate_p])[cell]
     return women[rng.random(len(women)) < rate]
 
 

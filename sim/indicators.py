@@ -132,7 +132,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
     adults = int(ages[20:].sum())
     working = int(total - young - old)
     size = pop.household_size() if size is None else size
-    local = int(size[pop.h_local].sum())  # persons in households of local hukou
+    local = int(size @ pop.h_local)  # persons in households of local hukou (a product: no masked copy of the sizes)
     migrants = int(total) - local
     out = {
         "population": total / scale,

@@ -304,8 +304,7 @@ def household_jobless(pop: Population) -> np.ndarray:
 
 def commuting_matrix(pop: Population, n_homes: int, n_places: int) -> np.ndarray:
     """(homes, workplaces) employed residents by home township and workplace (townships, then zones)."""
-    w = np.flatnonzero(pop.p_work >= 0)
-    w = w[pop.p_alive[w]]
+    w = np.flatnonzero((pop.p_work >= 0) & pop.p_alive)  # the dead keep their last workplace until compaction
     idx = pop.township_of(w).astype(np.int64) * n_places + pop.p_work[w]
     return np.bincount(idx, minlength=n_homes * n_places).reshape(n_homes, n_places).astype(float)
 

@@ -676,8 +676,8 @@ class MigrationModel(mesa.Model):
         work_here = commute[:, :self.n].sum(axis=0) + mk.in_commuters.sum(axis=1)
         vac = vacancy(mk.housing.sum(axis=1, keepdims=True), in_stock.sum(axis=1, keepdims=True))[:, 0]
         part_vac = vacancy(mk.housing, in_stock)
-        living = np.flatnonzero(pop.h_alive)
-        income = np.bincount(pop.h_township[living], weights=hh_income[living], minlength=self.n)
+        # over every row: a household that is gone has no living members, so its income is 0 and adds nothing
+        income = np.bincount(pop.h_township, weights=hh_income, minlength=self.n)
         hh_price = (mk.price * np.maximum(hh_part, 1e-9)).sum(axis=1) / np.maximum(hh_part.sum(axis=1), 1e-9)
         for i, t in enumerate(self.townships):
             rec = {"year": self.year, "township": t.code, "population": persons[i] / self.scale,
