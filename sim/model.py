@@ -621,8 +621,9 @@ class MigrationModel(mesa.Model):
 
     # ------------------------------------------------------------------ bookkeeping
     def _record_moves(self, origin: np.ndarray, dest: np.ndarray, persons: np.ndarray) -> None:
-        np.add.at(self._moves[:, 0], dest, persons)
-        np.add.at(self._moves[:, 1], origin, persons)
+        # bincount, not np.add.at into a column (a strided view: its slow path); the sums are whole persons, exact
+        self._moves[:, 0] += np.bincount(dest, weights=persons, minlength=self.n)
+        self._moves[:, 1] += np.bincount(origin, weights=persons, minlength=self.n)
         if len(origin):
             key = origin * self.n + dest
             hh = np.bincount(key, minlength=self.n * self.n)
@@ -633,7 +634,7 @@ class MigrationModel(mesa.Model):
 
     def _record_external(self, town: np.ndarray, zone: np.ndarray, persons: np.ndarray, outgoing: bool) -> None:
         col = 1 if outgoing else 0
-        np.add.at(self._moves[:, col], town, persons)
+        self._moves[:, col] += np.bincount(town, weights=persons, minlength=self.n)
         self._year_flows["out_migrants" if outgoing else "in_migrants"] += float(persons.sum())
         if len(town):
             nz = len(self.zones)
