@@ -101,6 +101,17 @@ class Population:
         out[n:] = new
         setattr(self, name, out)
 
+    def _gather(self, name: str, source: np.ndarray, rows: np.ndarray) -> None:
+        """Set column ``name`` to ``source[rows]``, written into an array with a quarter to spare, so the appends
+        after a compaction do not copy every column again (see :meth:`_append`)."""
+        room = np.empty(len(rows) + len(rows) // 4, source.dtype)
+        out = room[: len(rows)]
+        # "wrap" spares the copy that the checking mode makes when given out, and reads -1 as the last entry, as []
+        # does (the partner map relies on it); "clip" would read -1 as the first
+        np.take(source, rows, out=out, mode="wrap")
+        self._room[name] = room
+        setattr(self, name, out)
+
     @property
     def n_persons(self) -> int:
         return int(self.p_alive.sum())
@@ -408,15 +419,14 @@ class Population:
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         self._room.clear()  # every column becomes a new array: the old rooms would only hold memory
         for f in fields(self):
-            arr = getattr(self, f.name)
-            setattr(self, f.name, arr.take(rows_p if f.name.startswith("p_") else rows_h))
+            self._gather(f.name, getattr(self, f.name), rows_p if f.name.startswith("p_") else rows_h)
         # old row -> new row (-1 where dropped); the person table has one entry more, so a partner of -1 maps to -1
         new_person = np.full(len(keep_p) + 1, -1, np.int32)
         new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)
-        self.p_partner = new_person[self.p_partner]
+        self._gather("p_partner", new_person, self.p_partner)
         new_household = np.full(len(keep_h), -1, np.intp)
         new_household[rows_h] = np.arange(len(rows_h), dtype=np.intp)
-        self.p_hh = new_household.take(self.p_hh)
+        self._gather("p_hh", new_household, self.p_hh)
 
     def copy(self) -> "Population":
         self._refresh_heads()  # the copy starts without marks

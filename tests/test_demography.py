@@ -300,3 +300,29 @@ def test_kept_oldest_member_follows_deaths_moves_ageing_compaction_and_copies():
     twin = pop.copy()
     assert twin.head_age().tolist() == pop.head_age().tolist() == fresh() == [31, 9]
     assert pop.head_age() is not pop.h_head             # a copy: callers may change it
+
+
+def test_compaction_renumbers_partners_and_leaves_room_for_the_next_rows():
+    """compact() drops the dead and renumbers partners (no partner stays no partner: -1 is read as the map's last
+    entry, which must not become row 0); the columns it writes keep room, so the next append copies no column."""
+    from sim.population import Population
+
+    n = 6
+    z = lambda dt, v=0: np.full(n, v, dt)
+    pop = Population(p_age=np.array([30, 31, 60, 62, 5, 40], np.int16), p_female=np.array([0, 1, 0, 1, 0, 1], bool),
+                     p_hh=np.array([0, 0, 1, 1, 0, 2]), p_skill=z(np.int8), p_employed=z(bool), p_sector=z(np.int8, -1),
+                     p_work=z(np.int16, -1), p_unemployed=z(bool), p_alive=z(bool, True),
+                     p_wage_factor=z(np.float32, 1.0), p_income=z(np.float32), h_township=np.zeros(3, np.int16),
+                     h_urban=np.zeros(3, bool), h_local=np.ones(3, bool), h_tenure=np.zeros(3, np.int8),
+                     h_alive=np.ones(3, bool), p_partner=np.array([1, 0, 3, 2, -1, -1], np.int32))
+    pop.remove_persons(np.array([2]))   # a widower: his partner 3 keeps pointing at him until compaction
+    pop.p_partner[3] = -1
+    pop.compact()
+    assert pop.p_age.tolist() == [30, 31, 62, 5, 40]
+    assert pop.p_partner.tolist() == [1, 0, -1, -1, -1]
+    assert pop.p_hh.tolist() == [0, 0, 1, 0, 2]
+    held = {c: getattr(pop, c) for c in ("p_age", "p_partner", "p_hh", "h_township")}
+    pop.add_persons(np.array([0]), np.array([True]), np.array([0]), np.zeros(1), np.zeros(1, bool), np.full(1, -1))
+    for c in ("p_age", "p_partner", "p_hh"):  # appended into the room: the same memory, one row longer
+        assert np.shares_memory(getattr(pop, c), held[c]) and len(getattr(pop, c)) == len(held[c]) + 1, c
+    assert pop.p_partner[-1] == -1 and held["p_age"].tolist() == [30, 31, 62, 5, 40]
