@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.housing import let_dwellings
@@ -27,8 +29,12 @@ def life_expectancy(qx: np.ndarray) -> float:
     return float(((lx[:-1] + lx[1:]) / 2.0).sum())
 
 
+@functools.lru_cache(maxsize=4096)
 def life_table(e0: float, slope: float) -> np.ndarray:
     """Death probabilities whose life expectancy at birth is ``e0`` (Gompertz level found by bisection).
+
+    Remembered by ``(e0, slope)`` (read-only): every run of a batch or a history match walks the same life-expectancy
+    path, and the bisection costs about 1 ms a table.
 
     Example
     -------
@@ -45,7 +51,9 @@ def life_table(e0: float, slope: float) -> np.ndarray:
             hi = mid
         if (lo, hi) == before:  # the interval can no longer be halved: later rounds would change nothing
             break
-    return gompertz_qx(np.exp((lo + hi) / 2.0), slope)
+    qx = gompertz_qx(np.exp((lo + hi) / 2.0), slope)
+    qx.flags.writeable = False  # shared by every caller with the same arguments
+    return qx
 
 
 def path_value(base: float, start_year: int, path: tuple[tuple[int, float], ...], year: int,
