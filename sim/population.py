@@ -106,9 +106,7 @@ class Population:
         after a compaction do not copy every column again (see :meth:`_append`)."""
         room = np.empty(len(rows) + len(rows) // 4, source.dtype)
         out = room[: len(rows)]
-        # "wrap" spares the copy that the checking mode makes when given out, and reads -1 as the last entry, as []
-        # does (the partner map relies on it); "clip" would read -1 as the first
-        np.take(source, rows, out=out, mode="wrap")
+        np.take(source, rows, out=out, mode="clip")  # rows are valid; the checking mode would copy when given out
         self._room[name] = room
         setattr(self, name, out)
 
@@ -423,7 +421,7 @@ class Population:
         # old row -> new row (-1 where dropped); the person table has one entry more, so a partner of -1 maps to -1
         new_person = np.full(len(keep_p) + 1, -1, np.int32)
         new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)
-        self._gather("p_partner", new_person, self.p_partner)
+        self.p_partner = new_person[self.p_partner]  # [] reads the -1s faster than take; the next append adds room
         new_household = np.full(len(keep_h), -1, np.intp)
         new_household[rows_h] = np.arange(len(rows_h), dtype=np.intp)
         self._gather("p_hh", new_household, self.p_hh)

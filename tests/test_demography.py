@@ -304,7 +304,7 @@ def test_kept_oldest_member_follows_deaths_moves_ageing_compaction_and_copies():
 
 def test_compaction_renumbers_partners_and_leaves_room_for_the_next_rows():
     """compact() drops the dead and renumbers partners (no partner stays no partner: -1 is read as the map's last
-    entry, which must not become row 0); the columns it writes keep room, so the next append copies no column."""
+    entry, which must not become row 0); the columns it gathers keep room, so the next append does not copy them."""
     from sim.population import Population
 
     n = 6
@@ -323,6 +323,6 @@ def test_compaction_renumbers_partners_and_leaves_room_for_the_next_rows():
     assert pop.p_hh.tolist() == [0, 0, 1, 0, 2]
     held = {c: getattr(pop, c) for c in ("p_age", "p_partner", "p_hh", "h_township")}
     pop.add_persons(np.array([0]), np.array([True]), np.array([0]), np.zeros(1), np.zeros(1, bool), np.full(1, -1))
-    for c in ("p_age", "p_partner", "p_hh"):  # appended into the room: the same memory, one row longer
+    for c in ("p_age", "p_hh"):  # appended into the room: the same memory, one row longer
         assert np.shares_memory(getattr(pop, c), held[c]) and len(getattr(pop, c)) == len(held[c]) + 1, c
     assert pop.p_partner[-1] == -1 and held["p_age"].tolist() == [30, 31, 62, 5, 40]
