@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 
 try:  # Ctrl-C while the libraries load is one line too
-    from cli import argtypes, commands, ending, uncertainty
+    from cli.startup import libraries
+
+    with libraries():  # without the cycle collector's passes over what the imports make (cli/startup.py)
+        from cli import argtypes, commands, ending, uncertainty
 except KeyboardInterrupt:
     if __name__ == "__main__":  # not in the worker processes that re-import this file: the parent says it once
         sys.stderr.write("interrupted\n")

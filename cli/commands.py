@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.startup import libraries
 from geo.errors import RegionDataError
 
 
@@ -45,11 +46,13 @@ def run_safely(func, args: argparse.Namespace) -> int:
     try:
         command = getattr(args, "command", None)
         if command in FOLDER_COMMANDS and getattr(args, "out", None) is not None:
-            from workflow.outdir import check_out
+            with libraries():
+                from workflow.outdir import check_out
 
             check_out(args.out, command)
         if command in FILE_COMMANDS and getattr(args, "out", None) is not None:
-            from workflow.outdir import check_out_file
+            with libraries():
+                from workflow.outdir import check_out_file
 
             check_out_file(args.out, FILE_COMMANDS[command])
         return func(args) or 0
@@ -191,10 +194,11 @@ def times(args: argparse.Namespace) -> int:
 
 
 def run_model(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    with libraries():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from workflow.io import write_run
-    from workflow.runner import check_options, prepare, simulate
+        from workflow.io import write_run
+        from workflow.runner import check_options, prepare, simulate
 
     region, params, _ = prepare(args.region, args.scenario, args.start, args.end)
     check_options(region, args.start, args.end, args.scale)
@@ -228,11 +232,12 @@ def target_table(region, county) -> Table:
 def compare(args: argparse.Namespace) -> int:
     import json
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with libraries():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from viz.charts import difference_map, indicator_chart
-    from workflow.compare import run_all, summarise, township_difference
-    from workflow.io import atomic_folder, provenance
+        from viz.charts import difference_map, indicator_chart
+        from workflow.compare import run_all, summarise, township_difference
+        from workflow.io import atomic_folder, provenance
 
     if len(set(args.scenarios)) != len(args.scenarios):
         raise RegionDataError("--scenarios", f"a scenario is named twice: {' '.join(args.scenarios)}")

@@ -62,3 +62,32 @@ def test_run_py_prints_its_whole_output_into_a_pipe(tmp_path):
     bad = subprocess.run([sys.executable, "run.py", "check-config", str(tmp_path / "nowhere")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "region folder not found" in bad.stdout + bad.stderr
+
+
+def test_libraries_pauses_the_collector_and_freezes_only_after_new_imports(tmp_path):
+    """cli.startup.libraries: no collection inside the block; objects frozen at its end only if it loaded a module;
+    the collector's state restored (also when it was off before). Run in a child so the test's own process keeps
+    its collector as it was."""
+    done = _script(tmp_path, """
+        import gc, sys
+        from cli.startup import libraries
+        collections = []
+        gc.callbacks.append(lambda phase, info: collections.append(phase))
+        with libraries():
+            assert not gc.isenabled()
+            junk = [[] for _ in range(50_000)]   # would trigger young collections with the collector on
+            import fractions, decimal             # modules not loaded before
+        assert collections == [] and gc.isenabled()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with libraries():
+            import fractions                      # nothing new: nothing more frozen
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+        gc.disable()
+        with libraries():
+            import statistics
+        assert not gc.isenabled()
+        print("ok")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
