@@ -417,14 +417,15 @@ class Population:
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         self._room.clear()  # every column becomes a new array: the old rooms would only hold memory
         for f in fields(self):
-            self._gather(f.name, getattr(self, f.name), rows_p if f.name.startswith("p_") else rows_h)
+            if f.name not in ("p_partner", "p_hh"):  # these two are renumbered below
+                self._gather(f.name, getattr(self, f.name), rows_p if f.name.startswith("p_") else rows_h)
         # old row -> new row (-1 where dropped); the person table has one entry more, so a partner of -1 maps to -1
         new_person = np.full(len(keep_p) + 1, -1, np.int32)
         new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)
-        self.p_partner = new_person[self.p_partner]  # [] reads the -1s faster than take; the next append adds room
+        self.p_partner = new_person[self.p_partner[rows_p]]  # [] reads the -1s faster than take; appends add room
         new_household = np.full(len(keep_h), -1, np.intp)
         new_household[rows_h] = np.arange(len(rows_h), dtype=np.intp)
-        self._gather("p_hh", new_household, self.p_hh)
+        self._gather("p_hh", new_household, self.p_hh[rows_p])
 
     def copy(self) -> "Population":
         self._refresh_heads()  # the copy starts without marks

@@ -1,4 +1,5 @@
-"""cli.ending.finish: the command line's fast exit still does what a normal exit does."""
+"""The command line's process: its fast exit (cli.ending.finish) still does what a normal exit does, and its
+imports without the cycle collector (cli.startup.libraries) leave the collector as it was."""
 
 from __future__ import annotations
 
