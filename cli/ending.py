@@ -18,8 +18,8 @@ from typing import NoReturn
 def finish(code: int) -> NoReturn:
     """End the process with exit status ``code``, without the interpreter's module teardown when that is safe.
 
-    Safe means only the main thread is left: otherwise Python's own exit runs, which waits for the other
-    (non-daemon) threads. Before the process ends, the ``atexit`` handlers run (logging's flush, the finalizers of
+    Safe means no other non-daemon thread is running: otherwise Python's own exit runs, which waits for them.
+    Daemon threads (such as the helper of :mod:`sim.draws`) end with the process, as they do at a normal exit. Before the process ends, the ``atexit`` handlers run (logging's flush, the finalizers of
     temporary folders, multiprocessing's clean-up) and both standard streams are flushed, as at a normal exit.
 
     Parameters
@@ -35,7 +35,8 @@ def finish(code: int) -> NoReturn:
     >>> if __name__ == "__main__":    # the last line of a command-line script   # doctest: +SKIP
     ...     finish(main())
     """
-    if threading.active_count() > 1:
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
         sys.exit(code)
     # atexit's own runner: the handlers a normal exit would run, newest first (it reports their errors itself)
     atexit._run_exitfuncs()

@@ -414,7 +414,7 @@ def test_ctrl_c_with_worker_processes_is_one_line(command, toy, tmp_path):
     if command == "compare":
         argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "400", "--scale", "1.0", "--workers", "2"]  # too many to finish in 5 s
     else:
-        argv = ["batch", str(sweep(tmp_path, toy, seeds=40, end=2035))]
+        argv = ["batch", str(sweep(tmp_path, toy, seeds=400, end=2035))]  # likewise (40 finished in under 5 s)
     p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *argv, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=_default_sigint)
     text = interrupt_until_done(p, 5)

@@ -15,7 +15,7 @@ def _script(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(body))
     return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def test_finish_keeps_the_status_the_buffered_output_and_the_exit_handlers(tmp_path):
@@ -54,6 +54,18 @@ def test_finish_waits_for_a_running_thread(tmp_path):
     assert marker.read_text() == "done"
 
 
+def test_finish_does_not_wait_for_a_daemon_thread(tmp_path):
+    """A daemon thread does not hold a normal exit back, so it does not hold the fast one back either."""
+    done = _script(tmp_path, """
+        import threading, time
+        from cli.ending import finish
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        print("before", flush=False)
+        finish(4)
+    """)
+    assert done.returncode == 4 and done.stdout == "before\n"
+
+
 def test_run_py_prints_its_whole_output_into_a_pipe(tmp_path):
     """run.py ends through finish: everything it printed arrives, and the status is kept."""
     ok = subprocess.run([sys.executable, "run.py", "check-config", "configs/pingyang"], cwd=ROOT, capture_output=True,
@@ -88,6 +100,69 @@ def test_libraries_pauses_the_collector_and_freezes_only_after_new_imports(tmp_p
         with libraries():
             import statistics
         assert not gc.isenabled()
+        print("ok")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_libraries_defers_scipy_spatial_and_mesa_still_uses_it(tmp_path):
+    """Inside cli.startup.libraries mesa imports without loading scipy.spatial; a mesa grid that needs its KD-tree
+    still gets the real one, isinstance works against the stand-in's name, and later imports are real."""
+    done = _script(tmp_path, """
+        import random, sys
+        from cli.startup import libraries, Later
+        with libraries():
+            import mesa
+            from mesa.discrete_space import HexGrid, grid
+        assert not any(m == "scipy.spatial" or m.startswith("scipy.spatial.") for m in sys.modules), "loaded"
+        assert isinstance(grid.KDTree, Later)
+        hexes = HexGrid((4, 5), random=random.Random(1))           # builds its KD-tree: scipy.spatial loads now
+        assert "scipy.spatial" in sys.modules
+        assert type(hexes._kdtree).__name__ == "KDTree" and isinstance(hexes._kdtree, grid.KDTree)
+        assert hexes.find_nearest_cell([0.0, 0.0]).coordinate == (0, 0)
+        import scipy.spatial
+        assert isinstance(scipy.spatial.KDTree, type) and scipy.spatial.distance.cdist([[0, 0]], [[3, 4]])[0, 0] == 5.0
+        print("ok")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_deferred_name_used_inside_the_block_loads_the_real_module(tmp_path):
+    """Using a stand-in's name before the block ends ends the deferral (no recursion through the stand-in); a module
+    loaded before the block is never replaced."""
+    done = _script(tmp_path, """
+        import sys, json
+        from cli.startup import libraries
+        with libraries(deferred=("json", "fractions")):
+            import json as again
+            assert again is json                                    # already loaded: not deferred
+            from fractions import Fraction
+            assert Fraction(1, 3) + Fraction(1, 6) == Fraction(1, 2)   # used in the block: real from now on
+            assert type(sys.modules["fractions"]).__name__ == "module"
+        import fractions
+        assert fractions.Fraction(2, 4) == Fraction(1, 2)
+        print("ok")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_libraries_names_mesa_logger_without_reading_sources_and_restores_inspect(tmp_path):
+    """mesa's logger gets its module's name from the cheaper stack; inspect is itself again after the block."""
+    done = _script(tmp_path, """
+        import inspect, logging
+        from cli.startup import libraries
+        stack, getmodule = inspect.stack, inspect.getmodule
+        with libraries():
+            import mesa
+            here = inspect.stack()[0]
+            assert here.code_context is None and inspect.getmodule(here.frame).__name__ == "__main__"
+        assert inspect.stack is stack and inspect.getmodule is getmodule
+        assert inspect.stack()[0].code_context is not None
+        from mesa import mesa_logging
+        assert mesa_logging._module_loggers["mesa.model"] is logging.getLogger("MESA.mesa.model")
         print("ok")
     """)
     assert done.returncode == 0, done.stderr
