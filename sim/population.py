@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from sim.params import Population as PopulationParams
+from sim.parallel import both
 
 OWNER, RENTER, DORM = 0, 1, 2
 MAX_AGE = 110
@@ -416,9 +417,12 @@ class Population:
         keep_p = self.p_alive & keep_h[self.p_hh]
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         self._room.clear()  # every column becomes a new array: the old rooms would only hold memory
-        for f in fields(self):
-            if f.name not in ("p_partner", "p_hh"):  # these two are renumbered below
-                self._gather(f.name, getattr(self, f.name), rows_p if f.name.startswith("p_") else rows_h)
+        work = [(f.name, getattr(self, f.name), rows_p if f.name.startswith("p_") else rows_h)
+                for f in fields(self) if f.name not in ("p_partner", "p_hh")]  # these two are renumbered below
+        # the columns in two groups of about equal bytes, gathered at the same time (sim.parallel)
+        size = np.cumsum([len(rows) * source.itemsize for _, source, rows in work])
+        split = int(np.searchsorted(size, size[-1] / 2)) + 1 if len(work) else 0
+        both(lambda: [self._gather(*w) for w in work[:split]], lambda: [self._gather(*w) for w in work[split:]])
         # old row -> new row (-1 where dropped); the person table has one entry more, so a partner of -1 maps to -1
         new_person = np.full(len(keep_p) + 1, -1, np.int32)
         new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)

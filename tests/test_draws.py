@@ -1,10 +1,11 @@
-"""Uniform draws into kept buffers give the generator's own stream (sim.draws)."""
+"""Uniform draws into kept buffers, long ones made in two halves at once, give the generator's own stream (sim.draws)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from sim.draws import UniformBuffers
+from sim.draws import SPLIT_ABOVE, UniformBuffers, fill_uniform
 
 
 def test_buffered_draws_are_the_generators_stream_and_slots_do_not_overwrite_each_other():
@@ -18,3 +19,29 @@ def test_buffered_draws_are_the_generators_stream_and_slots_do_not_overwrite_eac
     kept = first.copy()
     pool.draw(100)  # the same slot: the earlier draw is overwritten, as the docstring says
     assert not np.array_equal(first, kept)
+
+
+@pytest.mark.parametrize("before", ["nothing", "float32", "uint32"])
+def test_a_draw_made_in_two_halves_is_the_generators_stream_and_leaves_it_as_one_draw_would(before):
+    """fill_uniform splits long draws between two threads; numbers and the generator's state afterwards (its
+    pending 32-bit half-output included) are those of one rng.random(n), so the next draws of any kind agree."""
+    split, plain = np.random.default_rng(5), np.random.default_rng(5)
+    for g in (split, plain):
+        if before == "float32":
+            g.random(3, dtype=np.float32)  # leaves a pending half-output
+        elif before == "uint32":
+            g.integers(0, 10, dtype=np.uint32)
+    for n in (SPLIT_ABOVE, 250_001, 7):  # even, odd, short (not split)
+        out = np.empty(n)
+        fill_uniform(split, out)
+        assert np.array_equal(out, plain.random(n))
+        assert split.bit_generator.state == plain.bit_generator.state
+    assert split.random(3, dtype=np.float32).tolist() == plain.random(3, dtype=np.float32).tolist()
+    assert split.integers(0, 1 << 40, 5).tolist() == plain.integers(0, 1 << 40, 5).tolist()
+
+
+def test_other_generators_draw_alone_with_the_same_numbers():
+    a, b = np.random.Generator(np.random.MT19937(3)), np.random.Generator(np.random.MT19937(3))
+    out = np.empty(SPLIT_ABOVE * 2)
+    fill_uniform(a, out)
+    assert np.array_equal(out, b.random(len(out)))
