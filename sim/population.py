@@ -630,8 +630,12 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     # years migrant households have lived here: exponential with the given mean (estimated), at most 30; local
     # households count as long settled (30)
     h_years = np.where(h_local, 30, np.minimum(rng.exponential(params.migrant_years_mean, n_h), 30)).astype(np.int16)
+    # the kept household counts, read off each household's block of members (every household has one or more)
+    # instead of counted anew by Population from scattered rows
+    blocks = {} if n_h == 0 else {"h_size": sizes.astype(np.intp), "h_head": np.maximum.reduceat(p_age, first),
+                                  "h_adults": np.add.reduceat((p_age >= ADULT_AGE).astype(np.intp), first)}
     return Population(
-        h_years=h_years, p_partner=p_partner,
+        h_years=h_years, p_partner=p_partner, **blocks,
         p_age=p_age, p_female=p_female, p_hh=p_hh, p_skill=p_skill, p_employed=p_employed, p_sector=p_sector,
         p_work=np.full(n_p, -1, np.int16), p_unemployed=np.zeros(n_p, bool),
         p_alive=np.ones(n_p, bool), p_wage_factor=np.full(n_p, np.nan, np.float32), p_income=np.zeros(n_p, np.float32),

@@ -24,6 +24,21 @@ def check_households(pop) -> None:
     assert (pop.head_age()[pop.h_alive] >= 16).all()
 
 
+def test_a_synthesised_population_starts_with_its_kept_household_counts_right(toy):
+    """synthesise hands Population each household's size, adults and oldest age read off its block of members; they
+    equal a recount over the scattered rows, with the dtypes Population's own counts have."""
+    pop = MigrationModel(toy, scale=1.0, seed=3).population
+    alive = np.flatnonzero(pop.p_alive)
+    n_h = len(pop.h_alive)
+    assert pop.h_size.tolist() == np.bincount(pop.p_hh[alive], minlength=n_h).tolist()
+    adults = alive[pop.p_age[alive] >= 16]
+    assert pop.h_adults.tolist() == np.bincount(pop.p_hh[adults], minlength=n_h).tolist()
+    oldest = np.full(n_h, -1, np.int16)
+    np.maximum.at(oldest, pop.p_hh[alive], pop.p_age[alive])
+    assert pop.h_head.tolist() == oldest.tolist()
+    assert (pop.h_size.dtype, pop.h_adults.dtype, pop.h_head.dtype) == (np.intp, np.intp, np.int16)
+
+
 def test_partners_and_households_stay_consistent(toy):
     m = MigrationModel(toy, scale=1.0, seed=8, end=2030)
     check_households(m.population)
