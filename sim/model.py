@@ -31,6 +31,7 @@ from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, cou
                             labour_indicators, persons_by_township)
 from sim.markets import MarketState, assign_incomes, labour_tightness, vacancy
 from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
+from sim.parallel import both
 from sim.params import Params
 from sim.population import DORM, RENTER, start_population_params, synthesise
 
@@ -666,10 +667,11 @@ class MigrationModel(mesa.Model):
         size = pop.h_size
         by_part, hh_part, in_stock = pop.counts_by_place(self.n)  # kept by the population, no pass over the rows
         persons, urban = by_part.sum(axis=1), by_part[:, 0]
-        hh_income = pop.household_income()
+        # two passes over the person rows that read and write nothing in common: at the same time (sim.parallel)
+        hh_income, commute = both(pop.household_income,
+                                  lambda: lab.commuting_matrix(pop, self.n, self.n_places))  # home township x workplace
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,
                                          size)
-        commute = lab.commuting_matrix(pop, self.n, self.n_places)  # home township x workplace
         self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
                                               self.params.labour.retirement_age, self._labour_flows, commute))
         self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))
