@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.labour import household_anchor, household_jobless
+from sim.parallel import both
 from sim.params import Moves
 from sim.population import DORM, OWNER, RENTER, Population
 
@@ -221,11 +222,15 @@ def decide_moves(pop: Population, ctx: ChoiceContext, m: Moves,
     Returns the household rows that weighed moving and their choices (``2*j + part``, or ``2n`` to leave the region).
     """
     rows = np.flatnonzero(pop.h_alive)
-    head = pop.head_age()[rows]
-    anchor = household_anchor(pop, none=ctx.anchors - 1)  # the last anchor: nobody works
-    jobless = household_jobless(pop)
-    p = consider_probability(head, pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
-    considering = rows[rng.random(len(rows)) < p]
+
+    def weigh() -> tuple[np.ndarray, np.ndarray]:
+        jobless = household_jobless(pop)
+        p = consider_probability(pop.head_age()[rows], pop.h_tenure[rows], m, jobless[rows], pop.h_years[rows])
+        return rows[rng.random(len(rows)) < p], jobless
+
+    # each household's workplace is a pass over the persons that weighing does not need: made at the same time on
+    # the helper thread (sim.parallel), while the draws stay in this thread, in their order
+    (considering, jobless), anchor = both(weigh, lambda: household_anchor(pop, none=ctx.anchors - 1))  # last: nobody works
     cells = household_cells(pop, considering, anchor, jobless, ctx.anchors)
     return considering, choose(cell_probabilities(ctx, m), cells, rng.random(len(considering)))
 
