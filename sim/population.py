@@ -417,12 +417,18 @@ class Population:
         keep_p = self.p_alive & keep_h[self.p_hh]
         rows_p, rows_h = np.flatnonzero(keep_p), np.flatnonzero(keep_h)  # once, not once per column
         self._room.clear()  # every column becomes a new array: the old rooms would only hold memory
-        work = [(f.name, getattr(self, f.name), rows_p if f.name.startswith("p_") else rows_h)
+        work = [(f.name, rows_p if f.name.startswith("p_") else rows_h)
                 for f in fields(self) if f.name not in ("p_partner", "p_hh")]  # these two are renumbered below
-        # the columns in two groups of about equal bytes, gathered at the same time (sim.parallel)
-        size = np.cumsum([len(rows) * source.itemsize for _, source, rows in work])
+        # the columns in two groups of about equal bytes, gathered at the same time (sim.parallel); each column is
+        # read when its turn comes, so the old one is freed as soon as it is replaced (not all at the end)
+        size = np.cumsum([len(rows) * getattr(self, name).itemsize for name, rows in work])
         split = int(np.searchsorted(size, size[-1] / 2)) + 1 if len(work) else 0
-        both(lambda: [self._gather(*w) for w in work[:split]], lambda: [self._gather(*w) for w in work[split:]])
+
+        def gather(part: list[tuple[str, np.ndarray]]) -> None:
+            for name, rows in part:
+                self._gather(name, getattr(self, name), rows)
+
+        both(lambda: gather(work[:split]), lambda: gather(work[split:]))
         # old row -> new row (-1 where dropped); the person table has one entry more, so a partner of -1 maps to -1
         new_person = np.full(len(keep_p) + 1, -1, np.int32)
         new_person[rows_p] = np.arange(len(rows_p), dtype=np.int32)
