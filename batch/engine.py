@@ -105,8 +105,10 @@ def execute(run: RunSpec, bundle: bytes | None = None) -> dict:
     t0 = time.perf_counter()
     worker = _worker_name()
     try:
+        from sim.parallel import use_helper
         from workflow.runner import cached_region, simulate
 
+        use_helper(False)  # one worker per core: the model's helper thread would only wait for a free core
         folder = unpack_region(bundle, run.region_hash) if bundle is not None else Path(run.region)
     except Exception as exc:  # this worker cannot run anything: an import or the region's files
         return {"ok": False, "environment": True, "error": f"{type(exc).__name__}: {exc}", "started": started,

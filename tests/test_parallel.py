@@ -86,3 +86,32 @@ def test_a_forked_child_starts_its_own_helper(tmp_path):
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+def test_with_the_helper_off_both_parts_run_in_this_thread():
+    from sim.parallel import use_helper
+
+    use_helper(False)
+    try:
+        here = threading.current_thread().name
+        assert both(lambda: threading.current_thread().name, lambda: threading.current_thread().name) == (here, here)
+    finally:
+        use_helper(True)
+    assert both(lambda: 0, lambda: threading.current_thread().name)[1] != here
+
+
+def test_pool_workers_run_the_model_without_the_helper():
+    """workflow.runner.start_worker, the initializer of compare's and the history match's workers, turns it off."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from workflow.runner import start_worker
+
+    with ProcessPoolExecutor(max_workers=1, initializer=start_worker, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(_helper_state).result() is False
+    assert _helper_state() is True
+
+
+def _helper_state() -> bool:
+    import sim.parallel
+    return sim.parallel._USE_HELPER

@@ -19,7 +19,7 @@ import pandas as pd
 from geo.region import Region
 from sim.indicators import group_column
 from sim.params import Params
-from workflow.runner import exit_on_interrupt, simulate
+from workflow.runner import start_worker, simulate
 
 # township_mape is the mean absolute percentage error of the townships' shares of the county; every share target
 # (township groups, urbanisation, 60+) is met within 1 percentage point
@@ -199,7 +199,7 @@ def fit_seeds(region_folder: Path, region: Region, targets: Targets, start: int,
 
     # spawn, not fork: the caller may have threads (a Dask client, a server), which fork does not copy safely
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=exit_on_interrupt) as pool:
+                                 initializer=start_worker) as pool:
         yield from pool.map(_fit_one, jobs)
 
 

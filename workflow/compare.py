@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.indicators import FLOW_COLUMNS
-from workflow.runner import RunResult, cached_region, exit_on_interrupt, prepare, simulate
+from workflow.runner import RunResult, cached_region, start_worker, prepare, simulate
 
 NOT_SUMMARISED = {"year", "scenario", "seed", "member", *FLOW_COLUMNS}  # flows are yearly counts, not states to compare
 
@@ -53,7 +53,7 @@ def run_all(region_folder: Path, scenarios: list[str], seeds: list[int], start: 
             for s in scenarios for m, values in sets for seed in seeds]
     county, towns, meta = [], [], {}
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=exit_on_interrupt) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=start_worker) as pool:
             results = pool.map(_one, jobs)
             for scenario, key, res in results:
                 _keep(scenario, key, res, county, towns, meta, members is not None)

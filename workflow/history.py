@@ -25,7 +25,7 @@ import pandas as pd
 from geo.region import Region
 from sim.params import Params
 from workflow.calibration import Checkpoint, Targets, seed_errors, tolerance
-from workflow.runner import cached_region, exit_on_interrupt
+from workflow.runner import cached_region, start_worker
 
 CUTOFF = 3.0  # the three-sigma rule (Pukelsheim 1994) used in history matching
 
@@ -81,7 +81,7 @@ def history_match(region_folder: Path, region: Region, targets: Targets, start: 
         rows = [_evaluate(j) for j in jobs]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=exit_on_interrupt) as pool:
+                                 initializer=start_worker) as pool:
             rows = list(pool.map(_evaluate, jobs, chunksize=max(1, samples // (4 * workers))))
     out = pd.DataFrame(rows)
     used = [c for c in out.columns if c.startswith("I_") and c[2:] not in holdout]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from geo.region import Region, RegionDataError, load_region
 from sim.model import MigrationModel
+from sim.parallel import use_helper
 from sim.params import Params
 from workflow.io import load_params, provenance
 from workflow.memory import keep_freed_memory
@@ -25,10 +26,12 @@ from workflow.scenarios import LoadedScenario, build_interventions, load_scenari
 _REGIONS: dict[str, Region] = {}
 
 
-def exit_on_interrupt() -> None:
-    """Initializer of worker processes: Ctrl-C, which reaches the whole process group, ends a worker at once and
-    quietly (no traceback per worker); the parent process reports the interruption in one line."""
+def start_worker() -> None:
+    """Initializer of worker processes. Ctrl-C, which reaches the whole process group, ends a worker at once and
+    quietly (no traceback per worker); the parent process reports the interruption in one line. The model's helper
+    thread is off (sim.parallel.use_helper): the pool's workers already keep every core busy."""
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+    use_helper(False)
 
 
 def cached_region(folder: Path | str) -> Region:
