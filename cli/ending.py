@@ -19,8 +19,9 @@ def finish(code: int) -> NoReturn:
     """End the process with exit status ``code``, without the interpreter's module teardown when that is safe.
 
     Safe means no other non-daemon thread is running: otherwise Python's own exit runs, which waits for them.
-    Daemon threads (such as the helper of :mod:`sim.draws`) end with the process, as they do at a normal exit. Before the process ends, the ``atexit`` handlers run (logging's flush, the finalizers of
-    temporary folders, multiprocessing's clean-up) and both standard streams are flushed, as at a normal exit.
+    Daemon threads (such as the model's helper, :mod:`sim.parallel`) end with the process, as at a normal exit.
+    Before the process ends, the ``atexit`` handlers run (logging's flush, the finalizers of temporary folders,
+    multiprocessing's clean-up) and both standard streams are flushed, as at a normal exit.
 
     Parameters
     ----------
