@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sim.population import Population
+from sim.population import WORKING_AGE, Population
 
 # Counts, then (see county_columns) one share per township group of the region, then the rest.
 COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_population", "births", "deaths",
@@ -64,7 +64,7 @@ def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarra
     """
     alive = pop.p_alive
     employed, in_county = int(commute.sum()), int(commute[:, :n].sum())
-    able = np.count_nonzero(alive & (pop.p_age >= 16) & (pop.p_age < retirement_age))
+    able = np.count_nonzero(alive & (pop.p_age >= WORKING_AGE) & (pop.p_age < retirement_age))
     filled = in_county + float(in_commuters.sum())
     total_jobs = float(jobs.sum())
     out = {"jobs": total_jobs / scale, "employed": employed / scale,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population import SECTORS, Population
+from sim.population import SECTORS, WORKING_AGE, Population
 
 
 def commute_weights(car_minutes: np.ndarray, transit_minutes: np.ndarray, car_share: float, decay: float,
@@ -221,7 +221,7 @@ def seekers(pop: Population, accept_inactive: float, accept_unemployed: float, r
     """Person rows looking for work this year: the unemployed (who lost a job) with chance ``accept_unemployed``,
     other non-working persons of working age with chance ``accept_inactive`` (entrants, returners, partners).
     """
-    free = pop.p_alive & (pop.p_work < 0) & (pop.p_age >= 16) & (pop.p_age < retirement_age)
+    free = pop.p_alive & (pop.p_work < 0) & (pop.p_age >= WORKING_AGE) & (pop.p_age < retirement_age)
     p = np.where(pop.p_unemployed, accept_unemployed, accept_inactive)
     return np.flatnonzero(free & (u < p))
 
@@ -310,7 +310,7 @@ def commuting_matrix(pop: Population, n_homes: int, n_places: int) -> np.ndarray
 
 
 def labour_force_by_township(pop: Population, n_townships: int, retirement_age: int) -> tuple[np.ndarray, np.ndarray]:
-    """Living residents of working age (16 to ``retirement_age``) and living workers, by home township.
+    """Living residents of working age (``WORKING_AGE`` to ``retirement_age``) and living workers, by home township.
 
     One pass over the persons: each falls in one cell of (township, of working age, works), so the two counts
     share the gather of the home township (the tightness needs both every year).
@@ -327,7 +327,7 @@ def labour_force_by_township(pop: Population, n_townships: int, retirement_age: 
     >>> [c.tolist() for c in labour_force_by_township(pop, 2, retirement_age=60)]
     [[1.0, 1.0], [0.0, 2.0]]
     """
-    cell = np.left_shift((pop.p_age >= 16) & (pop.p_age < retirement_age), 1, dtype=np.uint8)
+    cell = np.left_shift((pop.p_age >= WORKING_AGE) & (pop.p_age < retirement_age), 1, dtype=np.uint8)
     cell |= pop.p_employed
     cell *= pop.p_alive  # the dead keep their last job's flag until compaction; they count nowhere
     key = np.take(pop.h_township.astype(np.intp) << 2, pop.p_hh)  # 4 cells a township: first the township, then cell

@@ -19,6 +19,7 @@ from sim.parallel import both
 OWNER, RENTER, DORM = 0, 1, 2
 MAX_AGE = 110
 ADULT_AGE = 16  # persons this old or older are adults (a household of children alone is re-homed; sim.demography)
+WORKING_AGE = 16  # the youngest age at which a person may work (PRC Labour Law art. 15 forbids hiring under 16)
 SECTORS = 3  # primary, secondary, tertiary (p_sector); a worker's job is the cell p_work * SECTORS + p_sector
 
 
@@ -615,7 +616,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     p_skill[local_p] = np.searchsorted(cum_local, u[local_p] * cum_local[-1], side="right")
     p_skill[~local_p] = np.searchsorted(cum_mig, u[~local_p] * cum_mig[-1], side="right")
     p_skill[p_age < 18] = 0
-    working_age = (p_age >= 16) & (p_age < 65)
+    working_age = (p_age >= WORKING_AGE) & (p_age < 65)
     p_employed = working_age & (rng.random(n_p) < np.where(local_p, params.employment_rate, min(1.0, params.employment_rate + 0.1)))
     mix = np.asarray(jobs_by_sector, float)
     mix = mix / mix.sum(axis=1, keepdims=True)

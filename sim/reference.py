@@ -30,7 +30,7 @@ from sim.choice import ChoiceContext, choose_one
 from sim.demography import birth_rates
 from sim.labour import household_anchor, household_jobless
 from sim.params import Hukou, Markets, Moves
-from sim.population import ADULT_AGE, OWNER, Population
+from sim.population import ADULT_AGE, OWNER, WORKING_AGE, Population
 
 
 # ---------------------------------------------------------------- persons
@@ -132,7 +132,7 @@ def job_seekers(pop: Population, accept_inactive: float, accept_unemployed: floa
     """Each non-working person of working age looks for work, the unemployed more often."""
     alive, work, age = pop.p_alive.tolist(), pop.p_work.tolist(), pop.p_age.tolist()
     unemployed, draw = pop.p_unemployed.tolist(), u.tolist()
-    return np.array([i for i in range(len(alive)) if alive[i] and work[i] < 0 and 16 <= age[i] < retirement_age
+    return np.array([i for i in range(len(alive)) if alive[i] and work[i] < 0 and WORKING_AGE <= age[i] < retirement_age
                      and draw[i] < (accept_unemployed if unemployed[i] else accept_inactive)], np.int64)
 
 
