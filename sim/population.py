@@ -423,7 +423,7 @@ class Population:
         # the columns in two groups of about equal bytes, gathered at the same time (sim.parallel); each column is
         # read when its turn comes, so the old one is freed as soon as it is replaced (not all at the end)
         size = np.cumsum([len(rows) * getattr(self, name).itemsize for name, rows in work])
-        split = int(np.searchsorted(size, size[-1] / 2)) + 1 if len(work) else 0
+        split = int(np.searchsorted(size, size[-1] / 2)) + 1
 
         def gather(part: list[tuple[str, np.ndarray]]) -> None:
             for name, rows in part:
