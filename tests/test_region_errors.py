@@ -115,6 +115,7 @@ def test_polygon_outside_county(toy):
     assert "township C" in str(e) and "outside the county outline" in str(e)
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the file is written without a CRS on purpose
 def test_polygons_without_crs(toy):
     g = gpd.read_file(toy / "townships.gpkg")
     (toy / "townships.gpkg").unlink()
