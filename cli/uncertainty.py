@@ -184,9 +184,7 @@ def constants(args: argparse.Namespace) -> int:
     anchor = lab.household_anchor(pop, none=m.n_places)
     weights = cell_weights(pop, anchor, lab.household_jobless(pop), ctx.anchors, m.moves, m.n)
     before_in, before_out = expected_flows(ctx, m.moves, weights)
-    from sim.markets import households_by_part
-
-    shares = households_by_part(pop, m.n).reshape(-1) if args.criterion == "shares" else None
+    shares = pop.counts_by_place(m.n)[1].reshape(-1) if args.criterion == "shares" else None  # households per part
     c = balance_constants(ctx, m.moves, weights, shares=shares, iterations=args.iterations)
     after_in, after_out = expected_flows(replace(ctx, constants=c), m.moves, weights)
     table = pd.DataFrame({"code": m.codes, "name": [region.township(k).name_zh for k in m.codes],

@@ -33,20 +33,11 @@ class MarketState:
         return self.jobs.sum(axis=1)
 
 
-def households_by_part(pop: Population, n_townships: int) -> np.ndarray:
-    """Living households per (township, part) with part 0 urban, 1 rural, dormitory households included (those in the
-    housing stock alone: :func:`sim.housing.occupied`)."""
-    rows = np.flatnonzero(pop.h_alive)
-    idx = pop.h_township[rows].astype(np.int64) * 2 + ~pop.h_urban[rows]
-    return np.bincount(idx, minlength=2 * n_townships).reshape(n_townships, 2)
-
-
 def counts_by_part(pop: Population, n_townships: int, size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(townships, 2) counts per township part (0 urban) from one key per household: living persons (``size``:
-    living members per household row), living households (dormitory households included, as
-    :func:`households_by_part`) and occupied dwellings (households outside dormitories, as
-    :func:`sim.housing.occupied`). Counted from the columns; the model reads the counts the population keeps
-    (:meth:`Population.counts_by_place`), and tests compare the two.
+    living members per household row), living households (dormitory households included) and occupied dwellings
+    (households outside dormitories, as :func:`sim.housing.occupied`). Counted from the columns; the model reads the
+    counts the population keeps (:meth:`Population.counts_by_place`), and tests compare the two.
 
     >>> from types import SimpleNamespace as NS
     >>> pop = NS(h_alive=np.array([True, True, False]), h_tenure=np.array([0, 2, 0]),
