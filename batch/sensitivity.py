@@ -28,11 +28,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from batch.sweep import RunSpec, fingerprint, folder_fingerprint
+from geo.errors import RegionDataError
 from geo.region import read_model
 from sim.indicators import COUNT_COLUMNS, EXTRA_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, RATE_COLUMNS
+from sim.params import Params
+from workflow.io import check_parameter_name, check_values
 
 OUTPUTS = COUNT_COLUMNS + RATE_COLUMNS + EXTRA_COLUMNS + LABOUR_COLUMNS + HOUSING_COLUMNS
-from workflow.io import check_parameter_name, check_values
 
 
 class SensitivitySpec(BaseModel):
@@ -75,7 +77,28 @@ def read_spec(path: Path) -> SensitivitySpec:
     spec = read_model(path, SensitivitySpec, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
     for name in spec.parameters:
         check_parameter_name(path, name)
+    for name in whole_number_parameters(spec.parameters):
+        lo, hi = spec.parameters[name]
+        step = (hi - lo) / (spec.levels - 1)
+        if spec.method == "morris" and not (float(lo).is_integer() and float(step).is_integer()):
+            raise RegionDataError(path, f"parameter {name!r} takes whole numbers, so its Morris levels must be whole: "
+                                        f"[{lo:g}, {hi:g}] over {spec.levels} levels gives steps of {step:g} (e.g. "
+                                        f"[{int(lo)}, {int(lo) + spec.levels - 1}] steps by 1)", field="parameters")
     return spec
+
+
+def whole_number_parameters(names) -> list[str]:
+    """The parameters among ``names`` (``section.name``) that take whole numbers (an ``int`` field of the Params).
+
+    >>> whole_number_parameters(["labour.retirement_age", "moves.beta_access"])
+    ['labour.retirement_age']
+    """
+    out = []
+    for name in names:
+        section, _, field = name.partition(".")
+        if Params.model_fields[section].annotation.model_fields[field].annotation is int:
+            out.append(name)
+    return out
 
 
 def size(spec: SensitivitySpec) -> int:
@@ -94,10 +117,18 @@ def sample(spec: SensitivitySpec) -> np.ndarray:
     if spec.method == "morris":
         from SALib.sample import morris
 
-        return morris.sample(spec.problem, spec.samples, num_levels=spec.levels, seed=spec.seed)
-    from SALib.sample import sobol
+        X = morris.sample(spec.problem, spec.samples, num_levels=spec.levels, seed=spec.seed)
+    else:
+        from SALib.sample import sobol
 
-    return sobol.sample(spec.problem, spec.samples, calc_second_order=False, seed=spec.seed)
+        X = sobol.sample(spec.problem, spec.samples, calc_second_order=False, seed=spec.seed)
+    # whole-number parameters run at whole numbers: Morris levels are whole already (read_spec), up to rounding error;
+    # Sobol's samples are rounded, and the analysis sees the values that ran
+    names = spec.problem["names"]
+    for name in whole_number_parameters(names):
+        j = names.index(name)
+        X[:, j] = np.round(X[:, j])
+    return X
 
 
 def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[RunSpec]:
@@ -108,8 +139,9 @@ def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[
     content = folder_fingerprint(region_folder)
     names = spec.problem["names"]
     runs = []
+    whole = set(whole_number_parameters(names))
     for row in X:
-        overrides = {n: float(v) for n, v in zip(names, row)}
+        overrides = {n: int(v) if n in whole else float(v) for n, v in zip(names, row)}
         check_values("sensitivity spec", params, overrides)
         runs.append(RunSpec(str(region_folder), spec.scenario, spec.seed, spec.scale, spec.start, spec.end, overrides, fp,
                             content))
@@ -139,8 +171,9 @@ def analyse(spec: SensitivitySpec, X: np.ndarray, Y: dict[str, np.ndarray]) -> p
     return df.sort_values(["output", key], ascending=[True, False]).reset_index(drop=True)
 
 
-def plot(indices: pd.DataFrame, method: str, year: int, out: Path) -> Path:
-    """Horizontal bars: which parameters drive each output."""
+def plot(indices: pd.DataFrame, method: str, year: int, out: Path, top: int = 20) -> Path:
+    """Horizontal bars: which parameters drive each output, the ``top`` largest per output (all of them in
+    indices.csv)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,12 +181,17 @@ def plot(indices: pd.DataFrame, method: str, year: int, out: Path) -> Path:
 
     key, err = ("mu_star", "mu_star_conf") if method == "morris" else ("ST", "ST_conf")
     outputs = list(dict.fromkeys(indices.output))
-    fig, axes = plt.subplots(1, len(outputs), figsize=(5.5 * len(outputs), 0.45 * indices.parameter.nunique() + 1.8),
-                             dpi=110, squeeze=False)
-    for ax, o in zip(axes[0], outputs):
-        d = indices[indices.output == o].sort_values(key)
+    n = indices.parameter.nunique()
+    shown = min(n, top)
+    cols = min(len(outputs), 3)  # panels in rows of three, so six outputs stay readable
+    rows = -(-len(outputs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, (0.3 * shown + 1.2) * rows), dpi=110, squeeze=False)
+    for ax in axes.ravel()[len(outputs):]:
+        ax.set_visible(False)
+    for ax, o in zip(axes.ravel(), outputs):
+        d = indices[indices.output == o].sort_values(key).tail(shown)
         ax.barh(d.parameter, d[key], xerr=d[err], color="#4c72b0", alpha=0.85)
-        ax.set_title(f"{o}, {year}", fontsize=10)
+        ax.set_title(f"{o}, {year}" + (f" (largest {shown} of {n})" if shown < n else ""), fontsize=10)
         ax.set_xlabel("Morris μ* (mean |elementary effect|)" if method == "morris" else "Sobol total index S_T")
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("Which parameters drive the results" + (" (Morris screening)" if method == "morris" else " (Sobol)"))

@@ -142,6 +142,29 @@ def test_bad_sensitivity_spec(tmp_path, toy):
         sa.read_spec(p)
 
 
+def test_whole_number_parameters_run_at_whole_numbers(tmp_path, toy):
+    """An ``int`` parameter (labour.retirement_age) must have whole Morris levels, or the spec is refused with the
+    parameter named; Sobol's samples of it are rounded, and the runs carry ints."""
+    import yaml
+
+    p = tmp_path / "sa.yaml"
+    base = {"region": str(toy), "levels": 4, "samples": 2, "outputs": ["population"]}
+    p.write_text(yaml.safe_dump({**base, "parameters": {"labour.retirement_age": [60, 65], "moves.beta_urban": [0, 1]}}))
+    with pytest.raises(RegionDataError, match="'labour.retirement_age' takes whole numbers"):
+        sa.read_spec(p)
+    p.write_text(yaml.safe_dump({**base, "parameters": {"labour.retirement_age": [60, 66], "moves.beta_urban": [0, 1]}}))
+    spec = sa.read_spec(p)
+    X = sa.sample(spec)
+    assert sorted(set(X[:, 0])) == [60.0, 62.0, 64.0, 66.0]
+    p.write_text(yaml.safe_dump({**base, "method": "sobol", "parameters": {"labour.retirement_age": [60, 65],
+                                                                           "moves.beta_urban": [0, 1]}}))
+    spec = sa.read_spec(p)
+    X = sa.sample(spec)
+    assert np.array_equal(X[:, 0], np.round(X[:, 0])) and len(set(X[:, 0])) > 2
+    ages = {r.overrides["labour.retirement_age"] for r in sa.runs_for(spec, X, toy)}
+    assert all(type(a) is int for a in ages)
+
+
 def test_a_killed_drivers_half_written_file_is_removed_by_the_next_driver(tmp_path):
     """A driver killed while writing leaves ``.<file>.tmp-PID``; the next driver on the folder (holding its lock, so
     nothing else writes there) removes it, and leaves finished files alone."""
