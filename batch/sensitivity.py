@@ -77,6 +77,11 @@ def read_spec(path: Path) -> SensitivitySpec:
     spec = read_model(path, SensitivitySpec, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
     for name in spec.parameters:
         check_parameter_name(path, name)
+        section, _, field = name.partition(".")
+        if Params.model_fields[section].annotation.model_fields[field].annotation not in (int, float):
+            raise RegionDataError(path, f"parameter {name!r} takes several numbers; a sensitivity spec varies "
+                                        "one-number parameters (docs/parameters.md varies the others one at a time)",
+                                  field="parameters")
     for name in whole_number_parameters(spec.parameters):
         lo, hi = spec.parameters[name]
         step = (hi - lo) / (spec.levels - 1)
@@ -141,7 +146,7 @@ def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[
     runs = []
     whole = set(whole_number_parameters(names))
     for row in X:
-        overrides = {n: int(v) if n in whole else float(v) for n, v in zip(names, row)}
+        overrides = {n: int(round(v)) if n in whole else float(v) for n, v in zip(names, row)}
         check_values("sensitivity spec", params, overrides)
         runs.append(RunSpec(str(region_folder), spec.scenario, spec.seed, spec.scale, spec.start, spec.end, overrides, fp,
                             content))

@@ -140,6 +140,9 @@ def test_bad_sensitivity_spec(tmp_path, toy):
     p.write_text(yaml.safe_dump({"region": str(toy), "parameters": {"demography.tfr": [2, 1], "moves.beta_urban": [0, 1]}}))
     with pytest.raises(RegionDataError, match="low < high"):
         sa.read_spec(p)
+    p.write_text(yaml.safe_dump({"region": str(toy), "parameters": {"markets.job_growth": [0, 1], "moves.beta_urban": [0, 1]}}))
+    with pytest.raises(RegionDataError, match="'markets.job_growth' takes several numbers"):
+        sa.read_spec(p)
 
 
 def test_whole_number_parameters_run_at_whole_numbers(tmp_path, toy):
