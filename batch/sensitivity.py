@@ -31,7 +31,7 @@ from batch.sweep import RunSpec, fingerprint, folder_fingerprint
 from geo.errors import RegionDataError
 from geo.region import read_model
 from sim.indicators import COUNT_COLUMNS, EXTRA_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, RATE_COLUMNS
-from sim.params import Params
+from sim.params import FACTOR, Params
 from workflow.io import check_parameter_name, check_values
 
 OUTPUTS = COUNT_COLUMNS + RATE_COLUMNS + EXTRA_COLUMNS + LABOUR_COLUMNS + HOUSING_COLUMNS
@@ -77,11 +77,12 @@ def read_spec(path: Path) -> SensitivitySpec:
     spec = read_model(path, SensitivitySpec, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
     for name in spec.parameters:
         check_parameter_name(path, name)
+        if name.endswith(FACTOR):
+            continue  # a factor is one number that scales the parameter's numbers
         section, _, field = name.partition(".")
         if Params.model_fields[section].annotation.model_fields[field].annotation not in (int, float):
-            raise RegionDataError(path, f"parameter {name!r} takes several numbers; a sensitivity spec varies "
-                                        "one-number parameters (docs/parameters.md varies the others one at a time)",
-                                  field="parameters")
+            raise RegionDataError(path, f"parameter {name!r} takes several numbers; vary it by one number with "
+                                        f"'{name}{FACTOR}' (a factor on all of them)", field="parameters")
     for name in whole_number_parameters(spec.parameters):
         lo, hi = spec.parameters[name]
         step = (hi - lo) / (spec.levels - 1)
@@ -100,6 +101,8 @@ def whole_number_parameters(names) -> list[str]:
     """
     out = []
     for name in names:
+        if name.endswith(FACTOR):
+            continue
         section, _, field = name.partition(".")
         if Params.model_fields[section].annotation.model_fields[field].annotation is int:
             out.append(name)

@@ -510,6 +510,7 @@ def calibrate(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
+    from sim.params import parameter_value
     from viz.charts import township_map
     from workflow import calibration as cal
     from workflow.io import atomic_folder, load_params, provenance
@@ -523,7 +524,7 @@ def calibrate(args: argparse.Namespace) -> int:
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
     free = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
-    base_values = {n: getattr(getattr(params, n.split(".")[0]), n.split(".")[1]) for n in free}
+    base_values = {n: parameter_value(params, n) for n in free}
     checkpoint = start_checkpoint(args, code)
     before, _ = cal.evaluate(args.region, region, targets, args.from_year, base_values, seeds, args.scale, params)
     console.print(f"fitting {len(free)} parameters with seeds {seeds} (up to {args.max_evaluations} evaluations each, "
@@ -639,12 +640,24 @@ def _store_fit(region_dir: Path, spread, record: dict) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     data = yaml.safe_load(text) or {}
+    from sim.params import FACTOR
+    from workflow.io import load_params
+
+    params = load_params(region_dir)
     for r in spread.itertuples():
-        section, name = r.parameter.split(".")
+        factor = r.parameter.endswith(FACTOR)
+        target = r.parameter[:-len(FACTOR)] if factor else r.parameter
+        section, name = target.split(".")
         entry = data.setdefault(section, {}).setdefault(name, {"value": None, "meaning": "", "source": ""})
-        entry["value"] = round(float(r.fitted), 6)
-        entry["source"] = (f"calibrated {record['date']}: hindcast {record['hindcast'][0]}-{record['hindcast'][1]} against the census, "
-                           f"sd across seeds {r.sd_across_seeds:.3g}; was {r.before:g} (see calibration.yaml)")
+        fit = f"calibrated {record['date']}: hindcast {record['hindcast'][0]}-{record['hindcast'][1]} against the census"
+        if factor:  # the fitted factor times the values the fit started from
+            old = getattr(getattr(params, section), name)
+            entry["value"] = [round(float(v) * float(r.fitted), 6) for v in old]
+            entry["source"] = (f"{fit}: {r.fitted:.4g} times the earlier {list(old)}, sd of the factor across seeds "
+                               f"{r.sd_across_seeds:.3g} (see calibration.yaml)")
+        else:
+            entry["value"] = round(float(r.fitted), 6)
+            entry["source"] = f"{fit}, sd across seeds {r.sd_across_seeds:.3g}; was {r.before:g} (see calibration.yaml)"
     for name, content in ((path, header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)),
                           (region_dir / "calibration.yaml", "# Written by run.py calibrate --write\n"
                            + yaml.safe_dump(record, allow_unicode=True, sort_keys=False, width=200))):

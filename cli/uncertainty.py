@@ -64,9 +64,9 @@ def history_match(args: argparse.Namespace) -> int:
                     ax.scatter(keep[b], keep[a], s=6, color="#c0392b")
                 ax.tick_params(labelsize=6)
                 if i == k - 1:
-                    ax.set_xlabel(b.split(".")[1], fontsize=7)
+                    ax.set_xlabel(b.split(".", 1)[1], fontsize=7)
                 if j == 0:
-                    ax.set_ylabel(a.split(".")[1], fontsize=7)
+                    ax.set_ylabel(a.split(".", 1)[1], fontsize=7)
         fig.suptitle(f"Non-implausible (red) and ruled-out (grey) parameter sets, hindcast {args.from_year}→{args.to_year}", fontsize=9)
         fig.tight_layout()
         fig.savefig(tmp / "pairs.png", bbox_inches="tight")

@@ -9,7 +9,14 @@ and ``run.py check-config`` lists every parameter a region takes from them.
 
 from __future__ import annotations
 
+import typing
+
 from pydantic import BaseModel, ConfigDict, Field
+
+FACTOR = ".factor"
+"""Suffix of a dotted name that scales a parameter instead of setting it: ``{"markets.job_growth.factor": 1.5}``
+multiplies every number of ``markets.job_growth`` by 1.5. It lets sweeps, sensitivity, calibration and history
+matching vary a parameter that takes several numbers (a sector's job growth, recruiting rates) by one number."""
 
 
 class _P(BaseModel):
@@ -160,17 +167,63 @@ class Params(_P):
     urbanisation: Urbanisation = Urbanisation()
 
     def with_overrides(self, overrides: dict[str, float]) -> "Params":
-        """A copy with dotted-name overrides, e.g. ``{"demography.tfr": 0.9}`` (for levers and sweeps).
+        """A copy with dotted-name overrides, e.g. ``{"demography.tfr": 0.9}`` (for levers and sweeps). A name ending
+        in ``.factor`` (:data:`FACTOR`) multiplies the parameter's numbers instead, after the plain overrides.
 
         Example
         -------
         >>> Params().with_overrides({"demography.tfr": 0.9}).demography.tfr
         0.9
+        >>> Params().with_overrides({"markets.job_growth.factor": 2.0}).markets.job_growth
+        (-0.06, 0.02, 0.05)
         """
         data = self.model_dump()
-        for key, value in overrides.items():
-            section, _, name = key.partition(".")
+        factors = {k: v for k, v in overrides.items() if k.endswith(FACTOR)}
+        for key, value in [*((k, v) for k, v in overrides.items() if k not in factors), *factors.items()]:
+            target = key[:-len(FACTOR)] if key in factors else key
+            section, _, name = target.partition(".")
             if section not in data or name not in data[section]:
                 raise KeyError(f"unknown parameter {key!r} (expected section.name, e.g. demography.tfr)")
-            data[section][name] = value
+            if key in factors:
+                if not scalable(target):
+                    raise KeyError(f"{key!r}: only a parameter of decimal numbers can be scaled ({target} is not)")
+                old = data[section][name]
+                value = float(value)
+                data[section][name] = tuple(v * value for v in old) if isinstance(old, tuple) else old * value
+            else:
+                data[section][name] = value
         return Params.model_validate(data)
+
+
+def scalable(name: str) -> bool:
+    """Whether ``section.name`` takes decimal numbers only (one, or a fixed or open-ended tuple of them), so that
+    ``section.name.factor`` can scale it.
+
+    >>> scalable("markets.job_growth"), scalable("moves.beta_access"), scalable("labour.retirement_age")
+    (True, True, False)
+    >>> scalable("demography.tfr_path")  # (year, value) pairs
+    False
+    """
+    section, _, field = name.partition(".")
+    sub = Params.model_fields.get(section)
+    info = sub.annotation.model_fields.get(field) if sub is not None else None
+    if info is None:
+        return False
+    annotation = info.annotation
+    if annotation is float:
+        return True
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is tuple and bool(args) and all(a is float or a is Ellipsis for a in args)
+
+
+def parameter_value(params: Params, name: str):
+    """The value a dotted name stands for in ``params``: the parameter's own value, or 1.0 for a ``.factor`` name
+    (an unscaled parameter).
+
+    >>> parameter_value(Params(), "demography.tfr"), parameter_value(Params(), "markets.job_growth.factor")
+    (1.3, 1.0)
+    """
+    if name.endswith(FACTOR):
+        return 1.0
+    section, _, field = name.partition(".")
+    return getattr(getattr(params, section), field)

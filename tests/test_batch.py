@@ -141,8 +141,14 @@ def test_bad_sensitivity_spec(tmp_path, toy):
     with pytest.raises(RegionDataError, match="low < high"):
         sa.read_spec(p)
     p.write_text(yaml.safe_dump({"region": str(toy), "parameters": {"markets.job_growth": [0, 1], "moves.beta_urban": [0, 1]}}))
-    with pytest.raises(RegionDataError, match="'markets.job_growth' takes several numbers"):
+    with pytest.raises(RegionDataError, match="'markets.job_growth' takes several numbers; vary it by one number with "
+                                              "'markets.job_growth.factor'"):
         sa.read_spec(p)
+    p.write_text(yaml.safe_dump({"region": str(toy), "parameters": {"markets.job_growth.factor": [0.5, 1.5],
+                                                                    "moves.beta_urban": [0, 1]}}))
+    spec = sa.read_spec(p)
+    runs = sa.runs_for(spec, sa.sample(spec), toy)
+    assert {round(r.overrides["markets.job_growth.factor"], 6) for r in runs} <= {0.5, 0.833333, 1.166667, 1.5}
 
 
 def test_whole_number_parameters_run_at_whole_numbers(tmp_path, toy):

@@ -194,10 +194,52 @@ def test_free_parameters_from_the_command_line():
 
     assert parse_free(["moves.stay_bonus=0.5:4", "demography.tfr=1:2"]) == {"moves.stay_bonus": (0.5, 4.0),
                                                                            "demography.tfr": (1.0, 2.0)}
+    assert parse_free(["markets.job_growth.factor=0.5:1.5"]) == {"markets.job_growth.factor": (0.5, 1.5)}
     for bad, message in (["moves.nope=1:2", "unknown parameter"], ["moves.stay_bonus=4:1", "low bound"],
-                         ["moves.stay_bonus=1", "NAME=LOW:HIGH"], ["moves.beta_size=0.3:9", "outside what"]):
+                         ["moves.stay_bonus=1", "NAME=LOW:HIGH"], ["moves.beta_size=0.3:9", "outside what"],
+                         ["labour.retirement_age.factor=0.5:1.5", "only a parameter of decimal numbers"],
+                         ["demography.tfr_path.factor=0.5:1.5", "only a parameter of decimal numbers"],
+                         ["markets.nope.factor=0.5:1.5", "unknown parameter"]):
         with pytest.raises(RegionDataError, match=message):
             parse_free([bad])
+
+
+def test_a_factor_scales_a_several_number_parameter_through_fit_match_and_ensemble(toy, tmp_path):
+    """``section.name.factor`` multiplies every number of a parameter: in a model, in the history match and the
+    ensemble (one number per set), and ``calibrate --write`` stores the scaled numbers with their source."""
+    import pandas as pd
+    import yaml
+
+    import run
+    from cli.commands import console
+    from sim.model import MigrationModel
+    from workflow.io import load_params
+
+    before = load_params(toy).markets.job_growth
+    m = MigrationModel(toy, scale=0.2, seed=1, end=2021, parameters={"markets.job_growth.factor": 2.0})
+    assert m.params.markets.job_growth == pytest.approx(tuple(2 * v for v in before))
+    hm = tmp_path / "hm"
+    with console.capture():
+        rc = run.main(["history-match", "--region", str(toy), "--from", "2010", "--to", "2020", "--samples", "6", "--seeds", "1",
+                       "--scale", "0.5", "--holdout", "aged60_share", "township_mape",
+                       "--free", "markets.job_growth.factor=0.5:1.5", "migration.nonlabour_per_1000_persons=2:40",
+                       "--out", str(hm)])
+    assert rc == 0
+    samples = pd.read_csv(hm / "samples.csv")
+    assert samples["markets.job_growth.factor"].between(0.5, 1.5).all() and samples["markets.job_growth.factor"].nunique() == 6
+    with console.capture():
+        rc = run.main(["ensemble", "--region", str(toy), "--history", str(hm), "--members", "2", "--seeds", "1",
+                       "--scale", "0.5", "--end", "2022", "--out", str(tmp_path / "ens")])
+    assert rc == 0
+    with console.capture():
+        rc = run.main(["calibrate", "--region", str(toy), "--from", "2010", "--to", "2020", "--seeds", "1", "--scale", "0.5",
+                       "--max-evaluations", "3", "--free", "markets.job_growth.factor=0.5:1.5", "--out", str(tmp_path / "cal"),
+                       "--write", "--allow-dirty"])
+    assert rc == 0
+    fitted = yaml.safe_load((toy / "calibration.yaml").read_text())["parameters"]["markets.job_growth.factor"]["value"]
+    entry = yaml.safe_load((toy / "params.yaml").read_text())["markets"]["job_growth"]
+    assert entry["value"] == pytest.approx([v * fitted for v in before], abs=1e-6) and "times the earlier" in entry["source"]
+    assert load_params(toy).markets.job_growth == pytest.approx(tuple(v * fitted for v in before), abs=1e-6)
 
 
 def test_history_matching_keeps_the_truth_and_rules_out_the_far(toy):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from geo.region import Region
 from sim.indicators import group_column
-from sim.params import Params
+from sim.params import Params, parameter_value
 from workflow.runner import start_worker, simulate
 
 # township_mape is the mean absolute percentage error of the townships' shares of the county; every share target
@@ -152,8 +152,7 @@ def fit(region_folder: Path, region: Region, targets: Targets, start: int, free:
     names = list(free)
     lo = np.array([free[n][0] for n in names], float)
     hi = np.array([free[n][1] for n in names], float)
-    base = params.model_dump()
-    start_values = np.array([(initial or {}).get(n, base[n.split(".")[0]][n.split(".")[1]]) for n in names], float)
+    start_values = np.array([(initial or {}).get(n, parameter_value(params, n)) for n in names], float)
     x0 = np.clip((start_values - lo) / (hi - lo), 0.0, 1.0)
     calls = {"n": 0}
 
