@@ -633,17 +633,18 @@ def _git_diff(limit: int = 200_000) -> str:
 
 
 def _store_fit(region_dir: Path, spread, record: dict) -> None:
-    """Write fitted values into params.yaml (source says calibrated) and the fit record into calibration.yaml."""
+    """Write fitted values into params.yaml (source says calibrated) and the fit record into calibration.yaml; a fitted
+    ``.factor`` is written as the scaled numbers, with the factor in their source."""
     import yaml
+
+    from sim.params import FACTOR
+    from workflow.io import load_params
 
     path = region_dir / "params.yaml"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     data = yaml.safe_load(text) or {}
-    from sim.params import FACTOR
-    from workflow.io import load_params
-
-    params = load_params(region_dir)
+    params = load_params(region_dir)  # the values the fit started from
     for r in spread.itertuples():
         factor = r.parameter.endswith(FACTOR)
         target = r.parameter[:-len(FACTOR)] if factor else r.parameter
