@@ -31,7 +31,7 @@ from batch.sweep import RunSpec, fingerprint, folder_fingerprint
 from geo.errors import RegionDataError
 from geo.region import read_model
 from sim.indicators import COUNT_COLUMNS, EXTRA_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, RATE_COLUMNS
-from sim.params import FACTOR, Params
+from sim.params import FACTOR, field_type, split_factor
 from workflow.io import check_parameter_name, check_values
 
 OUTPUTS = COUNT_COLUMNS + RATE_COLUMNS + EXTRA_COLUMNS + LABOUR_COLUMNS + HOUSING_COLUMNS
@@ -77,10 +77,7 @@ def read_spec(path: Path) -> SensitivitySpec:
     spec = read_model(path, SensitivitySpec, "a sensitivity spec", "region, scenario, method, samples, outputs, parameters")
     for name in spec.parameters:
         check_parameter_name(path, name)
-        if name.endswith(FACTOR):
-            continue  # a factor is one number that scales the parameter's numbers
-        section, _, field = name.partition(".")
-        if Params.model_fields[section].annotation.model_fields[field].annotation not in (int, float):
+        if not split_factor(name)[1] and field_type(name) not in (int, float):  # a factor is one number
             raise RegionDataError(path, f"parameter {name!r} takes several numbers; vary it by one number with "
                                         f"'{name}{FACTOR}' (a factor on all of them)", field="parameters")
     for name in whole_number_parameters(spec.parameters):
@@ -99,14 +96,7 @@ def whole_number_parameters(names) -> list[str]:
     >>> whole_number_parameters(["labour.retirement_age", "moves.beta_access"])
     ['labour.retirement_age']
     """
-    out = []
-    for name in names:
-        if name.endswith(FACTOR):
-            continue
-        section, _, field = name.partition(".")
-        if Params.model_fields[section].annotation.model_fields[field].annotation is int:
-            out.append(name)
-    return out
+    return [name for name in names if field_type(name) is int]  # a factor's name is no field: never whole
 
 
 def size(spec: SensitivitySpec) -> int:

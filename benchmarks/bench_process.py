@@ -95,7 +95,7 @@ def timed_process(label: str, checkout: Path, out: Path) -> Run:
     return Run(label, seconds, usage.ru_maxrss / 1024, code, stream, python)
 
 
-def same_results(a: Path, b: Path) -> list[str]:
+def differing_results(a: Path, b: Path) -> list[str]:
     """The result files that differ (or are missing) between two run folders."""
     return [name for name in RESULT_FILES
             if not ((a / name).exists() and (b / name).exists() and (a / name).read_bytes() == (b / name).read_bytes())]
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{label:8s} run {i + 1}: {run.seconds:.2f} s, {run.peak_mb:.0f} MB   "
                       f"(probes: stream {run.stream_s:.2f} s, python {run.python_s:.3f} s)", flush=True)
         failed = [r for r in runs if r.returncode != 0]
-        differ = same_results(Path(tmp) / "this0", Path(tmp) / "against0") if "against" in checkouts and not failed else []
+        differ = differing_results(Path(tmp) / "this0", Path(tmp) / "against0") if "against" in checkouts and not failed else []
     for label in checkouts:
         mine = [r for r in runs if r.label == label and r.returncode == 0]
         if not mine:

@@ -637,7 +637,7 @@ def _store_fit(region_dir: Path, spread, record: dict) -> None:
     ``.factor`` is written as the scaled numbers, with the factor in their source."""
     import yaml
 
-    from sim.params import FACTOR
+    from sim.params import split_factor
     from workflow.io import load_params
 
     path = region_dir / "params.yaml"
@@ -646,8 +646,7 @@ def _store_fit(region_dir: Path, spread, record: dict) -> None:
     data = yaml.safe_load(text) or {}
     params = load_params(region_dir)  # the values the fit started from
     for r in spread.itertuples():
-        factor = r.parameter.endswith(FACTOR)
-        target = r.parameter[:-len(FACTOR)] if factor else r.parameter
+        target, factor = split_factor(r.parameter)
         section, name = target.split(".")
         entry = data.setdefault(section, {}).setdefault(name, {"value": None, "meaning": "", "source": ""})
         fit = f"calibrated {record['date']}: hindcast {record['hindcast'][0]}-{record['hindcast'][1]} against the census"

@@ -178,21 +178,42 @@ class Params(_P):
         (-0.06, 0.02, 0.05)
         """
         data = self.model_dump()
-        factors = {k: v for k, v in overrides.items() if k.endswith(FACTOR)}
-        for key, value in [*((k, v) for k, v in overrides.items() if k not in factors), *factors.items()]:
-            target = key[:-len(FACTOR)] if key in factors else key
+        # plain overrides first, so that a factor scales the value the run uses
+        for key, value in sorted(overrides.items(), key=lambda kv: split_factor(kv[0])[1]):
+            target, factor = split_factor(key)
             section, _, name = target.partition(".")
             if section not in data or name not in data[section]:
                 raise KeyError(f"unknown parameter {key!r} (expected section.name, e.g. demography.tfr)")
-            if key in factors:
+            if factor:
                 if not scalable(target):
                     raise KeyError(f"{key!r}: only a parameter of decimal numbers can be scaled ({target} is not)")
-                old = data[section][name]
-                value = float(value)
+                old, value = data[section][name], float(value)
                 data[section][name] = tuple(v * value for v in old) if isinstance(old, tuple) else old * value
             else:
                 data[section][name] = value
         return Params.model_validate(data)
+
+
+def split_factor(name: str) -> tuple[str, bool]:
+    """The parameter a dotted name refers to, and whether the name scales it (ends in :data:`FACTOR`).
+
+    >>> split_factor("markets.job_growth.factor"), split_factor("demography.tfr")
+    (('markets.job_growth', True), ('demography.tfr', False))
+    """
+    return (name[:-len(FACTOR)], True) if name.endswith(FACTOR) else (name, False)
+
+
+def field_type(name: str):
+    """The type of the parameter ``section.name`` (``float``, ``int``, ``tuple[float, ...]``...), or None if there is
+    no such parameter.
+
+    >>> field_type("labour.retirement_age"), field_type("moves.nope")
+    (<class 'int'>, None)
+    """
+    section, _, field = name.partition(".")
+    sub = Params.model_fields.get(section)
+    info = sub.annotation.model_fields.get(field) if sub is not None else None
+    return None if info is None else info.annotation
 
 
 def scalable(name: str) -> bool:
@@ -204,12 +225,7 @@ def scalable(name: str) -> bool:
     >>> scalable("demography.tfr_path")  # (year, value) pairs
     False
     """
-    section, _, field = name.partition(".")
-    sub = Params.model_fields.get(section)
-    info = sub.annotation.model_fields.get(field) if sub is not None else None
-    if info is None:
-        return False
-    annotation = info.annotation
+    annotation = field_type(name)
     if annotation is float:
         return True
     args = typing.get_args(annotation)
@@ -223,7 +239,8 @@ def parameter_value(params: Params, name: str):
     >>> parameter_value(Params(), "demography.tfr"), parameter_value(Params(), "markets.job_growth.factor")
     (1.3, 1.0)
     """
-    if name.endswith(FACTOR):
+    target, factor = split_factor(name)
+    if factor:
         return 1.0
-    section, _, field = name.partition(".")
+    section, _, field = target.partition(".")
     return getattr(getattr(params, section), field)

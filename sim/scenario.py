@@ -512,11 +512,9 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
         elif isinstance(lv, Services):
             iv.services.setdefault(lv.year, np.zeros(n))[town(i, lv.township)] += lv.change
         elif isinstance(lv, Parameter):
-            section, _, name = lv.name.partition(".")
-            from sim.params import Params
+            from sim.params import field_type
 
-            fields = Params.model_fields
-            if section not in fields or name not in fields[section].annotation.model_fields:
+            if field_type(lv.name) is None:
                 raise LeverError(i, "name", f"unknown parameter {lv.name!r} (expected section.name from params.yaml, e.g. moves.beta_access)")
             iv.parameters.setdefault(lv.year, {})[lv.name] = lv.value
 

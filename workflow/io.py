@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from geo.region import RegionDataError, _pydantic_error, load_yaml
-from sim.params import FACTOR, Params, scalable
+from sim.params import Params, field_type, scalable, split_factor
 from workflow.outdir import atomic_folder  # noqa: F401  (re-exported: every command writes its folder with it)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,13 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def check_parameter_name(path: Path | str, name: str) -> None:
     """A clear error unless ``name`` is a parameter of params.yaml (``section.name``), or ``section.name.factor`` for
     one that takes decimal numbers (sim.params.FACTOR: it scales them); ``path`` is the source named."""
-    target = name[:-len(FACTOR)] if name.endswith(FACTOR) else name
-    section, _, field_name = target.partition(".")
-    fields = Params.model_fields
-    if section not in fields or field_name not in fields[section].annotation.model_fields:
+    target, factor = split_factor(name)
+    if field_type(target) is None:
         raise RegionDataError(path, f"unknown parameter {name!r} (expected section.name from params.yaml, e.g. moves.beta_access, "
                                     "or section.name.factor to scale one)", field="parameters")
-    if target != name and not scalable(target):
+    if factor and not scalable(target):
         raise RegionDataError(path, f"{name!r}: only a parameter of decimal numbers can be scaled ({target} is not)",
                               field="parameters")
 
