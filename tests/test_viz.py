@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -168,6 +169,51 @@ def test_missing_browser_files_without_npm_is_a_clear_error(tmp_path, monkeypatc
     monkeypatch.setattr(assets.shutil, "which", lambda name: None)
     with pytest.raises(assets.AssetError, match="npm is not installed.*requirejs@"):
         assets.ensure_assets(log=lambda m: None, cache=tmp_path)
+
+
+def _fake_npm(tmp_path, skip: str = "") -> str:
+    """An ``npm`` that packs each requested package@version as npm does (a .tgz of package/package.json, a JSON list
+    on stdout), leaving out the package named ``skip``."""
+    script = tmp_path / "npm"
+    script.write_text(f"""#!{sys.executable}
+import io, json, sys, tarfile
+out = []
+for spec in [a for a in sys.argv[2:] if not a.startswith("--")]:
+    name, version = spec.rsplit("@", 1)
+    if name == {skip!r}:
+        continue
+    filename = name.lstrip("@").replace("/", "-") + "-" + version + ".tgz"
+    data = json.dumps({{"name": name, "version": version}}).encode()
+    with tarfile.open(filename, "w:gz") as tar:
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    out.append({{"name": name, "version": version, "filename": filename}})
+print(json.dumps(out))
+""")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_browser_files_are_fetched_with_one_npm_call(tmp_path, monkeypatch):
+    """Every missing package lands in the cache, unpacked, from one npm call; a second call fetches nothing; a package
+    npm did not write is a clear error naming it."""
+    import viz.assets as assets
+
+    calls = []
+    npm = _fake_npm(tmp_path)
+    monkeypatch.setattr(assets.shutil, "which", lambda name: calls.append(name) or npm)
+    cache = tmp_path / "cache"
+    fetched = assets.ensure_assets(log=lambda m: None, cache=cache)
+    assert fetched == assets.needed_packages() and len(fetched) >= 3 and calls == ["npm"]
+    for package, version in fetched:
+        assert json.loads((cache / f"{package}@{version}" / "package.json").read_text())["version"] == version
+    assert assets.ensure_assets(log=lambda m: None, cache=cache) == []
+
+    package, version = assets.needed_packages()[0]
+    monkeypatch.setattr(assets.shutil, "which", lambda name: _fake_npm(tmp_path, skip=package))
+    with pytest.raises(assets.AssetError, match=f"could not fetch {package}@{version}: it wrote no package file"):
+        assets.ensure_assets(log=lambda m: None, cache=tmp_path / "other")
 
 
 def test_server_jobs_control_fills_its_township():

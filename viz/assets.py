@@ -8,6 +8,7 @@ the npm registry (``npm pack``), with exactly the versions the installed Solara 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -58,6 +59,22 @@ def missing_packages(cache: Path | None = None) -> list[tuple[str, str]]:
     return [(p, v) for p, v in needed_packages() if not (cache / f"{p}@{v}" / "package.json").exists()]
 
 
+def _packed_files(npm_json: str) -> dict[tuple[str, str], str]:
+    """(package, version) -> file name, from what ``npm pack --json`` printed (an empty dict if it printed no list).
+
+    >>> _packed_files('[{"name": "requirejs", "version": "2.3.6", "filename": "requirejs-2.3.6.tgz"}]')
+    {('requirejs', '2.3.6'): 'requirejs-2.3.6.tgz'}
+    """
+    try:
+        entries = json.loads(npm_json)
+    except ValueError:
+        return {}
+    if not isinstance(entries, list):
+        return {}
+    return {(e["name"], e["version"]): e["filename"] for e in entries
+            if isinstance(e, dict) and {"name", "version", "filename"} <= e.keys()}
+
+
 def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]:
     """Fetch the missing packages into the cache with ``npm pack``; return what was fetched.
 
@@ -73,21 +90,30 @@ def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]
     if npm is None:
         raise AssetError("the server's browser files are not on this machine and npm is not installed to fetch them "
                          f"(needed: {', '.join(f'{p}@{v}' for p, v in todo)}; install Node.js and npm, then run again)")
-    for package, version in todo:
-        log(f"fetching {package}@{version} for the offline server (once)")
-        with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run([npm, "pack", f"{package}@{version}", "--silent"], cwd=tmp, capture_output=True,
-                                  text=True, timeout=600)
-            tgz = sorted(Path(tmp).glob("*.tgz"))
-            if done.returncode != 0 or not tgz:
-                raise AssetError(f"npm could not fetch {package}@{version}: {done.stderr.strip()[-300:]}")
-            with tarfile.open(tgz[0]) as tar:
-                tar.extractall(tmp, filter="data")
+    specs = [f"{p}@{v}" for p, v in todo]
+    for spec in specs:
+        log(f"fetching {spec} for the offline server (once)")
+    with tempfile.TemporaryDirectory() as tmp:
+        # one npm for all of them: npm's own start-up is most of a small package's fetch (about 4 s for seven
+        # packages one by one on a first server start, docs/performance.md)
+        done = subprocess.run([npm, "pack", *specs, "--json", "--silent"], cwd=tmp, capture_output=True, text=True,
+                              timeout=600)
+        if done.returncode != 0:
+            raise AssetError(f"npm could not fetch {', '.join(specs)}: {done.stderr.strip()[-300:]}")
+        packed = _packed_files(done.stdout)
+        for package, version in todo:
+            tgz = Path(tmp) / packed.get((package, version), "missing.tgz")
+            if not tgz.is_file():
+                raise AssetError(f"npm could not fetch {package}@{version}: it wrote no package file "
+                                 f"(npm said: {done.stdout.strip()[-300:]})")
+            unpacked = Path(tmp) / f"unpacked-{tgz.stem}"
+            with tarfile.open(tgz) as tar:
+                tar.extractall(unpacked, filter="data")
             target = cache / f"{package}@{version}"
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = target.parent / f".{target.name}.tmp"
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.move(str(Path(tmp) / "package"), staging)
+            shutil.move(str(unpacked / "package"), staging)
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
     return todo
