@@ -809,22 +809,30 @@ def serve(args: argparse.Namespace) -> int:
     import signal
     import subprocess
     import sys
+    import tempfile
 
-    from viz.assets import AssetError, ensure_assets
+    from viz.assets import AssetError, ensure_assets, find_npm, missing_packages
 
     if not (Path(args.region) / "region.yaml").is_file():
         raise RegionDataError(args.region, "region folder not found (expected a folder holding region.yaml)")
+    missing = missing_packages()
     try:
-        ensure_assets(log=lambda m: console.print(m, highlight=False))
+        if missing:
+            find_npm(missing)
     except AssetError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 2
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
     env = server_env(Path(args.region), args.tiles, getattr(args, "lang", "en"))
+    scratch = tempfile.TemporaryDirectory(prefix="migrasim-serve-")
+    fetched = Path(scratch.name) / "fetched"
+    if missing:  # the page waits for this file before the server listens (viz/app.py)
+        env["MIGRASIM_ASSETS_PENDING"] = str(fetched)
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
-    # the server starts first and loads its libraries (several seconds) while this process checks the region and
-    # its controls; a bad file stops the server and is reported in one line, as before
+    # the server starts first and loads its libraries (several seconds) while this process fetches the browser files
+    # (a first start after installing) and checks the region and its controls; a failure stops the server and is
+    # reported in one line
     child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True)
 
     def stop_child() -> None:
@@ -846,11 +854,20 @@ def serve(args: argparse.Namespace) -> int:
         raise SystemExit(0)
 
     try:
+        if missing:
+            ensure_assets(log=lambda m: console.print(m, highlight=False))
+            fetched.touch()
         from viz.controls import load_server_config
 
         load_server_config(args.region, load_region(args.region))
+    except AssetError as exc:
+        stop_child()
+        scratch.cleanup()
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
     except BaseException:
         stop_child()
+        scratch.cleanup()
         raise
     console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
 
@@ -859,6 +876,7 @@ def serve(args: argparse.Namespace) -> int:
         return child.wait()
     finally:
         stop_child()
+        scratch.cleanup()
         for s, handler in previous.items():
             signal.signal(s, handler)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +14,7 @@ from geo.region import RegionDataError, load_region
 from sim.model import MigrationModel
 from sim.params import Params
 from sim.scenario import compile_levers
+from fake_npm import write_fake_npm
 from toy import write_scenario
 from viz.controls import control_levers, load_server_config, toggle_levers
 from viz.mapview import MAP_INDICATORS, colour_scale, network_geojson, township_card, township_geojson
@@ -171,37 +171,13 @@ def test_missing_browser_files_without_npm_is_a_clear_error(tmp_path, monkeypatc
         assets.ensure_assets(log=lambda m: None, cache=tmp_path)
 
 
-def _fake_npm(tmp_path, skip: str = "") -> str:
-    """An ``npm`` that packs each requested package@version as npm does (a .tgz of package/package.json, a JSON list
-    on stdout), leaving out the package named ``skip``."""
-    script = tmp_path / "npm"
-    script.write_text(f"""#!{sys.executable}
-import io, json, sys, tarfile
-out = []
-for spec in [a for a in sys.argv[2:] if not a.startswith("--")]:
-    name, version = spec.rsplit("@", 1)
-    if name == {skip!r}:
-        continue
-    filename = name.lstrip("@").replace("/", "-") + "-" + version + ".tgz"
-    data = json.dumps({{"name": name, "version": version}}).encode()
-    with tarfile.open(filename, "w:gz") as tar:
-        info = tarfile.TarInfo("package/package.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    out.append({{"name": name, "version": version, "filename": filename}})
-print(json.dumps(out))
-""")
-    script.chmod(0o755)
-    return str(script)
-
-
 def test_browser_files_are_fetched_with_one_npm_call(tmp_path, monkeypatch):
     """Every missing package lands in the cache, unpacked, from one npm call; a second call fetches nothing; a package
     npm did not write is a clear error naming it."""
     import viz.assets as assets
 
     calls = []
-    npm = _fake_npm(tmp_path)
+    npm = str(write_fake_npm(tmp_path / "bin"))
     monkeypatch.setattr(assets.shutil, "which", lambda name: calls.append(name) or npm)
     cache = tmp_path / "cache"
     fetched = assets.ensure_assets(log=lambda m: None, cache=cache)
@@ -211,7 +187,7 @@ def test_browser_files_are_fetched_with_one_npm_call(tmp_path, monkeypatch):
     assert assets.ensure_assets(log=lambda m: None, cache=cache) == []
 
     package, version = assets.needed_packages()[0]
-    monkeypatch.setattr(assets.shutil, "which", lambda name: _fake_npm(tmp_path, skip=package))
+    monkeypatch.setattr(assets.shutil, "which", lambda name: str(write_fake_npm(tmp_path / "bin2", skip=package)))
     with pytest.raises(assets.AssetError, match=f"could not fetch {package}@{version}: it wrote no package file"):
         assets.ensure_assets(log=lambda m: None, cache=tmp_path / "other")
 

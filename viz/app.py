@@ -11,6 +11,8 @@ and a grid that fits a laptop and a desktop screen. A run's scenario can be save
 Environment:
     MIGRASIM_REGION  region folder (default ``configs/pingyang``)
     MIGRASIM_TILES   a tile URL template for a background map (default: none, the page works offline)
+    MIGRASIM_ASSETS_PENDING  a file ``run.py serve`` creates once it has fetched the browser files; the page waits
+                     for it before the server listens (a first start after installing)
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ from workflow.scenarios import load_scenario, save_scenario, scenario_file, scen
 if not isinstance(solara.SliderFloat, functools.partial):
     solara.SliderFloat = functools.partial(solara.SliderFloat, thumb_label="always")
     solara.SliderInt = functools.partial(solara.SliderInt, thumb_label="always")
+
+if os.environ.get("MIGRASIM_ASSETS_PENDING"):  # run.py serve is fetching the browser files while this loads
+    from viz.assets import wait_for_fetch
+
+    wait_for_fetch(Path(os.environ["MIGRASIM_ASSETS_PENDING"]))
 
 REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
 TILES = os.environ.get("MIGRASIM_TILES", "")

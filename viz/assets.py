@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 # "<cdn>/<package>@<x.y.z...>/": the URLs in Solara's page template, its settings and its widgets' Vue files
@@ -75,6 +76,20 @@ def _packed_files(npm_json: str) -> dict[tuple[str, str], str]:
             if isinstance(e, dict) and {"name", "version", "filename"} <= e.keys()}
 
 
+def find_npm(todo: list[tuple[str, str]]) -> str:
+    """The path of ``npm``, which fetches the packages ``todo``.
+
+    Raises
+    ------
+    AssetError naming the missing packages when npm is not installed.
+    """
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AssetError("the server's browser files are not on this machine and npm is not installed to fetch them "
+                         f"(needed: {', '.join(f'{p}@{v}' for p, v in todo)}; install Node.js and npm, then run again)")
+    return npm
+
+
 def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]:
     """Fetch the missing packages into the cache with ``npm pack``; return what was fetched.
 
@@ -86,10 +101,7 @@ def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]
     todo = missing_packages(cache)
     if not todo:
         return []
-    npm = shutil.which("npm")
-    if npm is None:
-        raise AssetError("the server's browser files are not on this machine and npm is not installed to fetch them "
-                         f"(needed: {', '.join(f'{p}@{v}' for p, v in todo)}; install Node.js and npm, then run again)")
+    npm = find_npm(todo)
     specs = [f"{p}@{v}" for p, v in todo]
     for spec in specs:
         log(f"fetching {spec} for the offline server (once)")
@@ -117,3 +129,26 @@ def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
     return todo
+
+
+def wait_for_fetch(marker: Path, timeout: float = 900.0, poll: float = 0.05) -> None:
+    """Wait until ``marker`` exists: the sign that another process finished :func:`ensure_assets`.
+
+    ``run.py serve`` starts the server while it fetches the browser files itself, so a first start after installing
+    does both at once; the page module waits here (at import, before the server listens) so no browser can ask for a
+    file that is not there yet. If the fetch fails, ``serve`` stops the server, so the wait ends with the process.
+
+    Raises
+    ------
+    AssetError when ``timeout`` seconds pass without the marker.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (Path(d) / "fetched").touch()
+    ...     wait_for_fetch(Path(d) / "fetched")
+    """
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if time.monotonic() > deadline:
+            raise AssetError(f"the server's browser files were not fetched within {timeout:.0f} s (no {marker})")
+        time.sleep(poll)
