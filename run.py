@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--samples", type=argtypes.count(100_000), default=100, help="parameter sets (default 100)")
     h.add_argument("--seeds", type=argtypes.count(10_000), default=2, help="seeds per set (default 2)")
     h.add_argument("--design-seed", type=argtypes.seed, default=0, help="seed of the Latin hypercube (default 0)")
+    h.add_argument("--tolerance", nargs="+", default=None, metavar="TARGET=VALUE",
+                   help="how far a target may be missed, replacing the default (1%% of the population, 1 point of a "
+                        "share, 5%% township MAPE), e.g. primacy=0.005 for half a point; recorded in history.json")
     h.add_argument("--workers", type=argtypes.count(512), default=1, help="processes (default 1)")
     h.add_argument("--out", type=Path, default=Path("runs/history"), help="output folder")
     h.set_defaults(func=uncertainty.history_match)

@@ -474,6 +474,7 @@ def hindcast_targets(region, args: argparse.Namespace):
     for name in getattr(args, "holdout", None) or []:
         if name not in known:
             raise RegionDataError("--holdout", f"unknown target {name!r} (targets of this hindcast: {', '.join(known)})")
+    cal.parse_tolerances(getattr(args, "tolerance", None) or [], known)  # a bad --tolerance, before any run
     return targets
 
 

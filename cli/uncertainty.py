@@ -30,12 +30,14 @@ def history_match(args: argparse.Namespace) -> int:
     bounds = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
+    tolerances = cal.parse_tolerances(args.tolerance or [], ["population", "township_mape", *targets.shares])
     console.print(f"history matching: {args.samples} parameter sets x {len(seeds)} seeds, hindcast {args.from_year}→{args.to_year}, "
                   f"{args.workers} process(es)...", highlight=False)
     code = provenance()
     checkpoint = start_checkpoint(args, code)
     table = hm.history_match(args.region, region, targets, args.from_year, bounds, args.samples, seeds, args.scale,
-                             load_params(args.region), holdout, args.workers, args.design_seed, checkpoint=checkpoint)
+                             load_params(args.region), holdout, args.workers, args.design_seed, checkpoint=checkpoint,
+                             tolerances=tolerances)
     names = list(bounds)
     ranges = hm.summary(table, bounds)
     corr = hm.correlations(table, names)
@@ -43,7 +45,8 @@ def history_match(args: argparse.Namespace) -> int:
     used = [c[2:] for c in table.columns if c.startswith("I_") and c != "I_max" and c[2:] not in holdout]
     record = {"hindcast": [args.from_year, args.to_year], "county_target": args.county_target, "samples": args.samples,
               "seeds": seeds, "scale": args.scale, "design_seed": args.design_seed, "cutoff": hm.CUTOFF,
-              "targets_used": used, "held_out": list(holdout), "bounds": {k: list(v) for k, v in bounds.items()},
+              "targets_used": used, "held_out": list(holdout),
+              "tolerances": {k: cal.tolerance(k, tolerances) for k in ["population", "township_mape", *targets.shares]}, "bounds": {k: list(v) for k, v in bounds.items()},
               "non_implausible": kept, **code}
     with atomic_folder(args.out, "history-match") as tmp:
         table.to_csv(tmp / "samples.csv", index=False)

@@ -302,6 +302,36 @@ def test_history_match_and_ensemble_commands(toy, tmp_path):
     assert "parameter uncertainty and seed noise together" in html
 
 
+def test_history_match_tolerance_option(toy, tmp_path):
+    """--tolerance replaces a target's tolerance (here half of the county population's 1%: with one seed its
+    implausibility doubles, the others stay), is recorded in history.json, and a bad one is refused before any run."""
+    import json
+
+    import pandas as pd
+
+    import run
+    from cli.commands import console
+
+    common = ["history-match", "--region", str(toy), "--from", "2010", "--to", "2020", "--samples", "4", "--seeds", "1",
+              "--scale", "0.3", "--holdout", "aged60_share", "township_mape",
+              "--free", "migration.nonlabour_per_1000_persons=2:40"]
+    with console.capture():
+        assert run.main([*common, "--out", str(tmp_path / "a")]) == 0
+        assert run.main([*common, "--tolerance", "population=0.005", "--out", str(tmp_path / "b")]) == 0
+    a, b = (pd.read_csv(tmp_path / d / "samples.csv") for d in ("a", "b"))
+    assert (a.error_population.abs() > 0).all()
+    assert b.I_population.round(9).equals((2 * a.I_population).round(9))
+    assert b.I_aged60_share.equals(a.I_aged60_share)
+    record = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert record["tolerances"]["population"] == 0.005 and record["tolerances"]["aged60_share"] == 0.01
+    for bad, words in ((["primacy=0.01"], "unknown target 'primacy'"), (["population=0"], "positive"),
+                       (["population=half"], "expected TARGET=VALUE")):
+        with console.capture() as cap:
+            assert run.main([*common, "--tolerance", *bad, "--out", str(tmp_path / "c")]) == 2
+        assert "--tolerance" in cap.get() and words in cap.get()
+        assert not (tmp_path / "c").exists()
+
+
 def test_ensemble_needs_a_history_folder(toy, tmp_path):
     import run
     from cli.commands import console

@@ -27,9 +27,39 @@ TOLERANCE = {"population": 0.01, "township_mape": 0.05}
 SHARE_TOLERANCE = 0.01
 
 
-def tolerance(target: str) -> float:
-    """How far a target may be missed: 1% of the county population, 5% township MAPE, 1 point for any share."""
+def tolerance(target: str, overrides: dict[str, float] | None = None) -> float:
+    """How far a target may be missed: 1% of the county population, 5% township MAPE, 1 point for any share, unless
+    ``overrides`` (``history-match --tolerance``) names the target.
+
+    >>> tolerance("primacy"), tolerance("primacy", {"primacy": 0.005}), tolerance("population", {"primacy": 0.005})
+    (0.01, 0.005, 0.01)
+    """
+    if overrides and target in overrides:
+        return overrides[target]
     return TOLERANCE.get(target, SHARE_TOLERANCE)
+
+
+def parse_tolerances(specs: list[str], known: list[str]) -> dict[str, float]:
+    """``["primacy=0.005", ...]`` as {target: tolerance}, in the targets' own units (a share, or a relative error for
+    the county population and the township MAPE); a clear error for an unknown target or a value that is not positive.
+
+    >>> parse_tolerances(["primacy=0.005"], ["population", "primacy"])
+    {'primacy': 0.005}
+    """
+    from geo.region import RegionDataError
+
+    out = {}
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        if name not in known:
+            raise RegionDataError("--tolerance", f"{spec!r}: unknown target {name!r} (targets of this hindcast: {', '.join(known)})")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise RegionDataError("--tolerance", f"{spec!r}: expected TARGET=VALUE, e.g. primacy=0.005 (half a point)") from None
+        if not 0 < out[name] < float("inf"):
+            raise RegionDataError("--tolerance", f"{spec!r}: a tolerance must be a positive number")
+    return out
 
 #: parameters fitted by default, with bounds
 DEFAULT_FREE = {

@@ -45,38 +45,45 @@ def latin_hypercube(bounds: dict[str, tuple[float, float]], n: int, rng: np.rand
     return pd.DataFrame(cols)
 
 
-def implausibility(errs: pd.DataFrame) -> pd.Series:
+def implausibility(errs: pd.DataFrame, tolerances: dict[str, float] | None = None) -> pd.Series:
     """Implausibility of one parameter set per target, from its errors per seed (rows: seeds; columns: targets, as
-    :func:`workflow.calibration.errors` gives them).
+    :func:`workflow.calibration.errors` gives them); ``tolerances`` replaces the default tolerance of the targets it
+    names (:func:`workflow.calibration.tolerance`).
 
     >>> implausibility(pd.DataFrame({"population": [0.02, 0.04], "urbanisation": [0.0, 0.0]})).round(2).to_dict()
     {'population': 2.12, 'urbanisation': 0.0}
+    >>> implausibility(pd.DataFrame({"primacy": [0.03, 0.03]}), {"primacy": 0.005}).round(2).to_dict()
+    {'primacy': 6.0}
     """
     n = len(errs)
     var = errs.var(ddof=1) if n > 1 else errs.iloc[0] * 0.0
-    tol = pd.Series({k: tolerance(k) for k in errs.columns})
+    tol = pd.Series({k: tolerance(k, tolerances) for k in errs.columns})
     return errs.mean().abs() / np.sqrt(tol ** 2 + var / n)
 
 
 def _evaluate(job: tuple) -> dict:
-    region_folder, targets, start, values, seeds, scale, params, checkpoint = job
+    region_folder, targets, start, values, seeds, scale, params, checkpoint, tolerances = job
     region = cached_region(region_folder)
     errs = pd.DataFrame([seed_errors(region_folder, region, targets, start, values, seed, scale, params, checkpoint)
                          for seed in seeds])
-    imp = implausibility(errs)
+    imp = implausibility(errs, tolerances)
     return {**values, **{f"error_{k}": v for k, v in errs.mean().items()}, **{f"I_{k}": v for k, v in imp.items()}}
 
 
 def history_match(region_folder: Path, region: Region, targets: Targets, start: int, bounds: dict[str, tuple[float, float]],
                   samples: int, seeds: list[int], scale: float, params: Params | None = None, holdout: tuple[str, ...] = (),
-                  workers: int = 1, seed: int = 0, cutoff: float = CUTOFF, checkpoint: Checkpoint | None = None) -> pd.DataFrame:
+                  workers: int = 1, seed: int = 0, cutoff: float = CUTOFF, checkpoint: Checkpoint | None = None,
+                  tolerances: dict[str, float] | None = None) -> pd.DataFrame:
     """Run the hindcast ``start`` → ``targets.year`` for a Latin hypercube of ``samples`` parameter sets (``seed`` draws
     the design), each with ``seeds``; one row per set: the parameters, mean errors, implausibility per target, the
     largest over the targets not held out (``I_max``) and whether the set is non-implausible (``I_max`` ≤ ``cutoff``).
     With a ``checkpoint``, every finished run is kept there, so a killed history match resumes where it stopped.
+    ``tolerances`` replaces the default tolerance of the targets it names (observation error and model discrepancy
+    together: a judgement, so it is an option and recorded).
     """
     design = latin_hypercube(bounds, samples, np.random.default_rng(seed))
-    jobs = [(region_folder, targets, start, row, seeds, scale, params, checkpoint) for row in design.to_dict("records")]
+    jobs = [(region_folder, targets, start, row, seeds, scale, params, checkpoint, tolerances)
+            for row in design.to_dict("records")]
     if workers <= 1:
         rows = [_evaluate(j) for j in jobs]
     else:
