@@ -470,11 +470,9 @@ def hindcast_targets(region, args: argparse.Namespace):
         targets = cal.census_targets(region, args.to_year, args.county_target)
     except KeyError as exc:
         raise RegionDataError(region.path / "region.yaml", str(exc.args[0]), field=f"census.{args.to_year}") from exc
-    known = ["population", "township_mape", *targets.shares]
     for name in getattr(args, "holdout", None) or []:
-        if name not in known:
-            raise RegionDataError("--holdout", f"unknown target {name!r} (targets of this hindcast: {', '.join(known)})")
-    cal.parse_tolerances(getattr(args, "tolerance", None) or [], known)  # a bad --tolerance, before any run
+        if name not in targets.names:
+            raise RegionDataError("--holdout", f"unknown target {name!r} (targets of this hindcast: {', '.join(targets.names)})")
     return targets
 
 
@@ -810,7 +808,6 @@ def serve(args: argparse.Namespace) -> int:
     import signal
     import subprocess
     import sys
-    import tempfile
 
     from viz.assets import AssetError, ensure_assets, find_npm, missing_packages
 
@@ -825,10 +822,8 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
     env = server_env(Path(args.region), args.tiles, getattr(args, "lang", "en"))
-    scratch = tempfile.TemporaryDirectory(prefix="migrasim-serve-")
-    fetched = Path(scratch.name) / "fetched"
-    if missing:  # the page waits for this file before the server listens (viz/app.py)
-        env["MIGRASIM_ASSETS_PENDING"] = str(fetched)
+    if missing:  # the page waits until the files are in the cache before the server listens (viz/app.py)
+        env["MIGRASIM_ASSETS_PENDING"] = "1"
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
     # the server starts first and loads its libraries (several seconds) while this process fetches the browser files
@@ -857,18 +852,15 @@ def serve(args: argparse.Namespace) -> int:
     try:
         if missing:
             ensure_assets(log=lambda m: console.print(m, highlight=False))
-            fetched.touch()
         from viz.controls import load_server_config
 
         load_server_config(args.region, load_region(args.region))
     except AssetError as exc:
         stop_child()
-        scratch.cleanup()
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 2
     except BaseException:
         stop_child()
-        scratch.cleanup()
         raise
     console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
 
@@ -877,7 +869,6 @@ def serve(args: argparse.Namespace) -> int:
         return child.wait()
     finally:
         stop_child()
-        scratch.cleanup()
         for s, handler in previous.items():
             signal.signal(s, handler)
 

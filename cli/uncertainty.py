@@ -30,7 +30,7 @@ def history_match(args: argparse.Namespace) -> int:
     bounds = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
-    tolerances = cal.parse_tolerances(args.tolerance or [], ["population", "township_mape", *targets.shares])
+    tolerances = cal.parse_tolerances(args.tolerance or [], targets.names)  # a bad --tolerance, before any run
     console.print(f"history matching: {args.samples} parameter sets x {len(seeds)} seeds, hindcast {args.from_year}→{args.to_year}, "
                   f"{args.workers} process(es)...", highlight=False)
     code = provenance()
@@ -46,7 +46,8 @@ def history_match(args: argparse.Namespace) -> int:
     record = {"hindcast": [args.from_year, args.to_year], "county_target": args.county_target, "samples": args.samples,
               "seeds": seeds, "scale": args.scale, "design_seed": args.design_seed, "cutoff": hm.CUTOFF,
               "targets_used": used, "held_out": list(holdout),
-              "tolerances": {k: cal.tolerance(k, tolerances) for k in ["population", "township_mape", *targets.shares]}, "bounds": {k: list(v) for k, v in bounds.items()},
+              "tolerances": {k: cal.tolerance(k, tolerances) for k in targets.names},
+              "bounds": {k: list(v) for k, v in bounds.items()},
               "non_implausible": kept, **code}
     with atomic_folder(args.out, "history-match") as tmp:
         table.to_csv(tmp / "samples.csv", index=False)

@@ -11,8 +11,8 @@ and a grid that fits a laptop and a desktop screen. A run's scenario can be save
 Environment:
     MIGRASIM_REGION  region folder (default ``configs/pingyang``)
     MIGRASIM_TILES   a tile URL template for a background map (default: none, the page works offline)
-    MIGRASIM_ASSETS_PENDING  a file ``run.py serve`` creates once it has fetched the browser files; the page waits
-                     for it before the server listens (a first start after installing)
+    MIGRASIM_ASSETS_PENDING  set by ``run.py serve`` while it fetches the browser files (a first start after
+                     installing): the page waits until they are all in the cache, before the server listens
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ if not isinstance(solara.SliderFloat, functools.partial):
     solara.SliderInt = functools.partial(solara.SliderInt, thumb_label="always")
 
 if os.environ.get("MIGRASIM_ASSETS_PENDING"):  # run.py serve is fetching the browser files while this loads
-    from viz.assets import wait_for_fetch
+    from viz.assets import wait_for_assets
 
-    wait_for_fetch(Path(os.environ["MIGRASIM_ASSETS_PENDING"]))
+    wait_for_assets()
 
 REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
 TILES = os.environ.get("MIGRASIM_TILES", "")

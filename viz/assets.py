@@ -131,8 +131,9 @@ def ensure_assets(log=print, cache: Path | None = None) -> list[tuple[str, str]]
     return todo
 
 
-def wait_for_fetch(marker: Path, timeout: float = 900.0, poll: float = 0.05) -> None:
-    """Wait until ``marker`` exists: the sign that another process finished :func:`ensure_assets`.
+def wait_for_assets(timeout: float = 900.0, poll: float = 0.05, cache: Path | None = None) -> None:
+    """Wait until every package the page loads is in the cache: another process is fetching them (:func:`ensure_assets`
+    puts each package in place with one rename, so a package is there whole or not at all).
 
     ``run.py serve`` starts the server while it fetches the browser files itself, so a first start after installing
     does both at once; the page module waits here (at import, before the server listens) so no browser can ask for a
@@ -140,15 +141,19 @@ def wait_for_fetch(marker: Path, timeout: float = 900.0, poll: float = 0.05) -> 
 
     Raises
     ------
-    AssetError when ``timeout`` seconds pass without the marker.
+    AssetError naming the packages still missing when ``timeout`` seconds pass.
 
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     (Path(d) / "fetched").touch()
-    ...     wait_for_fetch(Path(d) / "fetched")
+    >>> wait_for_assets(cache=Path(tempfile.mkdtemp()), timeout=0.1, poll=0.05)   # an empty cache stays empty
+    Traceback (most recent call last):
+    ...
+    viz.assets.AssetError: the server's browser files were not fetched within 0 s (missing: ...)
     """
+    cache = cache or cache_dir()
+    waiting = missing_packages(cache)
     deadline = time.monotonic() + timeout
-    while not marker.exists():
+    while waiting:
         if time.monotonic() > deadline:
-            raise AssetError(f"the server's browser files were not fetched within {timeout:.0f} s (no {marker})")
+            raise AssetError(f"the server's browser files were not fetched within {timeout:.0f} s "
+                             f"(missing: {', '.join(f'{p}@{v}' for p, v in waiting)})")
         time.sleep(poll)
+        waiting = [(p, v) for p, v in waiting if not (cache / f"{p}@{v}" / "package.json").exists()]

@@ -87,6 +87,15 @@ class Targets:
     townships: dict[str, float]
     shares: dict[str, float] = field(default_factory=dict)   # group shares (primacy, ...), urbanisation, aged60_share
 
+    @property
+    def names(self) -> list[str]:
+        """The targets' names, as :func:`errors` gives them (``--holdout`` and ``--tolerance`` name these).
+
+        >>> Targets(2020, 1000.0, {}, {"urbanisation": 0.6}).names
+        ['population', 'township_mape', 'urbanisation']
+        """
+        return ["population", "township_mape", *self.shares]
+
 
 def census_targets(region: Region, year: int, population_key: str = "population") -> Targets:
     """Targets from the region's census of ``year`` (region.yaml census and townships.csv).
