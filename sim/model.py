@@ -239,7 +239,7 @@ class MigrationModel(mesa.Model):
         self._remember_vacancies()
         # dropping the dead and the departed costs a pass over every column: done once they are 5% of the rows
         pop = self.population
-        if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE or year == self.end:
+        if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE:
             pop.compact()
         self.year = year
         self._collect()

@@ -48,15 +48,18 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = _free_port()
-    log = open(ROOT / "runs" / f"serve-test-{port}.log", "w") if (ROOT / "runs").exists() else subprocess.DEVNULL
+    # the server's output goes to pytest's temporary folder, not into the tree, and is quoted if it fails to start
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--region", str(ROOT / "configs" / "pingyang"),
                              "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    log.close()  # the server holds its own copy
     deadline = time.time() + 240
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"run.py serve exited with {proc.returncode}")
+            pytest.fail(f"run.py serve exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-2000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
@@ -64,7 +67,7 @@ def server():
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("the server did not start listening within 240 s")
+        pytest.fail(f"the server did not start listening within 240 s:\n{log_path.read_text(errors='replace')[-2000:]}")
     yield f"http://127.0.0.1:{port}/"
     proc.terminate()
     try:
