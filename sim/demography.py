@@ -13,19 +13,10 @@ from sim.population import ADULT_AGE, MAX_AGE, RENTER, Population
 INFANT_MORTALITY = 0.002  # first-year death probability (Zhejiang-level infant mortality, estimated)
 
 
-@functools.lru_cache(maxsize=64)
-def _gompertz_shape(slope: float) -> tuple[np.ndarray, float]:
-    """``exp(slope * age)`` for ages 0..MAX_AGE and ``exp(slope) - 1``: the parts of a Gompertz table that do not
-    depend on its level (a life table's bisection makes about 55 tables of one slope)."""
-    growth = np.exp(slope * np.arange(MAX_AGE + 1))
-    growth.flags.writeable = False
-    return growth, float(np.exp(slope) - 1.0)
-
-
 def gompertz_qx(level: float, slope: float) -> np.ndarray:
     """Yearly death probabilities for ages 0..MAX_AGE from a Gompertz hazard ``level * exp(slope * age)``."""
-    growth, step = _gompertz_shape(slope)
-    cum_hazard = level / slope * growth * step
+    ages = np.arange(MAX_AGE + 1)
+    cum_hazard = level / slope * np.exp(slope * ages) * (np.exp(slope) - 1.0)
     qx = 1.0 - np.exp(-cum_hazard)
     qx[0] = max(qx[0], INFANT_MORTALITY)
     qx[-1] = 1.0
@@ -34,9 +25,7 @@ def gompertz_qx(level: float, slope: float) -> np.ndarray:
 
 def life_expectancy(qx: np.ndarray) -> float:
     """Period life expectancy at birth from yearly death probabilities (deaths at mid-year)."""
-    lx = np.empty(len(qx) + 1)
-    lx[0] = 1.0
-    np.cumprod(1.0 - qx, out=lx[1:])
+    lx = np.concatenate([[1.0], np.cumprod(1.0 - qx)])
     return float(((lx[:-1] + lx[1:]) / 2.0).sum())
 
 
@@ -337,30 +326,17 @@ def rehome_minors(pop: Population, rng: np.random.Generator) -> np.ndarray:
     hosts = np.flatnonzero(pop.h_alive & has_adult)
     if not orphaned.any() or len(hosts) == 0:
         return np.zeros(0, np.int64)
-    # each orphaned household draws a position in the list of hosts ordered by township, then row: among its own
-    # township's hosts, or among all hosts where its township has none left
+    hosts = hosts[np.argsort(pop.h_township[hosts], kind="stable")]
     host_town = pop.h_township[hosts]
-    n_t = max(int(host_town.max()), int(pop.h_township.max())) + 1
-    count = np.bincount(host_town, minlength=n_t)
-    end = np.cumsum(count)
-    first = end - count
     rows = np.flatnonzero(orphaned)
     town = pop.h_township[rows]
-    lo, hi = first[town], end[town]
+    lo = np.searchsorted(host_town, town, side="left")
+    hi = np.searchsorted(host_town, town, side="right")
+    # a township with no household with an adult left sends its children to any household of the region
     lo, hi = np.where(hi > lo, lo, 0), np.where(hi > lo, hi, len(hosts))
-    at = np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), hi - 1)
-    # the host at each drawn position: the rank-th host of its township, found only for the few townships drawn
-    # (sorting all hosts by township cost a third of the year's demography)
-    at_town = np.searchsorted(end, at, side="right")
-    chosen = np.empty(len(rows), np.int64)
-    for t in np.unique(at_town):
-        pick = at_town == t
-        chosen[pick] = hosts[np.flatnonzero(host_town == t)[at[pick] - first[t]]]
     new_home = np.full(n_h, -1, np.int64)
-    new_home[rows] = chosen
-    # every living member of an orphaned household is a child: look among the children only
-    child = np.flatnonzero(alive & (pop.p_age < ADULT_AGE))
-    persons = child[orphaned[pop.p_hh[child]]]
+    new_home[rows] = hosts[np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), hi - 1)]
+    persons = np.flatnonzero(alive & orphaned[pop.p_hh])
     pop.move_members(persons, new_home[pop.p_hh[persons]])
     return persons
 

@@ -57,7 +57,12 @@ def needed_packages(root: Path | None = None) -> list[tuple[str, str]]:
 def missing_packages(cache: Path | None = None) -> list[tuple[str, str]]:
     """The needed packages that are not in the cache yet."""
     cache = cache or cache_dir()
-    return [(p, v) for p, v in needed_packages() if not (cache / f"{p}@{v}" / "package.json").exists()]
+    return [(p, v) for p, v in needed_packages() if not _in_cache(cache, p, v)]
+
+
+def _in_cache(cache: Path, package: str, version: str) -> bool:
+    """Whether ``package@version`` is whole in ``cache`` (:func:`ensure_assets` puts each in place with a rename)."""
+    return (cache / f"{package}@{version}" / "package.json").exists()
 
 
 def _packed_files(npm_json: str) -> dict[tuple[str, str], str]:
@@ -156,4 +161,5 @@ def wait_for_assets(timeout: float = 900.0, poll: float = 0.05, cache: Path | No
             raise AssetError(f"the server's browser files were not fetched within {timeout:.0f} s "
                              f"(missing: {', '.join(f'{p}@{v}' for p, v in waiting)})")
         time.sleep(poll)
-        waiting = [(p, v) for p, v in waiting if not (cache / f"{p}@{v}" / "package.json").exists()]
+        # only the ones still missing, not needed_packages() again: it reads Solara's files
+        waiting = [(p, v) for p, v in waiting if not _in_cache(cache, p, v)]
