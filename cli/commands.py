@@ -824,8 +824,9 @@ def serve(args: argparse.Namespace) -> int:
     env = server_env(Path(args.region), args.tiles, getattr(args, "lang", "en"))
     if missing:  # the page waits until the files are in the cache before the server listens (viz/app.py)
         env["MIGRASIM_ASSETS_PENDING"] = "1"
+    # --no-check-version: otherwise Solara asks pypi.org for its latest version at every start, before it listens
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
-           "--production", "--no-open"]
+           "--production", "--no-open", "--no-check-version"]
     # the server starts first and loads its libraries (several seconds) while this process fetches the browser files
     # (a first start after installing) and checks the region and its controls; a failure stops the server and is
     # reported in one line
@@ -852,9 +853,11 @@ def serve(args: argparse.Namespace) -> int:
     try:
         if missing:
             ensure_assets(log=lambda m: console.print(m, highlight=False))
-        from viz.controls import load_server_config
+        with libraries():  # this process's imports share the two cores with the server's (cli/startup.py)
+            from viz.controls import load_server_config
 
-        load_server_config(args.region, load_region(args.region))
+            region = load_region(args.region)
+        load_server_config(args.region, region)
     except AssetError as exc:
         stop_child()
         console.print(f"[bold red]error:[/] {exc}", highlight=False)

@@ -46,6 +46,8 @@ def test_stopping_serve_frees_the_port(sig):
         assert children, "run.py serve has no server process"
         environ = Path(f"/proc/{children[0]}/environ").read_bytes().split(b"\0")
         assert b"SOLARA_TELEMETRY_MIXPANEL_ENABLE=False" in environ
+        # ...and without its version check, which asks pypi.org at every start
+        assert b"--no-check-version" in Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")
         proc.send_signal(sig)
         proc.wait(timeout=30)
         deadline = time.time() + 10
