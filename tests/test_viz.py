@@ -301,6 +301,33 @@ def _latin(text: str) -> list[str]:
     return re.findall(r"[A-Za-z][A-Za-z_\-]+", re.sub(r"\b\w+\.(png|csv|yaml|parquet)\b", "", text))
 
 
+def test_server_indicator_panels_reuse_their_layout_exactly(pingyang):
+    """The page's indicator panels measure their layout once per set of arguments (each Reset builds them anew):
+    panels laid out from the kept parameters draw the same pixels as panels measured anew, and other arguments (the
+    other language) are measured for themselves."""
+    import numpy as np
+
+    from sim.indicators import county_columns
+    from viz import charts
+
+    columns = [c for c in charts.chart_indicators(county_columns(pingyang.config.groups)) if c != "migrant_population"]
+    county = pd.DataFrame({"year": [2020, 2021], **{c: [0.4, 0.45] if c.endswith("share") or c in ("primacy", "urbanisation", "dependency_ratio")
+                                                        else [8e5, 8.1e5] for c in columns}})
+    make = lambda lang="en": charts.LiveIndicators(pingyang.config.targets, columns, (2020, 2035), "baseline", width=11,
+                                                   cols=3, lang=lang)
+    charts.LAYOUTS.clear()
+    measured = make()
+    assert len(charts.LAYOUTS) == 1
+    reused = make()
+    assert len(charts.LAYOUTS) == 1
+    assert charts.subplot_params(reused.fig) == charts.subplot_params(measured.fig)
+    assert reused.png(county, "to 2021") == measured.png(county, "to 2021")
+    chinese = make("zh")
+    assert len(charts.LAYOUTS) == 2
+    assert charts.subplot_params(chinese.fig) != charts.subplot_params(measured.fig)
+    assert np.isfinite(list(charts.subplot_params(chinese.fig).values())).all()
+
+
 def test_charts_in_chinese_have_no_english_words():
     """Every text on the indicator panels, township bars and a difference map drawn in Chinese (titles, ticks,
     legends, township names, notes) is Chinese or a number."""
