@@ -1,4 +1,4 @@
-"""How the command line imports its libraries.
+"""How the command line, and the page (viz/app.py), import their libraries.
 
 Three costs of a command's imports are not the libraries' own work, and :func:`libraries` removes them
 (docs/performance.md, eighth and ninth sessions):
