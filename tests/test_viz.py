@@ -12,6 +12,7 @@ import yaml
 
 from geo.region import RegionDataError, load_region
 from sim.model import MigrationModel
+from sim.indicators import county_columns
 from sim.params import Params
 from sim.scenario import compile_levers
 from fake_npm import write_fake_npm
@@ -307,7 +308,6 @@ def test_server_indicator_panels_reuse_their_layout_exactly(pingyang):
     other language) are measured for themselves."""
     import numpy as np
 
-    from sim.indicators import county_columns
     from viz import charts
 
     columns = [c for c in charts.chart_indicators(county_columns(pingyang.config.groups)) if c != "migrant_population"]
@@ -326,6 +326,31 @@ def test_server_indicator_panels_reuse_their_layout_exactly(pingyang):
     assert len(charts.LAYOUTS) == 2
     assert charts.subplot_params(chinese.fig) != charts.subplot_params(measured.fig)
     assert np.isfinite(list(charts.subplot_params(chinese.fig).values())).all()
+
+
+def test_server_indicator_panels_redraw_only_the_panels_that_changed(pingyang):
+    """When a line leaves its panel's range, the page's panels draw only the panels whose range changed: the same
+    pixels, year after year, as drawing the whole figure, with fewer whole-figure draws."""
+    from viz import charts
+
+    columns = [c for c in charts.chart_indicators(county_columns(pingyang.config.groups)) if c != "migrant_population"]
+    panels = {}
+    for partial in (True, False):
+        live = charts.LiveIndicators(pingyang.config.targets, columns, (2020, 2035), "baseline", width=11, cols=3)
+        live.partial_redraws = partial
+        draws = []
+        whole = live.canvas.draw
+        live.canvas.draw = lambda whole=whole, draws=draws: (draws.append(1), whole())
+        panels[partial] = (live, draws)
+    rows = []
+    for k, year in enumerate(range(2020, 2036)):
+        # lines that drift at different speeds, two of them jumping out of their ranges later in the run
+        rows.append({"year": year, **{c: (8.6e5 if c == "population" else 0.45)
+                                       * (1 + 0.01 * k * (j % 3) + 0.3 * (j == 4 and year >= 2027) + 0.2 * (j == 7 and year >= 2031))
+                                       for j, c in enumerate(columns)}})
+        county = pd.DataFrame(rows)
+        assert panels[True][0].png(county, f"to {year}") == panels[False][0].png(county, f"to {year}"), year
+    assert len(panels[True][1]) < len(panels[False][1]), (len(panels[True][1]), len(panels[False][1]))
 
 
 def test_charts_in_chinese_have_no_english_words():
