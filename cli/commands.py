@@ -853,11 +853,9 @@ def serve(args: argparse.Namespace) -> int:
     try:
         if missing:
             ensure_assets(log=lambda m: console.print(m, highlight=False))
-        with libraries():  # this process's imports share the two cores with the server's (cli/startup.py)
-            from viz.controls import load_server_config
+        from viz.controls import load_server_config
 
-            region = load_region(args.region)
-        load_server_config(args.region, region)
+        load_server_config(args.region, load_region(args.region))
     except AssetError as exc:
         stop_child()
         console.print(f"[bold red]error:[/] {exc}", highlight=False)

@@ -422,7 +422,7 @@ class LiveIndicators:
             ax.lines[0].set_animated(True)
             self.panels[ind] = (ax.lines[0], [] if t is None else list(t.by_year.values()))
 
-    def _fit_limits(self, line, values: np.ndarray, goals: list[float]) -> tuple[float, float] | None:
+    def _wider_limits(self, line, values: np.ndarray, goals: list[float]) -> tuple[float, float] | None:
         """The panel's wider y range if the line (or a target) falls outside the present one, else None.
 
         The new range also holds where the line's recent trend (its last four years) leads by the end year, so a
@@ -493,7 +493,7 @@ class LiveIndicators:
         for ind, (line, goals) in self.panels.items():
             values = county[ind].to_numpy(float)
             line.set_data(county["year"].to_numpy(), values)
-            wider = self._fit_limits(line, values, goals)
+            wider = self._wider_limits(line, values, goals)
             if wider is not None:
                 limits[line.axes] = wider
         if not limits and self.background is not None:
