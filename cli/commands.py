@@ -802,7 +802,8 @@ def serve(args: argparse.Namespace) -> int:
     """Check the region and its server controls, then run the Solara server on viz/app.py until stopped.
 
     The server runs as a child process in its own process group; SIGTERM or Ctrl-C (SIGINT) to this process stops
-    that group (SIGTERM, then SIGKILL after 10 s), so no server is left holding the port.
+    that group (SIGTERM, then SIGKILL after 10 s), also while this process is still starting, so no server is left
+    holding the port.
     """
     import os
     import signal
@@ -830,12 +831,13 @@ def serve(args: argparse.Namespace) -> int:
     # the server starts first and loads its libraries (several seconds) while this process fetches the browser files
     # (a first start after installing) and checks the region and its controls; a failure stops the server and is
     # reported in one line
-    child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True)
+    child: subprocess.Popen | None = None
+    stopping = False
 
-    def stop_child() -> None:
-        if child.poll() is not None:
+    def stop_child(signals=((signal.SIGTERM, 10), (signal.SIGKILL, 5))) -> None:
+        if child is None or child.poll() is not None:
             return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        for sig, wait in signals:
             try:
                 os.killpg(child.pid, sig)
             except ProcessLookupError:
@@ -847,28 +849,33 @@ def serve(args: argparse.Namespace) -> int:
                 continue
 
     def on_signal(signum, frame) -> None:
-        stop_child()
-        raise SystemExit(0)
+        # Only unwind here; the finally below stops the server. This handler usually interrupts child.wait(), which
+        # holds the child's wait lock until it is left: a wait inside the handler could never take that lock, and
+        # waited out both timeouts (15 s) although the server had ended at once.
+        if not stopping:
+            raise SystemExit(0)
 
-    try:
-        if missing:
-            ensure_assets(log=lambda m: console.print(m, highlight=False))
-        from viz.controls import load_server_config
-
-        load_server_config(args.region, load_region(args.region))
-    except AssetError as exc:
-        stop_child()
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        return 2
-    except BaseException:
-        stop_child()
-        raise
-    console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
-
+    # installed before the server starts: a SIGTERM's default action while the region is checked would end this
+    # process alone and leave the server (in a session of its own) running, holding the port
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True)
+        try:
+            if missing:
+                ensure_assets(log=lambda m: console.print(m, highlight=False))
+            from viz.controls import load_server_config
+
+            load_server_config(args.region, load_region(args.region))
+        except AssetError as exc:
+            # The server has not listened: its page waits for these files, and a SIGTERM, which the server defers
+            # until its start is done, would wait out the 10 s before SIGKILL. Nothing was served, nothing is lost.
+            stop_child(((signal.SIGKILL, 5),))
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            return 2
+        console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
         return child.wait()
     finally:
+        stopping = True  # a second Ctrl-C while the server is being stopped must not cut the stop short
         stop_child()
         for s, handler in previous.items():
             signal.signal(s, handler)

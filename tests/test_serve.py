@@ -30,11 +30,40 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM])
+def server_process(proc: subprocess.Popen, wait: float = 30) -> int:
+    """The pid of ``run.py serve``'s server process (its child), waiting until it has been started."""
+    deadline = time.time() + wait
+    while True:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        assert proc.poll() is None, "run.py serve exited before starting its server"
+        assert time.time() < deadline, f"run.py serve started no server within {wait} s"
+        time.sleep(0.02)
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has ended and been reaped (a zombie still holds its place in the process table)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def kill_group(pid: int) -> None:
+    """Clean-up after a failed test: the server runs in its own process group, which outlives its parent."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_serve_frees_the_port(sig):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = server_process(proc)
     try:
         deadline = time.time() + 90
         while not listening(port):
@@ -42,21 +71,45 @@ def test_stopping_serve_frees_the_port(sig):
             assert time.time() < deadline, "server did not start listening within 90 s"
             time.sleep(0.5)
         # the server process (the child) runs with Solara's telemetry off: it would call api.ipify.org and mixpanel
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        assert children, "run.py serve has no server process"
-        environ = Path(f"/proc/{children[0]}/environ").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
         assert b"SOLARA_TELEMETRY_MIXPANEL_ENABLE=False" in environ
         # ...and without its version check, which asks pypi.org at every start
-        assert b"--no-check-version" in Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")
+        assert b"--no-check-version" in Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")
+        stopped = time.time()
         proc.send_signal(sig)
         proc.wait(timeout=30)
-        deadline = time.time() + 10
-        while listening(port) and time.time() < deadline:
-            time.sleep(0.3)
+        # the server ends on the first SIGTERM (in well under a second); serve falls back to SIGKILL only after 10 s
+        # of waiting, so an exit after more than 5 s means the stop waited out its fallback
+        assert time.time() - stopped < 5, f"run.py serve took {time.time() - stopped:.1f} s to stop after {sig.name}"
+        assert gone(server), f"the server process is still running after {sig.name}"
         assert not listening(port), f"port {port} still in use after {sig.name}"
     finally:
         if proc.poll() is None:
             proc.kill()
+        kill_group(server)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_serve_starts_stops_the_server(sig):
+    """A service manager may stop serve while it is still checking the region (the server already started): the
+    server must not be left running, orphaned, holding the port."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = server_process(proc)
+    try:
+        assert not listening(port), "the server listened before serve finished starting: the test needs a slower start"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        deadline = time.time() + 10
+        while not gone(server) and time.time() < deadline:
+            time.sleep(0.1)
+        assert gone(server), f"the server process outlived run.py serve stopped by {sig.name} during start-up"
+        assert "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kill_group(server)
 
 
 def serve_with_empty_cache(tmp_path, port, **npm):
@@ -91,6 +144,7 @@ def test_first_start_listens_only_once_the_browser_files_are_there(tmp_path):
 
 def test_failed_fetch_stops_the_server_with_one_line(tmp_path):
     port = free_port()
+    started = time.time()
     proc = serve_with_empty_cache(tmp_path, port, delay=1.0, fail=True)
     try:
         out, _ = proc.communicate(timeout=60)
@@ -98,6 +152,9 @@ def test_failed_fetch_stops_the_server_with_one_line(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 2
+    # the server never listened, so serve kills it at once: a SIGTERM would wait out the 10 s before SIGKILL, as the
+    # server defers it until its start is done, and its start waits for the files that will not come
+    assert time.time() - started < 9, f"serve took {time.time() - started:.1f} s to report the failed fetch"
     assert "error: npm could not fetch" in out and "ENOTFOUND" in out and "Traceback" not in out
     assert not listening(port)
     assert not (tmp_path / "cdn").exists() or not any((tmp_path / "cdn").iterdir())
