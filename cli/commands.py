@@ -798,6 +798,59 @@ def server_env(region: Path, tiles: str = "", lang: str = "en") -> dict[str, str
             "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SOLARA_THEME_SHOW_BANNER": "False"}
 
 
+def address_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host``:``port``, or None if it can.
+
+    Checked before the server starts, so a port in use or an address not on this machine is one line in a fraction
+    of a second, instead of "serving on ..." followed by the server's own error seconds later. The check binds as
+    the server does (with SO_REUSEADDR, so a port whose last connections are closing counts as free); another
+    program can still take the port in the moment between, and then the server's own error is the message.
+
+    Parameters
+    ----------
+    host : the address to listen on (a name or an IP address).
+    port : the port.
+
+    Returns
+    -------
+    A sentence naming the address and what is wrong, or None.
+
+    Example
+    -------
+    >>> import socket
+    >>> with socket.socket() as taken:
+    ...     taken.bind(("127.0.0.1", 0)); taken.listen()
+    ...     address_problem("127.0.0.1", taken.getsockname()[1]).startswith("port ")
+    True
+    """
+    import socket
+
+    # IPv6 only for an address with a colon, so "localhost" is checked as 127.0.0.1 even where the name also stands
+    # for ::1 on a machine without IPv6 (the server binds every address of the name; a conflict on another one is
+    # left to its own error)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"--host {host}: not an address of this machine's network (the name does not resolve: {exc})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            import errno
+
+            if exc.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (another server, perhaps an earlier run.py serve); "
+                        f"stop it or choose another with --port")
+            if exc.errno == errno.EACCES:
+                return f"port {port} needs administrator rights (ports below 1024); choose one above 1024 with --port"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"--host {host}: not an address of this machine (use 127.0.0.1, or 0.0.0.0 for every network)"
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
     """Check the region and its server controls, then run the Solara server on viz/app.py until stopped.
 
@@ -814,6 +867,10 @@ def serve(args: argparse.Namespace) -> int:
 
     if not (Path(args.region) / "region.yaml").is_file():
         raise RegionDataError(args.region, "region folder not found (expected a folder holding region.yaml)")
+    problem = address_problem(args.host, args.port)
+    if problem:
+        console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        return 2
     missing = missing_packages()
     try:
         if missing:
@@ -823,6 +880,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
     env = server_env(Path(args.region), args.tiles, getattr(args, "lang", "en"))
+    env["MIGRASIM_SERVE_PID"] = str(os.getpid())  # the server ends with this process, even after a SIGKILL (viz/app.py)
     if missing:  # the page waits until the files are in the cache before the server listens (viz/app.py)
         env["MIGRASIM_ASSETS_PENDING"] = "1"
     # --no-check-version: otherwise Solara asks pypi.org for its latest version at every start, before it listens

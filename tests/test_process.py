@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,56 @@ def test_finish_does_not_wait_for_a_daemon_thread(tmp_path):
         finish(4)
     """)
     assert done.returncode == 4 and done.stdout == "before\n"
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs (an ended process not yet reaped by its new parent is a zombie: not running)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_end_with_parent_ends_a_process_whose_parent_is_gone(tmp_path):
+    """The page's server asks to end with run.py serve; if serve has already ended by then (the server's own
+    start takes a second or two), the server ends at once instead of waiting for a signal that will not come."""
+    done = _script(tmp_path, """
+        import os, time
+        from cli.ending import end_with_parent
+        end_with_parent(os.getppid() + 1)   # not this process's parent: as if it had ended
+        time.sleep(20)
+    """)
+    assert done.returncode == -15, (done.returncode, done.stderr)  # ended by SIGTERM, not after its 20 s
+
+
+def test_end_with_parent_ends_the_process_when_its_parent_is_killed(tmp_path):
+    """A parent killed with SIGKILL takes its child with it."""
+    child_pid = tmp_path / "child.pid"
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c",
+            "import os, time; from cli.ending import end_with_parent; end_with_parent({{}}); "
+            "open({str(child_pid)!r}, 'w').write(str(os.getpid())); time.sleep(30)".format(os.getpid())])
+        time.sleep(30)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
+    try:
+        deadline = time.time() + 30
+        while not (child_pid.exists() and child_pid.read_text()):
+            assert time.time() < deadline and proc.poll() is None, "the child did not start"
+            time.sleep(0.05)
+        pid = int(child_pid.read_text())
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.time() + 10
+        while _running(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _running(pid), "the child outlived its killed parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_run_py_prints_its_whole_output_into_a_pipe(tmp_path):

@@ -30,6 +30,15 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def wait_listening(proc: subprocess.Popen, port: int, wait: float = 90) -> None:
+    """Wait until ``run.py serve`` (``proc``) listens on ``port``."""
+    deadline = time.time() + wait
+    while not listening(port):
+        assert proc.poll() is None, "run.py serve exited before listening"
+        assert time.time() < deadline, f"server did not start listening within {wait} s"
+        time.sleep(0.2)
+
+
 def server_process(proc: subprocess.Popen, wait: float = 30) -> int:
     """The pid of ``run.py serve``'s server process (its child), waiting until it has been started."""
     deadline = time.time() + wait
@@ -40,6 +49,13 @@ def server_process(proc: subprocess.Popen, wait: float = 30) -> int:
         assert proc.poll() is None, "run.py serve exited before starting its server"
         assert time.time() < deadline, f"run.py serve started no server within {wait} s"
         time.sleep(0.02)
+
+
+def start_serve(port: int, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
+    """``run.py serve`` on ``port``, and the pid of its server process once started."""
+    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    return proc, server_process(proc)
 
 
 def gone(pid: int) -> bool:
@@ -61,15 +77,9 @@ def kill_group(pid: int) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_serve_frees_the_port(sig):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = server_process(proc)
+    proc, server = start_serve(port)
     try:
-        deadline = time.time() + 90
-        while not listening(port):
-            assert proc.poll() is None, "run.py serve exited before listening"
-            assert time.time() < deadline, "server did not start listening within 90 s"
-            time.sleep(0.5)
+        wait_listening(proc, port)
         # the server process (the child) runs with Solara's telemetry off: it would call api.ipify.org and mixpanel
         environ = Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
         assert b"SOLARA_TELEMETRY_MIXPANEL_ENABLE=False" in environ
@@ -94,9 +104,7 @@ def test_a_stop_while_serve_starts_stops_the_server(sig):
     """A service manager may stop serve while it is still checking the region (the server already started): the
     server must not be left running, orphaned, holding the port."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    server = server_process(proc)
+    proc, server = start_serve(port, stderr=subprocess.PIPE)
     try:
         assert not listening(port), "the server listened before serve finished starting: the test needs a slower start"
         proc.send_signal(sig)
@@ -110,6 +118,42 @@ def test_a_stop_while_serve_starts_stops_the_server(sig):
         if proc.poll() is None:
             proc.kill()
         kill_group(server)
+
+
+def test_killed_serve_takes_its_server_with_it():
+    """SIGKILL (kill -9, the out-of-memory killer) gives serve no chance to stop its server: the kernel does it."""
+    port = free_port()
+    proc, server = start_serve(port)
+    try:
+        wait_listening(proc, port)
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.time() + 10
+        while not gone(server) and time.time() < deadline:
+            time.sleep(0.1)
+        assert gone(server), "the server outlived run.py serve killed with SIGKILL"
+        assert not listening(port), f"port {port} still in use after run.py serve was killed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kill_group(server)
+
+
+@pytest.mark.parametrize("taken", ["port", "host"])
+def test_an_address_serve_cannot_listen_on_is_one_line_before_the_server_starts(taken):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine
+        args = ["--port", str(port)] if taken == "port" else ["--host", "192.0.2.1", "--port", str(free_port())]
+        out = subprocess.run([sys.executable, "run.py", "serve", *args], cwd=ROOT, capture_output=True, text=True,
+                             timeout=60)
+    text = out.stdout + out.stderr
+    assert out.returncode == 2, text
+    assert text.startswith("error: ") and text.count("\n") == 1 and "Traceback" not in text, text
+    assert (f"port {port} on 127.0.0.1 is already in use" in text) if taken == "port" else ("--host 192.0.2.1" in text)
+    assert "serving" not in text and "Solara" not in text  # refused before the server was started
 
 
 def serve_with_empty_cache(tmp_path, port, **npm):

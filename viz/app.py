@@ -11,6 +11,7 @@ and a grid that fits a laptop and a desktop screen. A run's scenario can be save
 Environment:
     MIGRASIM_REGION  region folder (default ``configs/pingyang``)
     MIGRASIM_TILES   a tile URL template for a background map (default: none, the page works offline)
+    MIGRASIM_SERVE_PID       set by ``run.py serve`` to its process id: the server ends when that process ends
     MIGRASIM_ASSETS_PENDING  set by ``run.py serve`` while it fetches the browser files (a first start after
                      installing): the page waits until they are all in the cache, before the server listens
 """
@@ -24,6 +25,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 from cli.startup import libraries
+
+if os.environ.get("MIGRASIM_SERVE_PID"):  # started by run.py serve: end with it, even if it is killed
+    from cli.ending import end_with_parent
+
+    end_with_parent(int(os.environ["MIGRASIM_SERVE_PID"]))
 
 # The page's libraries load as the command line's do (cli/startup.py): without the cycle collector's passes over the
 # objects they make, and with mesa's scipy.spatial loaded only if used. The server listens 0.7 s sooner.
