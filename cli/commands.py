@@ -943,8 +943,15 @@ def report(args: argparse.Namespace) -> int:
     """Write a self-contained HTML report of a run or compare folder."""
     import json
 
+    from viz.maps import has_cjk_font
     from viz.report import build_report, folder_kind
 
+    if args.lang == "zh" and not has_cjk_font():
+        # matplotlib would draw every Chinese word of the pictures as boxes, with a warning per character
+        raise RegionDataError("--lang zh", "no font that draws Chinese is installed, so the report's pictures would show "
+                                           "boxes for every Chinese word; install one (Debian: apt-get install fonts-noto-cjk; "
+                                           "without administrator rights, copy its .ttc or .otf file into "
+                                           "~/.local/share/fonts), or write the report in English (--lang en)")
     kind = folder_kind(args.folder)
     meta = json.loads((args.folder / ("run.json" if kind == "run" else "compare.json")).read_text(encoding="utf-8"))
     region = load_region(meta["region"])

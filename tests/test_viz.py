@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -155,6 +156,47 @@ def test_report_of_run_and_compare(toy, tmp_path):
     assert "Differences from baseline" in html and "fast_link" in html and html.count("data:image/png;base64,") == 2
     assert cli("report", str(tmp_path)) == 2                   # not a run folder: clear error, exit 2
     assert cli("report", str(run_dir), "--year", "2040") == 2  # a year outside the run
+
+
+def test_a_chinese_report_without_a_chinese_font_is_one_line(toy, tmp_path, monkeypatch, capsys):
+    """Without a font that draws Chinese, matplotlib would draw the pictures' Chinese as boxes (and warn once per
+    character): ``report --lang zh`` says so in one line and writes nothing; the English report still works."""
+    import viz.maps
+    from cli.commands import run_safely
+    from run import build_parser
+
+    def cli(*argv):
+        args = build_parser().parse_args(list(argv))
+        return run_safely(args.func, args)
+
+    run_dir = tmp_path / "run"
+    assert cli("run", "--region", str(toy), "--scale", "0.3", "--end", "2021", "--out", str(run_dir)) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(viz.maps, "has_cjk_font", lambda: False)
+    assert cli("report", str(run_dir), "--lang", "zh") == 2
+    out = capsys.readouterr().out
+    assert out.startswith("error: --lang zh: no font that draws Chinese") and "fonts-noto-cjk" in out, out
+    assert not (run_dir / "report").exists()
+    assert cli("report", str(run_dir)) == 0 and (run_dir / "report" / "report.html").is_file()
+
+
+def test_the_page_warns_once_at_start_without_a_chinese_font():
+    """The page offers Chinese to every visitor, so a missing font is a warning at the server's start, not an error."""
+    import subprocess
+    import sys
+
+    hide = textwrap.dedent("""
+        from matplotlib import font_manager
+        import viz.maps
+        font_manager.fontManager.ttflist = [f for f in font_manager.fontManager.ttflist if f.name not in viz.maps.CJK_FONTS]
+        font_manager.findSystemFonts = lambda *args, **kwargs: []
+        viz.maps.has_cjk_font.cache_clear()
+        import viz.app
+    """)
+    out = subprocess.run([sys.executable, "-c", hide], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.count("warning: no font that draws Chinese") == 1, out.stderr[-2000:]
 
 
 def test_assets_list_follows_installed_solara():
@@ -365,6 +407,10 @@ def test_charts_in_chinese_have_no_english_words():
     from viz.words import region_labels
     from workflow.runner import cached_region
 
+    from viz.maps import has_cjk_font
+
+    # without one, township names fall back to pinyin and this test would list them instead of naming the cause
+    assert has_cjk_font(), "no font that draws Chinese: run `bash .ci/setup-browser` (it installs fonts-wqy-microhei)"
     region = cached_region(Path("configs/pingyang"))
     columns = chart_indicators(county_columns(region.config.groups))
     rng = np.random.default_rng(0)

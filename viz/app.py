@@ -45,6 +45,7 @@ with libraries():
     from sim.scenario import compile_levers
     from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
     from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
+    from viz.maps import has_cjk_font
     from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, network_geojson, outline_geojson,
                              outlying_townships, place_labels, short_name, township_card, township_geojson, township_labels)
     from workflow.compare import paired_interval
@@ -66,6 +67,12 @@ if os.environ.get("MIGRASIM_ASSETS_PENDING"):  # run.py serve is fetching the br
 
 REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
 TILES = os.environ.get("MIGRASIM_TILES", "")
+
+if not has_cjk_font():  # the page offers Chinese to everyone; its map and text are the browser's, its charts are not
+    import sys
+
+    sys.stderr.write("warning: no font that draws Chinese is installed: in Chinese, the page's charts will show boxes "
+                     "(Debian: apt-get install fonts-noto-cjk)\n")
 
 region = cached_region(REGION_DIR)
 params = load_params(REGION_DIR)

@@ -23,7 +23,15 @@ MODE_STYLE = {
     "hsr": dict(color="#8e44ad", lw=2.6),
     "metro_rail": dict(color="#16a085", lw=2.2),
 }
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing CN", "Droid Sans Fallback"]
+# Fonts that draw simplified Chinese, by the family names matplotlib reads from them, most wanted first: Linux
+# packages (Noto CJK, WenQuanYi, AR PL, Droid), then the fonts that ship with Windows (Microsoft YaHei, SimHei,
+# DengXian) and macOS (PingFang, Hiragino, Heiti), where the planners who use this tool mostly work.
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans CJK JP",
+             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing CN", "Droid Sans Fallback",
+             "Microsoft YaHei", "SimHei", "DengXian", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti"]
+# parts of those fonts' file names, for a font installed after matplotlib listed the system's fonts
+CJK_FILE_HINTS = ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "droidsansfallback", "uming", "msyh", "simhei",
+                  "deng", "pingfang", "hiragino", "stheiti")
 
 
 @functools.cache
@@ -37,7 +45,7 @@ def has_cjk_font() -> bool:
     # matplotlib caches the font list once: a CJK font installed after that (e.g. by .ci/setup-browser) is not in
     # the cache until it is rebuilt, so look for one among the system's font files
     for path in font_manager.findSystemFonts():
-        if any(hint in Path(path).name.lower() for hint in ("wqy", "notosanscjk", "droidsansfallback", "uming")):
+        if any(hint in Path(path).name.lower().replace("-", "") for hint in CJK_FILE_HINTS):
             try:
                 font_manager.fontManager.addfont(path)
             except (OSError, RuntimeError, ValueError):
