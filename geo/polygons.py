@@ -85,8 +85,10 @@ def approximate_township_polygons(outline: gpd.GeoSeries, seats: gpd.GeoSeries) 
 
 
 def write_polygons(gdf: gpd.GeoDataFrame, path: str | Path, crs: str = "EPSG:4326") -> Path:
-    """Write polygons to a GeoPackage atomically (temporary file, then rename), labelled approximate."""
+    """Write polygons to a GeoPackage atomically (temporary file, then rename), labelled approximate. A link stands
+    for the file it points to: that file is replaced and the link stays."""
     path = Path(path)
+    path = path.resolve() if path.is_symlink() else path
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     tmp.unlink(missing_ok=True)
     gdf.to_crs(crs).to_file(tmp, driver="GPKG", layer="townships", metadata={"DESCRIPTION": APPROXIMATE_NOTE})

@@ -149,6 +149,36 @@ def test_a_previous_output_is_replaced_whole(toy, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.")] == []
 
 
+def test_out_as_a_link_replaces_the_folder_it_points_to_and_keeps_the_link(toy, tmp_path, capsys):
+    """``runs/latest -> runs/2026-12-06``: the results replace the linked folder; the link stays a link."""
+    real, link, users = tmp_path / "real", tmp_path / "latest", tmp_path / "notes"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", real], capsys, 0)
+    link.symlink_to(real)
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2022", "--out", link], capsys, 0)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert json.loads((real / "run.json").read_text())["end"] == 2022
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "real", "toy"]  # nothing left aside
+    dangling = tmp_path / "next"
+    dangling.symlink_to(tmp_path / "made")                          # a link to a folder not made yet
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", dangling], capsys, 0)
+    assert dangling.is_symlink() and (tmp_path / "made" / "run.json").is_file()
+    users.mkdir()
+    (users / "mine.txt").write_text("keep")
+    (tmp_path / "to_notes").symlink_to(users)                        # a link to a folder run.py did not write
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", tmp_path / "to_notes"], capsys, 2,
+          "did not write")
+    assert (users / "mine.txt").read_text() == "keep"
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", tmp_path / "loop_a"], capsys, 2,
+          "cannot be followed to a folder")
+    picture = tmp_path / "map.png"                                   # a file output through a link, likewise
+    picture.write_bytes(b"old")
+    (tmp_path / "latest.png").symlink_to(picture)
+    check(["map", toy, "--out", tmp_path / "latest.png"], capsys, 0)
+    assert (tmp_path / "latest.png").is_symlink() and picture.read_bytes().startswith(b"\x89PNG")
+
+
 def test_a_bad_run_leaves_the_previous_output(toy, tmp_path, capsys):
     out = tmp_path / "r"
     check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)

@@ -59,8 +59,10 @@ if has_cjk_font():
 
 
 def save_figure(fig, out: str | Path) -> Path:
-    """Save ``fig`` under a temporary name beside ``out``, then rename it (never half a picture); close it."""
+    """Save ``fig`` under a temporary name beside ``out``, then rename it (never half a picture); close it. A link
+    stands for the file it points to: that file is replaced and the link stays."""
     out = Path(out)
+    out = out.resolve() if out.is_symlink() else out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     fig.savefig(tmp, bbox_inches="tight")

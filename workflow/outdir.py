@@ -96,9 +96,11 @@ def _note(messages: list[str]) -> None:
 
 
 def check_out(out: Path, command: str) -> Path:
-    """Refuse an ``--out`` this command may not write, before any work starts; return it as given.
+    """Refuse an ``--out`` this command may not write, before any work starts; return the folder to write.
 
-    Allowed: a path that does not exist, an empty folder, or a folder written by the same ``command``.
+    Allowed: a path that does not exist, an empty folder, or a folder written by the same ``command``. A symbolic
+    link (``runs/latest -> runs/2026-12-06``) stands for the folder it points to: that folder is checked and
+    returned, so the results replace it and the link stays.
 
     Example
     -------
@@ -109,10 +111,17 @@ def check_out(out: Path, command: str) -> Path:
     if str(out).strip() == "" or out.name in ("", ".", ".."):
         raise RegionDataError(out, "expected a folder name for --out (not '.', '..' or the empty string)", field="--out")
     here = Path.cwd().resolve()
-    target = out.resolve()
+    try:
+        target = out.resolve()
+    except (RuntimeError, OSError) as exc:  # a loop of links: RuntimeError up to Python 3.12, OSError from 3.13
+        raise RegionDataError(out, f"--out cannot be followed to a folder ({exc}); choose a new folder for the results",
+                              field="--out") from None
     if target == here or target in here.parents:
         raise RegionDataError(out, "--out is the working folder or one of its parents; choose a new folder for the results",
                               field="--out")
+    if out.is_symlink():
+        # replacing the link itself would put a folder in its place and leave the link aside, beside the results
+        out = target
     _note(clean_stale(out))
     if out.exists() or out.is_symlink():
         if not out.is_dir():
