@@ -268,7 +268,7 @@ def township_years(path: Path) -> list[int]:
     try:
         header = list(pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8").columns)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise RegionDataError(path, f"not a readable UTF-8 CSV file: {exc}") from exc
+        raise RegionDataError(path, unreadable_csv(path, exc)) from exc
     total = {int(m.group(2)) for c in header if (m := YEAR_COLUMN.fullmatch(c)) and not m.group(1)}
     urban = {int(m.group(2)) for c in header if (m := YEAR_COLUMN.fullmatch(c)) and m.group(1)}
     missing = [f"pop_{y}" for y in sorted(urban - total)] + [f"urban_pop_{y}" for y in sorted(total - urban)]
@@ -622,13 +622,33 @@ def load_config(path: str | Path) -> RegionConfig:
         raise _pydantic_error(file, exc) from exc
 
 
+def unreadable_csv(path: Path, exc: Exception) -> str:
+    """The message for a CSV file that cannot be read as UTF-8 text: with a hint when it is Chinese text in GBK, the
+    encoding Excel on a Chinese Windows uses for "CSV" (its "CSV UTF-8" is what the region files need).
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "t.csv"; _ = f.write_bytes("code,名称\\n1,昆阳镇\\n".encode("gbk"))
+    >>> unreadable_csv(f, UnicodeDecodeError("utf-8", b"", 0, 1, "invalid start byte"))[:80]
+    'not a readable UTF-8 CSV file: it looks like Chinese text in GBK (what Excel on '
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        try:
+            path.read_bytes().decode("gb18030")
+        except (UnicodeDecodeError, OSError):
+            pass
+        else:
+            return ("not a readable UTF-8 CSV file: it looks like Chinese text in GBK (what Excel on a Chinese Windows "
+                    "saves as \"CSV\"); save it as \"CSV UTF-8\" instead, or convert it: iconv -f gbk -t utf-8")
+    return f"not a readable UTF-8 CSV file: {exc}"
+
+
 def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
     if not path.exists():
         raise RegionDataError(path, f"file not found (expected {what})")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise RegionDataError(path, f"not a readable UTF-8 CSV file: {exc}") from exc
+        raise RegionDataError(path, unreadable_csv(path, exc)) from exc
     required = [f.alias or name for name, f in model.model_fields.items() if f.is_required()]
     missing = [c for c in required if c not in df.columns]
     if missing:

@@ -292,6 +292,16 @@ def test_region_yaml_not_text(toy, capsys):
     check(["check-config", toy], capsys, 2, "not UTF-8")
 
 
+def test_a_table_saved_in_gbk_says_so(toy, capsys):
+    """Excel on a Chinese Windows saves "CSV" in GBK; the region's tables are UTF-8, and the error says how to fix it."""
+    path = toy / "townships.csv"
+    text = path.read_text(encoding="utf-8").replace("Alpha,Alpha", "甲镇,Alpha")
+    path.write_bytes(text.encode("gbk"))
+    check(["check-config", toy], capsys, 2, "townships.csv", "Chinese text in GBK", "CSV UTF-8")
+    path.write_bytes(b"\xff\xfe" + text.encode("utf-8"))                  # not GBK either: the decoder's own words
+    check(["check-config", toy], capsys, 2, "townships.csv", "not a readable UTF-8 CSV file", "can't decode")
+
+
 def test_region_yaml_too_large(toy, capsys):
     (toy / "region.yaml").write_text("# padding\n" * 600_000, encoding="utf-8")
     check(["check-config", toy], capsys, 2, "larger than")
