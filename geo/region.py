@@ -530,6 +530,9 @@ def load_yaml(path: Path, text: str | None = None):
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
+            if looks_like_gbk(path):
+                raise RegionDataError(path, f"not UTF-8 text: {GBK_HINT}; save it with the encoding UTF-8, or convert "
+                                            "it: iconv -f gbk -t utf-8") from None
             raise RegionDataError(path, f"not UTF-8 text (byte {exc.start}): expected a YAML file") from None
     if len(text) > YAML_MAX_BYTES:
         raise RegionDataError(path, f"text larger than {YAML_MAX_BYTES:,} characters (expected a short YAML file)")
@@ -622,23 +625,31 @@ def load_config(path: str | Path) -> RegionConfig:
         raise _pydantic_error(file, exc) from exc
 
 
-def unreadable_csv(path: Path, exc: Exception) -> str:
-    """The message for a CSV file that cannot be read as UTF-8 text: with a hint when it is Chinese text in GBK, the
-    encoding Excel on a Chinese Windows uses for "CSV" (its "CSV UTF-8" is what the region files need).
+def looks_like_gbk(path: Path) -> bool:
+    """True if ``path``, not UTF-8, reads as Chinese text in GBK (GB18030): the encoding of Excel's "CSV" and of
+    Notepad's "ANSI" on a Chinese Windows, so the likely cause when a planner's edited file is refused.
 
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "t.csv"; _ = f.write_bytes("code,名称\\n1,昆阳镇\\n".encode("gbk"))
-    >>> unreadable_csv(f, UnicodeDecodeError("utf-8", b"", 0, 1, "invalid start byte"))[:80]
-    'not a readable UTF-8 CSV file: it looks like Chinese text in GBK (what Excel on '
+    >>> looks_like_gbk(f)
+    True
     """
-    if isinstance(exc, UnicodeDecodeError):
-        try:
-            path.read_bytes().decode("gb18030")
-        except (UnicodeDecodeError, OSError):
-            pass
-        else:
-            return ("not a readable UTF-8 CSV file: it looks like Chinese text in GBK (what Excel on a Chinese Windows "
-                    "saves as \"CSV\"); save it as \"CSV UTF-8\" instead, or convert it: iconv -f gbk -t utf-8")
+    try:
+        path.read_bytes().decode("gb18030")
+    except (UnicodeDecodeError, OSError):
+        return False
+    return True
+
+
+GBK_HINT = "it looks like Chinese text in GBK (what Excel and Notepad on a Chinese Windows save by default)"
+
+
+def unreadable_csv(path: Path, exc: Exception) -> str:
+    """The message for a CSV file that cannot be read: with the fix when it is Chinese text in GBK (Excel's "CSV UTF-8"
+    is what the region files need)."""
+    if isinstance(exc, UnicodeDecodeError) and looks_like_gbk(path):
+        return (f"not a readable UTF-8 CSV file: {GBK_HINT}; save it as \"CSV UTF-8\" instead, or convert it: "
+                "iconv -f gbk -t utf-8")
     return f"not a readable UTF-8 CSV file: {exc}"
 
 

@@ -300,6 +300,12 @@ def test_a_table_saved_in_gbk_says_so(toy, capsys):
     check(["check-config", toy], capsys, 2, "townships.csv", "Chinese text in GBK", "CSV UTF-8")
     path.write_bytes(b"\xff\xfe" + text.encode("utf-8"))                  # not GBK either: the decoder's own words
     check(["check-config", toy], capsys, 2, "townships.csv", "not a readable UTF-8 CSV file", "can't decode")
+    path.write_text(text, encoding="utf-8")
+    write_scenario(toy, "gbk", [])
+    scenario = toy / "scenarios" / "gbk.yaml"
+    scenario.write_bytes((scenario.read_text(encoding="utf-8") + "title_zh: 基准情景\n").encode("gbk"))
+    check(["run", "--region", toy, "--scenario", "gbk", "--out", toy.parent / "r"], capsys, 2, "gbk.yaml",
+          "Chinese text in GBK", "iconv")
 
 
 def test_region_yaml_too_large(toy, capsys):
