@@ -653,6 +653,10 @@ def unreadable_csv(path: Path, exc: Exception) -> str:
     return f"not a readable UTF-8 CSV file: {exc}"
 
 
+CODE_COLUMNS = ("code", "township")  # columns of township codes (often 9 or 12 digits in official statistics)
+EXCEL_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")  # 3.30326E+08: what Excel makes of a 9-digit code
+
+
 def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
     if not path.exists():
         raise RegionDataError(path, f"file not found (expected {what})")
@@ -668,6 +672,12 @@ def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
     rows = []
     for i, rec in enumerate(df.to_dict("records")):
         values = {k: (None if v.strip() == "" else v.strip()) for k, v in rec.items() if k in known}
+        for k in CODE_COLUMNS:
+            if values.get(k) and EXCEL_NUMBER.fullmatch(values[k]):
+                raise RegionDataError(path, f"{values[k]!r} is a township code in scientific notation, as Excel writes a "
+                                            "long code it took for a number (and the digits it dropped are lost); "
+                                            "restore the full codes and format the column as Text before saving",
+                                      line=i + 2, field=k)
         try:
             rows.append(model.model_validate(values))
         except ValidationError as exc:

@@ -308,6 +308,16 @@ def test_a_table_saved_in_gbk_says_so(toy, capsys):
           "Chinese text in GBK", "iconv")
 
 
+@pytest.mark.parametrize("table", ["townships.csv", "economy.csv"])
+def test_a_code_excel_turned_into_a_number_says_so(table, toy, capsys):
+    """Opened and saved in Excel, a long township code becomes 3.30326E+08 and its last digits are lost."""
+    path = toy / table
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = "3.30326E+08" + lines[1][lines[1].index(","):]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    check(["check-config", toy], capsys, 2, table, "line 2", "'3.30326E+08'", "scientific notation", "as Text")
+
+
 def test_region_yaml_too_large(toy, capsys):
     (toy / "region.yaml").write_text("# padding\n" * 600_000, encoding="utf-8")
     check(["check-config", toy], capsys, 2, "larger than")
