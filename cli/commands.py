@@ -851,6 +851,22 @@ def address_problem(host: str, port: int) -> str | None:
     return None
 
 
+def answers(host: str, port: int) -> bool:
+    """True if a server listens on ``host``:``port`` (a wildcard address is asked on this machine's loopback).
+
+    >>> answers("127.0.0.1", 1)   # port 1 (tcpmux) listens nowhere these days
+    False
+    """
+    import socket
+
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def serve(args: argparse.Namespace) -> int:
     """Check the region and its server controls, then run the Solara server on viz/app.py until stopped.
 
@@ -862,6 +878,7 @@ def serve(args: argparse.Namespace) -> int:
     import signal
     import subprocess
     import sys
+    import time
 
     from viz.assets import AssetError, ensure_assets, find_npm, missing_packages
 
@@ -930,6 +947,14 @@ def serve(args: argparse.Namespace) -> int:
             stop_child(((signal.SIGKILL, 5),))
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
+        # the address is printed once it answers (the server loads for a few seconds): a planner who opens it at once
+        # gets the page, not "connection refused"
+        while not answers(args.host, args.port):
+            if child.poll() is not None:
+                console.print(f"[bold red]error:[/] the server stopped before it listened (exit {child.returncode}); "
+                              "its own messages are above", highlight=False, soft_wrap=True)
+                return child.returncode or 1
+            time.sleep(0.1)
         console.print(f"serving {args.region} on http://{args.host}:{args.port}  (Ctrl-C stops)", highlight=False)
         return child.wait()
     finally:

@@ -51,10 +51,10 @@ def server_process(proc: subprocess.Popen, wait: float = 30) -> int:
         time.sleep(0.02)
 
 
-def start_serve(port: int, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
+def start_serve(port: int, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
     """``run.py serve`` on ``port``, and the pid of its server process once started."""
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+                            stdout=stdout, stderr=stderr, text=True)
     return proc, server_process(proc)
 
 
@@ -117,6 +117,22 @@ def test_a_stop_while_serve_starts_stops_the_server(sig):
     finally:
         if proc.poll() is None:
             proc.kill()
+        kill_group(server)
+
+
+def test_the_address_is_printed_when_the_page_answers():
+    """serve prints its address once the server listens, so a planner who opens it at once gets the page."""
+    port = free_port()
+    proc, server = start_serve(port, stdout=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline()
+        while line and "serving" not in line:
+            line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in line, line
+        assert listening(port), "serve printed its address before the server listened"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
         kill_group(server)
 
 
