@@ -136,6 +136,24 @@ def test_the_address_is_printed_when_the_page_answers():
         kill_group(server)
 
 
+def test_the_first_page_leaves_no_warning_in_the_terminal():
+    """Solara warns about cookies for iframes (12 lines) when the page is opened at 127.0.0.1, the address serve
+    prints; the page is not embedded, and the planner's terminal should show only what matters."""
+    import urllib.request
+
+    port = free_port()
+    proc, server = start_serve(port, stderr=subprocess.PIPE)
+    try:
+        wait_listening(proc, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert page.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        kill_group(server)
+    assert "Warning" not in err and "Traceback" not in err, err
+
+
 def test_killed_serve_takes_its_server_with_it():
     """SIGKILL (kill -9, the out-of-memory killer) gives serve no chance to stop its server: the kernel does it."""
     port = free_port()

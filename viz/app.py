@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -53,6 +54,11 @@ with libraries():
     from workflow.runner import cached_region
     from viz.words import in_language, region_labels, scenario_description, scenario_title, word
     from workflow.scenarios import load_scenario, save_scenario, scenario_file, scenario_yaml
+
+# Solara warns, at the first page opened at an address other than "localhost" (run.py serve prints 127.0.0.1), that
+# its session cookie cannot be SameSite=None without https, which matters only to a page embedded in an iframe of
+# another site; this one is not, and the 12 lines would be the planner's first sight in the terminal.
+warnings.filterwarnings("ignore", message="Cookies with samesite=none require https", category=UserWarning)
 
 # Mesa's control panel builds its sliders with solara's default, which shows a slider's value only while it is
 # dragged; the planner should always see what a control is set to.
