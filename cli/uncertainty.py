@@ -43,6 +43,7 @@ def history_match(args: argparse.Namespace) -> int:
     corr = hm.correlations(table, names)
     kept = int(table.plausible.sum())
     used = [c[2:] for c in table.columns if c.startswith("I_") and c != "I_max" and c[2:] not in holdout]
+    ruled = ", ".join(f"{name} {n}" for name, n in hm.ruled_out_by(table, used).items())
     record = {"hindcast": [args.from_year, args.to_year], "county_target": args.county_target, "samples": args.samples,
               "seeds": seeds, "scale": args.scale, "design_seed": args.design_seed, "cutoff": hm.CUTOFF,
               "targets_used": used, "held_out": list(holdout),
@@ -78,19 +79,35 @@ def history_match(args: argparse.Namespace) -> int:
         md = (f"# History matching: hindcast {args.from_year} to {args.to_year}\n\n"
               f"{args.samples} parameter sets (Latin hypercube, design seed {args.design_seed}) x seeds {seeds} at scale "
               f"{args.scale}. A set is ruled out when the implausibility of any target ({', '.join(used)}) exceeds "
-              f"{hm.CUTOFF:g}; held out: {', '.join(holdout) or 'none'}. **{kept} of {args.samples} sets are not ruled out.**\n\n"
-              f"## What the data pin down\n\n{_md_table(ranges.reset_index(names='parameter'))}\n\n"
-              f"## Correlations among the non-implausible sets\n\n{_md_table(corr.reset_index(names='parameter'))}\n\n"
-              "![pairs](pairs.png)\n")
+              f"{hm.CUTOFF:g}; held out: {', '.join(holdout) or 'none'}. **{kept} of {args.samples} sets are not ruled out.** "
+              f"Sets ruled out by each target: {ruled}.\n\n"
+              f"## What the data pin down\n\n"
+              + (f"{_md_table(ranges.reset_index(names='parameter'))}\n\n" if kept else
+                 "Nothing: no set is left. More sets, seeds or a larger scale may find some; a target that rules out "
+                 "every set points at the model or at the target's data (samples.csv holds each set's implausibility "
+                 "per target).\n\n")
+              + "## Correlations among the non-implausible sets\n\n"
+              + (f"{_md_table(corr.reset_index(names='parameter'))}\n\n" if kept > 2 else
+                 f"None: {kept} set(s) left, and a correlation needs at least 3.\n\n")
+              + "![pairs](pairs.png)\n")
         _write_report(tmp, md)
     end_checkpoint(checkpoint)
     t = Table(title=f"History matching {args.from_year}→{args.to_year}: {kept} of {args.samples} sets not ruled out")
     for c in ("parameter", "box", "non-implausible range", "5%-95%", "share of box"):
         t.add_column(c, justify="left" if c == "parameter" else "right")
     for name, r in ranges.iterrows():
-        t.add_row(name, f"{r.box_low:g}-{r.box_high:g}", f"{r.low:.4g}-{r.high:.4g}", f"{r.p05:.4g}-{r.p95:.4g}",
-                  f"{r.share_of_box:.0%}" if r.share_of_box == r.share_of_box else "")
+        if kept:
+            t.add_row(name, f"{r.box_low:g}-{r.box_high:g}", f"{r.low:.4g}-{r.high:.4g}", f"{r.p05:.4g}-{r.p95:.4g}",
+                      f"{r.share_of_box:.0%}")
+        else:
+            t.add_row(name, f"{r.box_low:g}-{r.box_high:g}", "none left", "", "")
     console.print(t)
+    console.print(f"sets ruled out by each target: {ruled}", highlight=False, soft_wrap=True)
+    if not kept:
+        console.print("[bold]No set is left[/]: every one misses a target by more than its tolerance. More sets "
+                      "(--samples), seeds or a larger --scale may find some; a target that rules out every set points at "
+                      "the model or at the target's data (samples.csv holds each set's implausibility per target).",
+                      highlight=False, soft_wrap=True)
     console.print(f"results in {args.out}/ (samples.csv, plausible.csv, ranges.csv, correlations.csv, pairs.png, report.html)",
                   highlight=False)
     return 0

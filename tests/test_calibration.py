@@ -332,6 +332,25 @@ def test_history_match_tolerance_option(toy, tmp_path):
         assert not (tmp_path / "c").exists()
 
 
+def test_a_history_match_that_keeps_no_set_says_which_targets_ruled_them_out(toy, tmp_path):
+    """A tolerance nothing can meet leaves no set: the table says "none left" instead of nan-nan, the targets are
+    counted by the sets they rule out, and the report says what to try instead of tables of nan."""
+    import run
+    from cli.commands import console
+
+    out = tmp_path / "hm"
+    with console.capture() as cap:
+        assert run.main(["history-match", "--region", str(toy), "--from", "2010", "--to", "2020", "--samples", "3",
+                         "--seeds", "1", "--scale", "0.3", "--holdout", "aged60_share", "township_mape",
+                         "--free", "migration.nonlabour_per_1000_persons=2:40", "--tolerance", "population=1e-9",
+                         "--out", str(out)]) == 0
+    text = cap.get()
+    assert "0 of 3 sets not ruled out" in text and "none left" in text and "nan" not in text, text
+    assert "sets ruled out by each target: population 3" in text and "No set is left" in text, text
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "nan" not in report and "Sets ruled out by each target: population 3" in report and "no set is left" in report
+
+
 def test_ensemble_needs_a_history_folder(toy, tmp_path):
     import run
     from cli.commands import console

@@ -116,6 +116,18 @@ def summary(table: pd.DataFrame, bounds: dict[str, tuple[float, float]]) -> pd.D
     return pd.DataFrame(rows).T
 
 
+def ruled_out_by(table: pd.DataFrame, used: list[str], cutoff: float = CUTOFF) -> pd.Series:
+    """How many sets each target rules out (implausibility above ``cutoff``), most first: which targets the model
+    finds hardest to meet over the box. A set missing two targets counts for both.
+
+    >>> t = pd.DataFrame({"I_primacy": [4.0, 1.0, 5.0], "I_population": [0.5, 3.5, 0.2]})
+    >>> ruled_out_by(t, ["primacy", "population"]).to_dict()
+    {'primacy': 2, 'population': 1}
+    """
+    counts = pd.Series({name: int((table[f"I_{name}"] > cutoff).sum()) for name in used}, dtype=int)
+    return counts.sort_values(ascending=False, kind="stable")
+
+
 def correlations(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Correlations between the parameters over the non-implausible sets: strong ones are ridges the data cannot
     separate (two rates that trade off)."""
