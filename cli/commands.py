@@ -524,6 +524,8 @@ def calibrate(args: argparse.Namespace) -> int:
     holdout = tuple(args.holdout)
     free = cal.parse_free(args.free) if args.free else dict(cal.DEFAULT_FREE)
     base_values = {n: parameter_value(params, n) for n in free}
+    for note in cal.outside_box(params, free):
+        console.print(f"note: {note}; the fit starts at the box's edge", highlight=False, soft_wrap=True)
     checkpoint = start_checkpoint(args, code)
     before, _ = cal.evaluate(args.region, region, targets, args.from_year, base_values, seeds, args.scale, params)
     console.print(f"fitting {len(free)} parameters with seeds {seeds} (up to {args.max_evaluations} evaluations each, "
@@ -591,7 +593,7 @@ def calibrate(args: argparse.Namespace) -> int:
                   f(r.simulated), e(r.error), e(r.error_before_fit), e(r.tolerance).lstrip("+"),
                   "[green]yes[/]" if r.met else "[red]no[/]")
     console.print(t)
-    console.print(spread.to_string(index=False, float_format=lambda v: f"{v:.4g}"), highlight=False)
+    console.print(spread.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="(one seed)"), highlight=False)
     console.print(f"results in {args.out}/" + ("; parameters written to params.yaml and calibration.yaml" if args.write else
                   " (add --write to store the fit in the region's params.yaml)"), highlight=False)
     return 0
@@ -649,14 +651,15 @@ def _store_fit(region_dir: Path, spread, record: dict) -> None:
         section, name = target.split(".")
         entry = data.setdefault(section, {}).setdefault(name, {"value": None, "meaning": "", "source": ""})
         fit = f"calibrated {record['date']}: hindcast {record['hindcast'][0]}-{record['hindcast'][1]} against the census"
+        sd = f"{r.sd_across_seeds:.3g}" if r.sd_across_seeds == r.sd_across_seeds else "unknown (one seed)"
         if factor:  # the fitted factor times the values the fit started from
             old = getattr(getattr(params, section), name)
             entry["value"] = [round(float(v) * float(r.fitted), 6) for v in old]
             entry["source"] = (f"{fit}: {r.fitted:.4g} times the earlier {list(old)}, sd of the factor across seeds "
-                               f"{r.sd_across_seeds:.3g} (see calibration.yaml)")
+                               f"{sd} (see calibration.yaml)")
         else:
             entry["value"] = round(float(r.fitted), 6)
-            entry["source"] = f"{fit}, sd across seeds {r.sd_across_seeds:.3g}; was {r.before:g} (see calibration.yaml)"
+            entry["source"] = f"{fit}, sd across seeds {sd}; was {r.before:g} (see calibration.yaml)"
     for name, content in ((path, header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)),
                           (region_dir / "calibration.yaml", "# Written by run.py calibrate --write\n"
                            + yaml.safe_dump(record, allow_unicode=True, sort_keys=False, width=200))):

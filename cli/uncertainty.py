@@ -33,6 +33,8 @@ def history_match(args: argparse.Namespace) -> int:
     tolerances = cal.parse_tolerances(args.tolerance or [], targets.names)  # a bad --tolerance, before any run
     console.print(f"history matching: {args.samples} parameter sets x {len(seeds)} seeds, hindcast {args.from_year}→{args.to_year}, "
                   f"{args.workers} process(es)...", highlight=False)
+    for note in cal.outside_box(load_params(args.region), bounds):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     code = provenance()
     checkpoint = start_checkpoint(args, code)
     table = hm.history_match(args.region, region, targets, args.from_year, bounds, args.samples, seeds, args.scale,

@@ -351,6 +351,27 @@ def test_a_history_match_that_keeps_no_set_says_which_targets_ruled_them_out(toy
     assert "nan" not in report and "Sets ruled out by each target: population 3" in report and "no set is left" in report
 
 
+def test_a_box_that_excludes_the_regions_value_is_noted_and_one_seed_has_no_spread(toy, tmp_path):
+    """A fit starts from the region's value, clipped to the box: the command says so. With one seed the spread across
+    seeds is unknown, and says that instead of NaN, in the output and in the source it writes into params.yaml."""
+    import yaml
+
+    import run
+    from cli.commands import console
+
+    box = ["--free", "demography.tfr=1.5:2"]                         # the toy takes the default TFR, 1.3
+    with console.capture() as cap:  # the history match first: the calibration writes its fit into the region
+        assert run.main(["history-match", "--region", str(toy), "--samples", "2", "--seeds", "1", "--scale", "0.3", *box,
+                         "--out", str(tmp_path / "hm")]) == 0
+        assert run.main(["calibrate", "--region", str(toy), "--seeds", "1", "--scale", "0.3", "--max-evaluations", "2",
+                         *box, "--out", str(tmp_path / "cal"), "--write", "--allow-dirty"]) == 0
+    text = cap.get()
+    assert text.count("note: demography.tfr is 1.3 in the region, outside the box 1.5 to 2") == 2, text
+    assert "(one seed)" in text and "NaN" not in text, text
+    source = yaml.safe_load((toy / "params.yaml").read_text())["demography"]["tfr"]["source"]
+    assert "sd across seeds unknown (one seed)" in source and "nan" not in source, source
+
+
 def test_ensemble_needs_a_history_folder(toy, tmp_path):
     import run
     from cli.commands import console

@@ -67,7 +67,8 @@ DEFAULT_FREE = {
     # the labour account's two most influential parameters (Morris screening, docs/batch.md)
     "labour.search_rate_inactive": (0.05, 0.4),
     "moves.beta_commute_per_hour": (1.0, 6.0),
-    "moves.leave_constant": (-1.0, 2.0),
+    # up to 3: a fit of a region's moves can need a constant above 2 (the first region's stored fit: 2.14)
+    "moves.leave_constant": (-1.0, 3.0),
     # at most 1: a place is an aggregate of dwellings, and random utility allows its log size a weight of 1 at most
     # (McFadden 1978; Ben-Akiva and Lerman 1985, ch. 9; configs/pingyang/params.yaml)
     "moves.beta_size": (0.3, 1.0),
@@ -172,6 +173,22 @@ def seed_errors(region_folder: Path, region: Region, targets: Targets, start: in
     if cache is not None:
         cache.put(key, errs)
     return errs
+
+
+def outside_box(params: Params, free: dict[str, tuple[float, float]]) -> list[str]:
+    """One sentence per free parameter whose value in ``params`` lies outside its box: a fit starts at the box's
+    edge instead, and a history match cannot keep the region's own value.
+
+    >>> outside_box(Params(), {"demography.tfr": (1.5, 2.0)})[0][:60]
+    'demography.tfr is 1.3 in the region, outside the box 1.5 to '
+    """
+    notes = []
+    for name, (lo, hi) in free.items():
+        value = parameter_value(params, name)
+        if not lo <= value <= hi:
+            notes.append(f"{name} is {value:.4g} in the region, outside the box {lo:g} to {hi:g}; widen the box with "
+                         f"--free {name}=LOW:HIGH to include it")
+    return notes
 
 
 def fit(region_folder: Path, region: Region, targets: Targets, start: int, free: dict[str, tuple[float, float]],
