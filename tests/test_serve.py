@@ -120,31 +120,20 @@ def test_a_stop_while_serve_starts_stops_the_server(sig):
         kill_group(server)
 
 
-def test_the_address_is_printed_when_the_page_answers():
-    """serve prints its address once the server listens, so a planner who opens it at once gets the page."""
+def test_the_address_is_printed_when_the_page_answers_and_the_first_page_leaves_no_warning():
+    """serve prints its address once the server listens, so a planner who opens it at once gets the page. Solara
+    warns about cookies for iframes (12 lines) when the page is opened at 127.0.0.1, the address serve prints; the
+    page is not embedded, and the planner's terminal should show only what matters."""
+    import urllib.request
+
     port = free_port()
-    proc, server = start_serve(port, stdout=subprocess.PIPE)
+    proc, server = start_serve(port, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         line = proc.stdout.readline()
         while line and "serving" not in line:
             line = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}" in line, line
         assert listening(port), "serve printed its address before the server listened"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        kill_group(server)
-
-
-def test_the_first_page_leaves_no_warning_in_the_terminal():
-    """Solara warns about cookies for iframes (12 lines) when the page is opened at 127.0.0.1, the address serve
-    prints; the page is not embedded, and the planner's terminal should show only what matters."""
-    import urllib.request
-
-    port = free_port()
-    proc, server = start_serve(port, stderr=subprocess.PIPE)
-    try:
-        wait_listening(proc, port)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
             assert page.status == 200
     finally:
