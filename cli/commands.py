@@ -31,6 +31,22 @@ FOLDER_COMMANDS = ("run", "compare", "batch", "sensitivity", "calibrate", "histo
 FILE_COMMANDS = {"map": (".png", ".svg", ".pdf"), "polygons": (".gpkg",)}
 
 
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def found_elsewhere(name: str) -> str:
+    """A hint for a relative path that is missing from the working folder but is in the project's folder: run.py run
+    from elsewhere takes its default ``--region configs/pingyang`` from the working folder.
+
+    >>> found_elsewhere("/an/absolute/path")   # only relative paths are looked for in the project
+    ''
+    """
+    path = Path(name)
+    if path.is_absolute() or path.exists() or not (PROJECT / path).exists():
+        return ""
+    return f" (a relative path is taken from the working folder, {Path.cwd()}; the project's folder holds {PROJECT / path})"
+
+
 def run_safely(func, args: argparse.Namespace) -> int:
     """Run a command; bad input prints one clear line and exits 2 instead of a traceback.
 
@@ -57,7 +73,7 @@ def run_safely(func, args: argparse.Namespace) -> int:
             check_out_file(args.out, FILE_COMMANDS[command])
         return func(args) or 0
     except RegionDataError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc) + found_elsewhere(exc.file))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/]: stopped; results are written only when complete, so nothing was half-written",

@@ -179,6 +179,15 @@ def test_out_as_a_link_replaces_the_folder_it_points_to_and_keeps_the_link(toy, 
     assert (tmp_path / "latest.png").is_symlink() and picture.read_bytes().startswith(b"\x89PNG")
 
 
+def test_run_from_another_folder_names_the_projects_region(tmp_path, monkeypatch, capsys):
+    """The default --region configs/pingyang is taken from the working folder; from elsewhere the error says where
+    the project's copy is."""
+    monkeypatch.chdir(tmp_path)
+    text = check(["run", "--scale", "0.01", "--end", "2021", "--out", tmp_path / "r"], capsys, 2, "region folder not found")
+    assert str(Path(__file__).resolve().parents[1] / "configs" / "pingyang") in text and str(tmp_path) in text, text
+    assert "project" not in check(["run", "--region", "nosuch", "--out", tmp_path / "r"], capsys, 2)
+
+
 def test_a_bad_run_leaves_the_previous_output(toy, tmp_path, capsys):
     out = tmp_path / "r"
     check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
