@@ -72,7 +72,9 @@ class MigrationModel(mesa.Model):
     parameters : dotted overrides, e.g. ``{"demography.tfr": 0.9}`` (plain keywords for ``mesa.batch_run``).
     start, end : first and last year; the population is built for ``start`` (a census year of the region).
     scale : share of households simulated, 0.01 to 1.0; counts are reported at full scale.
-    seed : random seed (``rng`` is accepted as an alias, as ``mesa.batch_run`` passes it).
+    seed : random seed (``rng`` is accepted as an alias, as ``mesa.batch_run`` passes it). None, as Mesa passes for
+        a run without a given seed (``batch_run(..., iterations=3)`` or ``rng=[None]``), draws a fresh one from the
+        operating system, kept in ``model.seed`` so the run can be repeated.
     interventions : scenario changes (empty = baseline).
 
     Example
@@ -84,9 +86,11 @@ class MigrationModel(mesa.Model):
 
     def __init__(self, region: Region | str | Path, params: Params | None = None,
                  parameters: dict[str, float] | None = None, start: int = 2020, end: int = 2035,
-                 scale: float = 1.0, seed: int = 42, rng: int | None = None,
+                 scale: float = 1.0, seed: int | None = 42, rng: int | None = None,
                  interventions: Interventions | None = None):
-        seed = int(rng) if rng is not None else int(seed)
+        seed = rng if rng is not None else seed
+        # a fresh seed within numpy's portable range, so that MigrationModel(..., seed=model.seed) repeats the run
+        seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
         super().__init__(rng=seed)
         if not 0.001 <= scale <= 1.0:
             raise ValueError(f"scale must be between 0.001 and 1.0, got {scale}")

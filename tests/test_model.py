@@ -168,6 +168,16 @@ def test_datacollector_and_batch_run(toy):
                                                          "parameters": [{"demography.tfr": 0.9}, {"demography.tfr": 1.35}]},
                              max_steps=5, display_progress=False, rng=[1])
     assert len(results) >= 2 and all("population" in r for r in results)
+    # no seed given (Mesa passes None): a fresh one, kept, so the run can be repeated
+    unseeded = mesa.batch_run(MigrationModel, parameters={"region": str(toy), "scale": 1.0, "end": 2021},
+                              max_steps=5, display_progress=False, rng=[None, None])
+    assert len(unseeded) == 2 and all("population" in r for r in unseeded)
+    m = MigrationModel(str(toy), scale=1.0, seed=None, end=2021)
+    m.run()
+    again = MigrationModel(str(toy), scale=1.0, seed=m.seed, end=2021)
+    again.run()
+    assert isinstance(m.seed, int) and 0 <= m.seed < 2 ** 32
+    assert m.datacollector.get_model_vars_dataframe().equals(again.datacollector.get_model_vars_dataframe())
 
 
 def test_bad_parameters_get_clear_errors(tmp_path):
