@@ -74,7 +74,7 @@ class MigrationModel(mesa.Model):
     scale : share of households simulated, 0.01 to 1.0; counts are reported at full scale.
     seed : random seed (``rng`` is accepted as an alias, as ``mesa.batch_run`` passes it). None, as Mesa passes for
         a run without a given seed (``batch_run(..., iterations=3)`` or ``rng=[None]``), draws a fresh one from the
-        operating system, kept in ``model.seed`` so the run can be repeated.
+        operating system, kept in ``model.seed`` so the run can be repeated; a numpy Generator gives its next draw.
     interventions : scenario changes (empty = baseline).
 
     Example
@@ -86,11 +86,16 @@ class MigrationModel(mesa.Model):
 
     def __init__(self, region: Region | str | Path, params: Params | None = None,
                  parameters: dict[str, float] | None = None, start: int = 2020, end: int = 2035,
-                 scale: float = 1.0, seed: int | None = 42, rng: int | None = None,
-                 interventions: Interventions | None = None):
+                 scale: float = 1.0, seed: int | np.random.Generator | None = 42,
+                 rng: int | np.random.Generator | None = None, interventions: Interventions | None = None):
         seed = rng if rng is not None else seed
-        # a fresh seed within numpy's portable range, so that MigrationModel(..., seed=model.seed) repeats the run
-        seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
+        # a fresh seed within numpy's portable range, so that MigrationModel(..., seed=model.seed) repeats the run;
+        # from a generator (Mesa 3 accepts one as rng), the seed is its next draw
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        elif isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(2 ** 32))
+        seed = int(seed)
         super().__init__(rng=seed)
         if not 0.001 <= scale <= 1.0:
             raise ValueError(f"scale must be between 0.001 and 1.0, got {scale}")

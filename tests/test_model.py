@@ -178,6 +178,8 @@ def test_datacollector_and_batch_run(toy):
     again.run()
     assert isinstance(m.seed, int) and 0 <= m.seed < 2 ** 32
     assert m.datacollector.get_model_vars_dataframe().equals(again.datacollector.get_model_vars_dataframe())
+    drawn = MigrationModel(str(toy), scale=1.0, rng=np.random.default_rng(7), end=2021)       # a generator as rng
+    assert drawn.seed == int(np.random.default_rng(7).integers(2 ** 32))
 
 
 def test_bad_parameters_get_clear_errors(tmp_path):
