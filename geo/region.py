@@ -516,6 +516,26 @@ else:
 FAST_YAML_MAX_INDICATORS = 10_000  # libyaml was tested safe to 20,000 levels
 
 
+# key：value typed with a Chinese input method on; the files' keys are ASCII names, so Chinese text in a value or a
+# list ("- 注：...") is not taken for one
+FULL_WIDTH_KEY = re.compile(r"^[ \t\u3000]*(- )?[A-Za-z_][A-Za-z0-9_.]*[ \u3000]*：")
+
+
+def full_width_typing(text: str) -> tuple[int, str] | None:
+    """The first line where a Chinese input method left a full-width colon after a key, or a full-width space in the
+    indentation: YAML reads neither as its own, and its error then points at a later line.
+
+    >>> full_width_typing("name: x\\nlevers：\\n")
+    (2, "a full-width colon '：' after the key (typed with a Chinese input method); YAML needs ':'")
+    """
+    for number, line in enumerate(text.splitlines(), 1):
+        if FULL_WIDTH_KEY.match(line):
+            return number, "a full-width colon '：' after the key (typed with a Chinese input method); YAML needs ':'"
+        if line[: len(line) - len(line.lstrip())].count("\u3000"):
+            return number, "a full-width space in the indentation (typed with a Chinese input method); indent with spaces"
+    return None
+
+
 def load_yaml(path: Path, text: str | None = None):
     """Parse a YAML file (or its ``text``) safely and within limits; a RegionDataError naming the file and line for
     malformed YAML, a file over YAML_MAX_BYTES or one whose aliases expand it past YAML_MAX_NODES values.
@@ -543,6 +563,9 @@ def load_yaml(path: Path, text: str | None = None):
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        typed = full_width_typing(text)
+        if typed:  # the likelier cause, on its own line: YAML's error points past it
+            line, problem = typed
         raise RegionDataError(path, f"malformed YAML: {problem}", line=line) from None
     except RecursionError:
         raise RegionDataError(path, "malformed YAML: nested too deeply") from None
@@ -597,7 +620,10 @@ def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -
     got = err.get("input")
     # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
     got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
-    return RegionDataError(file, f"{err['msg']}{got_text}", line=line, field=loc)
+    # a full-width space or colon in a key is invisible in the message and not YAML's own: say so
+    typed = " (the name holds a full-width space or colon, typed with a Chinese input method)" if any(
+        isinstance(part, str) and ("\u3000" in part or "：" in part) for part in err["loc"]) else ""
+    return RegionDataError(file, f"{err['msg']}{got_text}{typed}", line=line, field=loc)
 
 
 def load_config(path: str | Path) -> RegionConfig:

@@ -327,6 +327,24 @@ def test_a_code_excel_turned_into_a_number_says_so(table, toy, capsys):
     check(["check-config", toy], capsys, 2, table, "line 2", "'3.30326E+08'", "scientific notation", "as Text")
 
 
+@pytest.mark.parametrize("old, typed, needles", [
+    ("levers:", "levers：", ["line {n}", "full-width colon"]),             # a colon: YAML's error is on a later line
+    ("  value:", "\u3000 value:", ["line {n}", "full-width space"]),        # a space in a lever's indentation
+    ("levers:", "\u3000levers:", ["full-width space or colon"]),           # YAML takes it for part of the key
+])
+def test_yaml_typed_with_a_chinese_input_method_names_the_line(old, typed, needles, toy, capsys):
+    """A full-width colon or space is not YAML's own; the message names it, and its line where YAML's error would
+    point past it."""
+    write_scenario(toy, "typed", [{"type": "tfr", "value": 1.4, "from": 2022, "source": "test"}])
+    scenario = toy / "scenarios" / "typed.yaml"
+    lines = scenario.read_text(encoding="utf-8").splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if line.startswith(old))
+    lines[number - 1] = lines[number - 1].replace(old, typed, 1)
+    scenario.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    check(["run", "--region", toy, "--scenario", "typed", "--out", toy.parent / "r"], capsys, 2, "typed.yaml",
+          *(n.format(n=number) for n in needles))
+
+
 def test_region_yaml_too_large(toy, capsys):
     (toy / "region.yaml").write_text("# padding\n" * 600_000, encoding="utf-8")
     check(["check-config", toy], capsys, 2, "larger than")
