@@ -614,16 +614,22 @@ def _short_repr(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]")  # the ideographic space and the full-width forms of ASCII
+
+
 def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -> RegionDataError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or None
     got = err.get("input")
     # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
     got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
-    # a full-width space or colon in a key is invisible in the message and not YAML's own: say so
-    typed = " (the name holds a full-width space or colon, typed with a Chinese input method)" if any(
-        isinstance(part, str) and ("\u3000" in part or "：" in part) for part in err["loc"]) else ""
-    return RegionDataError(file, f"{err['msg']}{got_text}{typed}", line=line, field=loc)
+    # full-width characters (a Chinese input method's digits, commas, colons, spaces) look like their ASCII twins in
+    # the message; say which part holds them
+    if any(isinstance(part, str) and FULL_WIDTH.search(part) for part in err["loc"]):
+        got_text += " (the name holds full-width characters, typed with a Chinese input method)"
+    elif isinstance(got, str) and FULL_WIDTH.search(got):
+        got_text += " (it holds full-width characters, typed with a Chinese input method: use ASCII digits and points)"
+    return RegionDataError(file, f"{err['msg']}{got_text}", line=line, field=loc)
 
 
 def load_config(path: str | Path) -> RegionConfig:

@@ -330,7 +330,7 @@ def test_a_code_excel_turned_into_a_number_says_so(table, toy, capsys):
 @pytest.mark.parametrize("old, typed, needles", [
     ("levers:", "levers：", ["line {n}", "full-width colon"]),             # a colon: YAML's error is on a later line
     ("  value:", "\u3000 value:", ["line {n}", "full-width space"]),        # a space in a lever's indentation
-    ("levers:", "\u3000levers:", ["full-width space or colon"]),           # YAML takes it for part of the key
+    ("levers:", "\u3000levers:", ["name holds full-width characters"]),    # YAML takes it for part of the key
 ])
 def test_yaml_typed_with_a_chinese_input_method_names_the_line(old, typed, needles, toy, capsys):
     """A full-width colon or space is not YAML's own; the message names it, and its line where YAML's error would
@@ -343,6 +343,14 @@ def test_yaml_typed_with_a_chinese_input_method_names_the_line(old, typed, needl
     scenario.write_text("\n".join(lines) + "\n", encoding="utf-8")
     check(["run", "--region", toy, "--scenario", "typed", "--out", toy.parent / "r"], capsys, 2, "typed.yaml",
           *(n.format(n=number) for n in needles))
+
+
+def test_full_width_digits_in_a_table_are_named(toy, capsys):
+    """１５７８００ looks like 157800 in a message; the message says it is not."""
+    path = toy / "townships.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(",6000,", ",６０００,", 1), encoding="utf-8")
+    check(["check-config", toy], capsys, 2, "townships.csv", "line 2", "pop_2020", "full-width characters")
 
 
 def test_region_yaml_too_large(toy, capsys):
