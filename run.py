@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder (default configs/pingyang)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=argtypes.port, default=8765, help="port (default 8765)")
-    sv.add_argument("--tiles", default="", help="tile URL template for a background map, e.g. https://.../{z}/{x}/{y}.png (default none: offline)")
+    sv.add_argument("--tiles", type=argtypes.tile_url, default="", help="tile URL template for a background map, e.g. https://.../{z}/{x}/{y}.png (default none: offline)")
     sv.add_argument("--lang", choices=["en", "zh"], default="en", help="the page's language at start: en or zh (中文); a switch on the page changes it")
     sv.set_defaults(func=commands.serve)
 

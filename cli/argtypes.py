@@ -52,3 +52,20 @@ def count(high: int):
     3
     """
     return _ranged(int, 1, high, f"a whole number from 1 to {high:,}", "count")
+
+
+def tile_url(text: str) -> str:
+    """A tile URL template for the page's background map: http(s), with the {z}, {x} and {y} a map fills in (an
+    empty string: no background). Without them every tile would be the same picture, or none.
+
+    >>> tile_url("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
+    """
+    if text == "":
+        return text
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in text and not (p == "{y}" and "{-y}" in text)]  # {-y}: TMS
+    if not text.startswith(("http://", "https://")) or missing:
+        raise argparse.ArgumentTypeError(
+            f"expected a tile URL template such as https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png, got {text!r}"
+            + (f" (without {', '.join(missing)})" if missing else " (not http or https)"))
+    return text

@@ -248,6 +248,8 @@ BAD_OPTIONS = [
     (["calibrate", "--free", "moves.stay_bonus"], "expected NAME=LOW:HIGH"),
     (["calibrate", "--from", "2015"], "2015"),
     (["serve", "--port", "70000"], "from 1 to 65535"),
+    (["serve", "--tiles", "https://tiles.example/map.png"], "without {z}, {x}, {y}"),
+    (["serve", "--tiles", "tiles/{z}/{x}/{y}.png"], "not http or https"),
     (["report", "/nonexistent"], "not a run or compare folder"),
     (["batch", "/nonexistent/sweep.yaml", "--out", "/tmp/never-written-by-tests"], "file not found"),
     (["nonsense-command"], "invalid choice"),
