@@ -998,7 +998,11 @@ def report(args: argparse.Namespace) -> int:
                                            "~/.local/share/fonts), or write the report in English (--lang en)")
     kind = folder_kind(args.folder)
     meta = json.loads((args.folder / ("run.json" if kind == "run" else "compare.json")).read_text(encoding="utf-8"))
-    region = load_region(meta["region"])
+    region_dir = Path(meta["region"])
+    if not region_dir.is_absolute() and not region_dir.exists() and (PROJECT / region_dir).is_dir():
+        # recorded as given, relative to where the run was started: most often the project's folder
+        region_dir = PROJECT / region_dir
+    region = load_region(region_dir)
     path = build_report(args.folder, region, args.year, lang=args.lang)
     console.print(f"wrote {path} ({kind} report, {'Chinese' if args.lang == 'zh' else 'English'}) "
                   f"and its pictures in {path.parent}", highlight=False)

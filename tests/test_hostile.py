@@ -188,6 +188,16 @@ def test_run_from_another_folder_names_the_projects_region(tmp_path, monkeypatch
     assert "project" not in check(["run", "--region", "nosuch", "--out", tmp_path / "r"], capsys, 2)
 
 
+def test_report_from_another_folder_finds_the_projects_region(tmp_path, monkeypatch, capsys):
+    """run.json records the region as given (configs/pingyang, from the project's folder); a report made from
+    another working folder finds it in the project's folder."""
+    out = tmp_path / "r"
+    check(["run", "--region", "configs/pingyang", "--scale", "0.01", "--end", "2021", "--out", out], capsys, 0)
+    monkeypatch.chdir(tmp_path)
+    check(["report", "r"], capsys, 0)
+    assert (out / "report" / "report.html").is_file()
+
+
 def test_a_bad_run_leaves_the_previous_output(toy, tmp_path, capsys):
     out = tmp_path / "r"
     check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
