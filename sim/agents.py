@@ -144,15 +144,26 @@ class Households:
             raise KeyError(f"unknown household attribute {attr!r}; known: {', '.join(self.ATTRIBUTES)}")
         return np.asarray(self.ATTRIBUTES[attr](self.model.population))[self.rows]
 
-    def select(self, condition: Callable[[dict[str, np.ndarray]], np.ndarray] | np.ndarray) -> "Households":
+    def select(self, condition: Callable[[dict[str, np.ndarray]], np.ndarray] | np.ndarray | None = None,
+               at_most: int | float = float("inf")) -> "Households":
         """The households where ``condition`` holds: a boolean mask over the set, or a function that
-        receives a dict-like of attribute arrays and returns such a mask."""
-        if callable(condition):
-            condition = condition(_Columns(self))
-        mask = np.asarray(condition, bool)
-        if mask.shape != self.rows.shape:
-            raise ValueError(f"select needs one boolean per household ({len(self.rows)}), got shape {mask.shape}")
-        return Households(self.model, self.rows[mask])
+        receives a dict-like of attribute arrays and returns such a mask (None: all of them).
+
+        ``at_most`` keeps the first of them, as in Mesa's ``AgentSet.select``: a whole number of households, or, as a
+        float up to 1.0, a share of the whole set (``0.1``: a tenth of it, rounded down)."""
+        if condition is None:
+            rows = self.rows
+        else:
+            if callable(condition):
+                condition = condition(_Columns(self))
+            mask = np.asarray(condition, bool)
+            if mask.shape != self.rows.shape:
+                raise ValueError(f"select needs one boolean per household ({len(self.rows)}), got shape {mask.shape}")
+            rows = self.rows[mask]
+        if at_most < float("inf"):
+            limit = int(at_most * len(self.rows)) if isinstance(at_most, float) and at_most <= 1.0 else int(at_most)
+            rows = rows[:max(limit, 0)]
+        return Households(self.model, rows)
 
     def agg(self, attr: str, func: Callable[[np.ndarray], float]) -> float:
         """Apply ``func`` (e.g. ``np.mean``) to one attribute over the set."""

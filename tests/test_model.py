@@ -247,6 +247,11 @@ def test_households_collection_reads_the_columns(py_small):
         hh.get("wealth")
     with pytest.raises(ValueError, match="one boolean per household"):
         hh.select(np.ones(3, bool))
+    # at_most as in Mesa's AgentSet.select: a number of households, or as a float up to 1.0 a share of the whole set
+    assert list(renters.select(at_most=5).rows) == list(renters.rows[:5])
+    assert len(hh.select(at_most=0.1)) == int(0.1 * len(hh)) and len(hh.select()) == len(hh)
+    assert len(hh.select(at_most=1.0)) == len(hh) and len(hh.select(at_most=1)) == 1
+    assert len(hh.select(lambda h: h["tenure"] == 1, at_most=0.5)) == min(len(renters), int(0.5 * len(hh)))
 
 
 def test_county_columns_follow_the_regions_groups(toy):
