@@ -248,3 +248,33 @@ def test_saving_a_scenario_refuses_bad_names_overwrites_and_missing_bases(toy):
     path = save_scenario(toy, "mine", scenario_yaml("mine", "TFR 1.5", "baseline", [lever]))
     assert path == toy / "scenarios" / "mine.yaml"
     assert load_scenario(toy, "mine").levers == [lever]
+
+
+def test_saving_never_replaces_a_scenario_saved_meanwhile_and_a_folder_it_cannot_write_is_a_message(toy, monkeypatch):
+    """Two visitors of the page may save the same name at once: the first file stays, the second save is refused. A
+    scenarios folder that cannot be written is a message for the page (download instead), not an exception."""
+    from pathlib import Path as P
+
+    import workflow.scenarios as ws
+    from sim.scenario import Fertility
+
+    lever = Fertility(type="fertility", tfr=1.5, year=2021)
+    first = ws.scenario_yaml("twice", "the first visitor's", "baseline", [lever])
+    real_load = ws.load_scenario
+
+    def load_then_another_visitor_saves(folder, name):     # the other visitor's file lands during the check
+        loaded = real_load(folder, name)
+        (P(folder) / "scenarios" / "twice.yaml").write_text(first, encoding="utf-8")
+        return loaded
+
+    monkeypatch.setattr(ws, "load_scenario", load_then_another_visitor_saves)
+    with pytest.raises(ValueError, match="exists already"):
+        ws.save_scenario(toy, "twice", ws.scenario_yaml("twice", "the second visitor's", "baseline", [lever]))
+    monkeypatch.undo()
+    assert "the first visitor's" in (toy / "scenarios" / "twice.yaml").read_text(encoding="utf-8")
+    assert not [p for p in (toy / "scenarios").iterdir() if "saving" in p.name]
+    elsewhere = toy.parent / "readonly"                       # a region whose scenarios "folder" is a file
+    elsewhere.mkdir()
+    (elsewhere / "scenarios").write_text("not a folder")
+    with pytest.raises(ValueError, match="cannot write in .*download the scenario instead"):
+        ws.save_scenario(elsewhere, "mine", first)

@@ -157,26 +157,47 @@ def save_scenario(region_folder: Path, name: str, text: str) -> Path:
 
     Refuses a name that is not a plain file name (letters, digits, ``_`` and ``-``), a scenario that exists already
     (saving never overwrites a scenario, shipped or saved), and a text that does not read back as a valid scenario
-    whose ``name`` is ``name``: each with a clear message (``ValueError``).
+    whose ``name`` is ``name``: each with a clear message (``ValueError``), as is a folder that cannot be written.
+    The file is made only if no file has the name at that moment, so a scenario another visitor of the page saved
+    meanwhile is never replaced.
     """
     import re
 
     if not re.fullmatch(SCENARIO_NAME, name or ""):
         raise ValueError(f"a scenario name is 1-60 letters, digits, '_' or '-', starting with a letter or digit; got {name!r}")
+    import os
+    import tempfile
+
     folder = Path(region_folder) / "scenarios"
     path = folder / f"{name}.yaml"
     if path.exists():
         raise ValueError(f"scenario {name!r} exists already ({path}); choose another name")
-    tmp = folder / f".{name}.saving.yaml"
-    tmp.write_text(text, encoding="utf-8")
     try:
+        # a temporary name of its own: two visitors of the page may save at the same moment
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.saving-", suffix=".yaml", dir=folder)
+    except OSError as exc:  # a region folder that cannot be written (read-only, not a folder, disk full)
+        raise ValueError(f"cannot write in {folder}: {exc.strerror or exc}; download the scenario instead") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         try:
             loaded = load_scenario(region_folder, str(tmp))  # (also: its bases exist and form no cycle)
         except RegionDataError as exc:  # name the file being saved, not the temporary one
             raise ValueError(f"{path}{f', field {exc.field!r}' if exc.field else ''}: {exc.message}") from exc
         if loaded.name != name:
             raise ValueError(f"the scenario text names another scenario than {name!r}")
-        tmp.replace(path)
+        exists = ValueError(f"scenario {name!r} exists already ({path}); choose another name")
+        try:
+            os.link(tmp, path)  # made only if no file has the name, at once: never over a scenario saved meanwhile
+        except FileExistsError:
+            raise exists from None
+        except OSError:  # a file system without hard links (FAT, some network shares): check, then rename
+            if path.exists():
+                raise exists from None
+            tmp.replace(path)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}; download the scenario instead") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
