@@ -199,6 +199,25 @@ def test_the_page_warns_once_at_start_without_a_chinese_font():
     assert out.stderr.count("warning: no font that draws Chinese") == 1, out.stderr[-2000:]
 
 
+def test_region_map_legend_lists_only_the_modes_it_draws(toy, tmp_path, monkeypatch):
+    """A new region's network has a few modes; its map's legend should not list motorways, rail and metro it lacks,
+    nor 'opened after' when nothing opened."""
+    import viz.maps
+    from geo.network import network_for_year
+
+    region = load_region(toy)
+    legends = []
+    original = viz.maps.save_figure
+    monkeypatch.setattr(viz.maps, "save_figure", lambda fig, out: (legends.append(
+        [t.get_text() for t in fig.axes[0].get_legend().get_texts()]), original(fig, out))[1])
+    viz.maps.draw_region_map(region, 2030, tmp_path / "map.png", since=2020)
+    modes = {d["mode"] for _, _, d in network_for_year(region.nodes, region.edges, 2030).edges(data=True)}
+    opened = any(d["open_year"] > 2020 for _, _, d in network_for_year(region.nodes, region.edges, 2030).edges(data=True))
+    assert set(legends[0]) - {"opened after 2020"} == modes and ("opened after 2020" in legends[0]) == opened
+    viz.maps.draw_region_map(region, 2030, tmp_path / "map.png", since=2035)  # nothing opened after 2035
+    assert "opened after 2035" not in legends[1] and set(legends[1]) == modes
+
+
 def test_assets_list_follows_installed_solara():
     from viz.assets import needed_packages
 

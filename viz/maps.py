@@ -110,11 +110,15 @@ def draw_region_map(region, year: int, out: str | Path, since: int | None = None
     net = network_for_year(region.nodes, region.edges, year)
     pts = gpd.GeoSeries(gpd.points_from_xy([n.lon for n in region.nodes.values()], [n.lat for n in region.nodes.values()]),
                         index=list(region.nodes), crs=region.config.crs.input).to_crs(crs)
+    drawn, any_new = [], False  # the legend lists what the map shows
     for mode, style in MODE_STYLE.items():
         new, old = [], []
         for u, v, d in net.edges(data=True):
             if d["mode"] == mode:
                 (new if d["open_year"] > since else old).append(LineString([pts[u], pts[v]]))
+        if new or old:
+            drawn.append(mode)
+        any_new = any_new or bool(new)
         if new:
             gpd.GeoSeries(new, crs=crs).plot(ax=ax, color="#f7dc6f", linewidth=style["lw"] + 4, alpha=0.8, zorder=2)
             gpd.GeoSeries(new, crs=crs).plot(ax=ax, zorder=3, **{k: v for k, v in style.items() if k != "lw"}, linewidth=style["lw"] + 0.8)
@@ -130,8 +134,10 @@ def draw_region_map(region, year: int, out: str | Path, since: int | None = None
     ax.set_xlim(xmin - pad, xmax + pad)
     ax.set_ylim(ymin - pad, ymax + pad)
     ax.set_axis_off()
-    handles = [Line2D([], [], **{k: v for k, v in s.items() if k != "lw"}, linewidth=s["lw"], label=m) for m, s in MODE_STYLE.items()]
-    handles.append(Line2D([], [], color="#f7dc6f", linewidth=6, label=f"opened after {since}"))
+    handles = [Line2D([], [], **{k: v for k, v in MODE_STYLE[m].items() if k != "lw"}, linewidth=MODE_STYLE[m]["lw"], label=m)
+               for m in drawn]
+    if any_new:
+        handles.append(Line2D([], [], color="#f7dc6f", linewidth=6, label=f"opened after {since}"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=True, title="network by mode")
     boundaries = " (approximate boundaries)" if region.approximate_polygons else ""
     ax.set_title(title or f"{region.config.name}: townships{boundaries} and transport network, {year}")
