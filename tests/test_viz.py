@@ -322,8 +322,19 @@ def test_difference_map_marks_differences_beyond_seed_noise_and_spreads_labels(t
     region = load_region(toy)
     diff = pd.DataFrame({"township": ["A", "B", "C"], "diff_mean": [500.0, 20.0, -300.0],
                          "diff_p05": [300.0, -50.0, -500.0], "diff_p95": [700.0, 90.0, -100.0]})
-    out = difference_map(region, diff, "jobs", "baseline", 2030, tmp_path / "d.png")
+    import viz.charts
+
+    labels = []
+    original = viz.charts.save_figure
+    viz.charts.save_figure = lambda fig, out: (labels.append([a.get_ylabel() for a in fig.axes]), original(fig, out))[1]
+    try:
+        out = difference_map(region, diff, "jobs", "baseline", 2030, tmp_path / "d.png",
+                             names={"jobs": "10,000 jobs at the Binhai platform (Haixi)"})
+    finally:
+        viz.charts.save_figure = original
     assert out.exists() and out.stat().st_size > 10000
+    # the colour bar's label is short: the title names the scenarios, whose titles are long
+    assert "difference in residents, 2030" in labels[0] and not any("Binhai" in x for x in labels[0]), labels
     # labels closer than a label box are pushed apart until no two boxes overlap
     pts = spread_labels([[0.0, 0.0], [0.2, 0.1], [0.4, -0.1], [5.0, 5.0]], (1.0, 0.5))
     for i in range(4):

@@ -241,7 +241,8 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
                             f"{place}：{year}年“{s}”与“{r}”的常住人口之差\n按随机种子配对的均值{approx}", "{:+,.0f}", out,
                             marked=marked, lang=lang,
                             mark_note="斜线及 *：配对差值的 5%–95% 区间不含 0；其余乡镇的差值在随机波动范围内")
-    return township_map(region, d["diff_mean"], f"residents, {s} − {r}, {year}",
+    # the colour bar's label stays short (a scenario's title is long, and the title above names both)
+    return township_map(region, d["diff_mean"], f"difference in residents, {year}",
                         f"{region.config.name}: residents in {s} minus {r}, {year}\n"
                         + "; ".join(x for x in ("mean over seeds, paired by seed", region.boundary_note()) if x), "{:+,.0f}", out,
                         marked=marked, mark_note="hatched and *: the 5%–95% interval of the paired differences over seeds "
