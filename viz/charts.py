@@ -145,6 +145,17 @@ def spread_labels(points: np.ndarray, box: tuple[float, float], iterations: int 
     return pos
 
 
+def map_size(bounds) -> tuple[float, float]:
+    """Figure size (inches) for a map of ``bounds`` (xmin, ymin, xmax, ymax) 10 inches wide: as tall as the map's
+    shape needs, plus room for the title and a caption, within 4.5 to 9 inches.
+
+    >>> map_size((0, 0, 100, 50))
+    (10.0, 6.1)
+    """
+    xmin, ymin, xmax, ymax = bounds
+    return 10.0, round(float(np.clip(9.0 * (ymax - ymin) / max(xmax - xmin, 1.0) + 1.6, 4.5, 9.0)), 3)
+
+
 def township_map(region, values: pd.Series, label: str, title: str, fmt: str, out: str | Path,
                  diverging: bool = True, marked: set[str] | None = None, mark_note: str = "", lang: str = "en") -> Path:
     """A map of one value per township, each township labelled with its value.
@@ -165,8 +176,7 @@ def township_map(region, values: pd.Series, label: str, title: str, fmt: str, ou
     outlying = set(outlying_townships(region))
     main = polys[~polys.index.isin(outlying)]
     xmin, ymin, xmax, ymax = main.total_bounds
-    fig, ax = plt.subplots(figsize=(10, float(np.clip(9.0 * (ymax - ymin) / max(xmax - xmin, 1.0) + 1.6, 4.5, 9.0))),
-                           dpi=110)
+    fig, ax = plt.subplots(figsize=map_size((xmin, ymin, xmax, ymax)), dpi=110)
     if diverging:
         span = max(float(np.abs(values).max()), 1.0)
         style = dict(cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span))
@@ -263,7 +273,7 @@ def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int 
     pairs = inner.groupby(["origin", "destination"]).persons.sum().sort_values(ascending=False)
     shown = pairs.head(top)
     seats = gpd_points(region, crs)
-    fig, ax = plt.subplots(figsize=(10, 8), dpi=110)
+    fig, ax = plt.subplots(figsize=map_size(polys.total_bounds), dpi=110)
     polys.plot(ax=ax, facecolor="#f4f1ea", edgecolor="#888888", linewidth=0.6)
     region.outline.to_crs(crs).plot(ax=ax, facecolor="none", edgecolor="#222222", linewidth=1.0)
     biggest = float(shown.max()) if len(shown) else 1.0
