@@ -288,6 +288,9 @@ def compare(args: argparse.Namespace) -> int:
             "parameter_sets": {"history": str(args.history), "members": members} if members else None, **provenance()},
             indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     console.print(compare_table(summary, targets, args.scenarios))
+    if len(seeds) * (len(members) if members else 1) == 1:
+        console.print("one run per scenario: no intervals, and no township is marked beyond seed noise (a single "
+                      "difference says nothing about it); use --seeds 10 or more", highlight=False, soft_wrap=True)
     sets = f" x {len(members)} parameter sets from {args.history}" if members else ""
     console.print(f"{total} runs ({len(args.scenarios)} scenarios x {len(seeds)} seeds{sets}, scale {args.scale}); results in {args.out}/ "
                   "(summary.csv, county_runs.csv, townships_runs.csv, indicators.png, difference maps, compare.json)", highlight=False)
@@ -324,10 +327,11 @@ def compare_table(summary, targets, scenarios) -> Table:
             cells = []
             for s in scenarios:
                 r = rows[(rows.scenario == s) & (rows.year == year)].iloc[0]
-                text = f"{fmt(r['mean'])} [{fmt(r['p05'])}–{fmt(r['p95'])}]"
+                text = fmt(r['mean']) + (f" [{fmt(r['p05'])}–{fmt(r['p95'])}]" if r['p05'] == r['p05'] else "")
                 if s != scenarios[0]:
                     dfmt = (lambda v: f"{v / 1e4:+,.2f}万") if persons else (lambda v: f"{v * 100:+.2f} pt")
-                    text += f"\nΔ {dfmt(r['diff_mean'])} [{dfmt(r['diff_p05'])}, {dfmt(r['diff_p95'])}]"
+                    text += f"\nΔ {dfmt(r['diff_mean'])}" + (f" [{dfmt(r['diff_p05'])}, {dfmt(r['diff_p95'])}]"
+                                                             if r['diff_p05'] == r['diff_p05'] else "")
                 if "met" in r and isinstance(r["met"], (bool, np.bool_)):
                     text += "  [green]met[/]" if r["met"] else "  [red]not met[/]"
                 cells.append(text)

@@ -1,6 +1,7 @@
 """Scenarios: shipped files run, levers act from their year and not before, jobs raise population, clear errors."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,28 @@ def test_compare_command_writes_summary_maps_and_table(toy, tmp_path):
         assert (out / png).stat().st_size > 10_000
     meta = json.loads((out / "compare.json").read_text())
     assert meta["common_random_numbers"] and meta["seeds"] == [1, 2, 3] and "jobs_c" in meta["scenario_runs"]
+
+
+def test_compare_with_one_seed_shows_no_interval_and_marks_nothing(toy, tmp_path):
+    """One seed gives one difference, which says nothing about seed noise: no interval in the table, the summary,
+    the difference map's marks or the report, and a line that says so."""
+    import run
+    from cli.commands import console
+
+    write_scenario(toy, "jobs_c", [{"type": "jobs", "township": "C", "sector": "secondary", "jobs": 3000, "years": [2022, 2024]}])
+    out = tmp_path / "cmp"
+    with console.capture() as cap:
+        assert run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "jobs_c", "--seeds", "1",
+                         "--scale", "1.0", "--end", "2025", "--out", str(out)]) == 0
+        assert run.main(["report", str(out)]) == 0
+    text = cap.get()
+    assert "one run per scenario: no intervals" in text
+    assert "Δ " in text and not re.search(r"Δ [^\n│]*\[", text), text                 # a difference, no interval
+    summary = pd.read_csv(out / "summary.csv")
+    jobs = summary[summary.scenario == "jobs_c"]
+    assert jobs.diff_mean.notna().all() and jobs.diff_p05.isna().all() and jobs.p05.isna().all()
+    report = re.sub(r"base64,[A-Za-z0-9+/=]+", "", (out / "report" / "report.html").read_text(encoding="utf-8"))
+    assert "from one run each: no interval" in report and not re.search(r"\bnan\b", report, flags=re.I)
 
 
 def test_add_link_names_links_of_the_projects_file(toy):

@@ -327,6 +327,12 @@ def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], refere
         if s == reference:
             items.append(_t(lang, f"{title}: {r['mean']:,.0f} residents in {last}.", f"{title}：{last}年常住人口 {r['mean']:,.0f} 人。"))
         else:
+            if r.diff_p05 != r.diff_p05:  # one run per scenario: no interval (workflow.compare.paired_interval)
+                items.append(_t(lang, f"{title}: {r.diff_mean:+,.0f} residents against {ref} in {last}, from one run "
+                                      "each: no interval, so nothing can be said about seed noise.",
+                                f"{title}：{last}年常住人口比“{ref}”{r.diff_mean:+,.0f} 人，各只有一次运行：没有区间，"
+                                "无法判断是否超出随机波动。"))
+                continue
             beyond = r.diff_p05 > 0 or r.diff_p95 < 0
             noise = _t(lang, f"beyond {noise_word}" if beyond else f"within {noise_word}",
                        f"超出{noise_word}" if beyond else f"在{noise_word}范围内")
@@ -384,7 +390,8 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
             r = g[g.scenario == s]
             if len(r):
                 r = r.iloc[0]
-                row[names[s]] = (f"{_fmt(r['mean'], unit)} [{_fmt(r.p05, unit)}–{_fmt(r.p95, unit)}] {_verdict(r.met, lang)} "
+                spread = f" [{_fmt(r.p05, unit)}–{_fmt(r.p95, unit)}]" if r.p05 == r.p05 else ""  # none from one run
+                row[names[s]] = (f"{_fmt(r['mean'], unit)}{spread} {_verdict(r.met, lang)} "
                                  + _t(lang, f"({r.met_share:.0%} of seeds)", f"（{r.met_share:.0%} 的种子达到）"))
         rows.append(row)
     rep.sections.append((_t(lang, "Plan targets by scenario (mean [5%–95%], met by the mean, share of seeds meeting it)",
@@ -443,7 +450,7 @@ def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], 
                 continue
             r = d.loc[(s, code)]
             star = "*" if ("diff_p05" in r and (r.diff_p05 > 0 or r.diff_p95 < 0)) else ""
-            interval = f" [{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}]" if "diff_p05" in r else ""
+            interval = f" [{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}]" if "diff_p05" in r and r.diff_p05 == r.diff_p05 else ""
             row[names[s]] = f"{r.diff_mean:+,.0f}{interval}{star}"
         rows.append(row)
     return rows
@@ -467,7 +474,8 @@ def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str
                 r = summary[(summary.scenario == s) & (summary.indicator == ind) & (summary.year == y)]
                 if len(r):
                     r = r.iloc[0]
-                    row[names.get(s, s)] = f"{f(r.diff_mean)} [{f(r.diff_p05)}, {f(r.diff_p95)}]{after}"
+                    interval = f" [{f(r.diff_p05)}, {f(r.diff_p95)}]" if r.diff_p05 == r.diff_p05 else ""
+                    row[names.get(s, s)] = f"{f(r.diff_mean)}{interval}{after}"
             rows.append(row)
     return rows
 

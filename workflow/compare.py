@@ -79,10 +79,17 @@ def paired_interval(differences) -> tuple[float, float, float]:
     """The effect of a scenario as this project defines it everywhere (``compare``, the report, the page): the mean of
     the paired differences over seeds and their 90% interval (5th and 95th percentiles, linear interpolation).
 
+    One seed gives no interval (NaN bounds): a single difference says nothing about seed noise, and a zero-width
+    interval would mark every change as beyond it.
+
     >>> paired_interval([1200.0, 800.0, 1500.0])
     (1166.6666666666667, 840.0, 1470.0)
+    >>> paired_interval([250.0])
+    (250.0, nan, nan)
     """
     d = np.asarray(differences, float)
+    if len(d) < 2:
+        return float(d.mean()), float("nan"), float("nan")
     return float(d.mean()), float(np.percentile(d, 5)), float(np.percentile(d, 95))
 
 
@@ -116,8 +123,9 @@ def summarise(county: pd.DataFrame, scenarios: list[str], years: list[int], targ
                 v = cs.xs(y, level="year")[ind]
                 d = (v - ref.xs(y, level="year")[ind].reindex(v.index)).dropna()
                 diff = paired_interval(d.to_numpy()) if len(d) else (float("nan"),) * 3
+                spread = len(v) > 1  # one seed: no interval (see paired_interval)
                 row = {"scenario": s, "indicator": ind, "year": y, "seeds": len(v), "mean": v.mean(),
-                       "p05": v.quantile(0.05), "p95": v.quantile(0.95),
+                       "p05": v.quantile(0.05) if spread else np.nan, "p95": v.quantile(0.95) if spread else np.nan,
                        "diff_mean": diff[0], "diff_p05": diff[1], "diff_p95": diff[2]}
                 t = targets.get(ind)
                 if t is not None and y in t.by_year:
