@@ -14,6 +14,10 @@ from cli.commands import (_md_table, _members, _write_report, console, end_check
                           refuse_uncommitted, start_checkpoint)
 
 
+NO_SET_ADVICE = ("More sets (--samples), seeds or a larger --scale may find some; a target that rules out every set "
+                 "points at the model or at the target's data (samples.csv holds each set's implausibility per target).")
+
+
 def history_match(args: argparse.Namespace) -> int:
     """Sample the parameter box, run the hindcast for every sample and keep the non-implausible sets."""
     import matplotlib
@@ -85,9 +89,7 @@ def history_match(args: argparse.Namespace) -> int:
               f"Sets ruled out by each target: {ruled}.\n\n"
               f"## What the data pin down\n\n"
               + (f"{_md_table(ranges.reset_index(names='parameter'))}\n\n" if kept else
-                 "Nothing: no set is left. More sets, seeds or a larger scale may find some; a target that rules out "
-                 "every set points at the model or at the target's data (samples.csv holds each set's implausibility "
-                 "per target).\n\n")
+                 f"Nothing: no set is left. {NO_SET_ADVICE}\n\n")
               + "## Correlations among the non-implausible sets\n\n"
               + (f"{_md_table(corr.reset_index(names='parameter'))}\n\n" if kept > 2 else
                  f"None: {kept} set(s) left, and a correlation needs at least 3.\n\n")
@@ -106,9 +108,7 @@ def history_match(args: argparse.Namespace) -> int:
     console.print(t)
     console.print(f"sets ruled out by each target: {ruled}", highlight=False, soft_wrap=True)
     if not kept:
-        console.print("[bold]No set is left[/]: every one misses a target by more than its tolerance. More sets "
-                      "(--samples), seeds or a larger --scale may find some; a target that rules out every set points at "
-                      "the model or at the target's data (samples.csv holds each set's implausibility per target).",
+        console.print(f"[bold]No set is left[/]: every one misses a target by more than its tolerance. {NO_SET_ADVICE}",
                       highlight=False, soft_wrap=True)
     console.print(f"results in {args.out}/ (samples.csv, plausible.csv, ranges.csv, correlations.csv, pairs.png, report.html)",
                   highlight=False)

@@ -662,7 +662,7 @@ def looks_like_gbk(path: Path) -> bool:
     Notepad's "ANSI" on a Chinese Windows, so the likely cause when a planner's edited file is refused.
 
     >>> import tempfile
-    >>> f = Path(tempfile.mkdtemp()) / "t.csv"; _ = f.write_bytes("code,名称\\n1,昆阳镇\\n".encode("gbk"))
+    >>> f = Path(tempfile.mkdtemp()) / "t.csv"; _ = f.write_bytes("code,名称\\n1,甲镇\\n".encode("gbk"))
     >>> looks_like_gbk(f)
     True
     """
@@ -686,7 +686,7 @@ def unreadable_csv(path: Path, exc: Exception) -> str:
 
 
 CODE_COLUMNS = ("code", "township")  # columns of township codes (often 9 or 12 digits in official statistics)
-EXCEL_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")  # 3.30326E+08: what Excel makes of a 9-digit code
+EXCEL_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")  # 1.23457E+08: what Excel makes of the code 123456789
 
 
 def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:

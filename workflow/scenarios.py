@@ -170,8 +170,9 @@ def save_scenario(region_folder: Path, name: str, text: str) -> Path:
 
     folder = Path(region_folder) / "scenarios"
     path = folder / f"{name}.yaml"
+    exists = ValueError(f"scenario {name!r} exists already ({path}); choose another name")
     if path.exists():
-        raise ValueError(f"scenario {name!r} exists already ({path}); choose another name")
+        raise exists
     try:
         # a temporary name of its own: two visitors of the page may save at the same moment
         fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.saving-", suffix=".yaml", dir=folder)
@@ -187,7 +188,6 @@ def save_scenario(region_folder: Path, name: str, text: str) -> Path:
             raise ValueError(f"{path}{f', field {exc.field!r}' if exc.field else ''}: {exc.message}") from exc
         if loaded.name != name:
             raise ValueError(f"the scenario text names another scenario than {name!r}")
-        exists = ValueError(f"scenario {name!r} exists already ({path}); choose another name")
         try:
             os.link(tmp, path)  # made only if no file has the name, at once: never over a scenario saved meanwhile
         except FileExistsError:
