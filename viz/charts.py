@@ -156,6 +156,16 @@ def map_size(bounds) -> tuple[float, float]:
     return 10.0, round(float(np.clip(9.0 * (ymax - ymin) / max(xmax - xmin, 1.0) + 1.6, 4.5, 9.0)), 3)
 
 
+def caption_under(ax, text: str) -> None:
+    """``text`` in small type just under the map drawn in ``ax``, wrapped at 110 characters.
+
+    Placed against the map's own frame (which an equal-aspect map shrinks at drawing time), not the figure's edge,
+    so a wide region's map has no band of white between it and its caption once the figure is cropped.
+    """
+    ax.annotate(textwrap.fill(text, 110), (0.0, 0.0), xycoords="axes fraction", xytext=(0, -4),
+                textcoords="offset points", fontsize=8, ha="left", va="top", annotation_clip=False)
+
+
 def township_map(region, values: pd.Series, label: str, title: str, fmt: str, out: str | Path,
                  diverging: bool = True, marked: set[str] | None = None, mark_note: str = "", lang: str = "en") -> Path:
     """A map of one value per township, each township labelled with its value.
@@ -229,7 +239,7 @@ def township_map(region, values: pd.Series, label: str, title: str, fmt: str, ou
     ax.set_ylabel("")
     ax.set_title(title, fontsize=11)
     if mark_note:
-        fig.text(0.02, 0.03, textwrap.fill(mark_note, 110), fontsize=8, va="bottom")
+        caption_under(ax, mark_note)
     return save_figure(fig, out)
 
 
@@ -294,7 +304,7 @@ def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int 
     caption = (f"乡镇间最大的 {len(shown)} 条迁移流（占乡镇间迁移 {total:,.0f} 人的 {share:.0%}）；最粗箭头 {biggest:,.0f} 人。"
                if lang == "zh" else f"The {len(shown)} largest flows between townships ({share:.0%} of "
                                     f"{total:,.0f} persons moving between townships); widest arrow {biggest:,.0f} persons.")
-    fig.text(0.02, 0.03, textwrap.fill(caption, 110), fontsize=8, va="bottom")
+    caption_under(ax, caption)
     return save_figure(fig, out)
 
 
