@@ -50,7 +50,8 @@ def found_elsewhere(name: str) -> str:
 def run_safely(func, args: argparse.Namespace) -> int:
     """Run a command; bad input prints one clear line and exits 2 instead of a traceback.
 
-    Ctrl-C ends with one line (exit 130; outputs are written atomically, so nothing is half-written), a system
+    Ctrl-C ends with one line (exit 130; outputs are written atomically, so nothing is half-written), and so do
+    SIGTERM and SIGHUP (exit 143 and 129, :func:`cli.ending.stop_on_terminate`), a system
     error (disk full, permission) with one line naming the path (exit 2), and an unexpected error with one line
     and the traceback saved to a file for a bug report (exit 1).
     """
@@ -59,6 +60,9 @@ def run_safely(func, args: argparse.Namespace) -> int:
     import tempfile
     import traceback
 
+    from cli.ending import Terminated, stop_on_terminate
+
+    stop_on_terminate()
     try:
         command = getattr(args, "command", None)
         if command in FOLDER_COMMANDS and getattr(args, "out", None) is not None:
@@ -75,10 +79,11 @@ def run_safely(func, args: argparse.Namespace) -> int:
     except RegionDataError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc) + found_elsewhere(exc.file))}", highlight=False, soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]: stopped; results are written only when complete, so nothing was half-written",
+    except KeyboardInterrupt as exc:
+        how = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
+        console.print(f"[bold red]{how}[/]: stopped; results are written only when complete, so nothing was half-written",
                       highlight=False, soft_wrap=True)
-        return 130
+        return 128 + exc.signum if isinstance(exc, Terminated) else 130
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         console.print(f"[bold red]error:[/] {escape(where + str(exc.strerror or exc))}", highlight=False, soft_wrap=True)

@@ -85,3 +85,57 @@ def end_with_parent(parent: int) -> bool:
     if os.getppid() != parent:  # the parent ended before the request was made: no signal would come
         os.kill(os.getpid(), signal.SIGTERM)
     return True
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process is asked to end (SIGTERM, SIGHUP): a Ctrl-C by another name, so
+    every clean-up that a Ctrl-C runs (temporary output folders removed, pools and clusters closed) runs for it."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_on_terminate() -> None:
+    """Make SIGTERM (``kill``, a job scheduler's time limit, ``systemctl stop``) and SIGHUP (the terminal closed)
+    end a command as Ctrl-C does, instead of at once.
+
+    Without this, the signal's default action ends the process where it stands: a command's temporary output
+    folder stays behind, the worker processes of a pool go on computing for nobody, and a Dask cluster's
+    semaphores leak. With it, the process's own worker processes are sent SIGINT, as a Ctrl-C at the terminal
+    would (the pools' workers end at once; a Dask cluster's workers ignore it and are closed by the batch),
+    and :class:`Terminated` is raised in the main thread. A second signal, while that clean-up runs, takes the
+    default action: a user who asks twice gets an end at once.
+
+    Returns
+    -------
+    None. Only the main thread can install signal handlers; elsewhere nothing is done. A signal that is ignored
+    when this is called (``nohup`` ignores SIGHUP) stays ignored.
+
+    Example
+    -------
+    >>> stop_on_terminate()   # at the start of a command           # doctest: +SKIP
+    """
+    import multiprocessing
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    # a signal already ignored stays ignored: under nohup, SIGHUP must not end a long batch
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+              if s is not None and signal.getsignal(s) is signal.SIG_DFL]
+
+    def on_signal(signum, frame) -> None:
+        for s in wanted:
+            signal.signal(s, signal.SIG_DFL)
+        for child in multiprocessing.active_children():
+            try:
+                os.kill(child.pid, signal.SIGINT)
+            except (OSError, TypeError):  # gone already, or not started
+                pass
+        raise Terminated(signum)
+
+    for s in wanted:
+        signal.signal(s, on_signal)

@@ -527,6 +527,71 @@ def test_ctrl_c_with_worker_processes_is_one_line(command, toy, tmp_path):
         assert not out.exists()
 
 
+def children(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (Linux's /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while being read
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("command", ["compare", "batch"])
+def test_sigterm_to_the_command_alone_ends_it_and_its_workers(command, toy, tmp_path):
+    """``kill PID`` (or a job scheduler's time limit) reaches the command's process only, not its workers: the
+    command stops them, removes what it had begun to write, and says so in one line (exit 143)."""
+    out = tmp_path / "r"
+    if command == "compare":
+        argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "400", "--scale", "1.0", "--workers", "2"]
+    else:
+        argv = ["batch", str(sweep(tmp_path, toy, seeds=400, end=2035)), "--workers", "2"]
+    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *argv, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        t0 = time.time()
+        while len(children(p.pid)) < 2 and time.time() - t0 < 60 and p.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1.0)  # the workers are running models now
+        workers = children(p.pid)
+        assert len(workers) >= 2 and p.poll() is None
+        p.send_signal(signal.SIGTERM)
+        text, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 143, text
+    assert "terminated (SIGTERM)" in text and "Traceback" not in text and "leaked" not in text, text
+    time.sleep(1.0)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
+    if command == "compare":
+        assert not out.exists() and not [x for x in tmp_path.iterdir() if x.name.startswith(".r")]
+
+
+def test_an_ignored_hangup_stays_ignored():
+    """Under nohup a long batch must outlive its terminal; SIGTERM is still handled."""
+    from cli.ending import stop_on_terminate
+    from workflow.runner import start_worker
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stop_on_terminate()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN and callable(signal.getsignal(signal.SIGTERM))
+        start_worker()  # a forked worker: the parent's handler is not its own
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+        from sim.parallel import use_helper
+
+        use_helper(True)
+
+
 def test_an_unexpected_error_is_one_line_and_saves_the_traceback(monkeypatch, toy, tmp_path, capsys):
     import workflow.runner
 

@@ -31,6 +31,11 @@ def start_worker() -> None:
     quietly (no traceback per worker); the parent process reports the interruption in one line. The model's helper
     thread is off (sim.parallel.use_helper): the pool's workers already keep every core busy."""
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+    # a forked worker inherits the command's SIGTERM and SIGHUP handlers (cli.ending.stop_on_terminate), meant for
+    # the parent only; an ignored signal (nohup) stays ignored
+    for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+        if s is not None and callable(signal.getsignal(s)):
+            signal.signal(s, signal.SIG_DFL)
     use_helper(False)
 
 
