@@ -15,6 +15,8 @@ import sys
 import threading
 from typing import NoReturn
 
+from workflow.lifetime import end_with_parent  # noqa: F401  (the page's server takes it from here)
+
 
 def finish(code: int) -> NoReturn:
     """End the process with exit status ``code``, without the interpreter's module teardown when that is safe.
@@ -48,43 +50,6 @@ def finish(code: int) -> NoReturn:
         except (OSError, ValueError):  # the reader has gone (a closed pipe) or the stream was closed: nothing to keep
             pass
     os._exit(code)
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def end_with_parent(parent: int) -> bool:
-    """Have this process sent SIGTERM when ``parent`` ends, however it ends (Linux; elsewhere nothing is done).
-
-    ``run.py serve`` starts the page's server in a session of its own and stops it when asked to stop. Killed with
-    SIGKILL (``kill -9``, the out-of-memory killer, a test harness's timeout) it cannot, and the server would go on
-    holding the port; with this, the kernel sends the server SIGTERM (Linux's ``PR_SET_PDEATHSIG``). If ``parent``
-    has already ended when this is called, the signal is sent at once.
-
-    Parameters
-    ----------
-    parent : the process id of the parent this process should not outlive.
-
-    Returns
-    -------
-    True if the kernel took the request (Linux), False elsewhere.
-
-    Example
-    -------
-    >>> end_with_parent(os.getppid())   # in the server process, at start   # doctest: +SKIP
-    True
-    """
-    import ctypes
-    import signal
-
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
-        return False
-    if os.getppid() != parent:  # the parent ended before the request was made: no signal would come
-        os.kill(os.getpid(), signal.SIGTERM)
-    return True
 
 
 class Terminated(KeyboardInterrupt):

@@ -572,24 +572,41 @@ def test_sigterm_to_the_command_alone_ends_it_and_its_workers(command, toy, tmp_
 
 
 def test_an_ignored_hangup_stays_ignored():
-    """Under nohup a long batch must outlive its terminal; SIGTERM is still handled."""
-    from cli.ending import stop_on_terminate
-    from workflow.runner import start_worker
+    """Under nohup a long batch must outlive its terminal; SIGTERM is still handled, and a pool worker (which
+    inherits the parent's handlers) takes the default action."""
+    code = ("import signal; from cli.ending import stop_on_terminate; from workflow.runner import start_worker; "
+            "signal.signal(signal.SIGHUP, signal.SIG_IGN); stop_on_terminate(); "
+            "print(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN, callable(signal.getsignal(signal.SIGTERM))); "
+            "start_worker(); print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)")
+    text = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert text.split() == ["True"] * 4, text
 
-    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+
+def test_workers_end_with_a_killed_command(toy, tmp_path):
+    """kill -9 (or the out-of-memory killer) cannot be handled by the command; its pool workers end anyway."""
+    argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "400", "--scale", "1.0", "--workers", "2"]
+    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *argv, "--out", str(tmp_path / "r")], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: set[int] = set()
     try:
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        stop_on_terminate()
-        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN and callable(signal.getsignal(signal.SIGTERM))
-        start_worker()  # a forked worker: the parent's handler is not its own
-        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-    finally:
-        for s, h in before.items():
-            signal.signal(s, h)
-        from sim.parallel import use_helper
-
-        use_helper(True)
+        t0 = time.time()
+        while len(children(p.pid)) < 2 and time.time() - t0 < 60 and p.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        workers = children(p.pid)
+        assert len(workers) >= 2
+        p.kill()
+        p.wait(timeout=30)
+        t0 = time.time()
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.time() - t0 < 20:
+            time.sleep(0.2)
+        assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+    finally:  # nothing outlives a failed test
+        for pid in [p.pid, *workers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def test_an_unexpected_error_is_one_line_and_saves_the_traceback(monkeypatch, toy, tmp_path, capsys):

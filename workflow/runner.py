@@ -19,6 +19,7 @@ from sim.model import MigrationModel
 from sim.parallel import use_helper
 from sim.params import Params
 from workflow.io import load_params, provenance
+from workflow.lifetime import end_with_parent
 from workflow.memory import keep_freed_memory
 from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
 
@@ -36,6 +37,7 @@ def start_worker() -> None:
     for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
         if s is not None and callable(signal.getsignal(s)):
             signal.signal(s, signal.SIG_DFL)
+    end_with_parent(os.getppid())  # a kill -9 of the command (or the OOM killer) ends its workers too
     use_helper(False)
 
 
