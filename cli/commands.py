@@ -257,7 +257,8 @@ def compare(args: argparse.Namespace) -> int:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from viz.charts import difference_map, indicator_chart
-        from workflow.compare import run_all, summarise, township_difference
+        from workflow.compare import (MIN_PAIRS_FOR_NOISE, chance_of_agreement, run_all, summarise,
+                                      township_difference)
         from workflow.io import atomic_folder, provenance
 
     if len(set(args.scenarios)) != len(args.scenarios):
@@ -279,6 +280,7 @@ def compare(args: argparse.Namespace) -> int:
     summary = summarise(county, args.scenarios, years, targets)
     ref = args.scenarios[0]
     diff = township_difference(towns, args.scenarios, args.end)
+    pairs = len(seeds) * (len(members) if members else 1)  # paired differences behind each interval
     with atomic_folder(args.out, "compare") as tmp:
         county.to_csv(tmp / "county_runs.csv", index=False)
         towns.to_csv(tmp / "townships_runs.csv", index=False)
@@ -286,16 +288,21 @@ def compare(args: argparse.Namespace) -> int:
         diff.to_csv(tmp / f"township_difference_{args.end}.csv", index=False)
         indicator_chart(county, args.scenarios, targets, tmp / "indicators.png")
         for s in args.scenarios[1:]:
-            difference_map(region, diff[diff.scenario == s], s, ref, args.end, tmp / f"difference_{s}_{args.end}.png")
+            difference_map(region, diff[diff.scenario == s], s, ref, args.end, tmp / f"difference_{s}_{args.end}.png",
+                           pairs=pairs)
         (tmp / "compare.json").write_text(json.dumps({
             "region": str(args.region), "scenarios": args.scenarios, "reference": ref, "seeds": seeds, "scale": args.scale,
             "start": args.start, "end": args.end, "common_random_numbers": True, "scenario_runs": meta,
             "parameter_sets": {"history": str(args.history), "members": members} if members else None, **provenance()},
             indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     console.print(compare_table(summary, targets, args.scenarios))
-    if len(seeds) * (len(members) if members else 1) == 1:
+    if pairs == 1:
         console.print("one run per scenario: no intervals, and no township is marked beyond seed noise (a single "
                       "difference says nothing about it); use --seeds 10 or more", highlight=False, soft_wrap=True)
+    elif pairs < MIN_PAIRS_FOR_NOISE:
+        console.print(f"{pairs} runs per scenario: the difference maps mark no township beyond seed noise (with no effect "
+                      f"at all, {pairs} paired differences agree in sign 1 time in {round(1 / chance_of_agreement(pairs))}, "
+                      f"so an interval that excludes 0 says little); use --seeds 10 or more", highlight=False, soft_wrap=True)
     sets = f" x {len(members)} parameter sets from {args.history}" if members else ""
     console.print(f"{total} runs ({len(args.scenarios)} scenarios x {len(seeds)} seeds{sets}, scale {args.scale}); results in {args.out}/ "
                   "(summary.csv, county_runs.csv, townships_runs.csv, indicators.png, difference maps, compare.json)", highlight=False)

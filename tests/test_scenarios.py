@@ -248,6 +248,47 @@ def test_compare_with_one_seed_shows_no_interval_and_marks_nothing(toy, tmp_path
     assert "from one run each: no interval" in report and not re.search(r"\bnan\b", report, flags=re.I)
 
 
+def test_beyond_seed_noise_needs_five_seeds():
+    """The threshold behind "beyond seed noise": with no effect at all, the 5%-95% interval of n paired differences
+    excludes 0 more than one time in five for 3 seeds and at most about one time in ten from 5 seeds."""
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, noise_verdict, paired_interval
+
+    rng = np.random.default_rng(7)
+    rates = {}
+    for n in (3, 4, MIN_PAIRS_FOR_NOISE, 10):
+        x = rng.standard_normal((20_000, n))
+        lo, hi = np.percentile(x, 5, axis=1), np.percentile(x, 95, axis=1)
+        rates[n] = float(((lo > 0) | (hi < 0)).mean())
+    assert rates[3] > 0.2 and rates[4] > 0.1 and rates[MIN_PAIRS_FOR_NOISE] <= 0.1 and rates[10] < 0.01, rates
+    assert MIN_PAIRS_FOR_NOISE == min(n for n, r in rates.items() if r <= 0.1)
+    _, lo, hi = paired_interval([900.0, 1100.0, 1300.0])
+    assert noise_verdict(lo, hi, 3) == "few" and noise_verdict(lo, hi, MIN_PAIRS_FOR_NOISE) == "beyond"
+
+
+def test_compare_with_three_seeds_calls_nothing_beyond_seed_noise(toy, tmp_path):
+    """Three seeds agree in sign one time in four with no effect: the maps hatch no township, the report stars none
+    and says how often the seeds would agree by chance, and the command says so in a line."""
+    import run
+    from cli.commands import console
+
+    write_scenario(toy, "jobs_c", [{"type": "jobs", "township": "C", "sector": "secondary", "jobs": 3000, "years": [2022, 2024]}])
+    out = tmp_path / "cmp"
+    with console.capture() as cap:
+        assert run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "jobs_c", "--seeds", "3",
+                         "--scale", "1.0", "--end", "2025", "--out", str(out)]) == 0
+        assert run.main(["report", str(out)]) == 0
+    text = " ".join(cap.get().split())
+    assert "3 runs per scenario: the difference maps mark no township beyond seed noise" in text, text
+    diff = pd.read_csv(out / "township_difference_2025.csv", dtype={"township": str})
+    assert (diff.pairs == 3).all()
+    c = diff[(diff.scenario == "jobs_c") & (diff.township == "C")].iloc[0]
+    assert c.diff_p05 > 0  # 3,000 jobs in C: every seed agrees, and yet it is not called beyond noise
+    report = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "no star: with 3 paired runs" in report and not re.search(r"\+[\d,]+ \[[^\]]+\]\*", report)
+    assert "beyond seed noise." not in report and ("as they would 1 time in 4 with no effect" in report
+                                                  or "within seed noise" in report)
+
+
 def test_add_link_names_links_of_the_projects_file(toy):
     e = error(toy, [{"type": "add_link", "links": ["cx", "ab"], "year": 2022}])
     assert "levers[0].links" in str(e) and "not planned link(s) ab" in str(e)

@@ -49,10 +49,10 @@ with libraries():
     from viz.maps import has_cjk_font
     from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, network_geojson, outline_geojson,
                              outlying_townships, place_labels, short_name, township_card, township_geojson, township_labels)
-    from workflow.compare import paired_interval
+    from workflow.compare import chance_of_agreement, noise_verdict, paired_interval
     from workflow.io import load_params
     from workflow.runner import cached_region
-    from viz.words import in_language, region_labels, scenario_description, scenario_title, word
+    from viz.words import in_language, noise_phrase, region_labels, scenario_description, scenario_title, word
     from workflow.scenarios import load_scenario, save_scenario, scenario_file, scenario_yaml
 
 # Solara warns, at the first page opened at an address other than "localhost" (run.py serve prints 127.0.0.1), that
@@ -151,22 +151,21 @@ EFFECT_INDICATORS = [("population", "residents", "常住人口", 1.0, "{:+,.0f}"
 
 
 def effect_text(diffs: list[float], label: str, fmt: str = "{:+,.0f}", unit: str = "", lang: str = "en") -> str:
-    """One indicator's effect: mean of the paired differences and its 90% interval, and whether the interval
-    excludes zero (beyond seed noise).
+    """One indicator's effect: mean of the paired differences and its 90% interval, and what that says about seed
+    noise (:func:`workflow.compare.noise_verdict`: with the page's 3 seeds, an interval that excludes zero is
+    reported as the seeds agreeing, not as an effect beyond noise).
 
     >>> effect_text([1200.0, 800.0, 1500.0], "residents")
-    'residents +1,167 (90% interval +840 to +1,470; 3 seeds): beyond seed noise'
+    'residents +1,167 (90% interval +840 to +1,470; 3 seeds): all 3 seeds agree in sign, as they would 1 time in 4 with no effect'
     >>> effect_text([0.3, -0.5, 0.9], "首位度", "{:+.2f}", " pp", lang="zh")
     '首位度 +0.23 个百分点（90% 区间 -0.42 至 +0.84；3 个种子）：在随机波动范围内'
     """
     mean, lo, hi = paired_interval(diffs)
-    beyond = lo > 0 or hi < 0
+    verdict = noise_phrase(noise_verdict(lo, hi, len(diffs)), len(diffs), chance_of_agreement(len(diffs)), lang)
     if lang == "zh":
         unit = " 个百分点" if unit.strip() == "pp" else unit
-        return (f"{label} {fmt.format(mean)}{unit}（90% 区间 {fmt.format(lo)} 至 {fmt.format(hi)}；{len(diffs)} 个种子）："
-                + ("超出随机波动" if beyond else "在随机波动范围内"))
-    return (f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; {len(diffs)} seeds): "
-            + ("beyond seed noise" if beyond else "within seed noise"))
+        return f"{label} {fmt.format(mean)}{unit}（90% 区间 {fmt.format(lo)} 至 {fmt.format(hi)}；{len(diffs)} 个种子）：{verdict}"
+    return f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; {len(diffs)} seeds): {verdict}"
 
 
 class ServerModel(MigrationModel):

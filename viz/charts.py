@@ -244,29 +244,46 @@ def township_map(region, values: pd.Series, label: str, title: str, fmt: str, ou
 
 
 def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, year: int, out: str | Path,
-                   lang: str = "en", names: dict[str, str] | None = None) -> Path:
+                   lang: str = "en", names: dict[str, str] | None = None, pairs: int | None = None) -> Path:
     """Township population in ``scenario`` minus ``reference`` (mean over seeds), as a diverging map.
 
     ``diff`` has columns township and diff_mean (e.g. one scenario's rows of
     :func:`workflow.compare.township_difference`); ``names`` says what to call the scenarios (default: their names);
-    ``lang`` is the language of the map's words.
+    ``lang`` is the language of the map's words. Townships whose difference is beyond seed noise
+    (:func:`workflow.compare.noise_verdict`) are hatched; ``pairs`` is the number of paired differences behind each
+    interval (default: ``diff``'s pairs column). With fewer than
+    :data:`workflow.compare.MIN_PAIRS_FOR_NOISE`, none is, and the caption says why.
     """
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, chance_of_agreement, noise_verdict
+
     d = diff.set_index("township")
-    marked = set(d.index[(d.diff_p05 > 0) | (d.diff_p95 < 0)]) if {"diff_p05", "diff_p95"} <= set(d.columns) else set()
+    if pairs is None:
+        pairs = int(d["pairs"].min()) if "pairs" in d.columns and len(d) else MIN_PAIRS_FOR_NOISE
+    intervals = {"diff_p05", "diff_p95"} <= set(d.columns)
+    marked = {t for t, r in d.iterrows() if noise_verdict(r.diff_p05, r.diff_p95, pairs) == "beyond"} if intervals else set()
+    few = intervals and 1 < pairs < MIN_PAIRS_FOR_NOISE
+    times = round(1 / chance_of_agreement(pairs))
     s, r = (names or {}).get(scenario, scenario), (names or {}).get(reference, reference)
     if lang == "zh":
         place = getattr(region.config, "name_local", None) or region.config.name
         approx = "；乡镇边界为近似" if region.boundary_note() else ""
+        note = ("未标斜线：每个情景只有一次运行，没有区间" if pairs <= 1 else
+                f"未标斜线：只有 {pairs} 个随机种子，即使没有效应，一个乡镇的区间也约有 1/{times} 的概率不含 0；"
+                f"至少 {MIN_PAIRS_FOR_NOISE} 个种子才标出超出随机波动的乡镇" if few else
+                "斜线及 *：配对差值的 5%–95% 区间不含 0；其余乡镇的差值在随机波动范围内")
         return township_map(region, d["diff_mean"], f"常住人口之差（人），{year}年",
                             f"{place}：{year}年“{s}”与“{r}”的常住人口之差\n按随机种子配对的均值{approx}", "{:+,.0f}", out,
-                            marked=marked, lang=lang,
-                            mark_note="斜线及 *：配对差值的 5%–95% 区间不含 0；其余乡镇的差值在随机波动范围内")
+                            marked=marked, lang=lang, mark_note=note)
+    note = ("no township is hatched: one run per scenario gives no interval" if pairs <= 1 else
+            f"no township is hatched: with {pairs} seeds, an unchanged township's interval would exclude 0 about 1 time "
+            f"in {times}; townships beyond seed noise are marked from {MIN_PAIRS_FOR_NOISE} seeds" if few else
+            "hatched and *: the 5%–95% interval of the paired differences over seeds excludes 0; elsewhere the "
+            "difference is within seed noise")
     # the colour bar's label stays short (a scenario's title is long, and the title above names both)
     return township_map(region, d["diff_mean"], f"difference in residents, {year}",
                         f"{region.config.name}: residents in {s} minus {r}, {year}\n"
                         + "; ".join(x for x in ("mean over seeds, paired by seed", region.boundary_note()) if x), "{:+,.0f}", out,
-                        marked=marked, mark_note="hatched and *: the 5%–95% interval of the paired differences over seeds "
-                                                 "excludes 0; elsewhere the difference is within seed noise")
+                        marked=marked, mark_note=note)
 
 
 def flow_map(region, flows: pd.DataFrame, title: str, out: str | Path, top: int = 15, lang: str = "en") -> Path:

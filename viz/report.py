@@ -18,8 +18,8 @@ import pandas as pd
 from geo.region import RegionDataError
 from viz.charts import chart_indicators, flow_map, indicator_chart, township_bars, township_map
 from viz.maps import save_figure
-from viz.words import (in_language, indicator_label, lever_sentence, region_labels, scenario_description,
-                       scenario_title)
+from viz.words import (in_language, indicator_label, lever_sentence, noise_phrase, region_labels,
+                       scenario_description, scenario_title)
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -315,6 +315,8 @@ def _run_summary(region, county: pd.DataFrame, start: int, last: int, lang: str 
 def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], reference: str, last: int,
                      noise_word: str = "seed noise", lang: str = "en", names: dict | None = None) -> str:
     """One sentence per scenario: its residents in the last year against the reference, with the interval."""
+    from workflow.compare import chance_of_agreement, noise_verdict
+
     names = names or {}
     ref = names.get(reference, reference)
     items = []
@@ -327,15 +329,15 @@ def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], refere
         if s == reference:
             items.append(_t(lang, f"{title}: {r['mean']:,.0f} residents in {last}.", f"{title}：{last}年常住人口 {r['mean']:,.0f} 人。"))
         else:
-            if r.diff_p05 != r.diff_p05:  # one run per scenario: no interval (workflow.compare.paired_interval)
+            pairs = int(r.seeds)
+            verdict = noise_verdict(r.diff_p05, r.diff_p95, pairs)
+            if verdict == "none":  # one run per scenario: no interval (workflow.compare.paired_interval)
                 items.append(_t(lang, f"{title}: {r.diff_mean:+,.0f} residents against {ref} in {last}, from one run "
                                       "each: no interval, so nothing can be said about seed noise.",
                                 f"{title}：{last}年常住人口比“{ref}”{r.diff_mean:+,.0f} 人，各只有一次运行：没有区间，"
                                 "无法判断是否超出随机波动。"))
                 continue
-            beyond = r.diff_p05 > 0 or r.diff_p95 < 0
-            noise = _t(lang, f"beyond {noise_word}" if beyond else f"within {noise_word}",
-                       f"超出{noise_word}" if beyond else f"在{noise_word}范围内")
+            noise = noise_phrase(verdict, pairs, chance_of_agreement(pairs), lang, noise_word)
             items.append(_t(lang, f"{title}: {r.diff_mean:+,.0f} residents against {ref} in {last} "
                                   f"[{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}], {noise}.",
                             f"{title}：{last}年常住人口比“{ref}”{r.diff_mean:+,.0f} 人"
@@ -345,6 +347,7 @@ def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], refere
 
 def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str = "en") -> Report:
     from viz.charts import difference_map
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, chance_of_agreement
 
     meta = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
     summary = pd.read_csv(folder / "summary.csv")
@@ -359,6 +362,7 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
     place = _region_name(region, lang)
     sets = (meta.get("parameter_sets") or {}).get("members")
     n_seeds = len(meta["seeds"])
+    pairs = n_seeds * (len(sets) if sets else 1)  # paired differences behind each interval
     if sets:
         what = _t(lang, f"{n_seeds} seeds x {len(sets)} parameter sets from a history match per scenario (paired by set "
                         f"and seed), scale {meta['scale']}; intervals are 5%–95% over sets and seeds: parameter uncertainty "
@@ -412,13 +416,19 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
             if s == reference:
                 continue
             maps.append(figure_html(difference_map(region, diff[diff.scenario == s], s, reference, year,
-                                                   out / f"difference_{s}_{year}.png", lang=lang, names=names),
+                                                   out / f"difference_{s}_{year}.png", lang=lang, names=names,
+                                                   pairs=pairs),
                                     _t(lang, f"Township residents in {names[s]} minus {ref}, {year} (mean over seeds)",
                                        f"{year}年各乡镇常住人口：“{names[s]}”减“{ref}”（各种子均值）")))
-        maps.append(table_html(_township_difference_rows(region, diff, scenarios, reference, lang, names),
+        times = round(1 / chance_of_agreement(pairs))
+        star = (_t(lang, "* the interval excludes 0", "* 表示区间不含 0") if pairs >= MIN_PAIRS_FOR_NOISE else
+                _t(lang, "no interval from one run", "只有一次运行，没有区间") if pairs <= 1 else
+                _t(lang, f"no star: with {pairs} paired runs an unchanged township's interval would exclude 0 about 1 time "
+                         f"in {times}", f"不标 *：只有 {pairs} 组配对运行，即使没有效应，区间也约有 1/{times} 的概率不含 0"))
+        maps.append(table_html(_township_difference_rows(region, diff, scenarios, reference, lang, names, pairs),
                                caption=_t(lang, f"Township residents, difference from {ref}, {year}: mean of the paired "
-                                                f"differences [5%, 95%]; * the interval excludes 0",
-                                          f"{year}年各乡镇常住人口与“{ref}”之差：配对差值均值 [5%, 95%]；* 表示区间不含 0")))
+                                                f"differences [5%, 95%]; {star}",
+                                          f"{year}年各乡镇常住人口与“{ref}”之差：配对差值均值 [5%, 95%]；{star}")))
     rep.sections.append((_t(lang, f"Where people live, {year}", f"{year}年人口分布"),
                          "".join(maps) or f"<p>(no township_difference_{year}.csv in the folder)</p>"))
     for s in scenarios:
@@ -438,9 +448,12 @@ def _scenario_list(details: dict, names: dict, lang: str) -> str:
 
 
 def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], reference: str, lang: str,
-                              names: dict) -> list[dict]:
+                              names: dict, pairs: int) -> list[dict]:
     """One row per township (Chinese name first): each scenario's paired difference from the reference with its
-    interval, starred where the interval excludes 0."""
+    interval, starred where the difference is beyond seed noise (the interval excludes 0 and there are ``pairs``
+    of at least :data:`workflow.compare.MIN_PAIRS_FOR_NOISE`)."""
+    from workflow.compare import noise_verdict
+
     d = diff.set_index(["scenario", "township"])
     rows = []
     for code in region.codes:
@@ -449,7 +462,7 @@ def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], 
             if s == reference or (s, code) not in d.index:
                 continue
             r = d.loc[(s, code)]
-            star = "*" if ("diff_p05" in r and (r.diff_p05 > 0 or r.diff_p95 < 0)) else ""
+            star = "*" if ("diff_p05" in r and noise_verdict(r.diff_p05, r.diff_p95, pairs) == "beyond") else ""
             interval = f" [{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}]" if "diff_p05" in r and r.diff_p05 == r.diff_p05 else ""
             row[names[s]] = f"{r.diff_mean:+,.0f}{interval}{star}"
         rows.append(row)
