@@ -226,19 +226,25 @@ def test_compare_command_writes_summary_maps_and_table(toy, tmp_path):
     assert meta["common_random_numbers"] and meta["seeds"] == [1, 2, 3] and "jobs_c" in meta["scenario_runs"]
 
 
-def test_compare_with_one_seed_shows_no_interval_and_marks_nothing(toy, tmp_path):
-    """One seed gives one difference, which says nothing about seed noise: no interval in the table, the summary,
-    the difference map's marks or the report, and a line that says so."""
+def compare_and_report(toy, tmp_path, seeds: int) -> tuple[str, Path]:
+    """compare baseline with 3,000 jobs in township C (2022-24) over ``seeds`` seeds to 2025, then report it: the
+    terminal's text and the compare folder."""
     import run
     from cli.commands import console
 
     write_scenario(toy, "jobs_c", [{"type": "jobs", "township": "C", "sector": "secondary", "jobs": 3000, "years": [2022, 2024]}])
     out = tmp_path / "cmp"
     with console.capture() as cap:
-        assert run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "jobs_c", "--seeds", "1",
+        assert run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "jobs_c", "--seeds", str(seeds),
                          "--scale", "1.0", "--end", "2025", "--out", str(out)]) == 0
         assert run.main(["report", str(out)]) == 0
-    text = cap.get()
+    return cap.get(), out
+
+
+def test_compare_with_one_seed_shows_no_interval_and_marks_nothing(toy, tmp_path):
+    """One seed gives one difference, which says nothing about seed noise: no interval in the table, the summary,
+    the difference map's marks or the report, and a line that says so."""
+    text, out = compare_and_report(toy, tmp_path, seeds=1)
     assert "one run per scenario: no intervals" in text
     assert "Δ " in text and not re.search(r"Δ [^\n│]*\[", text), text                 # a difference, no interval
     summary = pd.read_csv(out / "summary.csv")
@@ -268,17 +274,8 @@ def test_beyond_seed_noise_needs_five_seeds():
 def test_compare_with_three_seeds_calls_nothing_beyond_seed_noise(toy, tmp_path):
     """Three seeds agree in sign one time in four with no effect: the maps hatch no township, the report stars none
     and says how often the seeds would agree by chance, and the command says so in a line."""
-    import run
-    from cli.commands import console
-
-    write_scenario(toy, "jobs_c", [{"type": "jobs", "township": "C", "sector": "secondary", "jobs": 3000, "years": [2022, 2024]}])
-    out = tmp_path / "cmp"
-    with console.capture() as cap:
-        assert run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "jobs_c", "--seeds", "3",
-                         "--scale", "1.0", "--end", "2025", "--out", str(out)]) == 0
-        assert run.main(["report", str(out)]) == 0
-    text = " ".join(cap.get().split())
-    assert "3 runs per scenario: the difference maps mark no township beyond seed noise" in text, text
+    text, out = compare_and_report(toy, tmp_path, seeds=3)
+    assert "3 runs per scenario: the difference maps mark no township beyond seed noise" in " ".join(text.split()), text
     diff = pd.read_csv(out / "township_difference_2025.csv", dtype={"township": str})
     assert (diff.pairs == 3).all()
     c = diff[(diff.scenario == "jobs_c") & (diff.township == "C")].iloc[0]
