@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo.region import read_model
-from workflow.io import check_parameter_name, check_values
+from workflow.io import check_parameter_name, check_values, folder_fingerprint  # noqa: F401  (batch names it here)
 
 
 class ParameterSpace(BaseModel):
@@ -120,25 +120,6 @@ def read_sweep(path: Path) -> SweepSpec:
     for name in {n for s in spec.parameters.settings() for n in s}:
         check_parameter_name(path, name)
     return spec
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """Hash of every file's path (relative to ``folder``) and bytes: the same for a copy of the region anywhere, on
-    any machine, and different as soon as any file differs. Hidden files (a checkpoint, an editor's swap file) and
-    Python caches are left out.
-
-    >>> folder_fingerprint(Path("/nonexistent"))
-    'e3b0c44298fc1c14'
-    """
-    h = hashlib.sha256()
-    folder = Path(folder)
-    if folder.is_dir():
-        for f in sorted(folder.rglob("*")):
-            rel = f.relative_to(folder)
-            if not f.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
-                continue
-            h.update(rel.as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
 
 
 def fingerprint(region_folder: Path, scenario_files: list[Path]) -> str:

@@ -259,7 +259,7 @@ def compare(args: argparse.Namespace) -> int:
         from viz.charts import difference_map, indicator_chart
         from workflow.compare import (MIN_PAIRS_FOR_NOISE, chance_of_agreement, run_all, summarise,
                                       township_difference)
-        from workflow.io import atomic_folder, provenance
+        from workflow.io import atomic_folder, folder_fingerprint, provenance
 
     if len(set(args.scenarios)) != len(args.scenarios):
         raise RegionDataError("--scenarios", f"a scenario is named twice: {' '.join(args.scenarios)}")
@@ -291,7 +291,8 @@ def compare(args: argparse.Namespace) -> int:
             difference_map(region, diff[diff.scenario == s], s, ref, args.end, tmp / f"difference_{s}_{args.end}.png",
                            pairs=pairs)
         (tmp / "compare.json").write_text(json.dumps({
-            "region": str(args.region), "scenarios": args.scenarios, "reference": ref, "seeds": seeds, "scale": args.scale,
+            "region": str(args.region), "region_fingerprint": folder_fingerprint(args.region),
+            "scenarios": args.scenarios, "reference": ref, "seeds": seeds, "scale": args.scale,
             "start": args.start, "end": args.end, "common_random_numbers": True, "scenario_runs": meta,
             "parameter_sets": {"history": str(args.history), "members": members} if members else None, **provenance()},
             indent=2, ensure_ascii=False, default=str), encoding="utf-8")
@@ -514,8 +515,8 @@ def start_checkpoint(args: argparse.Namespace, code: dict, ignore: tuple[str, ..
     command (same options, code and region files) are reused; says how many."""
     import json
 
-    from batch.sweep import folder_fingerprint
     from workflow.calibration import Checkpoint
+    from workflow.io import folder_fingerprint
     from workflow.outdir import EvaluationCache, checkpoint_folder
 
     options = {k: str(v) for k, v in sorted(vars(args).items()) if k not in ignore}

@@ -35,3 +35,26 @@ def test_git_dirty_sees_changed_and_untracked_files(tmp_path):
 def test_git_dirty_is_unknown_outside_a_repository(tmp_path):
     p = provenance(tmp_path)
     assert p["git_commit"] is None and p["git_dirty"] is None
+
+
+def test_a_run_records_the_fingerprint_of_its_region_files(toy, tmp_path):
+    """A region outside git (a planner's own copy) is still traced: run.json's region_fingerprint is the same for a
+    copy of the folder elsewhere and changes with any edit of its files; compare.json records it too."""
+    import json
+    import shutil
+
+    import run
+
+    copy = tmp_path / "copy"
+    shutil.copytree(toy, copy)
+    prints = []
+    for region in (toy, copy, copy):
+        out = tmp_path / f"r{len(prints)}"
+        assert run.main(["run", "--region", str(region), "--end", "2021", "--scale", "1.0", "--out", str(out)]) == 0
+        prints.append(json.loads((out / "run.json").read_text())["region_fingerprint"])
+        if len(prints) == 2:
+            (copy / "townships.csv").write_text((copy / "townships.csv").read_text() + "\n", encoding="utf-8")
+    assert prints[0] == prints[1] != prints[2] and len(prints[0]) == 16
+    assert run.main(["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "1", "--end", "2021",
+                     "--scale", "1.0", "--out", str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "compare.json").read_text())["region_fingerprint"] == prints[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -126,6 +127,26 @@ def provenance(root: Path | None = None) -> dict:
     except (OSError, subprocess.SubprocessError):
         pass
     return {"version": ver, "git_commit": commit, "git_dirty": dirty, "git_changes": changes[:50]}
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Hash of every file's path (relative to ``folder``) and bytes: the same for a copy of the region anywhere, on
+    any machine, and different as soon as any file differs. Hidden files (a checkpoint, an editor's swap file) and
+    Python caches are left out. Every run records its region's (run.json ``region_fingerprint``; a batch's
+    ``region_hash``), so a result can be traced to the region files that made it, in or outside git.
+
+    >>> folder_fingerprint(Path("/nonexistent"))
+    'e3b0c44298fc1c14'
+    """
+    h = hashlib.sha256()
+    folder = Path(folder)
+    if folder.is_dir():
+        for f in sorted(folder.rglob("*")):
+            rel = f.relative_to(folder)
+            if not f.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                continue
+            h.update(rel.as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: pd.DataFrame, meta: dict,
