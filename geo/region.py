@@ -623,13 +623,18 @@ def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -
     got = err.get("input")
     # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
     got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
+    msg = err["msg"]
+    if err.get("type") == "value_error":  # a validator's own message, which may already show the value
+        msg = msg.removeprefix("Value error, ")
+        if got_text and _short_repr(got) in msg:
+            got_text = ""
     # full-width characters (a Chinese input method's digits, commas, colons, spaces) look like their ASCII twins in
     # the message; say which part holds them
     if any(isinstance(part, str) and FULL_WIDTH.search(part) for part in err["loc"]):
         got_text += " (the name holds full-width characters, typed with a Chinese input method)"
     elif isinstance(got, str) and FULL_WIDTH.search(got):
         got_text += " (it holds full-width characters, typed with a Chinese input method: use ASCII digits and points)"
-    return RegionDataError(file, f"{err['msg']}{got_text}", line=line, field=loc)
+    return RegionDataError(file, f"{msg}{got_text}", line=line, field=loc)
 
 
 def load_config(path: str | Path) -> RegionConfig:

@@ -149,6 +149,8 @@ def birth_mothers(pop: Population, asfr: np.ndarray, rng: np.random.Generator,
     """The women (person rows) who give birth this year: each living woman of a fertile age with probability
     ``asfr[age]``, or by :func:`birth_rates` for partnered and unpartnered women (one draw per woman of fertile age)."""
     fertile = np.flatnonzero(asfr > 0)
+    if len(fertile) == 0:  # a TFR of 0 (a scenario's extreme): no mothers, and no draws
+        return np.empty(0, np.int64)
     women = np.flatnonzero(pop.p_alive & pop.p_female & (pop.p_age >= fertile.min()) & (pop.p_age <= fertile.max()))
     age = pop.p_age[women]
     if births_to_partnered is None:

@@ -10,8 +10,9 @@ and ``run.py check-config`` lists every parameter a region takes from them.
 from __future__ import annotations
 
 import typing
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 FACTOR = ".factor"
 """Suffix of a dotted name that scales a parameter instead of setting it: ``{"markets.job_growth.factor": 1.5}``
@@ -20,34 +21,77 @@ matching vary a parameter that takes several numbers (a sector's job growth, rec
 
 
 class _P(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or infinity: a .nan in params.yaml would run, and spread through every account. Defaults are checked
+    # too: a rule between two fields (shares of one whole) must hold when the file gives only one of them
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+
+
+# The parts of the parameters that are tuples, each number checked as the scalar parameters are
+Share = Annotated[float, Field(ge=0, le=1)]
+Age = Annotated[int, Field(ge=0, le=100)]
+Year = Annotated[int, Field(ge=1950, le=2100)]
+GrowthRate = Annotated[float, Field(ge=-0.5, le=0.5)]        # a sector's jobs, per year: at most halved or 1.5x
+Wage = Annotated[float, Field(gt=0)]
+LifeExpectancy = Annotated[float, Field(gt=40, lt=100)]
+Fertility = Annotated[float, Field(ge=0, le=8)]
+SHARES_TOLERANCE = 0.01  # shares are typed rounded (0.55, 0.33, 0.12): their sum may miss 1 by this much
+
+
+def _shares(values: tuple[float, ...]) -> tuple[float, ...]:
+    """Shares of one whole: their sum is 1, within :data:`SHARES_TOLERANCE`."""
+    if abs(sum(values) - 1.0) > SHARES_TOLERANCE:
+        raise ValueError(f"shares of one whole must add up to 1 (these add up to {sum(values):.4g}: {list(values)})")
+    return values
+
+
+def _ages(values: tuple[int, int]) -> tuple[int, int]:
+    if values[0] > values[1]:
+        raise ValueError(f"an age range is (youngest, oldest); got {list(values)}")
+    return values
+
+
+def _path(points: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+    years = [y for y, _ in points]
+    if any(b <= a for a, b in zip(years, years[1:])):
+        raise ValueError(f"a path's (year, value) points must be in increasing years; got years {years}")
+    return points
+
+
+def _unbox(annotation):
+    """The plain type under ``Annotated[...]`` (a checked number is still a number)."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
 
 
 class Demography(_P):
     life_expectancy: float = Field(77.93, gt=40, lt=100)         # both sexes, start year, without a path; China 2020
-    life_expectancy_path: tuple[tuple[int, float], ...] = ()     # (year, both-sex e0) points, interpolated (replaces the above)
+    # (year, both-sex e0) points, interpolated (replaces the above)
+    life_expectancy_path: tuple[tuple[Year, LifeExpectancy], ...] = ()
     life_expectancy_gain: float = Field(0.2, ge=-1, le=1)        # years of e0 gained a year (after the path's last point)
     life_expectancy_sex_gap: float = Field(5.51, ge=0, le=20)    # women minus men; China 2020: 80.88 - 75.37
-    tfr_path: tuple[tuple[int, float], ...] = ()                 # (year, TFR) points, interpolated; empty = constant tfr
+    tfr_path: tuple[tuple[Year, Fertility], ...] = ()            # (year, TFR) points, interpolated; empty = constant tfr
     gompertz_slope: float = Field(0.095, gt=0.01, lt=0.2)
     tfr: float = Field(1.3, ge=0, le=8)                          # China 2020 census
     fertility_peak_age: float = Field(29.0, ge=18, le=40)
     fertility_spread: float = Field(5.5, gt=1, le=15)
     sex_ratio_at_birth: float = Field(111.3, gt=80, lt=140)      # China 2020 census
     leave_home_rate: float = Field(0.03, ge=0, le=1)
-    leave_home_ages: tuple[int, int] = (22, 35)
+    leave_home_ages: tuple[Age, Age] = (22, 35)
     partnership_rate: float = Field(0.15, ge=0, le=1)
-    partnership_ages: tuple[int, int] = (20, 49)
+    partnership_ages: tuple[Age, Age] = (20, 49)
     separation_rate: float = Field(0.012, ge=0, le=1)
     births_to_partnered_share: float = Field(0.95, ge=0, le=1)
 
+    _paths = field_validator("life_expectancy_path", "tfr_path")(_path)
+    _age_ranges = field_validator("leave_home_ages", "partnership_ages")(_ages)
+
 
 class Population(_P):
-    household_size_shares: tuple[float, ...] = (0.25, 0.30, 0.21, 0.13, 0.07, 0.04)  # mean 2.59; China 2020: 2.62
+    # 1..6 persons: mean 2.59; China 2020: 2.62
+    household_size_shares: tuple[Share, ...] = Field((0.25, 0.30, 0.21, 0.13, 0.07, 0.04), min_length=1, max_length=20)
     male_share: float = Field(105.07 / 205.07, gt=0, lt=1)       # China 2020 census: 105.07 men per 100 women
     migrant_share: float = Field(375.82 / 1411.78, ge=0, le=1)   # China 2020 census: 流动人口 375.82 of 1411.78 million
-    skill_shares_local: tuple[float, float, float] = (0.55, 0.33, 0.12)
-    skill_shares_migrant: tuple[float, float, float] = (0.70, 0.25, 0.05)
+    skill_shares_local: tuple[Share, Share, Share] = (0.55, 0.33, 0.12)
+    skill_shares_migrant: tuple[Share, Share, Share] = (0.70, 0.25, 0.05)
     employment_rate: float = Field(0.80, ge=0, le=1)
     owner_share_local: float = Field(0.85, ge=0, le=1)
     dorm_share_migrant: float = Field(0.25, ge=0, le=1)
@@ -57,10 +101,30 @@ class Population(_P):
     aged_60_64_share_of_60plus: float = Field((18.70 - 13.50) / 18.70, gt=0, lt=1)  # China 2020 census
     aged_80_plus_share_of_60plus: float = Field(2.54 / 18.70, gt=0, lt=1)  # China 2020 census: 80+ 2.54% of residents
 
+    _whole = field_validator("household_size_shares", "skill_shares_local", "skill_shares_migrant")(_shares)
+
+    @field_validator("owner_share_migrant")
+    @classmethod
+    def _tenures_of_a_whole(cls, owner: float, info: ValidationInfo) -> float:
+        dorm = info.data.get("dorm_share_migrant", 0.0)  # absent when it failed its own check
+        if owner + dorm > 1 + 1e-9:
+            raise ValueError(f"owner_share_migrant + dorm_share_migrant must be at most 1 (the rest of the migrant "
+                             f"households rent); got {owner:g} + {dorm:g}")
+        return owner
+
+    @field_validator("aged_80_plus_share_of_60plus")
+    @classmethod
+    def _ages_of_a_whole(cls, oldest: float, info: ValidationInfo) -> float:
+        youngest = info.data.get("aged_60_64_share_of_60plus", 0.0)
+        if youngest + oldest >= 1:
+            raise ValueError("aged_60_64_share_of_60plus + aged_80_plus_share_of_60plus must be below 1 (the rest of "
+                             f"the 60+ are 65-79); got {youngest:g} + {oldest:g}")
+        return oldest
+
 
 class Markets(_P):
-    job_growth: tuple[float, float, float] = (-0.03, 0.01, 0.025)
-    wage_by_skill: tuple[float, float, float] = (55000.0, 80000.0, 130000.0)
+    job_growth: tuple[GrowthRate, GrowthRate, GrowthRate] = (-0.03, 0.01, 0.025)
+    wage_by_skill: tuple[Wage, Wage, Wage] = (55000.0, 80000.0, 130000.0)
     wage_dispersion: float = Field(0.35, ge=0, le=2)
     pension_yuan: float = Field(18000.0, ge=0)
     commute_decay_per_min: float = Field(0.05, ge=0, le=1)
@@ -89,12 +153,12 @@ class Labour(_P):
     search_rate_inactive: float = Field(0.2, ge=0, le=1)
     search_rate_unemployed: float = Field(0.7, ge=0, le=1)
     commute_max_minutes: float = Field(90.0, gt=0, le=300)
-    commute_decay_per_min: float = Field(0.2, ge=0, le=1)
+    commute_decay_per_min: float = Field(0.2, gt=0, le=1)  # > 0: commute minutes are -log(weight) / decay
     external_openings_per_1000_jobs: float = Field(0.8, ge=0, le=100)
     out_commuter_share_start: float = Field(0.05, ge=0, le=1)
     unemployment_rate_start: float = Field(0.02, ge=0, le=0.5)
     in_commute_fill_rate: float = Field(0.2, ge=0, le=1)
-    recruit_rate: tuple[float, float, float] = (0.3, 0.6, 0.4)
+    recruit_rate: tuple[Share, Share, Share] = (0.3, 0.6, 0.4)
     normal_vacancy_rate: float = Field(0.03, ge=0, le=0.5)
     vacancy_feedback: float = Field(0.5, ge=0, le=5)
     vacancy_memory_weight: float = Field(0.5, gt=0, le=1)
@@ -132,13 +196,15 @@ class Moves(_P):
 
 class Migration(_P):
     nonlabour_per_1000_persons: float = Field(6.0, ge=0, le=200)
-    size_shares: tuple[float, float, float] = (0.45, 0.30, 0.25)
-    recruit_household_shares: tuple[float, float, float, float] = (0.5, 0.2, 0.2, 0.1)
+    size_shares: tuple[Share, Share, Share] = (0.45, 0.30, 0.25)
+    recruit_household_shares: tuple[Share, Share, Share, Share] = (0.5, 0.2, 0.2, 0.1)
     recruit_dorm_share: float = Field(0.6, ge=0, le=1)
     recruit_local_hukou_share: float = Field(0.05, ge=0, le=1)
     age_mean: float = Field(30.0, ge=16, le=60)
     age_sd: float = Field(7.0, gt=0, le=20)
     local_hukou_share: float = Field(0.15, ge=0, le=1)
+
+    _whole = field_validator("size_shares", "recruit_household_shares")(_shares)
 
 
 class Hukou(_P):
@@ -229,7 +295,8 @@ def scalable(name: str) -> bool:
     if annotation is float:
         return True
     args = typing.get_args(annotation)
-    return typing.get_origin(annotation) is tuple and bool(args) and all(a is float or a is Ellipsis for a in args)
+    return (typing.get_origin(annotation) is tuple and bool(args)
+            and all(_unbox(a) is float or a is Ellipsis for a in args))
 
 
 def parameter_value(params: Params, name: str):

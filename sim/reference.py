@@ -62,6 +62,8 @@ def birth_mothers(pop: Population, asfr: np.ndarray, rng: np.random.Generator,
                   births_to_partnered: float | None = None) -> np.ndarray:
     """Each woman of a fertile age gives birth with her age's (and partnership's) probability."""
     fertile = np.flatnonzero(asfr > 0)
+    if len(fertile) == 0:  # as the engine: no mothers, and no draws
+        return np.empty(0, np.int64)
     lo, hi = int(fertile.min()), int(fertile.max())
     alive, female, age, partner = pop.p_alive.tolist(), pop.p_female.tolist(), pop.p_age.tolist(), pop.p_partner.tolist()
     women = [i for i in range(len(alive)) if alive[i] and female[i] and lo <= age[i] <= hi]

@@ -341,3 +341,18 @@ def test_compaction_renumbers_partners_and_leaves_room_for_the_next_rows():
     for c in ("p_age", "p_hh"):  # appended into the room: the same memory, one row longer
         assert np.shares_memory(getattr(pop, c), held[c]) and len(getattr(pop, c)) == len(held[c]) + 1, c
     assert pop.p_partner[-1] == -1 and held["p_age"].tolist() == [30, 31, 62, 5, 40]
+
+
+def test_a_fertility_of_zero_runs_with_no_births(toy):
+    """TFR 0 (an extreme a sensitivity or scenario may ask for) is a valid parameter: no births, and no crash in the
+    engine or in the per-agent reference."""
+    from sim import reference
+
+    m = MigrationModel(toy, scale=1.0, seed=3, end=2024, parameters={"demography.tfr": 0.0})
+    while m.running:
+        m.step()
+        assert m.current["births"] == 0
+    assert m.current["population"] > 0
+    asfr = np.zeros(101)
+    rng = np.random.default_rng(0)
+    assert len(demo.birth_mothers(m.population, asfr, rng)) == 0 == len(reference.birth_mothers(m.population, asfr, rng))

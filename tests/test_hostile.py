@@ -384,6 +384,30 @@ def test_params_yaml_wrong_type_and_bomb(toy, capsys):
     assert not (toy.parent / "o").exists()
 
 
+@pytest.mark.parametrize("section,name,value,needle", [
+    ("population", "skill_shares_local", [0.5, 0.5, 0.5], "must add up to 1 (these add up to 1.5"),
+    ("population", "household_size_shares", [-0.5, 1.5], "greater than or equal to 0"),
+    ("population", "household_size_shares", [], "at least 1 item"),
+    ("population", "dorm_share_migrant", 0.9, "owner_share_migrant + dorm_share_migrant must be at most 1"),
+    ("population", "aged_80_plus_share_of_60plus", 0.9, "the rest of the 60+ are 65-79"),
+    ("markets", "job_growth", [5.0, 0.0, 0.0], "less than or equal to 0.5"),
+    ("markets", "wage_by_skill", [0, 1, 1], "greater than 0"),
+    ("labour", "recruit_rate", [2.0, 0.5, 0.5], "less than or equal to 1"),
+    ("labour", "commute_decay_per_min", 0.0, "greater than 0"),
+    ("demography", "leave_home_ages", [40, 20], "(youngest, oldest)"),
+    ("demography", "tfr_path", [[2025, 1.2], [2021, 1.0]], "increasing years"),
+    ("demography", "life_expectancy_path", [[2020, 300.0]], "less than 100"),
+    ("moves", "beta_access", ".nan", "finite number"),
+], ids=lambda v: v if isinstance(v, str) and "." not in v and " " not in v else None)
+def test_params_yaml_values_outside_what_the_model_can_use(section, name, value, needle, toy, capsys):
+    """Numbers a model run would turn into nonsense or a crash (shares that are not shares, a 500% job growth a year,
+    a commute decay of 0, NaN) are refused before the run, naming params.yaml and the field."""
+    text = yaml.safe_dump({section: {name: {"value": value}}}) if value != ".nan" else f"{section}:\n  {name}: {{value: .nan}}\n"
+    (toy / "params.yaml").write_text(text, encoding="utf-8")
+    out = check(["run", "--region", toy, "--end", "2021", "--out", toy.parent / "o"], capsys, 2, "params.yaml", needle)
+    assert f"{section}." in out and not (toy.parent / "o").exists()
+
+
 def test_scenario_bomb(toy, capsys):
     (toy / "scenarios" / "bomb.yaml").write_text(BOMB + "name: bomb\nlevers: *i\n", encoding="utf-8")
     check(["run", "--region", toy, "--scenario", "bomb", "--end", "2021", "--out", toy.parent / "o"], capsys, 2,
@@ -399,7 +423,12 @@ def test_scenario_bomb(toy, capsys):
     ({"type": "jobs", "township": "Z", "sector": "secondary", "jobs": 10, "year": 2021}, "Z"),
     ({"type": "jobs", "township": "B", "sector": "secondary", "jobs": 10, "year": 2200}, "2200"),
     ({"type": "nonsense"}, "nonsense"),
-], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type"])
+    ({"type": "parameter", "name": "demography.tfr", "value": 9, "year": 2022}, "demography.tfr = 9.0 from 2022"),
+    ({"type": "parameter", "name": "labour.retirement_age", "value": 67.5, "year": 2022}, "fractional part"),
+    ({"type": "parameter", "name": "population.aged_80_plus_share_of_60plus", "value": 0.9, "year": 2022},
+     "the rest of the 60+ are 65-79"),
+], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type",
+        "parameter-range", "parameter-integer", "parameter-rule"])
 def test_implausible_levers(lever, needle, toy, capsys):
     write_scenario(toy, "bad", [lever])
     check(["run", "--region", toy, "--scenario", "bad", "--scale", "0.5", "--end", "2022", "--out", toy.parent / "o"],

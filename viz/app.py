@@ -53,7 +53,8 @@ with libraries():
     from workflow.io import load_params
     from workflow.runner import cached_region
     from viz.words import in_language, noise_phrase, region_labels, scenario_description, scenario_title, word
-    from workflow.scenarios import load_scenario, save_scenario, scenario_file, scenario_yaml
+    from workflow.scenarios import (check_parameter_levers, load_scenario, save_scenario, scenario_file,
+                                    scenario_yaml)
 
 # Solara warns, at the first page opened at an address other than "localhost" (run.py serve prints 127.0.0.1), that
 # its session cookie cannot be SameSite=None without https, which matters only to a page embedded in an iframe of
@@ -183,6 +184,7 @@ class ServerModel(MigrationModel):
                  **controls):
         controls.pop("scenario", None)  # Mesa passes its own Scenario object on Reset; ours is scenario_name
         loaded = load_scenario(REGION_DIR, scenario_name)
+        check_parameter_levers(loaded, params)  # a bad parameter lever is named on Reset, not in its year
         self.control_levers, self.lever_lines = control_levers(REGION_DIR, server, params, loaded, controls)
         self.lever_lines_zh = control_levers(REGION_DIR, server, params, loaded, controls, lang="zh")[1]
         interventions = compile_levers([*loaded.levers, *self.control_levers], region, server.start, server.end)

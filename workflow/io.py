@@ -37,8 +37,11 @@ def check_values(source: Path | str, params: Params, setting: dict[str, float]) 
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(x) for x in err["loc"])
-        raise RegionDataError(source, f"{name} = {err.get('input')!r} is outside what {name} allows: {err['msg']}",
-                              field="parameters") from exc
+        got = err.get("input")
+        if isinstance(got, dict):  # a rule between parameters of one section: its message names them
+            raise RegionDataError(source, f"{name}: {err['msg'].removeprefix('Value error, ')}", field="parameters") from exc
+        raise RegionDataError(source, f"{name} = {got!r} is outside what {name} allows: "
+                                      f"{err['msg'].removeprefix('Value error, ')}", field="parameters") from exc
 
 
 def load_params(region_folder: Path) -> Params:

@@ -76,7 +76,7 @@ def prepare(region_folder: Path, scenario: str, start: int, end: int, region: Re
     region = region or load_region(region_folder)
     params = params or load_params(region_folder)
     loaded = load_scenario(region_folder, scenario)
-    build_interventions(region, loaded, start, end)  # validates the levers against this run's years
+    build_interventions(region, loaded, start, end, params)  # validates the levers against this run's years and parameters
     return region, params, loaded
 
 
@@ -104,7 +104,7 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     check_options(region, start, end, scale)
     params = params or load_params(region_folder)
     loaded = load_scenario(region_folder, scenario)
-    interventions = build_interventions(region, loaded, start, end)
+    interventions = build_interventions(region, loaded, start, end, params.with_overrides(overrides or {}))
     t0 = time.perf_counter()
     model = MigrationModel(region, params=params, parameters=overrides, start=start, end=end, scale=scale, seed=seed,
                            interventions=interventions)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from geo.region import Region, RegionDataError, _pydantic_error, read_yaml
 from sim.model import Interventions
+from sim.params import Params
 from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
 
 
@@ -108,13 +109,49 @@ def _base_file(region_folder: Path, base: str, child: Path) -> Path:
         raise RegionDataError(child, f"base scenario {base!r} does not exist ({exc.message})", field="base") from exc
 
 
-def build_interventions(region: Region, scenario: LoadedScenario, start: int, end: int) -> Interventions:
-    """Compile a loaded scenario for a run; a bad lever is reported with its own file and index."""
+def build_interventions(region: Region, scenario: LoadedScenario, start: int, end: int,
+                        params: Params | None = None) -> Interventions:
+    """Compile a loaded scenario for a run; a bad lever is reported with its own file and index.
+
+    With ``params`` (the run's parameters), the scenario's ``parameter`` levers are also applied to them in year
+    order, as the run will, so a value outside a parameter's range (or one that breaks a rule between parameters)
+    is reported before the run instead of stopping it in that lever's year.
+    """
     try:
-        return compile_levers(scenario.levers, region, start, end)
+        iv = compile_levers(scenario.levers, region, start, end)
     except LeverError as exc:
         path, k = scenario.origins[exc.index]
         raise RegionDataError(path, exc.message, field=f"levers[{k}].{exc.field} ({scenario.levers[exc.index].type})") from exc
+    if params is not None:
+        check_parameter_levers(scenario, params)
+    return iv
+
+
+def check_parameter_levers(scenario: LoadedScenario, params: Params) -> None:
+    """Apply ``scenario``'s parameter levers to ``params`` in year order (bases first within a year); the first that
+    leaves them invalid is reported with its file, index and what the parameter allows.
+
+    >>> from sim.params import Params
+    >>> from sim.scenario import Parameter
+    >>> s = LoadedScenario("x", "", ["x"], [Parameter(type="parameter", year=2024, name="demography.tfr", value=9.0)],
+    ...                    origins=[(Path("x.yaml"), 0)])
+    >>> check_parameter_levers(s, Params())
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: x.yaml, field 'levers[0].value (parameter)': demography.tfr = 9.0 from 2024 is outside what it allows: Input should be less than or equal to 8
+    """
+    from sim.scenario import Parameter
+
+    order = sorted((lv.year, i) for i, lv in enumerate(scenario.levers) if isinstance(lv, Parameter))
+    for year, i in order:
+        lv = scenario.levers[i]
+        try:
+            params = params.with_overrides({lv.name: lv.value})
+        except ValidationError as exc:
+            path, k = scenario.origins[i]
+            why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise RegionDataError(path, f"{lv.name} = {lv.value!r} from {year} is outside what it allows: {why}",
+                                  field=f"levers[{k}].value (parameter)") from None
 
 
 SCENARIO_NAME = r"[A-Za-z0-9][A-Za-z0-9_\-]{0,59}"
