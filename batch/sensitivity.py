@@ -38,7 +38,7 @@ OUTPUTS = COUNT_COLUMNS + RATE_COLUMNS + EXTRA_COLUMNS + LABOUR_COLUMNS + HOUSIN
 
 
 class SensitivitySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no NaN or infinity in a file
     region: str
     scenario: str = "baseline"
     method: Literal["morris", "sobol"] = "morris"

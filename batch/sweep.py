@@ -30,7 +30,7 @@ from workflow.io import check_parameter_name, check_values, folder_fingerprint  
 class ParameterSpace(BaseModel):
     """Parameter values to sweep: a ``grid`` (every combination) or explicit ``samples`` (a list of settings)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no NaN or infinity in a file
     grid: dict[str, list[float]] = {}
     samples: list[dict[str, float]] = []
 
@@ -56,7 +56,7 @@ class ParameterSpace(BaseModel):
 class SweepSpec(BaseModel):
     """A sweep file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no NaN or infinity in a file
     region: str
     scenarios: list[str] = Field(default=["baseline"], min_length=1)
     parameters: ParameterSpace = ParameterSpace()

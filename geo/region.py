@@ -45,7 +45,8 @@ OUTSIDE_TOLERANCE = 0.01
 # region.yaml schema
 # --------------------------------------------------------------------------------------
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or infinity: "inf" or "nan" in a table passes every range check and spreads through the run
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Sourced(_Strict):

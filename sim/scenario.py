@@ -33,7 +33,8 @@ LINK_MODES = Literal["motorway", "trunk", "provincial", "local", "ferry", "rail"
 
 
 class _Lever(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # no NaN or infinity: a .nan passes every range check of the lever and crashes the run in its year
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
     source: str = ""  # where in the plans the lever comes from (seed document, table row or line)
     note: str = ""    # anything else a reader needs: estimates and how they were made
 
@@ -63,7 +64,7 @@ class _Timed(_Lever):
 class NewNode(BaseModel):
     """A node a scenario creates (a new station or junction)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     id: str
     name: str = ""
     kind: Literal["station", "junction", "interchange"] = "junction"
@@ -75,7 +76,7 @@ class NewNode(BaseModel):
 class NewLink(BaseModel):
     """A link a scenario defines itself; ``length_km`` defaults to the straight line x 1.3."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
     id: str | None = None
     u: Ref = Field(alias="from")
     v: Ref = Field(alias="to")
@@ -277,7 +278,7 @@ class Scenario(BaseModel):
     ``title`` and ``title_zh`` are what readers see instead of the name (page and report); ``description_zh`` is the
     description in Chinese."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no NaN or infinity in a file
     name: str
     title: str = ""
     title_zh: str = ""
@@ -299,6 +300,26 @@ def _check_jobs_size(i: int, lv: Jobs, region: Region, t: int, so_far: dict) -> 
     if lv.jobs > total:
         raise LeverError(i, "jobs", f"{lv.jobs:,.0f} jobs is more than the whole region's {total:,} jobs; expected a "
                                     "plausible programme (split it over several levers if it is real)")
+
+
+def _check_station_area_size(i: int, lv: StationArea, region: Region) -> None:
+    """A station-area package larger than the whole region's jobs or dwellings is a typing error, not a plan."""
+    total = sum(e.jobs for e in region.economy.values())
+    dwellings = sum(e.housing_urban + e.housing_rural for e in region.economy.values())
+    if lv.jobs_secondary + lv.jobs_tertiary > total:
+        raise LeverError(i, "jobs_tertiary", f"{lv.jobs_secondary + lv.jobs_tertiary:,.0f} jobs is more than the whole "
+                                             f"region's {total:,} jobs; expected a plausible station-area package")
+    if lv.housing_units > max(dwellings, 1):
+        raise LeverError(i, "housing_units", f"{lv.housing_units:,.0f} dwellings is more than the whole region has "
+                                             f"({dwellings:,}); expected a plausible station-area package")
+
+
+def _check_talent_size(i: int, lv: Talent, region: Region, start: int) -> None:
+    """A programme that brings more persons a year than the region has residents is a typing error, not a plan."""
+    residents = sum(t.population(start) for t in region.townships)
+    if lv.persons_per_year > residents:
+        raise LeverError(i, "persons_per_year", f"{lv.persons_per_year:,.0f} persons a year is more than the region's "
+                                                f"{residents:,} residents in {start}; expected a plausible programme")
 
 
 class LeverError(ValueError):
@@ -479,6 +500,7 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                 iv.jobs.setdefault(y, np.zeros((n, 3)))[t, sector] += lv.jobs / len(years)
         elif isinstance(lv, StationArea):
             t, years = town(i, lv.township), lv.year_list()
+            _check_station_area_size(i, lv, region)
             if lv.station is not None:
                 st = nodes.get(lv.station)
                 if st is None:
@@ -504,6 +526,7 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
             iv.parameters.setdefault(lv.year, {})["moves.hukou_openness"] = lv.openness
         elif isinstance(lv, Talent):
             t = None if lv.township is None else town(i, lv.township)
+            _check_talent_size(i, lv, region, start)
             for y in lv.year_list():
                 iv.talent.setdefault(y, []).append(TalentFlow(lv.persons_per_year * lv.additional_share, SKILLS.index(lv.skill),
                                                               lv.age_mean, lv.local_hukou_share, t))

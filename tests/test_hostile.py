@@ -427,8 +427,14 @@ def test_scenario_bomb(toy, capsys):
     ({"type": "parameter", "name": "labour.retirement_age", "value": 67.5, "year": 2022}, "fractional part"),
     ({"type": "parameter", "name": "population.aged_80_plus_share_of_60plus", "value": 0.9, "year": 2022},
      "the rest of the 60+ are 65-79"),
+    ({"type": "jobs", "township": "B", "sector": "secondary", "jobs": float("nan"), "year": 2021}, "finite number"),
+    ({"type": "talent", "persons_per_year": 1e12, "year": 2021}, "more than the region's"),
+    ({"type": "talent", "persons_per_year": float("inf"), "year": 2021}, "finite number"),
+    ({"type": "station_area", "township": "B", "jobs_tertiary": 1e12, "year": 2021}, "whole region's"),
+    ({"type": "station_area", "township": "B", "housing_units": 1e12, "year": 2021}, "more than the whole region has"),
 ], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type",
-        "parameter-range", "parameter-integer", "parameter-rule"])
+        "parameter-range", "parameter-integer", "parameter-rule", "jobs-nan", "talent-huge", "talent-inf",
+        "station-jobs-huge", "station-housing-huge"])
 def test_implausible_levers(lever, needle, toy, capsys):
     write_scenario(toy, "bad", [lever])
     check(["run", "--region", toy, "--scenario", "bad", "--scale", "0.5", "--end", "2022", "--out", toy.parent / "o"],

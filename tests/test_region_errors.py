@@ -71,13 +71,16 @@ def test_bad_population(toy, column, value, expect):
     assert e.line == 3 and e.field == column and expect in str(e) and repr(value) in str(e)
 
 
-@pytest.mark.parametrize("column,value", [("length_km", "-3"), ("length_km", "far"), ("speed_kmh", "0"), ("speed_kmh", "fast")])
+@pytest.mark.parametrize("column,value", [("length_km", "-3"), ("length_km", "far"), ("speed_kmh", "0"), ("speed_kmh", "fast"),
+                                          ("length_km", "inf"), ("speed_kmh", "nan")])
 def test_bad_length_or_speed(toy, column, value):
     def f(df):
         df.loc[0, column] = value
     edit_csv(toy / "edges.csv", f)
     e = error_of(toy)
     assert e.file.endswith("edges.csv") and e.line == 2 and e.field == column
+    if value in ("inf", "nan"):  # passes every range check, so it is refused as not a finite number
+        assert "finite number" in str(e)
 
 
 def test_open_after_close(toy):

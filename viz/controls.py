@@ -21,7 +21,7 @@ SECTORS = Literal["primary", "secondary", "tertiary"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no NaN or infinity in a file
 
 
 class Toggle(_Strict):
