@@ -619,7 +619,10 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     working_age = (p_age >= WORKING_AGE) & (p_age < 65)
     p_employed = working_age & (rng.random(n_p) < np.where(local_p, params.employment_rate, min(1.0, params.employment_rate + 0.1)))
     mix = np.asarray(jobs_by_sector, float)
-    mix = mix / mix.sum(axis=1, keepdims=True)
+    # a township without jobs (its workers commute out) takes the region's sector mix
+    row = mix.sum(axis=1, keepdims=True)
+    whole = mix.sum(axis=0) / max(mix.sum(), 1e-12)
+    mix = np.where(row > 0, mix / np.maximum(row, 1e-12), whole)
     cum_mix = np.cumsum(mix, axis=1)
     person_town, u_sector = h_town[p_hh], rng.random(n_p)
     # the number of cumulative sector shares below the draw, one sector column at a time (no persons x sectors array)

@@ -236,3 +236,22 @@ def test_labour_force_by_township_equals_a_count_per_person():
             want_workers[t] += pop.p_employed[i]
     assert (~pop.p_alive & pop.p_employed).any()  # the case the count must leave out
     assert able.tolist() == want_able.tolist() and workers.tolist() == want_workers.tolist()
+
+
+def test_a_township_without_jobs_has_residents_working_elsewhere(toy):
+    """A township whose economy row has no jobs (a dormitory suburb, or a new region's placeholder): its employed
+    residents take the region's sector mix at the start (no NaN shares) and work in other townships."""
+    import warnings
+
+    e = pd.read_csv(toy / "economy.csv", dtype={"code": str})
+    e.loc[0, ["jobs_primary", "jobs_secondary", "jobs_tertiary"]] = 0
+    e.to_csv(toy / "economy.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        m = MigrationModel(toy, scale=1.0, seed=2, end=2022)
+        m.step()
+    pop = m.population
+    home = m.codes.index(e.code[0])
+    here = pop.p_alive & (pop.h_township[pop.p_hh] == home) & pop.p_employed
+    assert here.any() and (pop.p_work[here] != home).all()
+    assert len(set(pop.p_sector[here].tolist())) > 1  # the region's mix, not all in one sector
