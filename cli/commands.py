@@ -214,6 +214,36 @@ def times(args: argparse.Namespace) -> int:
     return 0
 
 
+def housing_short_note(region, meta: dict, share: float = 0.01) -> str:
+    """A line for a run whose housing table had fewer dwellings than the households living there: the model adds the
+    missing dwellings at the start (every household has one), which changes the data a planner gave. Said when the
+    added dwellings are at least ``share`` of a township's stock after the start (below that it is the rounding of a
+    scaled stock); empty otherwise.
+
+    >>> class R: economy = {"A": type("E", (), {"housing_urban": 900, "housing_rural": 100})()}
+    >>> housing_short_note(R(), {"start_housing_added_by_township": {"A": 250.0}})[:63]
+    'note: economy.csv has fewer dwellings than households in A +250'
+    """
+    added = meta.get("start_housing_added_by_township") or {}
+    big = {c: v for c, v in added.items()
+           if c in region.economy and v >= share * (region.economy[c].housing_urban + region.economy[c].housing_rural + v)}
+    if not big:
+        return ""
+    def name(code: str) -> str:
+        try:
+            t = region.township(code)
+            return f"{t.name_zh} {t.name_en} ({code})"
+        except (AttributeError, KeyError):
+            return code
+
+    places = ", ".join(f"{name(c)} +{v:,.0f}" for c, v in sorted(big.items(), key=lambda kv: -kv[1])[:5])
+    more = f" and {len(big) - 5} more" if len(big) > 5 else ""
+    table = getattr(getattr(getattr(region, "config", None), "files", None), "economy", "economy.csv")
+    return (f"note: {table} has fewer dwellings than households in {places}{more}; the model added "
+            f"{sum(big.values()):,.0f} dwellings at the start so that every household has one (run.json "
+            "start_housing_added_by_township); check the housing columns")
+
+
 def run_model(args: argparse.Namespace) -> int:
     with libraries():
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -230,6 +260,9 @@ def run_model(args: argparse.Namespace) -> int:
                           on_year=lambda m: bar.update(task, advance=1, description=f"{region.config.name} {args.scenario} {m.year}"))
     out = write_run(args.out, result.county, result.townships, result.flows, result.meta, result.commuting)
     console.print(target_table(region, result.county))
+    short = housing_short_note(region, result.meta)
+    if short:
+        console.print(short, highlight=False, soft_wrap=True)
     console.print(f"{args.end - args.start} years in {result.meta['runtime_seconds']:.1f} s; results in {out}/ "
                   "(county.csv, townships.csv, flows.parquet, commuting.parquet, run.json)", highlight=False)
     return 0

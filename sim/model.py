@@ -158,6 +158,9 @@ class MigrationModel(mesa.Model):
         short = np.maximum(occupied - self.market.housing, 0.0)
         self.market.housing += short
         self.start_housing_added = float(short.sum() / scale)
+        # where: township code -> dwellings added (urban and rural parts together), for the run's record
+        self.start_housing_added_by_township = {c: round(float(v), 1) for c, v in zip(self.codes, short.sum(axis=1) / scale)
+                                                if v > 0}
         given = frame[["capacity_urban", "capacity_rural"]].to_numpy(float) * scale * pop_ratio[:, None]
         self.housing_capacity = hs.capacity(self.market.housing, self.params.housing, given)
         self.start_vacancy = vacancy(self.market.housing, occupied)

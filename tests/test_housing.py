@@ -141,3 +141,29 @@ def test_held_vacancy_is_never_let(toy):
     assert (held0 == 0).all() and (held > 0).all()
     assert town < town0
     assert m.context.vacancy.max() > 0.05  # the vacancy the movers see counts the held dwellings too
+
+
+def test_a_housing_table_short_of_households_is_said_and_recorded(toy, tmp_path):
+    """Where economy.csv has fewer dwellings than the households living in a township, the model adds the missing
+    ones at the start (households <= dwellings from the first year); the run says so and run.json records where."""
+    import json
+
+    import pandas as pd
+
+    import run
+    from cli.commands import console
+
+    e = pd.read_csv(toy / "economy.csv", dtype={"code": str})
+    short = e.code[1]
+    e.loc[1, ["housing_urban", "housing_rural"]] = 0
+    e.to_csv(toy / "economy.csv", index=False)
+    with console.capture() as cap:
+        assert run.main(["run", "--region", str(toy), "--end", "2021", "--scale", "1.0", "--out", str(tmp_path / "r")]) == 0
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    added = meta["start_housing_added_by_township"]
+    assert added[short] > 0 and meta["start_housing_added"] >= added[short]
+    text = " ".join(cap.get().split())
+    assert f"({short}) +{added[short]:,.0f}" in text and "economy.csv has fewer dwellings than households" in text
+    towns = pd.read_csv(tmp_path / "r" / "townships.csv", dtype={"township": str})
+    first = towns[(towns.township == short) & (towns.year == 2020)].iloc[0]
+    assert first.housing_units > 0 and first.vacancy >= 0  # dormitory households live outside the stock

@@ -121,7 +121,10 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
             "scenario_detail": loaded.to_dict(), "start": start, "end": end, "seed": seed, "scale": scale,
             "parameters": params.with_overrides(overrides or {}).model_dump(),  # at the start; levers change some later
             "parameter_overrides": overrides or {}, **provenance(), "runtime_seconds": round(runtime, 3),
-            "households_simulated_at_end": model.population.n_households}
+            "households_simulated_at_end": model.population.n_households,
+            # dwellings the model added at the start where the housing table had fewer than the households there
+            "start_housing_added": round(model.start_housing_added, 1),
+            "start_housing_added_by_township": model.start_housing_added_by_township}
     commuting = pd.DataFrame(model.commuting, columns=["year", "home", "workplace", "persons"])
     # Mesa's model and its agents refer to each other, so a finished model waits for Python's cycle collector: a
     # worker that runs model after model held two or three runs' columns at once (up to 1.1 GB per worker in a
