@@ -144,7 +144,14 @@ def local_client(workers: int | None = None):
     # is inherited, and nannies pass it on to the workers they restart), so they never see it: the driver closes
     # the cluster and says so in one line, instead of a traceback from every worker. A Ctrl-C during these few
     # seconds of start-up is lost; the next one works.
+    # SIGTERM and SIGHUP (handled by the command line as a Ctrl-C, cli.ending.stop_on_terminate) wait until the
+    # cluster has started: raised half-way, they left nannies failing to start and a traceback at exit. The cluster
+    # is then closed and the signal sent again, to the handler that was there before.
+    pending: list[int] = []
+    deferred = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+                if s is not None and callable(signal.getsignal(s))]
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    handlers = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in deferred}
     try:
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             # silence_logs=CRITICAL: a worker whose heartbeat finds the scheduler already closed logs an ERROR with a
@@ -154,6 +161,12 @@ def local_client(workers: int | None = None):
             client = Client(cluster)
     finally:
         signal.signal(signal.SIGINT, previous)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    if pending:
+        client.close()
+        cluster.close()
+        os.kill(os.getpid(), pending[0])
     return client
 
 

@@ -575,10 +575,11 @@ def children(pid: int) -> set[int]:
     return out
 
 
-@pytest.mark.parametrize("command", ["compare", "batch"])
-def test_sigterm_to_the_command_alone_ends_it_and_its_workers(command, toy, tmp_path):
+@pytest.mark.parametrize("command,when", [("compare", "running"), ("batch", "running"), ("batch", "starting")])
+def test_sigterm_to_the_command_alone_ends_it_and_its_workers(command, when, toy, tmp_path):
     """``kill PID`` (or a job scheduler's time limit) reaches the command's process only, not its workers: the
-    command stops them, removes what it had begun to write, and says so in one line (exit 143)."""
+    command stops them, removes what it had begun to write, and says so in one line (exit 143). While a batch's
+    local cluster starts, the signal waits until it has started, then closes it."""
     out = tmp_path / "r"
     if command == "compare":
         argv = ["compare", "--region", str(toy), "--scenarios", "baseline", "--seeds", "400", "--scale", "1.0", "--workers", "2"]
@@ -588,11 +589,13 @@ def test_sigterm_to_the_command_alone_ends_it_and_its_workers(command, toy, tmp_
                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         t0 = time.time()
-        while len(children(p.pid)) < 2 and time.time() - t0 < 60 and p.poll() is None:
-            time.sleep(0.2)
-        time.sleep(1.0)  # the workers are running models now
+        wanted = 1 if when == "starting" else 2
+        while len(children(p.pid)) < wanted and time.time() - t0 < 60 and p.poll() is None:
+            time.sleep(0.05 if when == "starting" else 0.2)
+        if when == "running":
+            time.sleep(1.0)  # the workers are running models now
         workers = children(p.pid)
-        assert len(workers) >= 2 and p.poll() is None
+        assert len(workers) >= wanted and p.poll() is None
         p.send_signal(signal.SIGTERM)
         text, _ = p.communicate(timeout=60)
     finally:
