@@ -33,8 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from batch.store import ResultStore
-from batch.sweep import RunSpec, folder_fingerprint
+from batch.sweep import RunSpec
 from geo.region import RegionDataError
+from workflow.io import folder_fingerprint
+from workflow.lifetime import ending_signals
 
 
 class ClusterLost(RegionDataError):
@@ -148,8 +150,7 @@ def local_client(workers: int | None = None):
     # cluster has started: raised half-way, they left nannies failing to start and a traceback at exit. The cluster
     # is then closed and the signal sent again, to the handler that was there before.
     pending: list[int] = []
-    deferred = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-                if s is not None and callable(signal.getsignal(s))]
+    deferred = [s for s in ending_signals() if callable(signal.getsignal(s))]
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     handlers = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in deferred}
     try:

@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from batch.sweep import RunSpec, fingerprint, folder_fingerprint
+from batch.sweep import RunSpec, fingerprint
 from geo.errors import RegionDataError
 from geo.region import read_model
 from sim.indicators import COUNT_COLUMNS, EXTRA_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, RATE_COLUMNS
 from sim.params import FACTOR, field_type, split_factor
-from workflow.io import check_parameter_name, check_values
+from workflow.io import check_parameter_name, check_values, folder_fingerprint
 
 OUTPUTS = COUNT_COLUMNS + RATE_COLUMNS + EXTRA_COLUMNS + LABOUR_COLUMNS + HOUSING_COLUMNS
 

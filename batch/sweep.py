@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo.region import read_model
-from workflow.io import check_parameter_name, check_values, folder_fingerprint  # noqa: F401  (batch names it here)
+from workflow.io import check_parameter_name, check_values, folder_fingerprint
 
 
 class ParameterSpace(BaseModel):

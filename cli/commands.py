@@ -229,6 +229,7 @@ def housing_short_note(region, meta: dict, share: float = 0.01) -> str:
            if c in region.economy and v >= share * (region.economy[c].housing_urban + region.economy[c].housing_rural + v)}
     if not big:
         return ""
+
     def name(code: str) -> str:
         try:
             t = region.township(code)
@@ -290,8 +291,7 @@ def compare(args: argparse.Namespace) -> int:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from viz.charts import difference_map, indicator_chart
-        from workflow.compare import (MIN_PAIRS_FOR_NOISE, chance_of_agreement, run_all, summarise,
-                                      township_difference)
+        from workflow.compare import MIN_PAIRS_FOR_NOISE, agreement_odds, run_all, summarise, township_difference
         from workflow.io import atomic_folder, folder_fingerprint, provenance
 
     if len(set(args.scenarios)) != len(args.scenarios):
@@ -335,7 +335,7 @@ def compare(args: argparse.Namespace) -> int:
                       "difference says nothing about it); use --seeds 10 or more", highlight=False, soft_wrap=True)
     elif pairs < MIN_PAIRS_FOR_NOISE:
         console.print(f"{pairs} runs per scenario: the difference maps mark no township beyond seed noise (with no effect "
-                      f"at all, {pairs} paired differences agree in sign 1 time in {round(1 / chance_of_agreement(pairs))}, "
+                      f"at all, {pairs} paired differences agree in sign 1 time in {agreement_odds(pairs)}, "
                       f"so an interval that excludes 0 says little); use --seeds 10 or more", highlight=False, soft_wrap=True)
     sets = f" x {len(members)} parameter sets from {args.history}" if members else ""
     console.print(f"{total} runs ({len(args.scenarios)} scenarios x {len(seeds)} seeds{sets}, scale {args.scale}); results in {args.out}/ "

@@ -15,7 +15,8 @@ import sys
 import threading
 from typing import NoReturn
 
-from workflow.lifetime import end_with_parent  # noqa: F401  (the page's server takes it from here)
+# end_with_parent: the page's server takes it from here
+from workflow.lifetime import end_with_parent, ending_signals  # noqa: F401
 
 
 def finish(code: int) -> NoReturn:
@@ -89,8 +90,7 @@ def stop_on_terminate() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     # a signal already ignored stays ignored: under nohup, SIGHUP must not end a long batch
-    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-              if s is not None and signal.getsignal(s) is signal.SIG_DFL]
+    wanted = [s for s in ending_signals() if signal.getsignal(s) is signal.SIG_DFL]
 
     def on_signal(signum, frame) -> None:
         for s in wanted:

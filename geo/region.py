@@ -618,17 +618,24 @@ def _short_repr(value, limit: int = 80) -> str:
 FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]")  # the ideographic space and the full-width forms of ASCII
 
 
+def validation_message(err: dict) -> str:
+    """The message of one pydantic error, without the "Value error, " pydantic puts before a validator's own words.
+
+    >>> validation_message({"type": "value_error", "msg": "Value error, shares must add up to 1"})
+    'shares must add up to 1'
+    """
+    return err["msg"].removeprefix("Value error, ") if err.get("type") == "value_error" else err["msg"]
+
+
 def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -> RegionDataError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or None
     got = err.get("input")
     # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
     got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
-    msg = err["msg"]
-    if err.get("type") == "value_error":  # a validator's own message, which may already show the value
-        msg = msg.removeprefix("Value error, ")
-        if got_text and _short_repr(got) in msg:
-            got_text = ""
+    msg = validation_message(err)
+    if got_text and err.get("type") == "value_error" and _short_repr(got) in msg:  # a validator's words show it
+        got_text = ""
     # full-width characters (a Chinese input method's digits, commas, colons, spaces) look like their ASCII twins in
     # the message; say which part holds them
     if any(isinstance(part, str) and FULL_WIDTH.search(part) for part in err["loc"]):

@@ -288,12 +288,20 @@ class Scenario(BaseModel):
     levers: list[Lever] = []
 
 
+def _region_jobs(region: Region) -> int:
+    return sum(e.jobs for e in region.economy.values())
+
+
+def _region_dwellings(region: Region) -> int:
+    return sum(e.housing_urban + e.housing_rural for e in region.economy.values())
+
+
 def _check_jobs_size(i: int, lv: Jobs, region: Region, t: int, so_far: dict) -> None:
     """A job loss cannot exceed the jobs of township ``t`` (the base year's plus earlier levers', ``so_far``), and a
     gain larger than the whole region's employment is a typing error, not a plan."""
     code = list(region.codes)[t]
     there = getattr(region.economy[code], f"jobs_{lv.sector}") + so_far.get((t, SECTORS.index(lv.sector)), 0.0)
-    total = sum(e.jobs for e in region.economy.values())
+    total = _region_jobs(region)
     if lv.jobs < 0 and -lv.jobs > there:
         raise LeverError(i, "jobs", f"a loss of {-lv.jobs:,.0f} {lv.sector} jobs is more than {code} has ({there:,.0f}); "
                                     "expected at most that many")
@@ -304,8 +312,7 @@ def _check_jobs_size(i: int, lv: Jobs, region: Region, t: int, so_far: dict) -> 
 
 def _check_station_area_size(i: int, lv: StationArea, region: Region) -> None:
     """A station-area package larger than the whole region's jobs or dwellings is a typing error, not a plan."""
-    total = sum(e.jobs for e in region.economy.values())
-    dwellings = sum(e.housing_urban + e.housing_rural for e in region.economy.values())
+    total, dwellings = _region_jobs(region), _region_dwellings(region)
     if lv.jobs_secondary + lv.jobs_tertiary > total:
         raise LeverError(i, "jobs_tertiary", f"{lv.jobs_secondary + lv.jobs_tertiary:,.0f} jobs is more than the whole "
                                              f"region's {total:,} jobs; expected a plausible station-area package")
@@ -510,7 +517,7 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                 iv.housing.setdefault(y, np.zeros((n, 2)))[t, 0] += lv.housing_units / len(years)
         elif isinstance(lv, Housing):
             t, part, years = town(i, lv.township), ("urban", "rural").index(lv.part), lv.year_list()
-            dwellings = sum(e.housing_urban + e.housing_rural for e in region.economy.values())
+            dwellings = _region_dwellings(region)
             if lv.units > max(dwellings, 1):
                 raise LeverError(i, "units", f"{lv.units:,.0f} dwellings is more than the whole region has ({dwellings:,}); "
                                              "expected a plausible building programme")

@@ -49,7 +49,7 @@ with libraries():
     from viz.maps import has_cjk_font
     from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, network_geojson, outline_geojson,
                              outlying_townships, place_labels, short_name, township_card, township_geojson, township_labels)
-    from workflow.compare import chance_of_agreement, noise_verdict, paired_interval
+    from workflow.compare import agreement_odds, noise_verdict, paired_interval
     from workflow.io import load_params
     from workflow.runner import cached_region
     from viz.words import in_language, noise_phrase, region_labels, scenario_description, scenario_title, word
@@ -162,7 +162,7 @@ def effect_text(diffs: list[float], label: str, fmt: str = "{:+,.0f}", unit: str
     '首位度 +0.23 个百分点（90% 区间 -0.42 至 +0.84；3 个种子）：在随机波动范围内'
     """
     mean, lo, hi = paired_interval(diffs)
-    verdict = noise_phrase(noise_verdict(lo, hi, len(diffs)), len(diffs), chance_of_agreement(len(diffs)), lang)
+    verdict = noise_phrase(noise_verdict(lo, hi, len(diffs)), len(diffs), agreement_odds(len(diffs)), lang)
     if lang == "zh":
         unit = " 个百分点" if unit.strip() == "pp" else unit
         return f"{label} {fmt.format(mean)}{unit}（90% 区间 {fmt.format(lo)} 至 {fmt.format(hi)}；{len(diffs)} 个种子）：{verdict}"

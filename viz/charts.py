@@ -254,7 +254,7 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
     interval (default: ``diff``'s pairs column). With fewer than
     :data:`workflow.compare.MIN_PAIRS_FOR_NOISE`, none is, and the caption says why.
     """
-    from workflow.compare import MIN_PAIRS_FOR_NOISE, chance_of_agreement, noise_verdict
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, agreement_odds, noise_verdict
 
     d = diff.set_index("township")
     if pairs is None:
@@ -262,7 +262,7 @@ def difference_map(region, diff: pd.DataFrame, scenario: str, reference: str, ye
     intervals = {"diff_p05", "diff_p95"} <= set(d.columns)
     marked = {t for t, r in d.iterrows() if noise_verdict(r.diff_p05, r.diff_p95, pairs) == "beyond"} if intervals else set()
     few = intervals and 1 < pairs < MIN_PAIRS_FOR_NOISE
-    times = round(1 / chance_of_agreement(pairs))
+    times = agreement_odds(pairs)
     s, r = (names or {}).get(scenario, scenario), (names or {}).get(reference, reference)
     if lang == "zh":
         place = getattr(region.config, "name_local", None) or region.config.name

@@ -315,7 +315,7 @@ def _run_summary(region, county: pd.DataFrame, start: int, last: int, lang: str 
 def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], reference: str, last: int,
                      noise_word: str = "seed noise", lang: str = "en", names: dict | None = None) -> str:
     """One sentence per scenario: its residents in the last year against the reference, with the interval."""
-    from workflow.compare import chance_of_agreement, noise_verdict
+    from workflow.compare import agreement_odds, noise_verdict
 
     names = names or {}
     ref = names.get(reference, reference)
@@ -337,7 +337,7 @@ def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], refere
                                 f"{title}：{last}年常住人口比“{ref}”{r.diff_mean:+,.0f} 人，各只有一次运行：没有区间，"
                                 "无法判断是否超出随机波动。"))
                 continue
-            noise = noise_phrase(verdict, pairs, chance_of_agreement(pairs), lang, noise_word)
+            noise = noise_phrase(verdict, pairs, agreement_odds(pairs), lang, noise_word)
             items.append(_t(lang, f"{title}: {r.diff_mean:+,.0f} residents against {ref} in {last} "
                                   f"[{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}], {noise}.",
                             f"{title}：{last}年常住人口比“{ref}”{r.diff_mean:+,.0f} 人"
@@ -347,7 +347,7 @@ def _compare_summary(region, summary: pd.DataFrame, scenarios: list[str], refere
 
 def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str = "en") -> Report:
     from viz.charts import difference_map
-    from workflow.compare import MIN_PAIRS_FOR_NOISE, chance_of_agreement
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, agreement_odds
 
     meta = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
     summary = pd.read_csv(folder / "summary.csv")
@@ -420,7 +420,7 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
                                                    pairs=pairs),
                                     _t(lang, f"Township residents in {names[s]} minus {ref}, {year} (mean over seeds)",
                                        f"{year}年各乡镇常住人口：“{names[s]}”减“{ref}”（各种子均值）")))
-        times = round(1 / chance_of_agreement(pairs))
+        times = agreement_odds(pairs)
         star = (_t(lang, "* the interval excludes 0", "* 表示区间不含 0") if pairs >= MIN_PAIRS_FOR_NOISE else
                 _t(lang, "no interval from one run", "只有一次运行，没有区间") if pairs <= 1 else
                 _t(lang, f"no star: with {pairs} paired runs an unchanged township's interval would exclude 0 about 1 time "

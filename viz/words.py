@@ -145,15 +145,15 @@ def word(key: str, lang: str = "en", **values) -> str:
     return (zh if lang == "zh" else en).format(**values)
 
 
-def noise_phrase(verdict: str, pairs: int, chance: float, lang: str = "en", noise: str | None = None) -> str:
+def noise_phrase(verdict: str, pairs: int, odds: int, lang: str = "en", noise: str | None = None) -> str:
     """What an effect's interval says about noise, in words: ``verdict`` is from
-    :func:`workflow.compare.noise_verdict`, ``pairs`` the paired differences behind it, ``chance`` how often they
-    would all share a sign with no effect (:func:`workflow.compare.chance_of_agreement`), ``noise`` what the interval
-    holds (default: seed noise).
+    :func:`workflow.compare.noise_verdict`, ``pairs`` the paired differences behind it, ``odds`` one time in how
+    many they would all share a sign with no effect (:func:`workflow.compare.agreement_odds`), ``noise`` what the
+    interval holds (default: seed noise).
 
-    >>> noise_phrase("few", 3, 0.25)
+    >>> noise_phrase("few", 3, 4)
     'all 3 seeds agree in sign, as they would 1 time in 4 with no effect'
-    >>> noise_phrase("beyond", 20, 2e-6, "zh")
+    >>> noise_phrase("beyond", 20, 2 ** 19, "zh")
     '超出随机波动'
     """
     zh = lang == "zh"
@@ -163,9 +163,8 @@ def noise_phrase(verdict: str, pairs: int, chance: float, lang: str = "en", nois
     if verdict == "within":
         return f"在{noise}范围内" if zh else f"within {noise}"
     if verdict == "few":
-        times = round(1 / chance) if chance > 0 else 1
-        return (f"{pairs} 个种子方向一致，但即使没有效应也有 1/{times} 的概率如此" if zh else
-                f"all {pairs} seeds agree in sign, as they would 1 time in {times} with no effect")
+        return (f"{pairs} 个种子方向一致，但即使没有效应也有 1/{odds} 的概率如此" if zh else
+                f"all {pairs} seeds agree in sign, as they would 1 time in {odds} with no effect")
     return f"只有一次运行，无法判断是否超出{noise}" if zh else f"one run: nothing can be said about {noise}"
 
 

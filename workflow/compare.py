@@ -100,14 +100,14 @@ def paired_interval(differences) -> tuple[float, float, float]:
 MIN_PAIRS_FOR_NOISE = 5
 
 
-def chance_of_agreement(pairs: int) -> float:
-    """How often ``pairs`` paired differences all share a sign when the levers change nothing (each difference as
-    likely above zero as below, independently): ``0.5 ** (pairs - 1)``.
+def agreement_odds(pairs: int) -> int:
+    """``pairs`` paired differences all share a sign one time in this many when the levers change nothing (each
+    difference as likely above zero as below, independently): ``2 ** (pairs - 1)``.
 
-    >>> chance_of_agreement(3)
-    0.25
+    >>> agreement_odds(3)
+    4
     """
-    return 0.5 ** (pairs - 1) if pairs >= 1 else 1.0
+    return 2 ** (pairs - 1) if pairs >= 1 else 1
 
 
 def noise_verdict(low: float, high: float, pairs: int) -> str:
@@ -122,7 +122,7 @@ def noise_verdict(low: float, high: float, pairs: int) -> str:
     -------
     ``"beyond"`` (the interval excludes 0, with at least :data:`MIN_PAIRS_FOR_NOISE` pairs), ``"within"`` (it
     includes 0), ``"few"`` (it excludes 0, but with so few pairs that an unchanged place would too, often:
-    see :func:`chance_of_agreement`) or ``"none"`` (no interval).
+    see :func:`agreement_odds`) or ``"none"`` (no interval).
 
     >>> noise_verdict(840.0, 1470.0, 20), noise_verdict(840.0, 1470.0, 3), noise_verdict(-5.0, 9.0, 3)
     ('beyond', 'few', 'within')

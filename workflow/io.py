@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from geo.region import RegionDataError, _pydantic_error, load_yaml
+from geo.region import RegionDataError, _pydantic_error, load_yaml, validation_message
 from sim.params import Params, field_type, scalable, split_factor
 from workflow.outdir import atomic_folder  # noqa: F401  (re-exported: every command writes its folder with it)
 
@@ -39,9 +39,9 @@ def check_values(source: Path | str, params: Params, setting: dict[str, float]) 
         name = ".".join(str(x) for x in err["loc"])
         got = err.get("input")
         if isinstance(got, dict):  # a rule between parameters of one section: its message names them
-            raise RegionDataError(source, f"{name}: {err['msg'].removeprefix('Value error, ')}", field="parameters") from exc
-        raise RegionDataError(source, f"{name} = {got!r} is outside what {name} allows: "
-                                      f"{err['msg'].removeprefix('Value error, ')}", field="parameters") from exc
+            raise RegionDataError(source, f"{name}: {validation_message(err)}", field="parameters") from exc
+        raise RegionDataError(source, f"{name} = {got!r} is outside what {name} allows: {validation_message(err)}",
+                              field="parameters") from exc
 
 
 def load_params(region_folder: Path) -> Params:

@@ -14,6 +14,18 @@ import sys
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def ending_signals() -> list[int]:
+    """The signals that ask a command to end and that it handles itself (:func:`cli.ending.stop_on_terminate`):
+    SIGTERM and, where it exists, SIGHUP.
+
+    >>> import signal; signal.SIGTERM in ending_signals()
+    True
+    """
+    import signal
+
+    return [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+
+
 def end_with_parent(parent: int) -> bool:
     """Have this process sent SIGTERM when ``parent`` ends, however it ends (Linux; elsewhere nothing is done).
 

@@ -19,7 +19,7 @@ from sim.model import MigrationModel
 from sim.parallel import use_helper
 from sim.params import Params
 from workflow.io import folder_fingerprint, load_params, provenance
-from workflow.lifetime import end_with_parent
+from workflow.lifetime import end_with_parent, ending_signals
 from workflow.memory import keep_freed_memory
 from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
 
@@ -34,8 +34,8 @@ def start_worker() -> None:
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
     # a forked worker inherits the command's SIGTERM and SIGHUP handlers (cli.ending.stop_on_terminate), meant for
     # the parent only; an ignored signal (nohup) stays ignored
-    for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
-        if s is not None and callable(signal.getsignal(s)):
+    for s in ending_signals():
+        if callable(signal.getsignal(s)):
             signal.signal(s, signal.SIG_DFL)
     end_with_parent(os.getppid())  # a kill -9 of the command (or the OOM killer) ends its workers too
     use_helper(False)
@@ -104,7 +104,8 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     check_options(region, start, end, scale)
     params = params or load_params(region_folder)
     loaded = load_scenario(region_folder, scenario)
-    interventions = build_interventions(region, loaded, start, end, params.with_overrides(overrides or {}))
+    run_params = params.with_overrides(overrides or {})  # at the start; levers change some later
+    interventions = build_interventions(region, loaded, start, end, run_params)
     t0 = time.perf_counter()
     model = MigrationModel(region, params=params, parameters=overrides, start=start, end=end, scale=scale, seed=seed,
                            interventions=interventions)
@@ -119,7 +120,7 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     meta = {"region": str(region_folder), "region_name": region.config.name,
             "region_fingerprint": folder_fingerprint(region_folder), "scenario": loaded.name,
             "scenario_detail": loaded.to_dict(), "start": start, "end": end, "seed": seed, "scale": scale,
-            "parameters": params.with_overrides(overrides or {}).model_dump(),  # at the start; levers change some later
+            "parameters": run_params.model_dump(),
             "parameter_overrides": overrides or {}, **provenance(), "runtime_seconds": round(runtime, 3),
             "households_simulated_at_end": model.population.n_households,
             # dwellings the model added at the start where the housing table had fewer than the households there

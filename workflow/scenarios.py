@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from geo.region import Region, RegionDataError, _pydantic_error, read_yaml
+from geo.region import Region, RegionDataError, _pydantic_error, read_yaml, validation_message
 from sim.model import Interventions
 from sim.params import Params
 from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
@@ -149,7 +149,7 @@ def check_parameter_levers(scenario: LoadedScenario, params: Params) -> None:
             params = params.with_overrides({lv.name: lv.value})
         except ValidationError as exc:
             path, k = scenario.origins[i]
-            why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            why = validation_message(exc.errors()[0])
             raise RegionDataError(path, f"{lv.name} = {lv.value!r} from {year} is outside what it allows: {why}",
                                   field=f"levers[{k}].value (parameter)") from None
 
