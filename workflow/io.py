@@ -135,8 +135,9 @@ def provenance(root: Path | None = None) -> dict:
 def folder_fingerprint(folder: Path) -> str:
     """Hash of every file's path (relative to ``folder``) and bytes: the same for a copy of the region anywhere, on
     any machine, and different as soon as any file differs. Hidden files (a checkpoint, an editor's swap file) and
-    Python caches are left out. Every run records its region's (run.json ``region_fingerprint``; a batch's
-    ``region_hash``), so a result can be traced to the region files that made it, in or outside git.
+    Python caches are left out. Every written result records its region's (run.json and compare.json
+    ``region_fingerprint``; a batch's ``region_hash``), so it can be traced to the region files that made it, in or
+    outside git.
 
     >>> folder_fingerprint(Path("/nonexistent"))
     'e3b0c44298fc1c14'
@@ -164,5 +165,8 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
         flows.to_parquet(tmp / "flows.parquet", index=False)
         if commuting is not None:
             commuting.to_parquet(tmp / "commuting.parquet", index=False)
+        # the region's files as they are now, hashed once per written run (not in every run of a compare or batch,
+        # whose own records hold it once)
+        meta = {**meta, "region_fingerprint": folder_fingerprint(meta["region"])} if "region" in meta else meta
         (tmp / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return Path(out)

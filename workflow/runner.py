@@ -18,7 +18,7 @@ from geo.region import Region, RegionDataError, load_region
 from sim.model import MigrationModel
 from sim.parallel import use_helper
 from sim.params import Params
-from workflow.io import folder_fingerprint, load_params, provenance
+from workflow.io import load_params, provenance
 from workflow.lifetime import end_with_parent, ending_signals
 from workflow.memory import keep_freed_memory
 from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
@@ -117,8 +117,7 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     county = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     townships = pd.DataFrame(model.township_records)
     flows = pd.DataFrame(model.flows, columns=["year", "origin", "destination", "households", "persons"])
-    meta = {"region": str(region_folder), "region_name": region.config.name,
-            "region_fingerprint": folder_fingerprint(region_folder), "scenario": loaded.name,
+    meta = {"region": str(region_folder), "region_name": region.config.name, "scenario": loaded.name,
             "scenario_detail": loaded.to_dict(), "start": start, "end": end, "seed": seed, "scale": scale,
             "parameters": run_params.model_dump(),
             "parameter_overrides": overrides or {}, **provenance(), "runtime_seconds": round(runtime, 3),
