@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("compare", help="run scenarios with the same seeds and compare them against the first and the plan's targets",
                         description="Run every scenario with every seed (common random numbers), then write per-run results, a summary "
-                                    "(mean and 90%% interval across seeds, paired difference from the first scenario, target met), "
+                                    "(mean and 90% interval across seeds, paired difference from the first scenario, target met), "
                                     "an indicator chart and township difference maps to --out, and print a table.")
     cp.add_argument("--region", type=Path, default=Path("configs/pingyang"), help="region folder (default configs/pingyang)")
     cp.add_argument("--scenarios", nargs="+", required=True, help="scenario names; the first is the reference")

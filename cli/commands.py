@@ -421,6 +421,19 @@ def _client(args):
     return None
 
 
+def check_local_memory(runs: list, args: argparse.Namespace) -> None:
+    """Before a batch on this machine's own cluster: refuse runs that cannot fit in its memory as many at once as
+    there are workers (a remote cluster's workers check their own, run by run)."""
+    import os
+
+    from workflow.runner import cached_region, check_options
+
+    if runs and not args.scheduler:
+        r = runs[0]  # a sweep's or design's runs share their region, years and scale
+        at_once = min(args.workers or os.cpu_count() or 1, len(runs))
+        check_options(cached_region(r.region), r.start, r.end, r.scale, runs_at_once=at_once)
+
+
 LARGE_BATCH = 5_000  # runs; a larger sweep or sensitivity design needs --yes
 
 
@@ -439,6 +452,7 @@ def batch(args: argparse.Namespace) -> int:
     spec = read_sweep(args.sweep)
     confirm_size(spec.size(), args.sweep, args.yes)
     runs = expand(spec, source=args.sweep)
+    check_local_memory(runs, args)
     store = ResultStore(args.out)
     store.write_json("sweep.json", {"sweep_file": str(args.sweep), "sweep": spec.model_dump(), "runs": len(runs), **provenance()})
     left = len(runs) - len(store.finished() & {r.run_id for r in runs})
@@ -473,6 +487,7 @@ def sensitivity(args: argparse.Namespace) -> int:
     confirm_size(sa.size(spec), args.spec, args.yes)
     X = sa.sample(spec)
     runs = sa.runs_for(spec, X, Path(spec.region))
+    check_local_memory(runs, args)
     out = Path(args.out)
     console.print(f"{spec.method}: {len(runs)} runs over {len(spec.parameters)} parameters", highlight=False)
     bar, update = _batch_progress(len(runs), "sensitivity")
@@ -1016,6 +1031,11 @@ def serve(args: argparse.Namespace) -> int:
             stop_child(((signal.SIGKILL, 5),))
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
+        except RegionDataError:
+            # The server's own start meets the same error when its page is imported, and printed its traceback under
+            # this line: a SIGTERM waits until that start is done. Nothing was served.
+            stop_child(((signal.SIGKILL, 5),))
+            raise
         # the address is printed once it answers (the server loads for a few seconds): a planner who opens it at once
         # gets the page, not "connection refused"
         while not answers(args.host, args.port):

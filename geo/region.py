@@ -21,7 +21,7 @@ import re
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import networkx as nx
@@ -39,6 +39,13 @@ MODES = ("motorway", "trunk", "provincial", "local", "ferry", "rail", "hsr", "me
 NODE_KINDS = ("seat", "station", "interchange", "junction", "external")
 #: Share of a polygon's area that may lie outside the outline before it is rejected.
 OUTSIDE_TOLERANCE = 0.01
+#: Largest count of residents, jobs or dwellings a row may give: far above any township or city, and small enough that
+#: the model's counts cannot overflow (a value of 10**20 passed every other check and broke the housing account).
+MAX_COUNT = 10**9
+#: census facts that are shares of the residents, counts of persons, and the age bands a run starts from
+CENSUS_AGE_BANDS = ("age_0_14", "age_15_59", "age_60_plus")
+CENSUS_SHARES = (*CENSUS_AGE_BANDS, "urbanisation")
+CENSUS_COUNTS = ("population", "floating_population", "hukou_population", "population_trend")
 
 
 # --------------------------------------------------------------------------------------
@@ -76,16 +83,19 @@ class CRSConfig(_Strict):
         return v
 
 
+FileName = Annotated[str, Field(min_length=1)]  # an empty name would be the region folder itself
+
+
 class FilesConfig(_Strict):
-    townships: str
-    economy: str
-    outline: str
-    polygons: str
-    nodes: str
-    edges: str
-    projects: str | None = None
-    observed: str | None = None  # published statistics after the start year, for out-of-sample checks (Observation)
-    constants: str | None = None  # alternative-specific constants of the move choice per township part (Constant)
+    townships: FileName
+    economy: FileName
+    outline: FileName
+    polygons: FileName
+    nodes: FileName
+    edges: FileName
+    projects: FileName | None = None
+    observed: FileName | None = None  # published statistics after the start year, for out-of-sample checks (Observation)
+    constants: FileName | None = None  # alternative-specific constants of the move choice per township part (Constant)
 
 
 class GroupConfig(_Strict):
@@ -98,7 +108,7 @@ class ExternalZone(_Strict):
     id: str
     name: str
     node: str
-    population: int = Field(ge=0, validation_alias=AliasChoices("population", "pop_2020"))  # residents, for weights
+    population: int = Field(ge=0, le=10**10, validation_alias=AliasChoices("population", "pop_2020"))  # residents, for weights (at most 10**10, above the world's)
     labour_market: bool = False  # near enough to commute: a workplace for residents, a source of in-commuters
     stations: list[str] = []  # further nodes where the zone is reached (e.g. its rail stations); the nearest counts
     stations_source: str | None = None
@@ -189,13 +199,34 @@ class RegionConfig(_Strict):
     crs: CRSConfig
     files: FilesConfig
     groups: dict[str, GroupConfig]
-    external_zones: list[ExternalZone]
+    # leavers go to these zones and arrivals come from them: a region needs at least one
+    external_zones: list[ExternalZone] = Field(min_length=1)
     census: dict[int, dict[str, Sourced]]
     economy_year: int | None = None  # year of economy.csv's jobs and housing (default: the latest census year)
     targets: dict[str, Target]
     projection: Projection | None = None
     routing: RoutingConfig
     time_circles: list[TimeCircle] = []
+
+    @field_validator("census")
+    @classmethod
+    def _census_facts(cls, census: dict[int, dict[str, Sourced]]) -> dict[int, dict[str, Sourced]]:
+        # the facts a run starts from or is fitted to; other keys are recorded as given
+        for year, facts in census.items():
+            for key, fact in facts.items():
+                if (key in CENSUS_SHARES or key.endswith("_share")) and not 0 <= fact.value <= 1:
+                    raise ValueError(f"census {year} {key}: expected a share from 0 to 1, got {fact.value:g}")
+                if key in CENSUS_COUNTS and not 0 <= fact.value <= MAX_COUNT:
+                    raise ValueError(f"census {year} {key}: expected persons from 0 to {MAX_COUNT:,}, got {fact.value:g}")
+            bands = [facts[k].value for k in CENSUS_AGE_BANDS if k in facts]
+            if len(bands) == len(CENSUS_AGE_BANDS) and abs(sum(bands) - 1) > 0.01:
+                raise ValueError(f"census {year}: {' + '.join(CENSUS_AGE_BANDS)} must add up to 1 (within 0.01), got "
+                                 f"{' + '.join(f'{b:g}' for b in bands)} = {sum(bands):g}")
+            if "floating_population" in facts and "population" in facts and not (
+                    0 < facts["population"].value and facts["floating_population"].value <= facts["population"].value):
+                raise ValueError(f"census {year}: floating_population ({facts['floating_population'].value:g}) must be at most "
+                                 f"population ({facts['population'].value:g}), which must be above 0")
+        return census
 
 
 # --------------------------------------------------------------------------------------
@@ -253,8 +284,8 @@ def township_model(years) -> type[Township]:
     if key not in _TOWNSHIP_MODELS:
         cols = {}
         for y in key:
-            cols[f"pop_{y}"] = (int, Field(ge=0))
-            cols[f"urban_pop_{y}"] = (int, Field(ge=0))
+            cols[f"pop_{y}"] = (int, Field(ge=0, le=MAX_COUNT))
+            cols[f"urban_pop_{y}"] = (int, Field(ge=0, le=MAX_COUNT))
         _TOWNSHIP_MODELS[key] = create_model(f"Township{'_'.join(map(str, key))}", __base__=Township, **cols)
     return _TOWNSHIP_MODELS[key]
 
@@ -283,16 +314,16 @@ def township_years(path: Path) -> list[int]:
 
 class Economy(_Strict):
     code: str
-    jobs_primary: int = Field(ge=0)
-    jobs_secondary: int = Field(ge=0)
-    jobs_tertiary: int = Field(ge=0)
-    housing_urban: int = Field(ge=0)
-    housing_rural: int = Field(ge=0)
+    jobs_primary: int = Field(ge=0, le=MAX_COUNT)
+    jobs_secondary: int = Field(ge=0, le=MAX_COUNT)
+    jobs_tertiary: int = Field(ge=0, le=MAX_COUNT)
+    housing_urban: int = Field(ge=0, le=MAX_COUNT)
+    housing_rural: int = Field(ge=0, le=MAX_COUNT)
     price_yuan_m2: float = Field(gt=0)
     services: float = Field(ge=0, le=1)
     # most dwellings the part may hold (land and zoning), where a plan gives it; empty = params housing.*_capacity_factor
-    capacity_urban: int | None = Field(None, ge=0)
-    capacity_rural: int | None = Field(None, ge=0)
+    capacity_urban: int | None = Field(None, ge=0, le=MAX_COUNT)
+    capacity_rural: int | None = Field(None, ge=0, le=MAX_COUNT)
 
     @property
     def jobs(self) -> int:

@@ -21,6 +21,33 @@ from sim.population import DORM, RENTER, Population
 RECRUIT_SIZES = (1, 2, 3, 4)  # single, couple, couple + 1 child, couple + 2 children
 
 
+def zone_shares(populations: np.ndarray, minutes: np.ndarray, decay_per_min: float) -> np.ndarray:
+    """Share of the households leaving the region that goes to each external zone (and of arrivals coming from it):
+    the zone's residents times ``exp(-decay_per_min * minutes)``, minutes from the main centre over this year's
+    network (``inf`` where the network does not reach the zone).
+
+    A region may have years in which no zone is reached (its only link out opens later), zones of 0 residents, or
+    zones so far that every weight is below the smallest float. Leavers still leave, so the shares then fall back,
+    in turn, to the pull measured from the nearest reached zone, to residents alone, and to equal shares.
+
+    >>> zone_shares(np.array([100.0, 300.0]), np.array([10.0, np.inf]), 0.01).tolist()
+    [1.0, 0.0]
+    >>> zone_shares(np.array([100.0, 300.0]), np.array([np.inf, np.inf]), 0.01).tolist()
+    [0.25, 0.75]
+    >>> zone_shares(np.array([0.0, 0.0]), np.array([5.0, 9.0]), 0.01).tolist()
+    [0.5, 0.5]
+    """
+    reached = np.isfinite(minutes)
+    w = populations * np.exp(-decay_per_min * np.where(reached, minutes, 1e6))
+    if not w.sum() > 0 and reached.any():
+        w = populations * np.where(reached, np.exp(-decay_per_min * (np.where(reached, minutes, 0) - minutes[reached].min())), 0.0)
+    if not w.sum() > 0:
+        w = populations.astype(float)
+    if not w.sum() > 0:
+        w = np.ones(len(populations))
+    return w / w.sum()
+
+
 def newcomer_place_utility(ctx: ChoiceContext, moves: Moves) -> np.ndarray:
     """(n, 2) utility of each township part for households arriving from outside: the movers' place utility without
     the region's move-choice constants, which are balanced on moves within the region (``run.py constants``) and

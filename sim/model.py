@@ -30,7 +30,8 @@ from sim.draws import UniformBuffers
 from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
                             labour_indicators, persons_by_township)
 from sim.markets import MarketState, assign_incomes, labour_tightness, vacancy
-from sim.migration import add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households
+from sim.migration import (add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households,
+                           zone_shares)
 from sim.parallel import both
 from sim.params import Params
 from sim.population import DORM, RENTER, start_population_params, synthesise
@@ -505,11 +506,6 @@ class MigrationModel(mesa.Model):
             commute=self.commute_min,
             constants=None if self.constants is None else self.constants * self.moves.constants_weight)
 
-    def _zone_weights(self, minutes_from_centre: np.ndarray) -> np.ndarray:
-        pops = np.array([z.population for z in self.zones], float)
-        w = pops * np.exp(-ZONE_DECAY_PER_MIN * np.where(np.isfinite(minutes_from_centre), minutes_from_centre, 1e6))
-        return w / w.sum()
-
     def _move(self) -> None:
         """Households weigh moving and choose."""
         pop, rng, m = self.population, self.np_rng, self.moves
@@ -548,7 +544,7 @@ class MigrationModel(mesa.Model):
         pop, rng = self.population, self.np_rng
         centre = self._centre_node()
         zone_minutes = self.transport.minutes(self.year + 1, [centre], [z.node for z in self.zones])[0]
-        zw = self._zone_weights(zone_minutes)
+        zw = zone_shares(np.array([z.population for z in self.zones], float), zone_minutes, ZONE_DECAY_PER_MIN)
         zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
         self._record_external(origin, zone, persons, outgoing=True)
         pop.remove_households(lv)

@@ -701,3 +701,53 @@ def test_a_torn_registry_line_is_ignored(toy, tmp_path):
     (out / "registry.jsonl").write_text(text[: len(text) - 20])  # the driver was killed while writing the last line
     reg = ResultStore(out).registry
     assert list(reg.seed) == [1] and ResultStore(out).attempts(run_a.run_id) == 1
+
+
+def test_a_region_too_large_for_memory_is_refused_before_any_work(toy, tmp_path, capsys):
+    """A township table with a few zeros too many used to fill 24 GB of memory and swap for three minutes before the
+    system killed the run; it is now refused at once, with the scale that would fit."""
+    from toy import edit_csv
+
+    def huge(df):
+        df.loc[0, "pop_2020"], df.loc[0, "urban_pop_2020"] = "1000000000", "900000000"
+    edit_csv(toy / "townships.csv", huge)
+    start = time.perf_counter()
+    check(["run", "--region", toy, "--out", tmp_path / "out"], capsys, 2, "--scale", "MB of memory", "population columns")
+    assert time.perf_counter() - start < 30 and not (tmp_path / "out").exists()
+
+
+def test_runs_at_once_that_cannot_fit_ask_for_fewer_workers(toy, tmp_path, capsys, monkeypatch):
+    import workflow.memory
+
+    monkeypatch.setattr(workflow.memory, "available_mb", lambda: 1.5 * workflow.memory.memory_needed_mb(10_500))
+    check(["compare", "--region", toy, "--scenarios", "baseline", "--seeds", "2", "--workers", "2", "--end", "2021",
+           "--scale", "1.0", "--out", tmp_path / "two"], capsys, 2, "2 runs at once", "fewer --workers")
+    check(["compare", "--region", toy, "--scenarios", "baseline", "--seeds", "2", "--workers", "1", "--end", "2021",
+           "--scale", "1.0", "--out", tmp_path / "one"], capsys, 0)
+
+
+def test_help_of_every_command_reads_as_written():
+    """argparse formats help= strings with %, not descriptions: a "%%" in a description was printed as it stands."""
+    parser = run.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        assert "%%" not in text and "%(" not in text, name
+
+
+def test_a_page_that_cannot_fit_in_memory_is_refused_with_the_scale_that_would(toy, monkeypatch):
+    import workflow.memory
+    from geo.region import RegionDataError, load_region
+    from viz.controls import PAIRED_SEEDS, load_server_config
+
+    region = load_region(toy)
+    (toy / "server.yaml").write_text("scale: 1.0\n")
+    residents = region.total_population(2020)
+    # room for the residents of PAIRED_SEEDS models at scale 1: half of what the page's models need
+    room = workflow.memory.memory_needed_mb(PAIRED_SEEDS * residents)
+    monkeypatch.setattr(workflow.memory, "available_mb", lambda: room)
+    with pytest.raises(RegionDataError, match=f"the page's {2 * PAIRED_SEEDS} models") as info:
+        load_server_config(toy, region)
+    assert info.value.field == "scale" and "a scale of at most 0.5 would fit" in str(info.value)
+    monkeypatch.setattr(workflow.memory, "available_mb", lambda: 2 * room)
+    assert load_server_config(toy, region).scale == 1.0

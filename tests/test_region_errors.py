@@ -62,6 +62,7 @@ def test_unknown_node_in_edges(toy):
 @pytest.mark.parametrize("column,value,expect", [
     ("pop_2020", "many", "valid integer"),
     ("pop_2020", "-5", "greater than or equal to 0"),
+    ("pop_2020", "99999999999999999999", "less than or equal to 1000000000"),  # would overflow the model's counts
 ])
 def test_bad_population(toy, column, value, expect):
     def f(df):
@@ -200,3 +201,33 @@ def test_baseline_edge_without_year(toy):
     edit_csv(toy / "edges.csv", f)
     e = error_of(toy)
     assert e.line == 3 and e.field == "open_year" and "projects file" in str(e)
+
+
+def test_economy_count_beyond_any_township(toy):
+    def f(df):
+        df.loc[1, "housing_urban"] = "99999999999999999999"
+    edit_csv(toy / "economy.csv", f)
+    e = error_of(toy)
+    assert e.file.endswith("economy.csv") and e.line == 3 and e.field == "housing_urban" and "1000000000" in str(e)
+
+
+def _edit_config(toy, change) -> None:
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    change(cfg)
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+
+
+@pytest.mark.parametrize("change,field,expect", [
+    # each of these loaded and then failed inside the run (found by fuzzing region.yaml, 600 sets)
+    (lambda c: c["census"][2020]["age_0_14"].update(value=2.0), "census", "age_0_14: expected a share from 0 to 1, got 2"),
+    (lambda c: c["census"][2020]["age_0_14"].update(value=0.3), "census", "must add up to 1 (within 0.01)"),
+    (lambda c: c["census"][2010]["population"].update(value=1e30), "census", "expected persons from 0 to"),
+    (lambda c: c["census"][2020].update(population={"value": 1000, "source": "x"},
+                                         floating_population={"value": 2000, "source": "x"}), "census", "at most population"),
+    (lambda c: c.update(external_zones=[]), "external_zones", "at least 1 item"),
+    (lambda c: c["files"].update(edges=""), "files.edges", "at least 1 character"),
+])
+def test_region_yaml_facts_the_model_cannot_use(toy, change, field, expect):
+    _edit_config(toy, change)
+    e = error_of(toy)
+    assert e.file.endswith("region.yaml") and e.field == field and expect in str(e), str(e)

@@ -225,3 +225,17 @@ def test_failed_fetch_stops_the_server_with_one_line(tmp_path):
     assert "error: npm could not fetch" in out and "ENOTFOUND" in out and "Traceback" not in out
     assert not listening(port)
     assert not (tmp_path / "cdn").exists() or not any((tmp_path / "cdn").iterdir())
+
+
+def test_a_bad_server_yaml_is_one_line_without_the_servers_traceback(toy):
+    """The server, started first, meets the same error when it imports its page and printed its traceback under
+    serve's line; serve now kills it before it can."""
+    (toy / "server.yaml").write_text("jobs:\n  platforms:\n    - {name: P, township: Nowhere, sector: secondary}\n")
+    port = free_port()
+    proc = subprocess.run([sys.executable, "run.py", "serve", "--region", str(toy), "--port", str(port)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "unknown township 'Nowhere'" in out and "Traceback" not in out, out
+    time.sleep(1.0)  # a server left running would listen by now or soon; it must not
+    assert not listening(port)

@@ -45,7 +45,7 @@ with libraries():
     from sim.model import MigrationModel
     from sim.scenario import compile_levers
     from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
-    from viz.controls import control_levers, load_server_config, toggle_default_year, toggle_levers
+    from viz.controls import PAIRED_SEEDS, control_levers, load_server_config, toggle_default_year, toggle_levers
     from viz.maps import has_cjk_font
     from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, network_geojson, outline_geojson,
                              outlying_townships, place_labels, short_name, township_card, township_geojson, township_labels)
@@ -141,7 +141,6 @@ CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.gro
 COLUMN_LABELS = region_labels(region.config)
 
 
-PAIRED_SEEDS = 3  # seeds of the page's paired comparison with the baseline
 
 # The effect of the levers on the page, as everywhere in this project (workflow.compare.paired_interval): the mean of the
 # paired differences (levers minus baseline, same seed) and their 90% interval over the seeds. Points of a share

@@ -15,6 +15,7 @@ from geo.region import RegionDataError, read_model
 from sim.params import Params
 from sim.scenario import Fertility, Hukou, Jobs
 from viz.words import in_language, scenario_title
+from workflow.memory import memory_shortfall
 from workflow.scenarios import LoadedScenario, load_scenario, scenario_file
 
 SECTORS = Literal["primary", "secondary", "tertiary"]
@@ -52,6 +53,9 @@ class HukouControl(_Strict):
     source: str = ""
 
 
+PAIRED_SEEDS = 3  # seeds of the page's paired comparison with the baseline (viz.app)
+
+
 class ServerConfig(_Strict):
     """A region's ``server.yaml``."""
 
@@ -78,7 +82,7 @@ def load_server_config(region_folder: Path, region=None) -> ServerConfig:
     """
     path = Path(region_folder) / "server.yaml"
     if not path.exists():
-        return ServerConfig()
+        return page_fits_in_memory(path, ServerConfig(), region)
     cfg = read_model(path, ServerConfig, "the server controls server.yaml", "start, end, scale, seed, toggles, jobs, hukou")
     for k, t in enumerate(cfg.toggles):
         try:
@@ -91,6 +95,19 @@ def load_server_config(region_folder: Path, region=None) -> ServerConfig:
                 known = ", ".join(f"{t.name_zh} ({t.code})" for t in region.townships)
                 raise RegionDataError(path, f"unknown township {p.township!r} for platform {p.name!r} (expected one of: {known})",
                                       field=f"jobs.platforms[{k}].township")
+    return page_fits_in_memory(path, cfg, region)
+
+
+def page_fits_in_memory(path: Path, cfg: ServerConfig, region=None) -> ServerConfig:
+    """``cfg``, once its start scale is known to fit in memory: with levers the page holds 2 x PAIRED_SEEDS models
+    at once, each of the region's start residents times the scale (workflow.memory). Without ``region``, unchecked."""
+    if region is not None and cfg.start in region.config.census:
+        models = 2 * PAIRED_SEEDS
+        short = memory_shortfall(region.total_population(cfg.start) * cfg.scale * models, cfg.scale, scale_name="scale",
+                                 fewer=None, what=f"the page's {models} models (with and without its levers, {PAIRED_SEEDS} "
+                                                  "seeds each)")
+        if short:
+            raise RegionDataError(path, short, field="scale")
     return cfg
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from geo.region import Region
 from sim.params import Params
 from workflow.calibration import Checkpoint, Targets, seed_errors, tolerance
-from workflow.runner import cached_region, start_worker
+from workflow.runner import cached_region, check_options, start_worker
 
 CUTOFF = 3.0  # the three-sigma rule (Pukelsheim 1994) used in history matching
 
@@ -84,6 +84,7 @@ def history_match(region_folder: Path, region: Region, targets: Targets, start: 
     design = latin_hypercube(bounds, samples, np.random.default_rng(seed))
     jobs = [(region_folder, targets, start, row, seeds, scale, params, checkpoint, tolerances)
             for row in design.to_dict("records")]
+    check_options(region, start, targets.year, scale, runs_at_once=max(1, min(workers, len(jobs))))
     if workers <= 1:
         rows = [_evaluate(j) for j in jobs]
     else:

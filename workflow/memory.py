@@ -67,3 +67,63 @@ def _apply() -> bool:
     return all(mallopt(param, value) == 1 for param, value in
                ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD),
                 (M_ARENA_MAX, ARENA_MAX)))
+
+
+#: A run's peak memory, measured with README command 1's run (2026-12-07): 240 MB at scale 0.1 and 347 MB at 1.0 of
+#: Pingyang's 863,088 residents, so about 240 MB of libraries and region, and 138 bytes per resident at the start
+#: (3 million households, 7.2 million residents, peaked at 1,181 MB: the same slope). The estimate pads both.
+BASE_MB = 300.0
+BYTES_PER_RESIDENT = 200.0  # residents grow over a run, and columns keep a quarter to spare (sim.population)
+
+
+def memory_needed_mb(residents: float, runs_at_once: int = 1) -> float:
+    """Estimated peak memory, in MB, of ``runs_at_once`` simulations of ``residents`` start residents each.
+
+    >>> round(memory_needed_mb(1_000_000))
+    500
+    """
+    return runs_at_once * (BASE_MB + residents * BYTES_PER_RESIDENT / 1e6)
+
+
+def available_mb() -> float | None:
+    """Memory the system can give without swapping (``MemAvailable`` of ``/proc/meminfo``), in MB; None where that
+    is not known (not Linux).
+
+    >>> available_mb() is None or available_mb() > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def memory_shortfall(residents: float, scale: float, runs_at_once: int = 1, available: float | None = None,
+                     scale_name: str = "--scale", fewer: str | None = "--workers", what: str = "a run") -> str | None:
+    """Why runs of ``residents`` start residents (the census times ``scale``) cannot fit in memory, or None if they
+    can or the free memory is not known. A township table with a few zeros too many would otherwise fill the
+    machine's memory and swap for minutes before the system kills the run. The advice names ``scale_name`` and, for
+    several runs at once, ``fewer`` (what sets how many run at once); ``what`` names the run.
+
+    >>> memory_shortfall(1e9, 1.0, available=16_000).split(";")[0]
+    'a run of 1,000,000,000 residents would need about 200,300 MB of memory'
+    >>> memory_shortfall(1e6, 1.0, available=16_000) is None
+    True
+    """
+    available = available_mb() if available is None else available
+    need = memory_needed_mb(residents, runs_at_once)
+    if available is None or need <= available:
+        return None
+    at_once = f" ({runs_at_once} runs at once, {memory_needed_mb(residents):,.0f} MB each)" if runs_at_once > 1 else ""
+    fits = (available / runs_at_once - BASE_MB) * 1e6 / BYTES_PER_RESIDENT  # residents one run may have
+    advice = (f"a {scale_name} of at most {max(fits, 0) / residents * scale:.2g} would fit" if fits > 0
+              else "not even the smallest run fits")
+    if runs_at_once > 1 and fewer:
+        advice += f", or fewer {fewer}"
+    return (f"{what} of {residents:,.0f} residents would need about {need:,.0f} MB of memory{at_once}; this machine has "
+            f"{available:,.0f} MB available: {advice}. "
+            "If the region is not that large, check the township table's population columns")
