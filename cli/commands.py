@@ -345,15 +345,16 @@ def compare(args: argparse.Namespace) -> int:
 
 def _members(history: Path, count: int) -> list[dict[str, float]]:
     """Up to ``count`` parameter sets spread over the non-implausible sets of a history-match folder."""
-    import pandas as pd
+    from workflow.io import read_result
 
     path = Path(history) / "plausible.csv"
     if not path.exists():
         raise RegionDataError(path, "no plausible.csv (expected the output folder of run.py history-match)")
-    plausible = pd.read_csv(path)
+    plausible = read_result(path, (), allow_empty=True)
     if plausible.empty:
         raise RegionDataError(path, "no non-implausible parameter set (the history match ruled out every one)")
     names = [c for c in plausible.columns if "." in c and not c.startswith(("I_", "error_"))]
+    plausible = read_result(path, tuple(names))  # every parameter value a number
     take = np.unique(np.linspace(0, len(plausible) - 1, min(count, len(plausible))).round().astype(int))
     return [{k: float(v) for k, v in row.items()} for row in plausible.iloc[take][names].to_dict("records")]
 
@@ -1055,10 +1056,9 @@ def serve(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """Write a self-contained HTML report of a run or compare folder."""
-    import json
-
     from viz.maps import has_cjk_font
     from viz.report import build_report, folder_kind
+    from workflow.io import read_record
 
     if args.lang == "zh" and not has_cjk_font():
         # matplotlib would draw every Chinese word of the pictures as boxes, with a warning per character
@@ -1067,7 +1067,7 @@ def report(args: argparse.Namespace) -> int:
                                            "without administrator rights, copy its .ttc or .otf file into "
                                            "~/.local/share/fonts), or write the report in English (--lang en)")
     kind = folder_kind(args.folder)
-    meta = json.loads((args.folder / ("run.json" if kind == "run" else "compare.json")).read_text(encoding="utf-8"))
+    meta = read_record(args.folder / ("run.json" if kind == "run" else "compare.json"), ("region",))
     region_dir = Path(meta["region"])
     if not region_dir.is_absolute() and not region_dir.exists() and (PROJECT / region_dir).is_dir():
         # recorded as given, relative to where the run was started: most often the project's folder

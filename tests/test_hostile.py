@@ -751,3 +751,51 @@ def test_a_page_that_cannot_fit_in_memory_is_refused_with_the_scale_that_would(t
     assert info.value.field == "scale" and "a scale of at most 0.5 would fit" in str(info.value)
     monkeypatch.setattr(workflow.memory, "available_mb", lambda: 2 * room)
     assert load_server_config(toy, region).scale == 1.0
+
+
+def _cut(path: Path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def _blank_first_population(path: Path) -> None:
+    lines = path.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[lines[0].split(",").index("population")] = ""
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("damage,needle", [
+    # each of these ended in an internal error (a NaN year, pandas' or json's exception) before read_result
+    (lambda f: _cut(f / "county.csv", 60), "county.csv: no rows"),
+    (lambda f: (f / "townships.csv").write_text(""), "townships.csv: unreadable"),
+    (lambda f: (f / "run.json").write_text("{"), "run.json, line 1: not valid JSON"),
+    (lambda f: (f / "run.json").write_text("[1, 2]"), "a JSON list, not an object"),
+    (lambda f: (f / "run.json").write_text('{"seed": 1}'), "missing key(s) region"),
+    (lambda f: _cut(f / "flows.parquet", 200), "flows.parquet: unreadable"),
+    (lambda f: _blank_first_population(f / "county.csv"), "county.csv, line 2, field 'population': empty"),
+    (lambda f: (f / "county.csv").write_text((f / "county.csv").read_text().replace("\n2020,", "\nabc,", 1)),
+     "field 'year': expected a number, got 'abc'"),
+])
+def test_report_of_a_damaged_run_folder_is_one_line(toy, tmp_path, capsys, damage, needle):
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    damage(out)
+    check(["report", out], capsys, 2, needle, "damaged or cut short")
+    assert not (out / "report").exists()
+
+
+def test_report_of_a_damaged_compare_folder_is_one_line(toy, tmp_path, capsys):
+    out = tmp_path / "c"
+    write_scenario(toy, "more_jobs", [{"type": "jobs", "township": "B", "sector": "secondary", "jobs": 300, "year": 2021}])
+    check(["compare", "--region", toy, "--scenarios", "baseline", "more_jobs", "--seeds", "2", "--scale", "0.5",
+           "--end", "2022", "--out", out], capsys, 0)
+    diff = next(out.glob("township_difference_*.csv"))
+    text = diff.read_text().splitlines()
+    header = text[0].split(",")
+    row = next(i for i, line in enumerate(text) if line.startswith("more_jobs,"))
+    cells = text[row].split(",")
+    cells[header.index("diff_p05")] = "x"
+    text[row] = ",".join(cells)
+    diff.write_text("\n".join(text) + "\n")
+    check(["report", out], capsys, 2, f"line {row + 1}, field 'diff_p05': expected a number, got 'x'")

@@ -20,6 +20,7 @@ from viz.charts import chart_indicators, flow_map, indicator_chart, township_bar
 from viz.maps import save_figure
 from viz.words import (in_language, indicator_label, lever_sentence, noise_phrase, region_labels,
                        scenario_description, scenario_title)
+from workflow.io import read_record, read_result
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -196,9 +197,9 @@ def _provenance_rows(meta: dict, keys: list[str], lang: str = "en") -> list[dict
 
 
 def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "en") -> Report:
-    meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    county = pd.read_csv(folder / "county.csv")
-    towns = pd.read_csv(folder / "townships.csv", dtype={"township": str})
+    meta = read_record(folder / "run.json")
+    county = read_result(folder / "county.csv", ("year", "population"))
+    towns = read_result(folder / "townships.csv", ("year", "township", "population", "urban_population"), text=("township",))
     start, last = int(county.year.min()), int(county.year.max())
     year = _check_year(folder, year, last, county.year)
     scenario = meta.get("scenario", "run")
@@ -237,7 +238,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
                        out / f"townships_{year}.png")
     flows_html = ""
     if (folder / "flows.parquet").exists():
-        flows = pd.read_parquet(folder / "flows.parquet")
+        flows = read_result(folder / "flows.parquet", ("year", "origin", "destination", "persons"), text=("origin", "destination"))
         flows = flows[(flows.year > start) & (flows.year <= year)]
         flow_img = flow_map(region, flows, _t(lang, f"Moves between townships, {start + 1}–{year} (flows.parquet)",
                                               f"{start + 1}–{year}年乡镇间迁移（flows.parquet）"),
@@ -349,9 +350,10 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
     from viz.charts import difference_map
     from workflow.compare import MIN_PAIRS_FOR_NOISE, agreement_odds
 
-    meta = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
-    summary = pd.read_csv(folder / "summary.csv")
-    county = pd.read_csv(folder / "county_runs.csv")
+    meta = read_record(folder / "compare.json", ("scenarios", "reference", "seeds", "scale", "start", "end"))
+    summary = read_result(folder / "summary.csv", ("scenario", "indicator", "year", "seeds", "mean", "diff_mean"),
+                          text=("scenario", "indicator"), numeric=("p05", "p95", "diff_p05", "diff_p95", "target", "met_share"))
+    county = read_result(folder / "county_runs.csv", ("year", "scenario", "seed", "population"), text=("scenario",))
     scenarios, reference = meta["scenarios"], meta["reference"]
     details = {s: meta.get("scenario_runs", {}).get(s, {}).get("scenario_detail", {}) or {"name": s} for s in scenarios}
     names = {s: scenario_title(details[s], lang) for s in scenarios}
@@ -411,7 +413,8 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
     diff_file = folder / f"township_difference_{year}.csv"
     maps = []
     if diff_file.exists():
-        diff = pd.read_csv(diff_file, dtype={"township": str})
+        diff = read_result(diff_file, ("scenario", "township", "diff_mean"), text=("scenario", "township"),
+                           numeric=("population", "diff_p05", "diff_p95", "pairs"))
         for s in scenarios:
             if s == reference:
                 continue

@@ -170,3 +170,81 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
         meta = {**meta, "region_fingerprint": folder_fingerprint(meta["region"])} if "region" in meta else meta
         (tmp / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return Path(out)
+
+
+def _damaged(path: Path, why: str) -> RegionDataError:
+    return RegionDataError(path, f"{why}; expected the file as run.py wrote it: the folder may be damaged or cut short "
+                                 "(make it again with the command that wrote it)")
+
+
+def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
+    """The JSON record a command wrote (``run.json``, ``compare.json``), with ``keys`` present; a missing, damaged
+    or incomplete file is a RegionDataError naming it.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "run.json"
+    >>> _ = p.write_text('{"region": "x"')
+    >>> read_record(p)
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: ...run.json, line 1: not valid JSON (Expecting ',' delimiter); expected the file as run.py wrote it: ...
+    """
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegionDataError(path, "file not found (expected the record run.py writes with its results)") from None
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise RegionDataError(path, _damaged(path, f"not valid JSON ({exc.msg})").message, line=exc.lineno) from exc
+    if not isinstance(record, dict):
+        raise _damaged(path, f"a JSON {type(record).__name__}, not an object")
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise _damaged(path, f"missing key(s) {', '.join(missing)}")
+    return record
+
+
+def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
+                allow_empty: bool = False) -> pd.DataFrame:
+    """A table a command wrote (CSV or Parquet), checked before it is used: readable, with ``columns``, each filled
+    in every row, and numeric except those in ``text`` (read as strings); the columns of ``numeric`` numbers or empty
+    where present; rows unless ``allow_empty``. A file cut short, edited by hand or from another program is a RegionDataError naming the file,
+    line and column, not a failure half-way through a report.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "county.csv"
+    >>> _ = p.write_text("year,population\\n2020,100\\n2021,")
+    >>> read_result(p, ("year", "population"))
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: ...county.csv, line 3, field 'population': empty; expected the file as run.py wrote it: ...
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+            df = df.astype({c: str for c in text if c in df.columns})
+        else:
+            df = pd.read_csv(path, dtype={c: str for c in text})
+    except FileNotFoundError:
+        raise RegionDataError(path, "file not found (expected a table run.py writes with its results)") from None
+    except Exception as exc:  # pandas and pyarrow raise many kinds for a damaged file; all mean the same here
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise _damaged(path, f"unreadable ({reason})") from exc
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise _damaged(path, f"missing column(s) {', '.join(missing)}")
+    if df.empty and not allow_empty:
+        raise _damaged(path, "no rows")
+    for c in columns:
+        empty = df[c].isna().to_numpy()
+        if empty.any():
+            line = int(empty.argmax()) + 2 if path.suffix == ".csv" else None
+            raise RegionDataError(path, _damaged(path, "empty").message, line=line, field=c)
+    for c in [c for c in columns if c not in text] + [c for c in numeric if c in df.columns]:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            bad = int((pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy().argmax())
+            raise RegionDataError(path, _damaged(path, f"expected a number, got {str(df[c].iloc[bad])[:40]!r}").message,
+                                  line=bad + 2 if path.suffix == ".csv" else None, field=c)
+    return df
