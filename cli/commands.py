@@ -360,8 +360,13 @@ def _members(history: Path, count: int) -> list[dict[str, float]]:
 
 
 def compare_table(summary, targets, scenarios) -> Table:
-    """Plan indicators per scenario: mean [90% interval], difference from the first scenario, target met."""
-    t = Table(title=f"Scenarios compared (mean over seeds [5%–95%]; Δ = paired difference from {scenarios[0]})")
+    """Plan indicators per scenario: mean [90% interval], difference from the first scenario (starred where it is
+    beyond seed noise, as in the report and the maps), target met."""
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, noise_verdict
+
+    t = Table(title=f"Scenarios compared (mean over seeds [5%–95%]; Δ = paired difference from {scenarios[0]})",
+              caption=f"* beyond seed noise: the interval of the paired differences excludes 0, from {MIN_PAIRS_FOR_NOISE} "
+                      "seeds or more")
     for col in ("indicator", "year", "target", *scenarios):
         t.add_column(col, justify="left" if col == "indicator" else "right")
     for key, target in targets.items():
@@ -379,6 +384,7 @@ def compare_table(summary, targets, scenarios) -> Table:
                     dfmt = (lambda v: f"{v / 1e4:+,.2f}万") if persons else (lambda v: f"{v * 100:+.2f} pt")
                     text += f"\nΔ {dfmt(r['diff_mean'])}" + (f" [{dfmt(r['diff_p05'])}, {dfmt(r['diff_p95'])}]"
                                                              if r['diff_p05'] == r['diff_p05'] else "")
+                    text += "*" if noise_verdict(r['diff_p05'], r['diff_p95'], int(r['seeds'])) == "beyond" else ""
                 if "met" in r and isinstance(r["met"], (bool, np.bool_)):
                     text += "  [green]met[/]" if r["met"] else "  [red]not met[/]"
                 cells.append(text)

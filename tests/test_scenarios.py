@@ -286,6 +286,26 @@ def test_compare_with_three_seeds_calls_nothing_beyond_seed_noise(toy, tmp_path)
                                                   or "within seed noise" in report)
 
 
+def test_compare_with_five_seeds_stars_what_is_beyond_seed_noise_in_the_terminal_and_the_report(toy, tmp_path):
+    """From 5 seeds a difference whose interval excludes 0 is starred in the printed table (with a caption saying
+    what the star means) and in the report's table of indicator differences, and one that includes 0 is not."""
+    text, out = compare_and_report(toy, tmp_path, seeds=5)
+    summary = pd.read_csv(out / "summary.csv")
+    pop = summary[(summary.scenario == "jobs_c") & (summary.indicator == "population") & (summary.year == 2025)].iloc[0]
+    assert pop.seeds == 5 and pop.diff_p05 > 0  # 3,000 jobs in C draw residents: every seed agrees
+    assert "* beyond seed noise" in " ".join(text.split())
+    assert re.findall(r"Δ [^\n│]*\]\*", text), text
+    report = (out / "report" / "report.html").read_text(encoding="utf-8")
+    table = report[report.index("Differences from"):].split("</table>")[0]
+    assert "<caption>* the interval excludes 0</caption>" in table
+    cells = re.findall(r"([+-][\d.,]+) \[([+-][\d.,]+), ([+-][\d.,]+)\]( pt)?(\*?)</td>", table)
+    assert len(cells) >= 5
+    for _, low, high, _, star in cells:  # starred exactly where the interval excludes 0
+        low, high = float(low.replace(",", "")), float(high.replace(",", ""))
+        assert (star == "*") == (low > 0 or high < 0), (low, high, star)
+    assert any(star for *_, star in cells)
+
+
 def test_add_link_names_links_of_the_projects_file(toy):
     e = error(toy, [{"type": "add_link", "links": ["cx", "ab"], "year": 2022}])
     assert "levers[0].links" in str(e) and "not planned link(s) ab" in str(e)

@@ -402,9 +402,15 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
         rows.append(row)
     rep.sections.append((_t(lang, "Plan targets by scenario (mean [5%–95%], met by the mean, share of seeds meeting it)",
                             "各情景的规划目标（均值 [5%–95%]，按均值判断是否达到，达到目标的种子比例）"), table_html(rows)))
+    times = agreement_odds(pairs)
+    star = (_t(lang, "* the interval excludes 0", "* 表示区间不含 0") if pairs >= MIN_PAIRS_FOR_NOISE else
+            _t(lang, "no interval from one run", "只有一次运行，没有区间") if pairs <= 1 else
+            _t(lang, f"no star: with {pairs} paired runs an unchanged value's interval would exclude 0 about 1 time "
+                     f"in {times}", f"不标 *：只有 {pairs} 组配对运行，即使没有效应，区间也约有 1/{times} 的概率不含 0"))
     rep.sections.append((_t(lang, f"Differences from {ref} (mean over seeds, paired by seed, [5%, 95%])",
                             f"与“{ref}”的差值（按随机种子配对的均值 [5%, 95%]）"),
-                         table_html(_difference_rows(summary, scenarios, reference, last, lang, labels, names))))
+                         table_html(_difference_rows(summary, scenarios, reference, last, lang, labels, names),
+                                    caption=star)))
     img = indicator_chart(county, scenarios, region.config.targets, out / "indicators.png", lang=lang, labels=labels,
                           names=names)
     rep.sections.append((_t(lang, "County indicators", "县域指标"), figure_html(img, _t(
@@ -423,11 +429,6 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
                                                    pairs=pairs),
                                     _t(lang, f"Township residents in {names[s]} minus {ref}, {year} (mean over seeds)",
                                        f"{year}年各乡镇常住人口：“{names[s]}”减“{ref}”（各种子均值）")))
-        times = agreement_odds(pairs)
-        star = (_t(lang, "* the interval excludes 0", "* 表示区间不含 0") if pairs >= MIN_PAIRS_FOR_NOISE else
-                _t(lang, "no interval from one run", "只有一次运行，没有区间") if pairs <= 1 else
-                _t(lang, f"no star: with {pairs} paired runs an unchanged township's interval would exclude 0 about 1 time "
-                         f"in {times}", f"不标 *：只有 {pairs} 组配对运行，即使没有效应，区间也约有 1/{times} 的概率不含 0"))
         maps.append(table_html(_township_difference_rows(region, diff, scenarios, reference, lang, names, pairs),
                                caption=_t(lang, f"Township residents, difference from {ref}, {year}: mean of the paired "
                                                 f"differences [5%, 95%]; {star}",
@@ -474,7 +475,10 @@ def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], 
 
 def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str, last: int, lang: str = "en",
                      labels: dict | None = None, names: dict | None = None) -> list[dict]:
-    """One row per chart indicator and target year, one column per scenario: its paired difference from the reference."""
+    """One row per chart indicator and target year, one column per scenario: its paired difference from the reference,
+    starred where it is beyond seed noise (:func:`workflow.compare.noise_verdict`)."""
+    from workflow.compare import noise_verdict
+
     names = names or {}
     years = sorted({y for y in (2025, 2030, 2035, last) if y in set(summary.year)})
     rows = []
@@ -491,7 +495,8 @@ def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str
                 if len(r):
                     r = r.iloc[0]
                     interval = f" [{f(r.diff_p05)}, {f(r.diff_p95)}]" if r.diff_p05 == r.diff_p05 else ""
-                    row[names.get(s, s)] = f"{f(r.diff_mean)}{interval}{after}"
+                    star = "*" if noise_verdict(r.diff_p05, r.diff_p95, int(r.seeds)) == "beyond" else ""
+                    row[names.get(s, s)] = f"{f(r.diff_mean)}{interval}{after}{star}"
             rows.append(row)
     return rows
 
