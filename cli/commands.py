@@ -143,6 +143,12 @@ def check_config(args: argparse.Namespace) -> int:
     console.print(n)
     console.print(f"{len(region.nodes)} nodes, {len(region.edges)} edges with years, {len(region.projects)} planned project links "
                   f"(projects without years, for scenarios); {len(cfg.external_zones)} external zones; targets: {', '.join(cfg.targets) or 'none'}", highlight=False)
+    from workflow.memory import available_mb, memory_needed_mb
+
+    need, free = memory_needed_mb(totals[last]), available_mb()
+    fits = "" if free is None else (f"; this machine has {free:,.0f} MB available" + ("" if need <= free else
+                                    ": too little for a full-scale run, use --scale"))
+    console.print(f"memory: a full-scale run from {last} needs about {need:,.0f} MB (estimate){fits}", highlight=False)
     from workflow.io import defaults_used
 
     folder = Path(args.region)
@@ -991,6 +997,11 @@ def serve(args: argparse.Namespace) -> int:
     env["MIGRASIM_SERVE_PID"] = str(os.getpid())  # the server ends with this process, even after a SIGKILL (viz/app.py)
     if missing:  # the page waits until the files are in the cache before the server listens (viz/app.py)
         env["MIGRASIM_ASSETS_PENDING"] = "1"
+    # The page also waits, before it reads the region, until this process has checked it (a byte on this pipe), so
+    # a bad file is reported here in one line and never as the server's traceback as well: which of the two reached
+    # the error first depended on the machine's load.
+    checked_r, checked_w = os.pipe()
+    env["MIGRASIM_CHECKED_FD"] = str(checked_r)
     # --no-check-version: otherwise Solara asks pypi.org for its latest version at every start, before it listens
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open", "--no-check-version"]
@@ -1025,13 +1036,15 @@ def serve(args: argparse.Namespace) -> int:
     # process alone and leave the server (in a session of its own) running, holding the port
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True)
+        child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True, pass_fds=(checked_r,))
+        os.close(checked_r)
         try:
             if missing:
                 ensure_assets(log=lambda m: console.print(m, highlight=False))
             from viz.controls import load_server_config
 
             load_server_config(args.region, load_region(args.region))
+            os.write(checked_w, b"1")
         except AssetError as exc:
             # The server has not listened: its page waits for these files, and a SIGTERM, which the server defers
             # until its start is done, would wait out the 10 s before SIGKILL. Nothing was served, nothing is lost.
@@ -1039,10 +1052,11 @@ def serve(args: argparse.Namespace) -> int:
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
         except RegionDataError:
-            # The server's own start meets the same error when its page is imported, and printed its traceback under
-            # this line: a SIGTERM waits until that start is done. Nothing was served.
+            # the page waits for the byte that will not come; a SIGTERM would wait until the server's start is done
             stop_child(((signal.SIGKILL, 5),))
             raise
+        finally:
+            os.close(checked_w)
         # the address is printed once it answers (the server loads for a few seconds): a planner who opens it at once
         # gets the page, not "connection refused"
         while not answers(args.host, args.port):

@@ -305,9 +305,14 @@ def test_layout_fits_laptop_and_desktop_in_both_languages(browser, server, size,
     if language == "zh":
         page.locator("label", has_text="中文").click()
         page.wait_for_selector("text=/年份 2020/", timeout=30000)
+        from playwright.sync_api import expect
+
+        # the page's parts switch language in their own renders: on a loaded machine the sidebar's could still be in
+        # English when the status line was already Chinese, so each is awaited (up to 30 s), not read at one instant
         for english in ("Scenario and levers", "Map colour", "Residents", "This run", "Jobs platform"):
-            assert page.get_by_text(english).count() == 0, f"{english!r} left in English"
-        assert page.get_by_text("情景与政策").count() == 1 and page.get_by_text("就业平台").count() >= 1
+            expect(page.get_by_text(english), f"{english!r} left in English").to_have_count(0, timeout=30000)
+        expect(page.get_by_text("情景与政策")).to_have_count(1, timeout=30000)
+        assert page.get_by_text("就业平台").count() >= 1
     page.wait_for_timeout(1000)
     cells = [page.locator(f".migrasim-cell-{name}").bounding_box() for name in ("status", "map", "charts", "bars")]
     sidebar = page.locator(".v-navigation-drawer").first.bounding_box()

@@ -716,6 +716,14 @@ def test_a_region_too_large_for_memory_is_refused_before_any_work(toy, tmp_path,
     assert time.perf_counter() - start < 30 and not (tmp_path / "out").exists()
 
 
+def test_check_config_says_what_a_full_scale_run_needs_in_memory(toy, capsys, monkeypatch):
+    import workflow.memory
+
+    monkeypatch.setattr(workflow.memory, "available_mb", lambda: 100.0)
+    text = check(["check-config", toy], capsys, 0, "memory: a full-scale run from 2020 needs about 302 MB")
+    assert "this machine has 100 MB available: too little for a full-scale run, use --scale" in " ".join(text.split())
+
+
 def test_runs_at_once_that_cannot_fit_ask_for_fewer_workers(toy, tmp_path, capsys, monkeypatch):
     import workflow.memory
 

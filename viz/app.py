@@ -14,6 +14,8 @@ Environment:
     MIGRASIM_SERVE_PID       set by ``run.py serve`` to its process id: the server ends when that process ends
     MIGRASIM_ASSETS_PENDING  set by ``run.py serve`` while it fetches the browser files (a first start after
                      installing): the page waits until they are all in the cache, before the server listens
+    MIGRASIM_CHECKED_FD      set by ``run.py serve``: a pipe on which it writes one byte once it has checked the
+                     region; the page reads the region only then (serve reports a bad file itself, in one line)
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ if os.environ.get("MIGRASIM_ASSETS_PENDING"):  # run.py serve is fetching the br
     from viz.assets import wait_for_assets
 
     wait_for_assets()
+
+if os.environ.get("MIGRASIM_CHECKED_FD"):  # run.py serve is checking the region while this loads
+    checked = os.read(int(os.environ["MIGRASIM_CHECKED_FD"]), 1)
+    if checked != b"1":  # serve ended without a verdict: it is gone, and so should this server be
+        os._exit(1)
+    del os.environ["MIGRASIM_CHECKED_FD"]  # read once: the byte is consumed
 
 REGION_DIR = Path(os.environ.get("MIGRASIM_REGION", "configs/pingyang"))
 TILES = os.environ.get("MIGRASIM_TILES", "")
