@@ -206,6 +206,26 @@ def unusable_workers(client) -> dict[str, str]:
     return bad
 
 
+def usable_workers(client, bad: set[str], tries: int = 4) -> list[str]:
+    """The cluster's workers not in ``bad``, asked of the scheduler up to ``tries`` times over a few seconds before
+    the answer "none" is believed.
+
+    ``Client.scheduler_info()`` keeps the list it had when a query fails, and a client's first list (from its
+    handshake) is empty: on a loaded machine a batch once stopped with "no usable worker left" while a good worker
+    was running. A worker may also be restarting (a nanny's) at that moment.
+    """
+    for attempt in range(tries):
+        try:
+            workers = client.sync(client.scheduler.identity, n_workers=-1)["workers"]
+        except OSError:
+            workers = {}
+        where = [w for w in workers if w not in bad]
+        if where or attempt == tries - 1:
+            return where
+        time.sleep(0.5 * 2 ** attempt)
+    return []
+
+
 def _lost(out: Path, why: str, done: int) -> ClusterLost:
     """The one error for a cluster that went away mid-batch."""
     return ClusterLost(out, f"lost the Dask cluster ({why}); {done} runs of this invocation are kept, none recorded as "
@@ -296,7 +316,7 @@ def _drive(client, pending, store, task, on_result, in_flight, summary, as_compl
         # no restriction while every worker is usable, so workers that join or restart (a nanny's) are used too
         where = None
         if bad:
-            where = [w for w in client.scheduler_info()["workers"] if w not in bad]
+            where = usable_workers(client, bad)
             if not where:
                 raise ClusterLost(store.out, f"no usable worker left ({len(bad)} left out: {sorted(bad)[0]} ...); runs "
                                              "finished so far are kept; fix the workers and run the same command again")

@@ -190,3 +190,23 @@ def test_a_killed_drivers_half_written_file_is_removed_by_the_next_driver(tmp_pa
     with ResultStore(out):
         pass
     assert not leftover.exists() and finished.read_bytes() == b"whole"
+
+
+def test_usable_workers_asks_the_scheduler_again_before_believing_none():
+    """A failed or early query said "no worker"; the batch then stopped with a good worker running."""
+    from types import SimpleNamespace
+
+    from batch.engine import usable_workers
+
+    answers = [OSError("timed out"), {"workers": {}}, {"workers": {"tcp://bad:1": {}, "tcp://good:2": {}}}]
+
+    def identity(n_workers):
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    client = SimpleNamespace(scheduler=SimpleNamespace(identity=identity), sync=lambda f, **kw: f(**kw))
+    assert usable_workers(client, {"tcp://bad:1"}) == ["tcp://good:2"] and not answers
+    answers[:] = [{"workers": {"tcp://bad:1": {}}}] * 2
+    assert usable_workers(client, {"tcp://bad:1"}, tries=2) == []
