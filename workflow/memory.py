@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import sys
 
 # mallopt() parameter numbers from glibc's <malloc.h>
@@ -73,6 +74,7 @@ def _apply() -> bool:
 #: Pingyang's 863,088 residents, so about 240 MB of libraries and region, and 138 bytes per resident at the start
 #: (3 million households, 7.2 million residents, peaked at 1,181 MB: the same slope). The estimate pads both.
 BASE_MB = 300.0
+MIN_SCALE = 0.001  # the smallest share of households a run may simulate (run.py's --scale)
 BYTES_PER_RESIDENT = 200.0  # residents grow over a run, and columns keep a quarter to spare (sim.population)
 
 
@@ -113,6 +115,10 @@ def memory_shortfall(residents: float, scale: float, runs_at_once: int = 1, avai
     'a run of 1,000,000,000 residents would need about 200,300 MB of memory'
     >>> memory_shortfall(1e6, 1.0, available=16_000) is None
     True
+    >>> "a --scale of at most 0.78 would fit" in memory_shortfall(1e8, 1.0, available=16_000)  # 0.785, rounded down
+    True
+    >>> memory_shortfall(1e12, 1.0, available=16_000).split(": ")[1].split(". ")[0]
+    'not even the smallest --scale, 0.001, would fit'
     """
     available = available_mb() if available is None else available
     need = memory_needed_mb(residents, runs_at_once)
@@ -120,8 +126,12 @@ def memory_shortfall(residents: float, scale: float, runs_at_once: int = 1, avai
         return None
     at_once = f" ({runs_at_once} runs at once, {memory_needed_mb(residents):,.0f} MB each)" if runs_at_once > 1 else ""
     fits = (available / runs_at_once - BASE_MB) * 1e6 / BYTES_PER_RESIDENT  # residents one run may have
-    advice = (f"a {scale_name} of at most {max(fits, 0) / residents * scale:.2g} would fit" if fits > 0
-              else "not even the smallest run fits")
+    largest = fits / residents * scale
+    if largest >= MIN_SCALE:
+        digits = 1 - math.floor(math.log10(largest))  # two significant digits, rounded down so that it fits
+        advice = f"a {scale_name} of at most {math.floor(largest * 10**digits) / 10**digits:g} would fit"
+    else:
+        advice = f"not even the smallest {scale_name}, {MIN_SCALE:g}, would fit"
     if runs_at_once > 1 and fewer:
         advice += f", or fewer {fewer}"
     return (f"{what} of {residents:,.0f} residents would need about {need:,.0f} MB of memory{at_once}; this machine has "
