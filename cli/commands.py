@@ -732,14 +732,15 @@ def _store_fit(region_dir: Path, spread, record: dict) -> None:
     ``.factor`` is written as the scaled numbers, with the factor in their source."""
     import yaml
 
+    from geo.region import load_yaml
     from sim.params import split_factor
     from workflow.io import load_params
 
     path = region_dir / "params.yaml"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
-    data = yaml.safe_load(text) or {}
-    params = load_params(region_dir)  # the values the fit started from
+    params = load_params(region_dir)  # the values the fit started from (and params.yaml checked)
+    data = load_yaml(path, text) or {}
     for r in spread.itertuples():
         target, factor = split_factor(r.parameter)
         section, name = target.split(".")

@@ -522,7 +522,8 @@ def _expanded_nodes(node, memo: dict) -> int:
 
 
 class _Bounded:
-    """A loader that refuses a document expanding to more than YAML_MAX_NODES nodes."""
+    """A loader that refuses a document expanding to more than YAML_MAX_NODES nodes, and a key given twice in one
+    mapping (YAML keeps the last, so a lever or parameter written twice would silently lose its first value)."""
 
     def get_single_node(self):
         node = super().get_single_node()
@@ -530,6 +531,20 @@ class _Bounded:
             raise yaml.composer.ComposerError(None, None, f"the document expands to more than {YAML_MAX_NODES:,} values "
                                               "(aliases *name repeated within each other)", node.start_mark)
         return node
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:  # the keys as written; those a merge (<<: *x) brings may be replaced
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice in one mapping (first on line {first[key] + 1}); "
+                                    "YAML would keep only the second", key_node.start_mark)
+                first[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
 class _BoundedLoader(_Bounded, yaml.SafeLoader):

@@ -84,12 +84,12 @@ def test_a_killed_worker_loses_no_run_and_duplicates_none(client, toy, toy_sweep
     out = tmp_path / "batch"
     summary = run_batch(runs, out, client=client, task=batch_faults.kill_worker_once)
     assert len(list(toy.glob(".killed-*"))) == 2  # two worker processes really died mid-run (seed 1 of each scenario)
-    assert summary["done"] + summary["failed"] == 4
+    assert summary["done"] + summary["failed"] == 4, summary
     reg = pd.read_parquet(out / "registry.parquet")
-    assert len(reg) == 4 and reg.run_id.is_unique
+    assert len(reg) == 4 and reg.run_id.is_unique, reg
     files = list((out / "county").rglob("*.parquet"))
-    assert len(files) == summary["done"] == (reg.status == "done").sum()
-    assert summary["done"] == 4  # Dask retried the killed runs on a live worker
+    assert len(files) == summary["done"] == (reg.status == "done").sum(), (files, summary)
+    assert summary["done"] == 4, summary  # Dask retried the killed runs on a live worker
     client.wait_for_workers(2, timeout=60)
 
 

@@ -453,8 +453,15 @@ def test_two_job_losses_that_together_exceed_the_jobs(toy, capsys):
     ({"seeds": [-1, 2]}, "seeds from 0"),
     ({"end": 2200}, "less than or equal to 2100"),
     ({"scale": 0}, "greater than or equal to 0.001"),
-    ({"parameters": {"grid": {"moves.stay_bonus": list(range(100)), "demography.tfr": [1.0] * 100}}}, "more than 5,000"),
-], ids=["million", "negative-seed", "end", "scale", "grid"])
+    ({"parameters": {"grid": {"moves.stay_bonus": list(range(100)), "demography.tfr": [1 + k / 100 for k in range(100)]}}},
+     "more than 5,000"),
+    # duplicates made one run and counted the others "already finished"
+    ({"scenarios": ["baseline", "baseline"]}, "scenario 'baseline' is named twice"),
+    ({"seeds": [3, 1, 3]}, "seed 3 is listed twice"),
+    ({"parameters": {"grid": {"moves.stay_bonus": [1.0, 2.0, 1.0]}}}, "lists 1.0 twice"),
+    ({"parameters": {"samples": [{"moves.stay_bonus": 1.0}, {"moves.stay_bonus": 2.0}, {"moves.stay_bonus": 1.0}]}},
+     "samples 0 and 2 are the same setting"),
+], ids=["million", "negative-seed", "end", "scale", "grid", "scenario-twice", "seed-twice", "grid-value-twice", "sample-twice"])
 def test_bad_sweeps(extra, needle, toy, tmp_path, capsys):
     check(["batch", sweep(tmp_path, toy, **extra), "--out", tmp_path / "b"], capsys, 2, needle)
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
@@ -807,3 +814,24 @@ def test_report_of_a_damaged_compare_folder_is_one_line(toy, tmp_path, capsys):
     text[row] = ",".join(cells)
     diff.write_text("\n".join(text) + "\n")
     check(["report", out], capsys, 2, f"line {row + 1}, field 'diff_p05': expected a number, got 'x'")
+
+
+@pytest.mark.parametrize("name,text", [
+    ("params.yaml", "moves:\n  stay_bonus: {value: 1.0}\n  stay_bonus: {value: 3.0}\n"),
+    ("scenarios/twice.yaml", "name: twice\nlevers: []\nname: again\n"),
+])
+def test_a_key_given_twice_in_a_yaml_file_is_refused(toy, tmp_path, capsys, name, text):
+    """YAML keeps the last of two equal keys: a parameter or a scenario field written twice lost its first value
+    without a word."""
+    (toy / name).write_text(text, encoding="utf-8")
+    scenario = "twice" if name.startswith("scenarios") else "baseline"
+    check(["run", "--region", toy, "--scenario", scenario, "--end", "2021", "--out", tmp_path / "o"], capsys, 2,
+          name.split("/")[-1], "given twice in one mapping (first on line")
+    assert not (tmp_path / "o").exists()
+
+
+def test_keys_a_yaml_merge_brings_may_be_replaced():
+    from geo.region import load_yaml
+
+    assert load_yaml(Path("x.yaml"), "base: &b {tfr: 1.2, year: 2022}\nlever:\n  <<: *b\n  tfr: 1.5\n")["lever"] == \
+        {"tfr": 1.5, "year": 2022}
