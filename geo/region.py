@@ -755,6 +755,7 @@ def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise RegionDataError(path, unreadable_csv(path, exc)) from exc
+    _check_shape(path)
     required = [f.alias or name for name, f in model.model_fields.items() if f.is_required()]
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -776,6 +777,36 @@ def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
     if not rows:
         raise RegionDataError(path, f"no rows (expected {what})")
     return rows
+
+
+def _check_shape(path: Path) -> None:
+    """A column named twice in the header, or a row with fewer cells than the header, as a RegionDataError naming the
+    line. pandas reads both without a word: the second column becomes ``name.1``, and a short row is padded with
+    empty cells, so a value forgotten in the middle of a row shifts the others into the wrong columns.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("code,pop,pop\\nA,1,2\\n")
+    >>> _check_shape(p)
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: ...t.csv, line 1: column 'pop' is named twice in the header
+    """
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows, [])
+        seen = set()
+        for name in header:
+            if name.strip() in seen:
+                raise RegionDataError(path, f"column {name.strip()!r} is named twice in the header", line=1)
+            seen.add(name.strip())
+        for row in rows:
+            if row and any(cell.strip() for cell in row) and len(row) < len(header):
+                raise RegionDataError(path, f"{len(row)} cells where the header has {len(header)} columns (a value left "
+                                            "out shifts the rest into the wrong columns; leave an empty cell instead: ,,)",
+                                      line=rows.line_num)
 
 
 def _unique(path: Path, rows: list, key: str) -> None:

@@ -231,3 +231,22 @@ def test_region_yaml_facts_the_model_cannot_use(toy, change, field, expect):
     _edit_config(toy, change)
     e = error_of(toy)
     assert e.file.endswith("region.yaml") and e.field == field and expect in str(e), str(e)
+
+
+def test_a_column_named_twice_in_a_header(toy):
+    text = (toy / "economy.csv").read_text()
+    (toy / "economy.csv").write_text(text.replace("housing_urban,", "housing_urban,housing_urban,", 1).replace("\n", "\n", 1))
+    e = error_of(toy)
+    assert e.file.endswith("economy.csv") and e.line == 1 and "column 'housing_urban' is named twice" in str(e)
+
+
+def test_a_row_with_a_value_left_out(toy):
+    """pandas pads a short row with empty cells: the values after the gap moved one column to the left, and the
+    error named the wrong column, or none."""
+    lines = (toy / "townships.csv").read_text().splitlines()
+    cells = lines[2].split(",")
+    del cells[8]  # pop_2020 of the second township
+    lines[2] = ",".join(cells)
+    (toy / "townships.csv").write_text("\n".join(lines) + "\n")
+    e = error_of(toy)
+    assert e.file.endswith("townships.csv") and e.line == 3 and "10 cells where the header has 11 columns" in str(e)
