@@ -167,3 +167,22 @@ def test_a_housing_table_short_of_households_is_said_and_recorded(toy, tmp_path)
     towns = pd.read_csv(tmp_path / "r" / "townships.csv", dtype={"township": str})
     first = towns[(towns.township == short) & (towns.year == 2020)].iloc[0]
     assert first.housing_units > 0 and first.vacancy >= 0  # dormitory households live outside the stock
+
+
+def test_check_config_says_where_the_housing_table_is_short_before_any_run(toy):
+    """check-config builds the start population and says what `run` would: where the model must add dwellings."""
+    import pandas as pd
+
+    import run
+    from cli.commands import console
+
+    with console.capture() as cap:
+        assert run.main(["check-config", str(toy)]) == 0
+    assert "housing: every township part has a dwelling for each of its 2020 households" in cap.get()
+    e = pd.read_csv(toy / "economy.csv", dtype={"code": str})
+    e.loc[1, ["housing_urban", "housing_rural"]] = 0
+    e.to_csv(toy / "economy.csv", index=False)
+    with console.capture() as cap:
+        assert run.main(["check-config", str(toy)]) == 0
+    text = " ".join(cap.get().split())
+    assert f"economy.csv has fewer dwellings than households in Beta Beta ({e.code[1]}) +" in text, text
