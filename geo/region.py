@@ -297,6 +297,9 @@ def township_years(path: Path) -> list[int]:
     """
     if not path.exists():
         raise RegionDataError(path, "file not found (expected the township table)")
+    if path.is_dir():
+        raise RegionDataError(path, "a folder, not a file (expected the township table as a CSV file; check the name in "
+                                    "region.yaml's files)")
     try:
         header = list(pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8").columns)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -751,6 +754,8 @@ EXCEL_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")  # 1.23457E+08: what 
 def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
     if not path.exists():
         raise RegionDataError(path, f"file not found (expected {what})")
+    if path.is_dir():
+        raise RegionDataError(path, f"a folder, not a file (expected {what} as a CSV file; check the name in region.yaml's files)")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

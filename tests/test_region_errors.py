@@ -250,3 +250,11 @@ def test_a_row_with_a_value_left_out(toy):
     (toy / "townships.csv").write_text("\n".join(lines) + "\n")
     e = error_of(toy)
     assert e.file.endswith("townships.csv") and e.line == 3 and "10 cells where the header has 11 columns" in str(e)
+
+
+@pytest.mark.parametrize("key", ["townships", "economy", "edges"])
+def test_a_table_name_that_is_a_folder(toy, key):
+    (toy / "tables").mkdir()
+    _edit_config(toy, lambda c: c["files"].update({key: "tables"}))
+    e = error_of(toy)
+    assert e.file.endswith("tables") and "a folder, not a file" in str(e) and "region.yaml's files" in str(e)
