@@ -28,7 +28,7 @@ from workflow.io import check_parameter_name, check_values, folder_fingerprint
 
 
 def _first_repeat(values: list):
-    """The first value that comes again in ``values``.
+    """The first value that comes again in ``values`` (None if none does).
 
     >>> _first_repeat([3, 1, 2, 1])
     1
@@ -55,9 +55,9 @@ class ParameterSpace(BaseModel):
         for name, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid {name!r} has no values")
-            if len(set(values)) < len(values):
-                raise ValueError(f"grid {name!r} lists {_first_repeat(values)!r} twice (each run would be made once and "
-                                 "the rest counted as already finished)")
+            if (again := _first_repeat(values)) is not None:
+                raise ValueError(f"grid {name!r} lists {again!r} twice (each run would be made once and the rest counted "
+                                 "as already finished)")
         seen: dict[tuple, int] = {}
         for i, sample in enumerate(self.samples):
             key = tuple(sorted(sample.items()))
@@ -94,10 +94,10 @@ class SweepSpec(BaseModel):
             raise ValueError("seeds must be at least 1 (a count) or a list of seeds")
         if isinstance(self.seeds, list) and (not self.seeds or any(not 0 <= s < 2 ** 32 for s in self.seeds)):
             raise ValueError("a list of seeds must hold seeds from 0 to 4294967295")
-        if isinstance(self.seeds, list) and len(set(self.seeds)) < len(self.seeds):
-            raise ValueError(f"seed {_first_repeat(self.seeds)} is listed twice")
-        if len(set(self.scenarios)) < len(self.scenarios):
-            raise ValueError(f"scenario {_first_repeat(self.scenarios)!r} is named twice")
+        if isinstance(self.seeds, list) and (again := _first_repeat(self.seeds)) is not None:
+            raise ValueError(f"seed {again} is listed twice")
+        if (again := _first_repeat(self.scenarios)) is not None:
+            raise ValueError(f"scenario {again!r} is named twice")
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self

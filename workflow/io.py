@@ -172,9 +172,9 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
     return Path(out)
 
 
-def _damaged(path: Path, why: str) -> RegionDataError:
+def _damaged(path: Path, why: str, line: int | None = None, field: str | None = None) -> RegionDataError:
     return RegionDataError(path, f"{why}; expected the file as run.py wrote it: the folder may be damaged or cut short "
-                                 "(make it again with the command that wrote it)")
+                                 "(make it again with the command that wrote it)", line=line, field=field)
 
 
 def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
@@ -196,7 +196,7 @@ def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
     except UnicodeDecodeError as exc:
         raise _damaged(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise RegionDataError(path, _damaged(path, f"not valid JSON ({exc.msg})").message, line=exc.lineno) from exc
+        raise _damaged(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from exc
     if not isinstance(record, dict):
         raise _damaged(path, f"a JSON {type(record).__name__}, not an object")
     missing = [k for k in keys if k not in record]
@@ -241,10 +241,10 @@ def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()
         empty = df[c].isna().to_numpy()
         if empty.any():
             line = int(empty.argmax()) + 2 if path.suffix == ".csv" else None
-            raise RegionDataError(path, _damaged(path, "empty").message, line=line, field=c)
+            raise _damaged(path, "empty", line=line, field=c)
     for c in [c for c in columns if c not in text] + [c for c in numeric if c in df.columns]:
         if not pd.api.types.is_numeric_dtype(df[c]):
             bad = int((pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy().argmax())
-            raise RegionDataError(path, _damaged(path, f"expected a number, got {str(df[c].iloc[bad])[:40]!r}").message,
-                                  line=bad + 2 if path.suffix == ".csv" else None, field=c)
+            raise _damaged(path, f"expected a number, got {str(df[c].iloc[bad])[:40]!r}",
+                           line=bad + 2 if path.suffix == ".csv" else None, field=c)
     return df

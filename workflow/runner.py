@@ -20,7 +20,7 @@ from sim.parallel import use_helper
 from sim.params import Params
 from workflow.io import load_params, provenance
 from workflow.lifetime import end_with_parent, ending_signals
-from workflow.memory import keep_freed_memory, memory_shortfall
+from workflow.memory import MIN_SCALE, keep_freed_memory, memory_shortfall
 from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
 
 
@@ -63,8 +63,8 @@ class RunResult:
 def check_options(region: Region, start: int, end: int, scale: float, runs_at_once: int = 1) -> None:
     """Clear errors for run options the model cannot use, and for ``runs_at_once`` runs that cannot fit in this
     machine's memory (:func:`workflow.memory.memory_shortfall`)."""
-    if not 0.001 <= scale <= 1.0:
-        raise RegionDataError("--scale", f"expected a share of households between 0.001 and 1.0, got {scale}")
+    if not MIN_SCALE <= scale <= 1.0:
+        raise RegionDataError("--scale", f"expected a share of households between {MIN_SCALE:g} and 1.0, got {scale}")
     if end < start:
         raise RegionDataError("--end", f"end year {end} is before start year {start}")
     if start not in region.config.census:
