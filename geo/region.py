@@ -16,9 +16,12 @@ Example
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import reprlib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -650,7 +653,7 @@ def read_model(path: Path, model: type[BaseModel], what: str, keys: str) -> Base
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise _pydantic_error(Path(path), exc) from exc
+        raise _pydantic_error(Path(path), exc, model=model) from exc
 
 
 def _short_repr(value, limit: int = 80) -> str:
@@ -676,9 +679,138 @@ def validation_message(err: dict) -> str:
     return err["msg"].removeprefix("Value error, ") if err.get("type") == "value_error" else err["msg"]
 
 
-def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -> RegionDataError:
+def _is_model(t) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    """The keys a file may give for ``model``: each field's alias where it has one, else its name."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _field(model: type[BaseModel], key) -> Any:
+    for name, f in model.model_fields.items():
+        choices = getattr(f.validation_alias, "choices", [f.validation_alias])
+        if key == name or key == f.alias or key in choices:
+            return f.annotation
+    return None
+
+
+def _tag_member(members: list, tag) -> Any:
+    """The member of a union of lever-like models whose ``type`` is the literal ``tag`` (pydantic puts a
+    discriminated union's tag in an error's location)."""
+    for m in members:
+        if _is_model(m) and "type" in m.model_fields and typing.get_args(m.model_fields["type"].annotation) == (tag,):
+            return m
+    return None
+
+
+def _label(member) -> str:
+    """How pydantic names a member of a union in an error's location (``int``, ``list[int]``, a model's class name)."""
+    return member.__name__ if isinstance(member, type) else str(member).replace("typing.", "").lower()
+
+
+def _walk(t, loc: tuple) -> tuple[str, Any, int | None]:
+    """Follow a pydantic error location ``loc`` through the type ``t``.
+
+    Returns the location as a file's reader writes it (``levers[0].year (fertility)``: a list index in brackets, a
+    discriminated union's tag in parentheses at the end, the name pydantic gives a member of any other union left
+    out), the type found there (None when the location leaves what the types describe), and, when the location
+    passes through such an other union, how many parts of ``loc`` lead to it (else None).
+    """
+    parts, tags, union_at = [], [], None
+    for i, key in enumerate(loc):
+        if key == "[key]":  # pydantic's mark of a mapping's key that failed: the key is already in the location
+            continue
+        while typing.get_origin(t) is Annotated:
+            t = typing.get_args(t)[0]
+        if typing.get_origin(t) in (typing.Union, types.UnionType):
+            choices = [m for m in typing.get_args(t) if m is not type(None)]
+            tagged = _tag_member(choices, key)
+            if tagged is not None:
+                t = tagged
+                tags.append(str(key))
+                continue
+            if len(choices) > 1:  # pydantic names the member of a plain union that failed
+                t, union_at = next((m for m in choices if _label(m) == key), None), i
+                continue
+            t = choices[0]
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+            t = typing.get_args(t)[0] if typing.get_origin(t) in (list, tuple, set) and typing.get_args(t) else None
+            continue
+        parts.append(f".{key}" if parts else str(key))
+        if _is_model(t):
+            t = _field(t, key)
+        elif typing.get_origin(t) is dict:
+            t = typing.get_args(t)[1]
+        else:
+            t = None
+    text = "".join(parts) + (f" ({', '.join(tags)})" if tags else "")
+    return text, t, union_at
+
+
+def _union_error(errors: list[dict], at: int) -> dict:
+    """Of the errors pydantic reports for each member of a plain union (one whose location has ``at`` parts before
+    the member's name), the one that went deepest into the value: a list of seeds with one bad seed is reported as
+    that seed, not as 'not an integer'. When none went deeper than the others, one error that names every member."""
+    prefix = tuple(errors[0]["loc"][:at])
+    mine = [e for e in errors if tuple(e["loc"][:at]) == prefix and len(e["loc"]) > at]
+    deepest = max(len(e["loc"]) for e in mine)
+    best = [e for e in mine if len(e["loc"]) == deepest]
+    if len(best) == 1 and deepest > at + 1:
+        return best[0]
+    labels = list(dict.fromkeys(_in_words(str(e["loc"][at])) for e in mine))
+    return {**mine[0], "type": "union", "msg": f"expected {' or '.join(labels)}"}
+
+
+_WORDS = {"int": "a whole number", "float": "a number", "str": "a text", "bool": "true or false"}
+_PLURAL = {"int": "whole numbers", "float": "numbers", "str": "texts"}
+
+
+def _in_words(label: str) -> str:
+    """A union member's pydantic name as a planner reads it: ``list[int]`` is 'a list of whole numbers'.
+
+    >>> _in_words("int"), _in_words("list[str]"), _in_words("literal['all']")
+    ('a whole number', 'a list of texts', "'all'")
+    """
+    if label in _WORDS:
+        return _WORDS[label]
+    if m := re.fullmatch(r"list\[(\w+)\]", label):
+        return f"a list of {_PLURAL.get(m[1], m[1])}"
+    if label.startswith("literal[") and label.endswith("]"):
+        return label[len("literal["):-1]
+    return "a mapping" if label.startswith("dict[") or label[:1].isupper() else label
+
+
+def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None,
+                    model: type[BaseModel] | None = None) -> RegionDataError:
+    """One RegionDataError for the first problem pydantic found in ``file``; with the ``model`` validated, the field is
+    written as the file spells it (``levers[0].year (fertility)``) and an unknown key lists the keys allowed there."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or None
+    if model is not None:
+        union_at = _walk(model, tuple(err["loc"]))[2]
+        if union_at is not None:
+            err = _union_error(exc.errors(), union_at)
+        loc = tuple(err["loc"])
+        text, there, _ = _walk(model, loc)
+        if err.get("type") == "model_type" and _is_model(there):  # pydantic names the class: say what the file needs
+            err = {**err, "msg": f"expected a mapping of keys ({', '.join(_keys_of(there))})"}
+        if err.get("type") == "extra_forbidden" and loc:
+            *head, key = loc
+            parent, where, _ = _walk(model, tuple(head))
+            if _is_model(where):
+                allowed = _keys_of(where)
+                close = difflib.get_close_matches(str(key).lower(), allowed, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                if isinstance(key, str) and FULL_WIDTH.search(key):
+                    hint += " (the name holds full-width characters, typed with a Chinese input method)"
+                return RegionDataError(file, f"unknown key {_short_repr(key)}{'' if parent else ' at the top level'}{hint} "
+                                             f"(expected keys: {', '.join(allowed)})", line=line, field=parent or None)
+        field_text = text or None
+    else:
+        loc = tuple(err["loc"])
+        field_text = ".".join(str(p) for p in loc) or None
     got = err.get("input")
     # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
     got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
@@ -691,7 +823,7 @@ def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None) -
         got_text += " (the name holds full-width characters, typed with a Chinese input method)"
     elif isinstance(got, str) and FULL_WIDTH.search(got):
         got_text += " (it holds full-width characters, typed with a Chinese input method: use ASCII digits and points)"
-    return RegionDataError(file, f"{msg}{got_text}", line=line, field=loc)
+    return RegionDataError(file, f"{msg}{got_text}", line=line, field=field_text)
 
 
 def load_config(path: str | Path) -> RegionConfig:
@@ -716,7 +848,7 @@ def load_config(path: str | Path) -> RegionConfig:
     try:
         return RegionConfig.model_validate(data)
     except ValidationError as exc:
-        raise _pydantic_error(file, exc) from exc
+        raise _pydantic_error(file, exc, model=RegionConfig) from exc
 
 
 def looks_like_gbk(path: Path) -> bool:
@@ -778,7 +910,7 @@ def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
         try:
             rows.append(model.model_validate(values))
         except ValidationError as exc:
-            raise _pydantic_error(path, exc, line=i + 2) from exc
+            raise _pydantic_error(path, exc, line=i + 2, model=model) from exc
     if not rows:
         raise RegionDataError(path, f"no rows (expected {what})")
     return rows

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from geo.region import Edge, Node, Region, straight_km
 
@@ -286,6 +286,14 @@ class Scenario(BaseModel):
     description_zh: str = ""
     base: str | list[str] | None = None
     levers: list[Lever] = []
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _names(cls, value):
+        """One message for any other shape (pydantic would report one error per member of the union)."""
+        if value is None or isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        raise ValueError("expected the name of a scenario, or a list of names")
 
 
 def _region_jobs(region: Region) -> int:

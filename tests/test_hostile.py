@@ -442,6 +442,52 @@ def test_implausible_levers(lever, needle, toy, capsys):
     assert not (toy.parent / "o").exists()
 
 
+@pytest.mark.parametrize("doc, needles", [
+    ({"levers": 1.5}, ["field 'levers'", "valid list"]),
+    ({"levers": ["jobs"]}, ["field 'levers[0]'", "expected a lever: a mapping with a type"]),
+    ({"base": "b" * 300}, ["unknown scenario 'bbbb", "field 'base'"]),
+    ({"base": "bad\x00name"}, ["unknown scenario", "field 'base'"]),
+    ({"base": [1]}, ["expected the name of a scenario, or a list of names"]),
+    ({"Levers": []}, ["unknown key 'Levers' at the top level; did you mean 'levers'?", "expected keys: name,"]),
+    ({"levers": [{"type": "fertility", "tfr": 1.3, "yeer": 2022}]},
+     ["field 'levers[0] (fertility)'", "unknown key 'yeer'; did you mean 'year'?"]),
+    ({"levers": [{"type": "fertility", "tfr": 1.3, "year": 2022.5}]}, ["field 'levers[0].year (fertility)'", "fractional"]),
+    ({"levers": [{"type": "jobs", "township": "B", "sector": "secondary", "jobs": 10, "years": [2021, "x"]}]},
+     ["field 'levers[0].years[1] (jobs)'"]),
+], ids=["levers-number", "lever-not-mapping", "base-too-long", "base-nul", "base-number", "key-typo", "lever-key-typo",
+        "lever-year-fraction", "lever-years-item"])
+def test_scenario_files_of_the_wrong_shape(doc, needles, toy, capsys):
+    """Found by fuzzing scenario files: a levers entry that is a number crashed with a TypeError and a base name no
+    file can have (too long, a NUL byte) with an OSError or ValueError; the others were refused in pydantic's words
+    (``levers.0.fertility.year``, 'Extra inputs are not permitted')."""
+    path = write_scenario(toy, "bad", [])
+    path.write_text(yaml.safe_dump({"name": "bad", "description": "x", **doc}, allow_unicode=True), encoding="utf-8")
+    check(["run", "--region", toy, "--scenario", "bad", "--end", "2021", "--out", toy.parent / "o"], capsys, 2,
+          "bad.yaml", *needles)
+    assert not (toy.parent / "o").exists()
+
+
+@pytest.mark.parametrize("edit, needles", [
+    (lambda cfg: cfg["crs"].update(metrik=1), ["field 'crs'", "unknown key 'metrik'; did you mean 'metric'?"]),
+    (lambda cfg: cfg.update(censsus=cfg["census"]), ["unknown key 'censsus' at the top level; did you mean 'census'?"]),
+], ids=["nested", "top"])
+def test_a_mistyped_region_key_suggests_the_right_one(edit, needles, toy, capsys):
+    cfg = yaml.safe_load((toy / "region.yaml").read_text(encoding="utf-8"))
+    edit(cfg)
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    check(["check-config", toy], capsys, 2, "region.yaml", *needles)
+
+
+@pytest.mark.parametrize("seeds, needles", [
+    ("x", ["field 'seeds'", "expected a whole number or a list of whole numbers (got 'x')"]),
+    ([1, "y"], ["field 'seeds[1]'", "valid integer", "(got 'y')"]),
+], ids=["word", "list-item"])
+def test_a_sweep_union_field_is_reported_for_the_shape_given(seeds, needles, tmp_path, toy, capsys):
+    """pydantic reports a value that fits neither member of ``int | list[int]`` as 'seeds.int: Input should be a valid
+    integer', even for a list with one bad item; the message names both shapes or the bad item."""
+    check(["batch", sweep(tmp_path, toy, seeds=seeds), "--out", tmp_path / "b"], capsys, 2, *needles)
+
+
 def test_two_job_losses_that_together_exceed_the_jobs(toy, capsys):
     loss = {"type": "jobs", "township": "B", "sector": "secondary", "jobs": -600, "year": 2021}
     write_scenario(toy, "bad", [loss, {**loss, "year": 2022}, {**loss, "year": 2023}])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from geo.region import Region, RegionDataError, _pydantic_error, read_yaml, validation_message
+from geo.region import Region, RegionDataError, _pydantic_error, _short_repr, read_yaml, validation_message
 from sim.model import Interventions
 from sim.params import Params
 from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
@@ -42,26 +42,38 @@ def scenario_file(region_folder: Path, name: str) -> Path:
     A clear error lists the scenarios of the region when there is no such file.
     """
     as_path = Path(name)
-    if as_path.suffix in (".yaml", ".yml") and as_path.exists():
+    if as_path.suffix in (".yaml", ".yml") and _is_file(as_path):
         return as_path
     folder = Path(region_folder) / "scenarios"
     path = folder / f"{name}.yaml"
-    if not path.exists():
+    if not _is_file(path):
         known = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.exists() else []
         raise RegionDataError(path, f"unknown scenario {name!r} (available: {', '.join(known) or 'none'})")
     return path
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name no file can have (too long, a NUL byte) is simply not one."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _read(path: Path) -> Scenario:
     raw = read_yaml(path, "a scenario file", "name, description, base, levers")
-    for k, lv in enumerate(raw.get("levers") or []):
-        kind = lv.get("type") if isinstance(lv, dict) else None
+    levers = raw.get("levers")
+    for k, lv in enumerate(levers if isinstance(levers, list) else []):  # not a list: the schema below says so
+        if not isinstance(lv, dict):
+            raise RegionDataError(path, f"expected a lever: a mapping with a type and its settings (got {_short_repr(lv)})",
+                                  field=f"levers[{k}]")
+        kind = lv.get("type")
         if kind not in LEVER_TYPES:
             raise RegionDataError(path, f"unknown lever type {kind!r} (expected one of: {', '.join(LEVER_TYPES)})", field=f"levers[{k}].type")
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise _pydantic_error(path, exc) from exc
+        raise _pydantic_error(path, exc, model=Scenario) from exc
 
 
 def load_scenario(region_folder: Path, name: str) -> LoadedScenario:
