@@ -83,6 +83,50 @@ def test_bad_server_file_is_a_clear_error(toy):
         load_server_config(toy)
 
 
+@pytest.mark.parametrize("edit, needle", [
+    (lambda d: d.update(end=2019), "end (2019) must be after start (2020)"),
+    (lambda d: d.update(start=2019), "field 'start': no census for 2019"),
+    (lambda d: d.update(seed=-1), "field 'seed'"),
+    (lambda d: d["jobs"].update(build_years=11), "jobs.build_years (11) must fit in the years the page runs"),
+    (lambda d: d["jobs"].update(step=5000), "jobs.step (5,000) must be at most jobs.max (2,000)"),
+    (lambda d: d["jobs"].update(max=10**9), "field 'jobs.max': 1,000,000,000 jobs is more than the whole region's"),
+    (lambda d: d["hukou"].update(year=2031), "hukou.year (2031) must be a year the page runs (2021-2030)"),
+    (lambda d: d["toggles"].append({**d["toggles"][0]}), "toggles[1].key 'fast' gives a control the name 'fast'"),
+    (lambda d: d["toggles"][0].update(key="tfr"), "toggles[0].key 'tfr' gives a control the name 'tfr'"),
+    (lambda d: d["jobs"]["platforms"].append({**d["jobs"]["platforms"][0]}), "platform 'Beta park' is listed twice"),
+    (lambda d: d["toggles"].__setitem__(0, "fast_link"), "field 'toggles[0]': expected a mapping of keys (key, label,"),
+    (lambda d: d["toggles"][0].update(scenario="broken"), "field 'toggles[0].scenario': its scenario cannot be used"),
+    (lambda d: d["toggles"][0].update(scenario="late"), "scenario 'late', levers[0].year: year 2033 is outside the run"),
+], ids=["end-before-start", "start-no-census", "seed-negative", "build-years", "step", "max-jobs", "hukou-year",
+        "toggle-key-twice", "toggle-key-reserved", "platform-twice", "toggle-not-mapping", "toggle-broken-scenario",
+        "toggle-lever-outside-run"])
+def test_a_server_file_the_page_cannot_use_is_refused_before_it_serves(edit, needle, toy):
+    """Found by fuzzing server.yaml: each of these passed the check that ``serve`` runs first and then broke the page
+    (an end before the start, a jobs slider the model refuses at its top, a toggle whose scenario does not read) or
+    made two controls one (a toggle keyed like another control)."""
+    _toy_server(toy)
+    (toy / "scenarios" / "broken.yaml").write_text("name: broken\nlevers: 3\n", encoding="utf-8")
+    write_scenario(toy, "late", [{"type": "add_link", "project": "cx", "year": 2033, "source": "toy"}])
+    doc = yaml.safe_load((toy / "server.yaml").read_text(encoding="utf-8"))
+    edit(doc)
+    (toy / "server.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RegionDataError) as e:
+        load_server_config(toy, load_region(toy))
+    assert "server.yaml" in str(e.value) and needle in str(e.value), str(e.value)
+
+
+def test_the_page_refuses_a_scale_that_does_not_fit_in_memory_on_reset(monkeypatch):
+    """The scale slider reaches beyond server.yaml's scale, which serve checked; Reset says what would not fit
+    instead of filling the machine's memory."""
+    import viz.app as app
+    import workflow.memory as memory
+
+    monkeypatch.setattr(memory, "available_mb", lambda: 400.0)  # 0.01 needs 310 MB, 0.2 about 507
+    with pytest.raises(ValueError, match=r"the page's 6 models .* would need about [\d,]+ MB of memory"):
+        app.ServerModel(scale=0.2, seed=3)
+    assert app.ServerModel(scale=0.01, seed=3).year == app.server.start
+
+
 def test_unknown_platform_is_a_clear_error(toy):
     cfg = _toy_server(toy)
     with pytest.raises(RegionDataError, match="unknown platform 'Nowhere'"):

@@ -47,7 +47,8 @@ with libraries():
     from sim.model import MigrationModel
     from sim.scenario import compile_levers
     from viz.charts import LiveIndicators, LiveTownshipBars, chart_indicators
-    from viz.controls import PAIRED_SEEDS, control_levers, load_server_config, toggle_default_year, toggle_levers
+    from viz.controls import (PAIRED_SEEDS, control_levers, load_server_config, page_memory_shortfall,
+                              toggle_default_year, toggle_levers)
     from viz.maps import has_cjk_font
     from viz.mapview import (MAP_INDICATORS, flow_geojson, map_frame, mode_legend, network_geojson, outline_geojson,
                              outlying_townships, place_labels, short_name, township_card, township_geojson, township_labels)
@@ -190,6 +191,9 @@ class ServerModel(MigrationModel):
     def __init__(self, scenario_name: str = "baseline", seed: int = server.seed, scale: float = server.scale,
                  **controls):
         controls.pop("scenario", None)  # Mesa passes its own Scenario object on Reset; ours is scenario_name
+        short = page_memory_shortfall(region, server.start, float(scale))
+        if short:  # the scale slider goes beyond server.yaml's scale, which serve checked
+            raise ValueError(short)
         loaded = load_scenario(REGION_DIR, scenario_name)
         check_parameter_levers(loaded, params)  # a bad parameter lever is named on Reset, not in its year
         self.control_levers, self.lever_lines = control_levers(REGION_DIR, server, params, loaded, controls)
@@ -376,8 +380,10 @@ def model_params() -> dict:
                   # a short label: a long one took the whole row and left the slider's track 0 px wide (unusable
                   # by mouse); what the slider replaces is said in the status panel's "Controls in force"
                   "label": T("TFR", "生育率") + f" {server.start + 1}-"}
-    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": 1, "max": 100, "step": 1, "label": T("Seed", "随机种子")}
-    out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": 0.01, "max": 0.2, "step": 0.01,
+    # the sliders' ranges hold server.yaml's values, which may lie beyond the usual ones
+    out["seed"] = {"type": "SliderInt", "value": server.seed, "min": min(1, server.seed), "max": max(100, server.seed),
+                   "step": 1, "label": T("Seed", "随机种子")}
+    out["scale"] = {"type": "SliderFloat", "value": server.scale, "min": min(0.01, server.scale), "max": max(0.2, server.scale), "step": 0.01,
                     "label": T("Scale", "抽样比例")}
     return out
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo.region import RegionDataError, read_model
 from sim.params import Params
-from sim.scenario import Fertility, Hukou, Jobs
+from sim.scenario import Fertility, Hukou, Jobs, LeverError, compile_levers
 from viz.words import in_language, scenario_title
 from workflow.memory import memory_shortfall
 from workflow.scenarios import LoadedScenario, load_scenario, scenario_file
@@ -49,30 +49,57 @@ class JobsControl(_Strict):
 
 
 class HukouControl(_Strict):
-    year: int
+    year: int = Field(ge=1950, le=2100)
     source: str = ""
 
 
 PAIRED_SEEDS = 3  # seeds of the page's paired comparison with the baseline (viz.app)
+# the page's own controls: a toggle's key (or its year slider, ``<key>_year``) may not take one of these names
+CONTROL_NAMES = ("scenario", "seed", "scale", "platform", "platform_jobs", "hukou_openness", "tfr")
 
 
 class ServerConfig(_Strict):
     """A region's ``server.yaml``."""
 
-    start: int = 2020
-    end: int = 2035
+    start: int = Field(2020, ge=1950, le=2100)
+    end: int = Field(2035, ge=1950, le=2100)
     scale: float = Field(0.05, ge=0.001, le=1.0)
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=2**32)
     toggles: list[Toggle] = []
     jobs: JobsControl = JobsControl()
     hukou: HukouControl | None = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        if self.jobs.build_years > self.end - self.start:
+            raise ValueError(f"jobs.build_years ({self.jobs.build_years}) must fit in the years the page runs "
+                             f"({self.start + 1}-{self.end}: {self.end - self.start})")
+        if self.jobs.step > self.jobs.max:
+            raise ValueError(f"jobs.step ({self.jobs.step:,}) must be at most jobs.max ({self.jobs.max:,})")
+        if self.hukou is not None and not self.start < self.hukou.year <= self.end:
+            raise ValueError(f"hukou.year ({self.hukou.year}) must be a year the page runs ({self.start + 1}-{self.end})")
+        taken = list(CONTROL_NAMES)
+        for k, t in enumerate(self.toggles):
+            for name in (t.key, f"{t.key}_year"):
+                if name in taken:
+                    raise ValueError(f"toggles[{k}].key {t.key!r} gives a control the name {name!r}, which the page or "
+                                     "another toggle already uses; choose another key")
+                taken.append(name)
+        names = [p.name for p in self.jobs.platforms]
+        if (again := next((n for i, n in enumerate(names) if n in names[:i]), None)) is not None:
+            raise ValueError(f"platform {again!r} is listed twice in jobs.platforms")
+        return self
 
 
 def load_server_config(region_folder: Path, region=None) -> ServerConfig:
     """Read ``<region>/server.yaml`` (defaults if the file is absent); errors name the file and field.
 
-    Every toggle's scenario file must exist; with the loaded ``region``, every platform's township must be one of its
-    townships (a code, or a name with or without its administrative suffix).
+    Every toggle's scenario file must exist and read; with the loaded ``region``, the start must be a census year,
+    every toggle's levers must fit the region and the page's years, every platform's township must be one of its
+    townships (a code, or a name with or without its administrative suffix), and the jobs slider's maximum must be
+    a programme the model accepts (at most the region's jobs).
 
     Example
     -------
@@ -84,17 +111,33 @@ def load_server_config(region_folder: Path, region=None) -> ServerConfig:
     if not path.exists():
         return page_fits_in_memory(path, ServerConfig(), region)
     cfg = read_model(path, ServerConfig, "the server controls server.yaml", "start, end, scale, seed, toggles, jobs, hukou")
+    if region is not None and cfg.start not in region.config.census:
+        raise RegionDataError(path, f"no census for {cfg.start} in region.yaml (census years: "
+                                    f"{', '.join(map(str, region.config.census))})", field="start")
     for k, t in enumerate(cfg.toggles):
         try:
             scenario_file(region_folder, t.scenario)
         except RegionDataError as exc:
             raise RegionDataError(path, exc.message, field=f"toggles[{k}].scenario") from exc
+        try:  # the page reads the toggle's levers to draw its year slider, and compiles them on Reset
+            levers = toggle_levers(region_folder, t, None)
+            if region is not None:
+                compile_levers(levers, region, cfg.start, cfg.end)
+        except RegionDataError as exc:
+            raise RegionDataError(path, f"its scenario cannot be used: {exc}", field=f"toggles[{k}].scenario") from exc
+        except LeverError as exc:
+            raise RegionDataError(path, f"scenario {t.scenario!r}, levers[{exc.index}].{exc.field}: {exc.message}",
+                                  field=f"toggles[{k}].scenario") from exc
     if region is not None:
         for k, p in enumerate(cfg.jobs.platforms):
             if region.find_township(p.township) is None:
                 known = ", ".join(f"{t.name_zh} ({t.code})" for t in region.townships)
                 raise RegionDataError(path, f"unknown township {p.township!r} for platform {p.name!r} (expected one of: {known})",
                                       field=f"jobs.platforms[{k}].township")
+        jobs = sum(e.jobs for e in region.economy.values())
+        if cfg.jobs.platforms and cfg.jobs.max > jobs:
+            raise RegionDataError(path, f"{cfg.jobs.max:,} jobs is more than the whole region's {jobs:,}; the jobs "
+                                        "slider would offer programmes the model refuses", field="jobs.max")
     return page_fits_in_memory(path, cfg, region)
 
 
@@ -102,13 +145,28 @@ def page_fits_in_memory(path: Path, cfg: ServerConfig, region=None) -> ServerCon
     """``cfg``, once its start scale is known to fit in memory: with levers the page holds 2 x PAIRED_SEEDS models
     at once, each of the region's start residents times the scale (workflow.memory). Without ``region``, unchecked."""
     if region is not None and cfg.start in region.config.census:
-        models = 2 * PAIRED_SEEDS
-        short = memory_shortfall(region.total_population(cfg.start) * cfg.scale * models, cfg.scale, scale_name="scale",
-                                 fewer=None, what=f"the page's {models} models (with and without its levers, {PAIRED_SEEDS} "
-                                                  "seeds each)")
+        short = page_memory_shortfall(region, cfg.start, cfg.scale)
         if short:
             raise RegionDataError(path, short, field="scale")
     return cfg
+
+
+def page_memory_shortfall(region, start: int, scale: float, available: float | None = None) -> str | None:
+    """Why the page's models at ``scale`` cannot fit in memory (None if they can): with levers it holds
+    2 x PAIRED_SEEDS models at once (:func:`workflow.memory.memory_shortfall`). Checked at start for server.yaml's scale
+    and on Reset for the scale slider's.
+
+    >>> from types import SimpleNamespace
+    >>> region = SimpleNamespace(total_population=lambda year: 1_000_000)
+    >>> page_memory_shortfall(region, 2020, 0.1, available=16_000) is None
+    True
+    >>> page_memory_shortfall(region, 2020, 0.1, available=200).split(";")[0]
+    "the page's 6 models (with and without its levers, 3 seeds each) of 600,000 residents would need about 420 MB of memory"
+    """
+    models = 2 * PAIRED_SEEDS
+    return memory_shortfall(region.total_population(start) * scale * models, scale, scale_name="scale", fewer=None,
+                            available=available,
+                            what=f"the page's {models} models (with and without its levers, {PAIRED_SEEDS} seeds each)")
 
 
 def toggle_levers(region_folder: Path, toggle: Toggle, year: int | None) -> list:
