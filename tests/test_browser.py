@@ -120,15 +120,20 @@ def _slider_to_max(page, label: str) -> None:
 
 def _point_at_a_township(page, towns, action) -> None:
     """Move to (or click) townships until one's card shows: a polygon's box centre can lie outside it (concave
-    shapes)."""
-    for k in range(towns.count()):
-        box = towns.nth(k).bounding_box()
-        action(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        try:
-            page.wait_for_selector(".migrasim-card", timeout=3000)
-            return
-        except Exception:
-            continue
+    shapes). The map redraws its polygons after a step, so a path counted a moment ago may have gone: it has no box,
+    and the next round counts again."""
+    for _ in range(3):
+        for k in range(towns.count()):
+            box = towns.nth(k).bounding_box()
+            if box is None:
+                continue
+            action(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            try:
+                page.wait_for_selector(".migrasim-card", timeout=3000)
+                return
+            except Exception:
+                continue
+    raise AssertionError("no township's card showed after pointing at each township of the map three times")
 
 
 def _dashed_links(page) -> int:
