@@ -36,6 +36,7 @@ from batch.store import ResultStore
 from batch.sweep import RunSpec
 from geo.region import RegionDataError
 from workflow.io import folder_fingerprint
+from workflow.memory import local_workers
 from workflow.lifetime import ending_signals
 
 
@@ -139,7 +140,7 @@ def local_client(workers: int | None = None):
     import dask
     from distributed import Client, LocalCluster
 
-    n = workers or os.cpu_count() or 1
+    n = local_workers(workers)
     # Dask's sampling profiler interrupts the task thread every 10 ms; the model's shortest-path searches
     # are pure Python, so it costs them about a third of their speed. Batch runs do not need it.
     # Ctrl-C reaches the whole process group. The cluster's processes start with SIGINT ignored (an ignored signal

@@ -458,14 +458,12 @@ def _client(args):
 def check_local_memory(runs: list, args: argparse.Namespace) -> None:
     """Before a batch on this machine's own cluster: refuse runs that cannot fit in its memory as many at once as
     there are workers (a remote cluster's workers check their own, run by run)."""
-    import os
-
+    from workflow.memory import runs_at_once
     from workflow.runner import cached_region, check_options
 
     if runs and not args.scheduler:
         r = runs[0]  # a sweep's or design's runs share their region, years and scale
-        at_once = min(args.workers or os.cpu_count() or 1, len(runs))
-        check_options(cached_region(r.region), r.start, r.end, r.scale, runs_at_once=at_once)
+        check_options(cached_region(r.region), r.start, r.end, r.scale, runs_at_once=runs_at_once(args.workers, len(runs)))
 
 
 LARGE_BATCH = 5_000  # runs; a larger sweep or sensitivity design needs --yes

@@ -19,6 +19,7 @@ import pandas as pd
 from geo.region import Region
 from sim.indicators import group_column
 from sim.params import Params, parameter_value
+from workflow.memory import runs_at_once
 from workflow.runner import check_options, simulate, start_worker
 
 # township_mape is the mean absolute percentage error of the townships' shares of the county; every share target
@@ -244,7 +245,7 @@ def fit_seeds(region_folder: Path, region: Region, targets: Targets, start: int,
     Yields (seed, FitResult) in seed order.
     """
     jobs = [(region_folder, targets, start, free, s, scale, params, holdout, max_evaluations, checkpoint) for s in seeds]
-    check_options(region, start, targets.year, scale, runs_at_once=max(1, min(workers, len(jobs))))
+    check_options(region, start, targets.year, scale, runs_at_once=runs_at_once(workers, len(jobs)))
     if workers <= 1:
         for s in seeds:
             yield s, fit(region_folder, region, targets, start, free, [s], scale, params, holdout, max_evaluations,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.indicators import FLOW_COLUMNS
+from workflow.memory import runs_at_once
 from workflow.runner import RunResult, cached_region, check_options, prepare, simulate, start_worker
 
 NOT_SUMMARISED = {"year", "scenario", "seed", "member", *FLOW_COLUMNS}  # flows are yearly counts, not states to compare
@@ -51,7 +52,7 @@ def run_all(region_folder: Path, scenarios: list[str], seeds: list[int], start: 
     sets = [(None, None)] if members is None else list(enumerate(members))
     jobs = [(region_folder, s, start, end, scale, seed, seed if m is None else m * MEMBER_STRIDE + seed, values)
             for s in scenarios for m, values in sets for seed in seeds]
-    check_options(region, start, end, scale, runs_at_once=max(1, min(workers, len(jobs))))
+    check_options(region, start, end, scale, runs_at_once=runs_at_once(workers, len(jobs)))
     county, towns, meta = [], [], {}
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, initializer=start_worker) as pool:

@@ -25,6 +25,7 @@ import pandas as pd
 from geo.region import Region
 from sim.params import Params
 from workflow.calibration import Checkpoint, Targets, seed_errors, tolerance
+from workflow.memory import runs_at_once
 from workflow.runner import cached_region, check_options, start_worker
 
 CUTOFF = 3.0  # the three-sigma rule (Pukelsheim 1994) used in history matching
@@ -84,7 +85,7 @@ def history_match(region_folder: Path, region: Region, targets: Targets, start: 
     design = latin_hypercube(bounds, samples, np.random.default_rng(seed))
     jobs = [(region_folder, targets, start, row, seeds, scale, params, checkpoint, tolerances)
             for row in design.to_dict("records")]
-    check_options(region, start, targets.year, scale, runs_at_once=max(1, min(workers, len(jobs))))
+    check_options(region, start, targets.year, scale, runs_at_once=runs_at_once(workers, len(jobs)))
     if workers <= 1:
         rows = [_evaluate(j) for j in jobs]
     else:

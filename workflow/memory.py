@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
+import os
 import sys
 
 # mallopt() parameter numbers from glibc's <malloc.h>
@@ -76,6 +77,26 @@ def _apply() -> bool:
 BASE_MB = 300.0
 MIN_SCALE = 0.001  # the smallest share of households a run may simulate (run.py's --scale)
 BYTES_PER_RESIDENT = 200.0  # residents grow over a run, and columns keep a quarter to spare (sim.population)
+
+
+def local_workers(workers: int | None) -> int:
+    """The worker processes a batch or comparison on this machine uses: ``workers``, or one per core when not given.
+
+    >>> local_workers(3)
+    3
+    >>> local_workers(None) >= 1
+    True
+    """
+    return workers or os.cpu_count() or 1
+
+
+def runs_at_once(workers: int | None, runs: int) -> int:
+    """How many of ``runs`` runs are in memory at the same time on ``workers`` processes (:func:`local_workers`).
+
+    >>> runs_at_once(4, 2), runs_at_once(2, 10), runs_at_once(3, 0)
+    (2, 2, 1)
+    """
+    return max(1, min(local_workers(workers), runs))
 
 
 def memory_needed_mb(residents: float, runs_at_once: int = 1) -> float:
