@@ -37,8 +37,12 @@ def urbanisation_rate(base: float, pull: np.ndarray, response: float) -> np.ndar
 
     >>> urbanisation_rate(0.03, np.array([0.0, np.log(2.0)]), 1.0).round(3).tolist()
     [0.03, 0.06]
+    >>> urbanisation_rate(0.0, np.array([1e12]), 1.0).tolist()  # no overflow (0 x inf would be NaN)
+    [0.0]
     """
-    return np.clip(base * np.exp(response * pull), 0.0, 1.0)
+    # exp(700) is finite and any base above 1e-300 reaches the cap of 1 well before it: an extreme utility weight
+    # (a mistyped beta of 1e12) gives the capped chance, not an overflow
+    return np.clip(base * np.exp(np.minimum(response * pull, 700.0)), 0.0, 1.0)
 
 
 def town_seekers(pop: Population, rate: np.ndarray, u: np.ndarray) -> np.ndarray:

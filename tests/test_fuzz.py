@@ -89,6 +89,28 @@ def test_parameters_within_their_ranges_run_or_are_refused(toy):
     assert ran >= 15
 
 
+def unbounded_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted names of the number parameters without any bound (the utility weights)."""
+    out = []
+    for name, f in model.model_fields.items():
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel):
+            out += unbounded_fields(f.annotation, f"{prefix}{name}.")
+        elif f.annotation in (float, int) and not any(isinstance(m, (Ge, Gt, Le, Lt)) for m in f.metadata):
+            out.append(prefix + name)
+    return out
+
+
+def test_unbounded_parameters_at_extreme_values_run(toy):
+    """A utility weight has no natural bound, so a mistyped one (1e12 for 0.6) is accepted; the model must still run
+    without overflow: fuzzing params.yaml found ``exp`` overflowing in the urbanisation chance."""
+    region = load_region(toy)
+    names = unbounded_fields(Params)
+    assert "moves.beta_vacancy" in names and len(names) >= 10
+    for k, name in enumerate(names):
+        for value in (-1e12, 1e12):
+            run_checked(MigrationModel(region, parameters={name: value}, scale=1.0, seed=k, end=2022))
+
+
 def random_lever(rng: np.random.Generator, towns: list[str]) -> dict:
     town = str(rng.choice(towns))
 
