@@ -467,10 +467,15 @@ def check_local_memory(runs: list, args: argparse.Namespace) -> None:
 
 
 LARGE_BATCH = 5_000  # runs; a larger sweep or sensitivity design needs --yes
+MAX_BATCH = 1_000_000  # runs; the list of a batch's runs takes about 1 KB a run before any runs (1 GB here)
 
 
 def confirm_size(runs: int, source: Path, yes: bool) -> None:
-    """Refuse a batch above LARGE_BATCH runs unless ``--yes`` was given (a mistyped grid can hold millions)."""
+    """Refuse a batch above LARGE_BATCH runs unless ``--yes`` was given (a mistyped grid can hold millions), and
+    one above MAX_BATCH runs even then (listing them would fill the memory before the first run)."""
+    if runs > MAX_BATCH:
+        raise RegionDataError(source, f"{runs:,} runs is more than one batch can hold ({MAX_BATCH:,}); check the sweep, "
+                                      "or split it into several batches")
     if runs > LARGE_BATCH and not yes:
         raise RegionDataError(source, f"{runs:,} runs is more than {LARGE_BATCH:,}; check the sweep, or add --yes to run them all")
 

@@ -519,6 +519,14 @@ def test_sweep_bomb(toy, tmp_path, capsys):
     check(["batch", path, "--out", tmp_path / "b"], capsys, 2, "expands to more than")
 
 
+def test_a_batch_too_large_even_with_yes_is_refused(toy, tmp_path, capsys):
+    """Found by fuzzing sweep files: 10**12 seeds with --yes listed runs until the memory ran out (MemoryError)."""
+    check(["batch", sweep(tmp_path, toy, seeds=10**12), "--out", tmp_path / "b", "--yes"], capsys, 2,
+          "1,000,000,000,000 runs is more than one batch can hold (1,000,000)")
+    check(["sensitivity", sens_spec(tmp_path, toy, samples=2**40), "--out", tmp_path / "s", "--yes"], capsys, 2,
+          "more than one batch can hold")
+
+
 def test_sensitivity_too_large(toy, tmp_path, capsys):
     check(["sensitivity", sens_spec(tmp_path, toy, samples=10_000), "--out", tmp_path / "s"], capsys, 2, "more than 5,000")
 
