@@ -653,7 +653,7 @@ def read_model(path: Path, model: type[BaseModel], what: str, keys: str) -> Base
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise _pydantic_error(Path(path), exc, model=model) from exc
+        raise _pydantic_error(Path(path), exc, model) from exc
 
 
 def _short_repr(value, limit: int = 80) -> str:
@@ -783,34 +783,29 @@ def _in_words(label: str) -> str:
     return "a mapping" if label.startswith("dict[") or label[:1].isupper() else label
 
 
-def _pydantic_error(file: Path, exc: ValidationError, line: int | None = None,
-                    model: type[BaseModel] | None = None) -> RegionDataError:
-    """One RegionDataError for the first problem pydantic found in ``file``; with the ``model`` validated, the field is
-    written as the file spells it (``levers[0].year (fertility)``) and an unknown key lists the keys allowed there."""
+def _pydantic_error(file: Path, exc: ValidationError, model: type[BaseModel], line: int | None = None) -> RegionDataError:
+    """One RegionDataError for the first problem pydantic found in ``file`` validating ``model``: the field written as
+    the file spells it (``levers[0].year (fertility)``), and an unknown key with the keys allowed there."""
     err = exc.errors()[0]
-    if model is not None:
-        union_at = _walk(model, tuple(err["loc"]))[2]
-        if union_at is not None:
-            err = _union_error(exc.errors(), union_at)
-        loc = tuple(err["loc"])
-        text, there, _ = _walk(model, loc)
-        if err.get("type") == "model_type" and _is_model(there):  # pydantic names the class: say what the file needs
-            err = {**err, "msg": f"expected a mapping of keys ({', '.join(_keys_of(there))})"}
-        if err.get("type") == "extra_forbidden" and loc:
-            *head, key = loc
-            parent, where, _ = _walk(model, tuple(head))
-            if _is_model(where):
-                allowed = _keys_of(where)
-                close = difflib.get_close_matches(str(key).lower(), allowed, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                if isinstance(key, str) and FULL_WIDTH.search(key):
-                    hint += " (the name holds full-width characters, typed with a Chinese input method)"
-                return RegionDataError(file, f"unknown key {_short_repr(key)}{'' if parent else ' at the top level'}{hint} "
-                                             f"(expected keys: {', '.join(allowed)})", line=line, field=parent or None)
-        field_text = text or None
-    else:
-        loc = tuple(err["loc"])
-        field_text = ".".join(str(p) for p in loc) or None
+    union_at = _walk(model, tuple(err["loc"]))[2]
+    if union_at is not None:
+        err = _union_error(exc.errors(), union_at)
+    loc = tuple(err["loc"])
+    text, there, _ = _walk(model, loc)
+    if err.get("type") == "model_type" and _is_model(there):  # pydantic names the class: say what the file needs
+        err = {**err, "msg": f"expected a mapping of keys ({', '.join(_keys_of(there))})"}
+    if err.get("type") == "extra_forbidden" and loc:
+        *head, key = loc
+        parent, where, _ = _walk(model, tuple(head))
+        if _is_model(where):
+            allowed = _keys_of(where)
+            close = difflib.get_close_matches(str(key).lower(), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            if isinstance(key, str) and FULL_WIDTH.search(key):
+                hint += " (the name holds full-width characters, typed with a Chinese input method)"
+            return RegionDataError(file, f"unknown key {_short_repr(key)}{'' if parent else ' at the top level'}{hint} "
+                                         f"(expected keys: {', '.join(allowed)})", line=line, field=parent or None)
+    field_text = text or None
     got = err.get("input")
     # reprlib bounds the text of a huge or deeply nested value (a YAML alias bomb would otherwise print for minutes)
     got_text = "" if isinstance(got, dict) or got is None else f" (got {_short_repr(got)})"
@@ -848,7 +843,7 @@ def load_config(path: str | Path) -> RegionConfig:
     try:
         return RegionConfig.model_validate(data)
     except ValidationError as exc:
-        raise _pydantic_error(file, exc, model=RegionConfig) from exc
+        raise _pydantic_error(file, exc, RegionConfig) from exc
 
 
 def looks_like_gbk(path: Path) -> bool:
@@ -910,7 +905,7 @@ def _read_csv(path: Path, model: type[BaseModel], what: str) -> list:
         try:
             rows.append(model.model_validate(values))
         except ValidationError as exc:
-            raise _pydantic_error(path, exc, line=i + 2, model=model) from exc
+            raise _pydantic_error(path, exc, model, line=i + 2) from exc
     if not rows:
         raise RegionDataError(path, f"no rows (expected {what})")
     return rows

@@ -67,7 +67,7 @@ def load_params(region_folder: Path) -> Params:
     try:
         return Params.model_validate(values)
     except ValidationError as exc:
-        raise _pydantic_error(path, exc, model=Params) from exc
+        raise _pydantic_error(path, exc, Params) from exc
 
 
 def parameter_names() -> list[str]:

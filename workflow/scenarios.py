@@ -73,7 +73,7 @@ def _read(path: Path) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise _pydantic_error(path, exc, model=Scenario) from exc
+        raise _pydantic_error(path, exc, Scenario) from exc
 
 
 def load_scenario(region_folder: Path, name: str) -> LoadedScenario:
