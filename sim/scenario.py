@@ -29,6 +29,9 @@ SECTORS = ("primary", "secondary", "tertiary")
 SKILLS = ("low", "middle", "high")
 # Township codes and node ids are often all digits; YAML reads those as numbers.
 Ref = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+# the years any run may have (run.py's --start and --end): a lever's year outside them is a typing error, and a span
+# of a billion years would be listed year by year
+Year = Annotated[int, Field(ge=1950, le=2100)]
 LINK_MODES = Literal["motorway", "trunk", "provincial", "local", "ferry", "rail", "hsr", "metro_rail"]
 
 
@@ -49,8 +52,8 @@ class _Lever(BaseModel):
 class _Timed(_Lever):
     """A lever acting once, from ``year`` on, or spread evenly over ``years: [first, last]``."""
 
-    year: int | None = None
-    years: tuple[int, int] | None = None
+    year: Year | None = None
+    years: tuple[Year, Year] | None = None
 
     @model_validator(mode="after")
     def _one_time(self):
@@ -88,7 +91,7 @@ class NewLink(BaseModel):
 class _LinkChoice(_Lever):
     """Links named by a planned project's ``project`` key or by ``links`` ids (one of the two)."""
 
-    year: int
+    year: Year
     project: str | None = None
     links: list[Ref] | None = None
 
@@ -144,7 +147,7 @@ class AddStation(_Lever):
     """
 
     type: Literal["add_station"]
-    year: int
+    year: Year
     station: Ref | NewNode
     township: Ref
     on_link: Ref | None = None
@@ -205,7 +208,7 @@ class Hukou(_Lever):
     """Openness of hukou registration for migrants from ``year`` (0 = as in 2020, 1 = fully open)."""
 
     type: Literal["hukou"]
-    year: int
+    year: Year
     openness: float = Field(ge=0, le=1)
 
 
@@ -229,8 +232,8 @@ class Fertility(_Lever):
     """Total fertility rate from ``year`` on, or a path ``{year: tfr}`` interpolated linearly between its years."""
 
     type: Literal["fertility"]
-    tfr: float | dict[int, float]
-    year: int | None = None
+    tfr: float | dict[Year, float]
+    year: Year | None = None
 
     @model_validator(mode="after")
     def _check(self):
@@ -252,7 +255,7 @@ class Services(_Lever):
     """Schools, hospitals or amenities: the township's service score (0-1) changes by ``change`` from ``year``."""
 
     type: Literal["services"]
-    year: int
+    year: Year
     township: Ref
     change: float = Field(ge=-1, le=1)
 
@@ -261,7 +264,7 @@ class Parameter(_Lever):
     """Any behavioural parameter (``section.name`` of params.yaml) takes ``value`` from ``year``."""
 
     type: Literal["parameter"]
-    year: int
+    year: Year
     name: str
     value: float
 
@@ -408,7 +411,11 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
     def check_years(i: int, lever) -> None:
         for y in lever.year_list():
             if not start < y <= end:
-                raise LeverError(i, "year", f"year {y} is outside the run {start}-{end} (a lever acts from {start + 1} to {end})")
+                last = max(year for lv in levers for year in lv.year_list())
+                fix = (f"run to --end {last} to include every lever of the scenario" if y > end else
+                       f"a lever acts from the first simulated year, {start + 1}")
+                raise LeverError(i, "year", f"year {y} is outside the run {start}-{end} (a lever acts from {start + 1} to "
+                                            f"{end}); {fix}, or remove the lever")
 
     def link(i: int, link_id: str) -> Edge:
         if link_id in added:

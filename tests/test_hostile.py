@@ -454,11 +454,15 @@ def test_implausible_levers(lever, needle, toy, capsys):
     ({"levers": [{"type": "fertility", "tfr": 1.3, "year": 2022.5}]}, ["field 'levers[0].year (fertility)'", "fractional"]),
     ({"levers": [{"type": "jobs", "township": "B", "sector": "secondary", "jobs": 10, "years": [2021, "x"]}]},
      ["field 'levers[0].years[1] (jobs)'"]),
+    ({"levers": [{"type": "jobs", "township": "B", "sector": "secondary", "jobs": 10, "years": [2021, 10**9]}]},
+     ["field 'levers[0].years[1] (jobs)'", "less than or equal to 2100"]),
+    ({"levers": [{"type": "fertility", "tfr": {2021: 1.3, 99999: 1.2}}]}, ["field 'levers[0].tfr[99999] (fertility)'"]),
 ], ids=["levers-number", "lever-not-mapping", "base-too-long", "base-nul", "base-number", "key-typo", "lever-key-typo",
-        "lever-year-fraction", "lever-years-item"])
+        "lever-year-fraction", "lever-years-item", "lever-years-billion", "tfr-path-year"])
 def test_scenario_files_of_the_wrong_shape(doc, needles, toy, capsys):
-    """Found by fuzzing scenario files: a levers entry that is a number crashed with a TypeError and a base name no
-    file can have (too long, a NUL byte) with an OSError or ValueError; the others were refused in pydantic's words
+    """Found by fuzzing scenario files: a levers entry that is a number crashed with a TypeError, a base name no
+    file can have (too long, a NUL byte) with an OSError or ValueError, and a span of years ending in 10**9 was
+    listed year by year until the memory ran out; the others were refused in pydantic's words
     (``levers.0.fertility.year``, 'Extra inputs are not permitted')."""
     path = write_scenario(toy, "bad", [])
     path.write_text(yaml.safe_dump({"name": "bad", "description": "x", **doc}, allow_unicode=True), encoding="utf-8")

@@ -149,7 +149,11 @@ def test_year_outside_the_run(toy):
     e = error(toy, [{"type": "hukou", "openness": 0.5, "year": 2040}], end=2035)
     assert "levers[0].year" in str(e) and "outside the run 2020-2035" in str(e)
     e = error(toy, [{"type": "hukou", "openness": 0.5, "year": 2020}])
-    assert "outside the run" in str(e)
+    assert "outside the run" in str(e) and "a lever acts from the first simulated year, 2021" in str(e)
+    # the end that includes every lever, not only the first one found outside the run
+    e = error(toy, [{"type": "hukou", "openness": 0.5, "year": 2028},
+                    {"type": "jobs", "township": "B", "sector": "secondary", "jobs": 10, "years": [2030, 2033]}], end=2025)
+    assert "year 2028 is outside the run 2020-2025" in str(e) and "run to --end 2033" in str(e)
 
 
 def test_unknown_lever_type(toy):
