@@ -172,6 +172,16 @@ def check_config(args: argparse.Namespace) -> int:
 
         server = load_server_config(folder, region)
         console.print(f"server.yaml: valid ({len(server.toggles)} toggles, {len(server.jobs.platforms)} job platforms)", highlight=False)
+    from workflow.io import load_params
+    from workflow.scenarios import check_scenarios
+
+    good, bad = check_scenarios(folder, region, load_params(folder))
+    console.print(f"scenarios: {len(good)} valid" + (f" ({', '.join(good)})" if good else ""), highlight=False, soft_wrap=True)
+    for exc in bad:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    if bad:
+        console.print(f"{len(bad)} scenario file(s) cannot be run (above, each with its file and field)", highlight=False)
+        return 2
     return 0
 
 

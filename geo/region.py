@@ -787,6 +787,9 @@ def _pydantic_error(file: Path, exc: ValidationError, model: type[BaseModel], li
     """One RegionDataError for the first problem pydantic found in ``file`` validating ``model``: the field written as
     the file spells it (``levers[0].year (fertility)``), and an unknown key with the keys allowed there."""
     err = exc.errors()[0]
+    if err.get("type") == "missing":  # a mistyped key leaves its field missing: the typo is the news
+        typo = next((e for e in exc.errors() if e.get("type") == "extra_forbidden" and e["loc"][:-1] == err["loc"][:-1]), None)
+        err = typo or err
     union_at = _walk(model, tuple(err["loc"]))[2]
     if union_at is not None:
         err = _union_error(exc.errors(), union_at)

@@ -471,6 +471,28 @@ def test_scenario_files_of_the_wrong_shape(doc, needles, toy, capsys):
     assert not (toy.parent / "o").exists()
 
 
+def test_check_config_lists_every_scenario_that_cannot_run(toy, capsys):
+    """check-config read no scenario file: a planner who mistyped a lever learned it only from run. It now reads them
+    all and names each broken one (exit 2), after the rest of its report."""
+    (toy / "scenarios" / "typo.yaml").write_text("name: typo\nlevers:\n  - {type: hukou, openness: 0.5, yeer: 2024}\n",
+                                                 encoding="utf-8")
+    write_scenario(toy, "nowhere", [{"type": "jobs", "township": "Zeta", "sector": "secondary", "jobs": 10, "year": 2024}])
+    write_scenario(toy, "fine", [{"type": "hukou", "openness": 0.5, "year": 2024}])
+    code, text = cli(["check-config", toy], capsys)
+    assert code == 2 and "Traceback" not in text, text
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2, text
+    assert "typo.yaml" in errors[1] and "unknown key 'yeer'; did you mean 'year'?" in errors[1]
+    assert "nowhere.yaml" in errors[0] and "unknown township 'Zeta'" in errors[0]
+    assert "scenarios: 2 valid (baseline, fine)" in text and "2 scenario file(s) cannot be run" in text
+    (toy / "scenarios" / "typo.yaml").unlink()
+    (toy / "scenarios" / "nowhere.yaml").unlink()
+    check(["check-config", toy], capsys, 0, "scenarios: 2 valid (baseline, fine)")
+    (toy / "scenarios" / "fine.yaml").unlink()  # its base is the baseline
+    (toy / "scenarios" / "baseline.yaml").unlink()
+    check(["check-config", toy], capsys, 2, "baseline.yaml", "no baseline scenario")
+
+
 @pytest.mark.parametrize("edit, needles", [
     (lambda cfg: cfg["crs"].update(metrik=1), ["field 'crs'", "unknown key 'metrik'; did you mean 'metric'?"]),
     (lambda cfg: cfg.update(censsus=cfg["census"]), ["unknown key 'censsus' at the top level; did you mean 'census'?"]),

@@ -166,6 +166,29 @@ def check_parameter_levers(scenario: LoadedScenario, params: Params) -> None:
                                   field=f"levers[{k}].value (parameter)") from None
 
 
+def check_scenarios(region_folder: Path, region: Region, params: Params) -> tuple[list[str], list[RegionDataError]]:
+    """Every scenario file of the region read, its bases resolved and its levers compiled against the region and
+    ``params`` (years anywhere after the first census: the run's own window is checked when it runs).
+
+    Returns the names of the scenarios that passed and the error of each that did not (and one for a missing
+    ``baseline.yaml``), so that check-config can list every broken file at once instead of stopping at the first.
+    """
+    folder = Path(region_folder) / "scenarios"
+    names = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.is_dir() else []
+    good, bad = [], []
+    if "baseline" not in names:
+        bad.append(RegionDataError(folder / "baseline.yaml", "no baseline scenario: run's default scenario and what the "
+                                   "page and compare measure levers against (a file with name: baseline and no levers)"))
+    for name in names:
+        try:
+            build_interventions(region, load_scenario(region_folder, name), min(region.census_years), 2100, params)
+        except RegionDataError as exc:
+            bad.append(exc)
+        else:
+            good.append(name)
+    return good, bad
+
+
 SCENARIO_NAME = r"[A-Za-z0-9][A-Za-z0-9_\-]{0,59}"
 
 
