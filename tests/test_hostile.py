@@ -471,6 +471,27 @@ def test_scenario_files_of_the_wrong_shape(doc, needles, toy, capsys):
     assert not (toy.parent / "o").exists()
 
 
+def test_a_full_disk_while_writing_keeps_the_earlier_results(toy, tmp_path, capsys, monkeypatch):
+    """The disk fills while a run writes its results (the county table written, the flows not): one line naming the
+    file, exit 2, the previous run's results untouched and no temporary folder left beside them."""
+    import errno
+
+    import pandas as pd
+
+    out = tmp_path / "r"
+    args = ["run", "--region", toy, "--end", "2021", "--out", out]
+    check([*args, "--seed", "1"], capsys, 0)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full(self, path, *a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    check([*args, "--seed", "2"], capsys, 2, "flows.parquet", "No space left on device")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "toy"]  # no .r.tmp-* left
+
+
 def test_check_config_lists_every_scenario_that_cannot_run(toy, capsys):
     """check-config read no scenario file: a planner who mistyped a lever learned it only from run. It now reads them
     all and names each broken one (exit 2), after the rest of its report."""
