@@ -590,6 +590,9 @@ def hindcast_targets(region, args: argparse.Namespace):
     clear error naming region.yaml when a year has no census or the county target is missing."""
     from workflow import calibration as cal
 
+    if args.to_year <= args.from_year:
+        raise RegionDataError("--to", f"{args.to_year} is not after --from {args.from_year}: a hindcast runs from one "
+                                      "census forward to a later one")
     for y in (args.from_year, args.to_year):
         if y not in region.config.census:
             raise RegionDataError(region.path / "region.yaml", f"no census for {y} (census years: {', '.join(map(str, region.config.census))})",

@@ -257,6 +257,8 @@ BAD_OPTIONS = [
     (["calibrate", "--free", "moves.stay_bonus=4:1"], "low bound must be below"),
     (["calibrate", "--free", "moves.stay_bonus"], "expected NAME=LOW:HIGH"),
     (["calibrate", "--from", "2015"], "2015"),
+    (["calibrate", "--from", "2020", "--to", "2010"], "--to: 2010 is not after --from 2020"),
+    (["history-match", "--from", "2020", "--to", "2010"], "--to: 2010 is not after --from 2020"),
     (["serve", "--port", "70000"], "from 1 to 65535"),
     (["serve", "--tiles", "https://tiles.example/map.png"], "without {z}, {x}, {y}"),
     (["serve", "--tiles", "tiles/{z}/{x}/{y}.png"], "not http or https"),
