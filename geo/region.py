@@ -356,11 +356,25 @@ class Observation(_Strict):
     ``death_rate`` per 1,000 residents.
     """
 
-    year: int
+    year: int = Field(ge=1950, le=2100)
     indicator: Literal["population", "urbanisation", "birth_rate", "death_rate", "aged60_share"]
-    value: float
+    value: float = Field(ge=0)
     use: Literal["fit", "held_out"]
     source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _in_its_unit(self):
+        # a bulletin prints shares as percentages (城镇化率65.2%) and rates per 1,000 (出生率5.01‰): the commonest
+        # slip is to copy the number as printed into a column that wants the share
+        if self.indicator in ("urbanisation", "aged60_share") and self.value > 1:
+            raise ValueError(f"{self.indicator} is a share from 0 to 1; {self.value:g} looks like a percentage "
+                             f"(write {self.value / 100:g})" if self.value <= 100 else
+                             f"{self.indicator} is a share from 0 to 1, got {self.value:g}")
+        if self.indicator in ("birth_rate", "death_rate") and self.value > 1000:
+            raise ValueError(f"{self.indicator} is per 1,000 residents (at most 1,000), got {self.value:g}")
+        if self.indicator == "population" and self.value > MAX_COUNT:
+            raise ValueError(f"population {self.value:,.0f} is more than {MAX_COUNT:,} persons")
+        return self
 
 
 class Node(_Strict):

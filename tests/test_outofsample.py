@@ -27,6 +27,23 @@ def test_observed_statistics_are_checked(toy):
         load_region(toy, polygons=False)
 
 
+@pytest.mark.parametrize("row, needle", [
+    ("2022,urbanisation,63.8", "63.8 looks like a percentage (write 0.638)"),
+    ("2022,aged60_share,250", "aged60_share is a share from 0 to 1, got 250"),
+    ("2023,birth_rate,5010", "per 1,000 residents (at most 1,000)"),
+    ("2023,death_rate,-7.4", "greater than or equal to 0"),
+    ("2022,population,1e12", "more than 1,000,000,000 persons"),
+    ("3022,population,10600", "less than or equal to 2100"),
+], ids=["percent", "share", "rate", "negative", "population", "year"])
+def test_an_observed_figure_outside_its_unit_is_refused(toy, row, needle):
+    """Found by fuzzing observed.csv: any number was taken, so a bulletin's 城镇化率63.8% copied as printed would have
+    scored every run against an urbanisation of 63.8."""
+    add_observed(toy, f"2022,population,10600,held_out,toy\n{row},held_out,toy\n")
+    with pytest.raises(RegionDataError) as e:
+        load_region(toy, polygons=False)
+    assert "observed.csv" in str(e.value) and "line 3" in str(e.value) and needle in str(e.value), str(e.value)
+
+
 def test_model_and_benchmarks_are_scored_on_held_out_figures(toy):
     add_observed(toy, "2022,population,10600,held_out,toy\n2022,urbanisation,0.5,fit,toy\n2030,population,1,held_out,toy\n")
     region = load_region(toy, polygons=False)
