@@ -122,8 +122,18 @@ class Target(_Strict):
     label: str
     unit: str
     kind: Literal["min", "max"]
-    by_year: dict[int, float]
+    by_year: dict[Annotated[int, Field(ge=1950, le=2100)], float]
     source: str
+
+    @model_validator(mode="after")
+    def _shares_are_shares(self):
+        # the plans print shares as percentages (首位度 53%): copied as printed, a target of 53 could never be met
+        if self.unit.strip().lower() == "share":
+            for year, value in self.by_year.items():
+                if not 0 <= value <= 1:
+                    hint = f" ({value:g} looks like a percentage: write {value / 100:g})" if 1 < value <= 100 else ""
+                    raise ValueError(f"by_year {year}: a share is from 0 to 1, got {value:g}{hint}")
+        return self
 
     def met(self, value: float, year: int) -> bool | None:
         """Whether ``value`` meets the target for ``year`` (None when there is no target that year)."""

@@ -187,6 +187,15 @@ def test_yaml_field_error_names_field(toy):
     assert e.field == "targets.primacy.kind"
 
 
+def test_a_share_target_written_as_a_percentage_is_refused(toy):
+    """The plans print shares as percentages (首位度 53%); a target of 53 copied as printed could never be met."""
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    cfg["targets"]["primacy"].update(unit="share", by_year={2030: 53})
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+    e = error_of(toy)
+    assert e.field == "targets.primacy" and "53 looks like a percentage: write 0.53" in str(e)
+
+
 def test_unknown_group_member(toy):
     cfg = yaml.safe_load((toy / "region.yaml").read_text())
     cfg["groups"]["west"]["members"].append("Q")
