@@ -143,11 +143,24 @@ class Target(_Strict):
         return value >= goal if self.kind == "min" else value <= goal
 
 
+ProjectionYear = Annotated[int, Field(ge=1950, le=2100)]
+Band = tuple[Annotated[float, Field(ge=0, le=MAX_COUNT)], Annotated[float, Field(ge=0, le=MAX_COUNT)],
+             Annotated[float, Field(ge=0, le=MAX_COUNT)]]
+
+
 class Projection(_Strict):
     source: str
-    tfr: dict[Literal["low", "mid", "high"], float]
-    resident: dict[int, tuple[float, float, float]]
-    hukou: dict[int, tuple[float, float, float]]
+    tfr: dict[Literal["low", "mid", "high"], Annotated[float, Field(gt=0, le=8)]]
+    resident: dict[ProjectionYear, Band]
+    hukou: dict[ProjectionYear, Band]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        for name in ("resident", "hukou"):
+            for year, (low, mid, high) in getattr(self, name).items():
+                if not low <= mid <= high:
+                    raise ValueError(f"{name} {year}: expected [low, mid, high] in that order, got [{low:g}, {mid:g}, {high:g}]")
+        return self
 
 
 class TransitConfig(_Strict):

@@ -196,6 +196,15 @@ def test_a_share_target_written_as_a_percentage_is_refused(toy):
     assert e.field == "targets.primacy" and "53 looks like a percentage: write 0.53" in str(e)
 
 
+def test_a_projection_band_out_of_order_is_refused(toy):
+    cfg = yaml.safe_load((toy / "region.yaml").read_text())
+    cfg["projection"] = {"source": "toy", "tfr": {"low": 1.0, "mid": 1.2, "high": 1.4},
+                         "resident": {2025: [11000, 10800, 10600]}, "hukou": {2025: [9000, 9100, 9200]}}
+    (toy / "region.yaml").write_text(yaml.safe_dump(cfg))
+    e = error_of(toy)
+    assert e.field == "projection" and "resident 2025: expected [low, mid, high] in that order" in str(e)
+
+
 def test_unknown_group_member(toy):
     cfg = yaml.safe_load((toy / "region.yaml").read_text())
     cfg["groups"]["west"]["members"].append("Q")
