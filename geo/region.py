@@ -1005,6 +1005,22 @@ def read_geometry(path: Path, what: str) -> gpd.GeoDataFrame:
         raise RegionDataError(path, "no coordinate reference system (expected one, e.g. EPSG:4326, stored in the file)")
     if len(gdf) == 0:
         raise RegionDataError(path, f"no features (expected {what})")
+    if gdf.crs.is_geographic:
+        # a feature with latitude and longitude swapped (a latitude of 120) projects to infinite or NaN coordinates,
+        # and every check of areas after that passes silently
+        b = gdf.geometry.bounds  # NaN for an empty geometry, which the caller names as such
+
+        def inside(x0, x1, y0, y1):
+            return (x0 >= -180) & (x1 <= 180) & (y0 >= -90) & (y1 <= 90)
+
+        bad = (b.notna().all(axis=1) & ~inside(b.minx, b.maxx, b.miny, b.maxy)).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            row = b.iloc[i]
+            swapped = inside(row.miny, row.maxy, row.minx, row.maxx)
+            raise RegionDataError(path, f"feature {i + 1}: coordinates outside longitude -180..180 and latitude -90..90 "
+                                        f"of {gdf.crs.to_string()} (x {row.minx:g} to {row.maxx:g}, y {row.miny:g} to "
+                                        f"{row.maxy:g})" + ("; are longitude and latitude swapped?" if swapped else ""))
     return gdf
 
 

@@ -119,6 +119,18 @@ def test_polygon_outside_county(toy):
     assert "township C" in str(e) and "outside the county outline" in str(e)
 
 
+def test_polygon_with_longitude_and_latitude_swapped(toy):
+    """Found by fuzzing the polygons: a latitude of 120 projected to NaN, every area check passed and the run went on
+    with a township of no area."""
+    from shapely import affinity
+
+    _rewrite_polygons(toy, lambda g: g.set_geometry(
+        [affinity.affine_transform(geom, [0, 1, 1, 0, 0, 0]) if code == "B" else geom for code, geom in zip(g.code, g.geometry)],
+        crs=g.crs))
+    e = error_of(toy)
+    assert e.file.endswith("townships.gpkg") and "feature 2" in str(e) and "are longitude and latitude swapped?" in str(e)
+
+
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the file is written without a CRS on purpose
 def test_polygons_without_crs(toy):
     g = gpd.read_file(toy / "townships.gpkg")
