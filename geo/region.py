@@ -1070,6 +1070,30 @@ def load_polygons(path: Path, codes: list[str], outline: gpd.GeoSeries, metric: 
     return gdf
 
 
+NODE_TOLERANCE_KM = 5.0  # how far a node may lie from its township's polygon (approximate polygons, border interchanges)
+
+
+def _check_node_places(path: Path, nodes: list[Node], outline: gpd.GeoSeries, polygons: gpd.GeoDataFrame | None,
+                       metric: str) -> None:
+    """Every node that belongs to a township lies within NODE_TOLERANCE_KM of that township's polygon (of the county
+    outline when the polygons are not read): a latitude or longitude mistyped by a degree puts a seat 100 km away,
+    where it draws the maps and measures new links wrongly while nothing else notices."""
+    placed = [(i, n) for i, n in enumerate(nodes) if n.township is not None]
+    if not placed:
+        return
+    points = gpd.GeoSeries(gpd.points_from_xy([n.lon for _, n in placed], [n.lat for _, n in placed]),
+                           crs="EPSG:4326").to_crs(metric)
+    county = outline.union_all()
+    for (i, n), point in zip(placed, points):
+        own = polygons is not None and n.township in polygons.index
+        area = polygons.geometry[n.township] if own else county
+        km = point.distance(area) / 1000.0
+        if km > NODE_TOLERANCE_KM:
+            where = f"township {n.township}'s polygon" if own else "the county outline"
+            raise RegionDataError(path, f"node {n.id!r} of township {n.township} lies {km:,.1f} km from {where} (at most "
+                                        f"{NODE_TOLERANCE_KM:g} km); check its lat and lon", line=i + 2, field="lat")
+
+
 def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str],
                    projects: list[ProjectLink] = ()) -> dict[str, str]:
     nfile, efile = folder / cfg.files.nodes, folder / cfg.files.edges
@@ -1223,6 +1247,7 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
     _check_geometry(folder / f.outline, outline_gdf, None)
     outline = outline_gdf.to_crs(cfg.crs.metric).geometry
     polys = load_polygons(folder / f.polygons, codes, outline, cfg.crs.metric) if polygons else None
+    _check_node_places(folder / f.nodes, list(nodes.values()), outline, polys, cfg.crs.metric)
 
     return Region(
         path=folder,

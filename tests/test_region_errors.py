@@ -1,6 +1,7 @@
 """Every kind of bad region input gets one clear error naming the file, line or field."""
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import yaml
 from shapely.geometry import Polygon, box
@@ -41,6 +42,17 @@ def test_duplicate_township_code(toy):
     edit_csv(toy / "townships.csv", lambda df: df.assign(code=["A", "B", "A"]))
     e = error_of(toy)
     assert e.line == 4 and e.field == "code" and "duplicate code 'A' (first on line 2)" in str(e)
+
+
+def test_a_node_far_from_its_township_is_refused(toy):
+    """A seat's latitude mistyped by a degree put it 111 km away, and nothing noticed (the travel times come from the
+    edges' lengths); the maps and new links' lengths would have used it."""
+    def f(df):
+        df.loc[df.id == "S", "lat"] = str(float(df.loc[df.id == "S", "lat"].iloc[0]) + 1.0)
+    edit_csv(toy / "nodes.csv", f)
+    e = error_of(toy)
+    assert e.file.endswith("nodes.csv") and e.field == "lat" and "node 'S' of township A lies 102.1 km" in str(e), str(e)
+    assert e.line == list(pd.read_csv(toy / "nodes.csv").id).index("S") + 2
 
 
 def test_unknown_township_in_network(toy):
