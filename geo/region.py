@@ -1073,25 +1073,22 @@ def load_polygons(path: Path, codes: list[str], outline: gpd.GeoSeries, metric: 
 NODE_TOLERANCE_KM = 5.0  # how far a node may lie from its township's polygon (approximate polygons, border interchanges)
 
 
-def _check_node_places(path: Path, nodes: list[Node], outline: gpd.GeoSeries, polygons: gpd.GeoDataFrame | None,
-                       metric: str) -> None:
-    """Every node that belongs to a township lies within NODE_TOLERANCE_KM of that township's polygon (of the county
-    outline when the polygons are not read): a latitude or longitude mistyped by a degree puts a seat 100 km away,
-    where it draws the maps and measures new links wrongly while nothing else notices."""
-    placed = [(i, n) for i, n in enumerate(nodes) if n.township is not None]
-    if not placed:
+def _check_places(path: Path, places: list[tuple[int, str, str, float, float]], outline: gpd.GeoSeries,
+                  polygons: gpd.GeoDataFrame | None, metric: str) -> None:
+    """Every place ``(line, label, township, lat, lon)`` lies within NODE_TOLERANCE_KM of its township's polygon (of
+    the county outline when the polygons are not read): a latitude or longitude mistyped by a degree puts a seat
+    100 km away, where it draws the maps and measures new links wrongly while nothing else notices."""
+    if not places:
         return
-    points = gpd.GeoSeries(gpd.points_from_xy([n.lon for _, n in placed], [n.lat for _, n in placed]),
-                           crs="EPSG:4326").to_crs(metric)
+    points = gpd.GeoSeries(gpd.points_from_xy([p[4] for p in places], [p[3] for p in places]), crs="EPSG:4326").to_crs(metric)
     county = outline.union_all()
-    for (i, n), point in zip(placed, points):
-        own = polygons is not None and n.township in polygons.index
-        area = polygons.geometry[n.township] if own else county
-        km = point.distance(area) / 1000.0
+    for (line, label, township, _, _), point in zip(places, points):
+        own = polygons is not None and township in polygons.index
+        km = point.distance(polygons.geometry[township] if own else county) / 1000.0
         if km > NODE_TOLERANCE_KM:
-            where = f"township {n.township}'s polygon" if own else "the county outline"
-            raise RegionDataError(path, f"node {n.id!r} of township {n.township} lies {km:,.1f} km from {where} (at most "
-                                        f"{NODE_TOLERANCE_KM:g} km); check its lat and lon", line=i + 2, field="lat")
+            where = f"township {township}'s polygon" if own else "the county outline"
+            raise RegionDataError(path, f"{label} lies {km:,.1f} km from {where} (at most {NODE_TOLERANCE_KM:g} km); "
+                                        "check its lat and lon", line=line, field="lat")
 
 
 def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str],
@@ -1247,7 +1244,11 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
     _check_geometry(folder / f.outline, outline_gdf, None)
     outline = outline_gdf.to_crs(cfg.crs.metric).geometry
     polys = load_polygons(folder / f.polygons, codes, outline, cfg.crs.metric) if polygons else None
-    _check_node_places(folder / f.nodes, list(nodes.values()), outline, polys, cfg.crs.metric)
+    _check_places(folder / f.townships, [(i + 2, f"the seat of {t.code}", t.code, t.lat, t.lon)
+                                          for i, t in enumerate(townships)], outline, polys, cfg.crs.metric)
+    _check_places(folder / f.nodes, [(i + 2, f"node {n.id!r} of township {n.township}", n.township, n.lat, n.lon)
+                                     for i, n in enumerate(nodes.values()) if n.township is not None],
+                  outline, polys, cfg.crs.metric)
 
     return Region(
         path=folder,

@@ -55,6 +55,12 @@ def test_a_node_far_from_its_township_is_refused(toy):
     assert e.line == list(pd.read_csv(toy / "nodes.csv").id).index("S") + 2
 
 
+def test_a_seat_far_from_its_township_is_refused(toy):
+    edit_csv(toy / "townships.csv", lambda df: df.assign(lon=[str(float(v) + (1.0 if c == "B" else 0.0)) for c, v in zip(df.code, df.lon)]))
+    e = error_of(toy)
+    assert e.file.endswith("townships.csv") and e.line == 3 and "the seat of B lies" in str(e), str(e)
+
+
 def test_unknown_township_in_network(toy):
     def f(df):
         df.loc[df.id == "S", "township"] = "Q"
