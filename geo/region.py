@@ -1091,6 +1091,26 @@ def _check_places(path: Path, places: list[tuple[int, str, str, float, float]], 
                                         "check its lat and lon", line=line, field="lat")
 
 
+# A link's length against the straight line between its nodes: roads and rails are longer than the straight line,
+# but node positions are often approximate (a seat for a whole town), so Pingyang's shortest link is 0.42 times its
+# straight line and its longest 4.4 times. These bounds catch a decimal point dropped or added, not a careful estimate.
+LENGTH_MIN_RATIO, LENGTH_MAX_RATIO = 0.25, 5.0
+LENGTH_SLACK_KM = (1.0, 10.0)  # added below the low bound and above the high one, for links between close nodes
+
+
+def _check_lengths(path: Path, links: list[Edge], nodes: dict[str, Node]) -> None:
+    """Every link's ``length_km`` is plausible for the straight line between its two nodes (see LENGTH_MIN_RATIO):
+    a length typed 0.7 for 7.0 makes a road ten times faster, and every travel time through it wrong."""
+    for i, e in enumerate(links):
+        a, b = nodes[e.u], nodes[e.v]
+        line = straight_km(a.lon, a.lat, b.lon, b.lat)
+        low, high = LENGTH_MIN_RATIO * line - LENGTH_SLACK_KM[0], LENGTH_MAX_RATIO * line + LENGTH_SLACK_KM[1]
+        if not low <= e.length_km <= high:
+            raise RegionDataError(path, f"length_km {e.length_km:g} for a link whose nodes {e.u} and {e.v} are {line:.1f} km "
+                                        f"apart in a straight line (expected {max(low, 0):.1f} to {high:.1f} km: a decimal "
+                                        "point dropped or added, or a node's lat or lon mistyped?)", line=i + 2, field="length_km")
+
+
 def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str],
                    projects: list[ProjectLink] = ()) -> dict[str, str]:
     nfile, efile = folder / cfg.files.nodes, folder / cfg.files.edges
@@ -1249,6 +1269,10 @@ def load_region(path: str | Path, *, polygons: bool = True) -> Region:
     _check_places(folder / f.nodes, [(i + 2, f"node {n.id!r} of township {n.township}", n.township, n.lat, n.lon)
                                      for i, n in enumerate(nodes.values()) if n.township is not None],
                   outline, polys, cfg.crs.metric)
+    # after the nodes' places: a node put 100 km away is named as such, not as the lengths of its links
+    _check_lengths(folder / f.edges, edges, nodes)
+    if f.projects:
+        _check_lengths(folder / f.projects, projects, nodes)
 
     return Region(
         path=folder,

@@ -61,6 +61,20 @@ def test_a_seat_far_from_its_township_is_refused(toy):
     assert e.file.endswith("townships.csv") and e.line == 3 and "the seat of B lies" in str(e), str(e)
 
 
+@pytest.mark.parametrize("table, link, length, needle", [
+    ("edges.csv", "sx", "3.0", "length_km 3 for a link whose nodes S and X are 31.0 km apart"),
+    ("edges.csv", "sx", "300", "(expected 6.7 to 164.8 km"),
+    ("projects.csv", "cx", "4", "length_km 4 for a link whose nodes C and X"),
+], ids=["decimal-dropped-in", "decimal-dropped-out", "project"])
+def test_a_link_length_far_from_its_straight_line_is_refused(toy, table, link, length, needle):
+    """A length typed 3.0 for 30 makes a rail line ten times faster; nothing compared lengths with the nodes."""
+    def f(df):
+        df.loc[df.id == link, "length_km"] = length
+    edit_csv(toy / table, f)
+    e = error_of(toy)
+    assert e.file.endswith(table) and e.field == "length_km" and needle in str(e), str(e)
+
+
 def test_unknown_township_in_network(toy):
     def f(df):
         df.loc[df.id == "S", "township"] = "Q"
