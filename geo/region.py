@@ -409,6 +409,25 @@ class Node(_Strict):
     township: str | None = None
 
 
+# The fastest a link of each mode may run, km/h: above China's design speeds (JTG B01-2014: expressways 120,
+# first-class highways 100, second-class 80; CRH lines 350; conventional rail 200; urban and suburban rail 160). A
+# speed above them is a typing error (600 for 60), which would make every trip through the link nearly free.
+MODE_MAX_KMH = {"motorway": 130, "trunk": 120, "provincial": 100, "local": 80, "ferry": 60, "rail": 200, "hsr": 400,
+                "metro_rail": 160}
+
+
+def check_speed(mode: str, speed_kmh: float) -> str | None:
+    """Why ``speed_kmh`` is not a speed a ``mode`` link may run at (None if it is).
+
+    >>> check_speed("local", 60) is None, check_speed("local", 600)
+    (True, 'a local link at 600 km/h is faster than any link of its mode runs (at most 80 km/h)')
+    """
+    top = MODE_MAX_KMH.get(mode)
+    if top is not None and speed_kmh > top:
+        return f"a {mode} link at {speed_kmh:g} km/h is faster than any link of its mode runs (at most {top} km/h)"
+    return None
+
+
 class Edge(_Strict):
     id: str
     u: str = Field(alias="from")
@@ -426,6 +445,8 @@ class Edge(_Strict):
             raise ValueError(f"open_year {self.open_year} is after close_year {self.close_year}")
         if self.u == self.v:
             raise ValueError(f"edge joins node {self.u!r} to itself")
+        if (why := check_speed(self.mode, self.speed_kmh)) is not None:
+            raise ValueError(why)
         return self
 
     def is_open(self, year: int) -> bool:

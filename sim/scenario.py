@@ -23,7 +23,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from geo.region import Edge, Node, Region, straight_km
+from geo.region import MODE_MAX_KMH, Edge, Node, Region, check_speed, straight_km
 
 SECTORS = ("primary", "secondary", "tertiary")
 SKILLS = ("low", "middle", "high")
@@ -86,6 +86,12 @@ class NewLink(BaseModel):
     mode: LINK_MODES
     speed_kmh: float = Field(gt=0)
     length_km: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _speed(self):
+        if (why := check_speed(self.mode, self.speed_kmh)) is not None:
+            raise ValueError(why)
+        return self
 
 
 class _LinkChoice(_Lever):
@@ -152,7 +158,7 @@ class AddStation(_Lever):
     township: Ref
     on_link: Ref | None = None
     access_km: float | None = Field(None, gt=0)
-    access_speed_kmh: float = Field(40.0, gt=0)
+    access_speed_kmh: float = Field(40.0, gt=0, le=MODE_MAX_KMH["trunk"])  # the access link is a trunk road
 
 
 class Jobs(_Timed):
@@ -480,6 +486,9 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
             elif isinstance(lv, UpgradeLink):
                 for x in lv.links:
                     old = link(i, x)
+                    why = check_speed(lv.mode or old.mode, lv.speed_kmh or old.speed_kmh)
+                    if why is not None:
+                        raise LeverError(i, "speed_kmh", f"link {x!r}: {why}")
                     close(i, x, lv.year)
                     open_edge(old.model_copy(update={"id": f"{x}@{lv.year}", "open_year": lv.year, "close_year": None,
                                                      "speed_kmh": lv.speed_kmh or old.speed_kmh, "mode": lv.mode or old.mode}))

@@ -434,9 +434,14 @@ def test_scenario_bomb(toy, capsys):
     ({"type": "talent", "persons_per_year": float("inf"), "year": 2021}, "finite number"),
     ({"type": "station_area", "township": "B", "jobs_tertiary": 1e12, "year": 2021}, "whole region's"),
     ({"type": "station_area", "township": "B", "housing_units": 1e12, "year": 2021}, "more than the whole region has"),
+    ({"type": "add_link", "year": 2021, "new": [{"from": "A", "to": "C", "mode": "trunk", "speed_kmh": 800}]},
+     "a trunk link at 800 km/h is faster than any link of its mode runs (at most 120 km/h)"),
+    ({"type": "upgrade_link", "year": 2021, "links": ["ab"], "speed_kmh": 600}, "link 'ab': a local link at 600 km/h"),
+    ({"type": "add_station", "year": 2021, "station": "S", "township": "A", "access_speed_kmh": 500},
+     "less than or equal to 120"),
 ], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type",
         "parameter-range", "parameter-integer", "parameter-rule", "jobs-nan", "talent-huge", "talent-inf",
-        "station-jobs-huge", "station-housing-huge"])
+        "station-jobs-huge", "station-housing-huge", "new-link-speed", "upgrade-speed", "station-access-speed"])
 def test_implausible_levers(lever, needle, toy, capsys):
     write_scenario(toy, "bad", [lever])
     check(["run", "--region", toy, "--scenario", "bad", "--scale", "0.5", "--end", "2022", "--out", toy.parent / "o"],

@@ -75,6 +75,14 @@ def test_a_link_length_far_from_its_straight_line_is_refused(toy, table, link, l
     assert e.file.endswith(table) and e.field == "length_km" and needle in str(e), str(e)
 
 
+def test_a_link_faster_than_its_mode_is_refused(toy):
+    def f(df):
+        df.loc[df.id == "ab", "speed_kmh"] = "300"
+    edit_csv(toy / "edges.csv", f)
+    e = error_of(toy)
+    assert e.file.endswith("edges.csv") and "a local link at 300 km/h is faster than any link of its mode runs" in str(e)
+
+
 def test_unknown_township_in_network(toy):
     def f(df):
         df.loc[df.id == "S", "township"] = "Q"
