@@ -1119,17 +1119,29 @@ LENGTH_MIN_RATIO, LENGTH_MAX_RATIO = 0.25, 5.0
 LENGTH_SLACK_KM = (1.0, 10.0)  # added below the low bound and above the high one, for links between close nodes
 
 
+def check_length(length_km: float, a: Node, b: Node) -> str | None:
+    """Why ``length_km`` is not plausible for a link between nodes ``a`` and ``b`` (None if it is): it must lie between
+    LENGTH_MIN_RATIO and LENGTH_MAX_RATIO times their straight line, with LENGTH_SLACK_KM. A length typed 0.7 for
+    7.0 makes a road ten times faster, and every travel time through it wrong.
+
+    >>> a, b = Node(id="a", name="a", kind="junction", lat=30.0, lon=120.0), Node(id="b", name="b", kind="junction", lat=30.0, lon=120.1)
+    >>> check_length(12.0, a, b) is None, check_length(1.2, a, b)[:61]
+    (True, 'length_km 1.2 for a link whose nodes a and b are 9.6 km apart')
+    """
+    line = straight_km(a.lon, a.lat, b.lon, b.lat)
+    low, high = LENGTH_MIN_RATIO * line - LENGTH_SLACK_KM[0], LENGTH_MAX_RATIO * line + LENGTH_SLACK_KM[1]
+    if low <= length_km <= high:
+        return None
+    return (f"length_km {length_km:g} for a link whose nodes {a.id} and {b.id} are {line:.1f} km apart in a straight "
+            f"line (expected {max(low, 0):.1f} to {high:.1f} km: a decimal point dropped or added, or a node's lat or lon "
+            "mistyped?)")
+
+
 def _check_lengths(path: Path, links: list[Edge], nodes: dict[str, Node]) -> None:
-    """Every link's ``length_km`` is plausible for the straight line between its two nodes (see LENGTH_MIN_RATIO):
-    a length typed 0.7 for 7.0 makes a road ten times faster, and every travel time through it wrong."""
+    """Every link's ``length_km`` is plausible for the straight line between its two nodes (:func:`check_length`)."""
     for i, e in enumerate(links):
-        a, b = nodes[e.u], nodes[e.v]
-        line = straight_km(a.lon, a.lat, b.lon, b.lat)
-        low, high = LENGTH_MIN_RATIO * line - LENGTH_SLACK_KM[0], LENGTH_MAX_RATIO * line + LENGTH_SLACK_KM[1]
-        if not low <= e.length_km <= high:
-            raise RegionDataError(path, f"length_km {e.length_km:g} for a link whose nodes {e.u} and {e.v} are {line:.1f} km "
-                                        f"apart in a straight line (expected {max(low, 0):.1f} to {high:.1f} km: a decimal "
-                                        "point dropped or added, or a node's lat or lon mistyped?)", line=i + 2, field="length_km")
+        if (why := check_length(e.length_km, nodes[e.u], nodes[e.v])) is not None:
+            raise RegionDataError(path, why, line=i + 2, field="length_km")
 
 
 def _check_network(folder: Path, cfg: RegionConfig, nodes: dict[str, Node], edges: list[Edge], codes: set[str],

@@ -23,7 +23,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from geo.region import MODE_MAX_KMH, Edge, Node, Region, check_speed, straight_km
+from geo.region import MODE_MAX_KMH, Edge, Node, Region, check_length, check_speed, straight_km
 
 SECTORS = ("primary", "secondary", "tertiary")
 SKILLS = ("low", "middle", "high")
@@ -480,6 +480,8 @@ def compile_levers(levers: list, region: Region, start: int, end: int):
                     eid = nl.id or f"{lv.type}_{i}_{k}"
                     if eid in edges or eid in added:
                         raise LeverError(i, f"new[{k}].id", f"link id {eid!r} already exists")
+                    if nl.length_km is not None and (why := check_length(nl.length_km, a, b)) is not None:
+                        raise LeverError(i, f"new[{k}].length_km", why)
                     open_edge(Edge.model_validate({"id": eid, "from": nl.u, "to": nl.v, "mode": nl.mode,
                                                    "length_km": nl.length_km or max(round(_straight_km(a, b) * 1.3, 2), 0.1),
                                                    "speed_kmh": nl.speed_kmh, "open_year": lv.year, "project": f"scenario lever {i}"}))

@@ -437,11 +437,13 @@ def test_scenario_bomb(toy, capsys):
     ({"type": "add_link", "year": 2021, "new": [{"from": "A", "to": "C", "mode": "trunk", "speed_kmh": 800}]},
      "a trunk link at 800 km/h is faster than any link of its mode runs (at most 120 km/h)"),
     ({"type": "upgrade_link", "year": 2021, "links": ["ab"], "speed_kmh": 600}, "link 'ab': a local link at 600 km/h"),
+    ({"type": "add_link", "year": 2021, "new": [{"from": "A", "to": "C", "mode": "trunk", "speed_kmh": 80, "length_km": 1.5}]},
+     "length_km 1.5 for a link whose nodes A and C are"),
     ({"type": "add_station", "year": 2021, "station": "S", "township": "A", "access_speed_kmh": 500},
      "less than or equal to 120"),
 ], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type",
         "parameter-range", "parameter-integer", "parameter-rule", "jobs-nan", "talent-huge", "talent-inf",
-        "station-jobs-huge", "station-housing-huge", "new-link-speed", "upgrade-speed", "station-access-speed"])
+        "station-jobs-huge", "station-housing-huge", "new-link-speed", "upgrade-speed", "new-link-length", "station-access-speed"])
 def test_implausible_levers(lever, needle, toy, capsys):
     write_scenario(toy, "bad", [lever])
     check(["run", "--region", toy, "--scenario", "bad", "--scale", "0.5", "--end", "2022", "--out", toy.parent / "o"],
