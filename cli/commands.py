@@ -1017,6 +1017,9 @@ def serve(args: argparse.Namespace) -> int:
 
     from viz.assets import AssetError, ensure_assets, find_npm, missing_packages
 
+    if not hasattr(os, "killpg"):  # Windows: no process groups to stop the server with, no descriptors to pass it
+        raise RegionDataError("serve", "needs Linux or macOS (the server runs in a process group of its own, stopped "
+                                       "with it); on Windows, run it in WSL")
     if not (Path(args.region) / "region.yaml").is_file():
         raise RegionDataError(args.region, "region folder not found (expected a folder holding region.yaml)")
     problem = address_problem(args.host, args.port)

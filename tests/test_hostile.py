@@ -501,6 +501,12 @@ def test_a_full_disk_while_writing_keeps_the_earlier_results(toy, tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "toy"]  # no .r.tmp-* left
 
 
+def test_serve_on_a_system_without_process_groups_is_one_line(toy, capsys, monkeypatch):
+    """On Windows serve failed inside subprocess (pass_fds, killpg) with an internal error; it now says where it runs."""
+    monkeypatch.delattr(os, "killpg")
+    check(["serve", "--region", toy], capsys, 2, "needs Linux or macOS", "WSL")
+
+
 def test_check_config_lists_every_scenario_that_cannot_run(toy, capsys):
     """check-config read no scenario file: a planner who mistyped a lever learned it only from run. It now reads them
     all and names each broken one (exit 2), after the rest of its report."""
