@@ -808,11 +808,12 @@ def _walk(t, loc: tuple) -> tuple[str, Any, int | None]:
     return text, t, union_at
 
 
-def _union_error(errors: list[dict], at: int) -> dict:
-    """Of the errors pydantic reports for each member of a plain union (one whose location has ``at`` parts before
-    the member's name), the one that went deepest into the value: a list of seeds with one bad seed is reported as
-    that seed, not as 'not an integer'. When none went deeper than the others, one error that names every member."""
-    prefix = tuple(errors[0]["loc"][:at])
+def _union_error(errors: list[dict], first: dict, at: int) -> dict:
+    """Of the errors pydantic reports for each member of the plain union that ``first`` passes through (its location
+    has ``at`` parts before the member's name), the one that went deepest into the value: a list of seeds with one
+    bad seed is reported as that seed, not as 'not an integer'. When none went deeper than the others, one error
+    that names every member."""
+    prefix = tuple(first["loc"][:at])
     mine = [e for e in errors if tuple(e["loc"][:at]) == prefix and len(e["loc"]) > at]
     deepest = max(len(e["loc"]) for e in mine)
     best = [e for e in mine if len(e["loc"]) == deepest]
@@ -850,7 +851,7 @@ def _pydantic_error(file: Path, exc: ValidationError, model: type[BaseModel], li
         err = typo or err
     union_at = _walk(model, tuple(err["loc"]))[2]
     if union_at is not None:
-        err = _union_error(exc.errors(), union_at)
+        err = _union_error(exc.errors(), err, union_at)
     loc = tuple(err["loc"])
     text, there, _ = _walk(model, loc)
     if err.get("type") == "model_type" and _is_model(there):  # pydantic names the class: say what the file needs
