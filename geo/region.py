@@ -1114,8 +1114,9 @@ def _check_places(path: Path, places: list[tuple[int, str, str, float, float]], 
 
 
 # A link's length against the straight line between its nodes: roads and rails are longer than the straight line,
-# but node positions are often approximate (a seat for a whole town), so Pingyang's shortest link is 0.42 times its
-# straight line and its longest 4.4 times. These bounds catch a decimal point dropped or added, not a careful estimate.
+# but node positions are often approximate (a seat for a whole town), so the first region's shortest link is 0.42
+# times its straight line and its longest 4.4 times. These bounds catch a decimal point dropped or added, not a
+# careful estimate.
 LENGTH_MIN_RATIO, LENGTH_MAX_RATIO = 0.25, 5.0
 LENGTH_SLACK_KM = (1.0, 10.0)  # added below the low bound and above the high one, for links between close nodes
 
