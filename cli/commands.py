@@ -297,6 +297,7 @@ def run_model(args: argparse.Namespace) -> int:
         result = simulate(args.region, args.scenario, args.start, args.end, args.scale, args.seed, region=region, params=params,
                           on_year=lambda m: bar.update(task, advance=1, description=f"{region.config.name} {args.scenario} {m.year}"))
     out = write_run(args.out, result.county, result.townships, result.flows, result.meta, result.commuting)
+    console.print(township_table(region, result.townships, args.start, args.end))
     console.print(target_table(region, result.county))
     short = housing_short_note(region, result.meta)
     if short:
@@ -304,6 +305,29 @@ def run_model(args: argparse.Namespace) -> int:
     console.print(f"{args.end - args.start} years in {result.meta['runtime_seconds']:.1f} s; results in {out}/ "
                   "(county.csv, townships.csv, flows.parquet, commuting.parquet, run.json)", highlight=False)
     return 0
+
+
+def township_table(region, townships, start: int, end: int) -> Table:
+    """Where people live: each township's residents in the start year, the plan's target years within the run and
+    the end year, with its share of the region at the end and the change since the start (a run's townships.csv)."""
+    target_years = {y for t in region.config.targets.values() for y in t.by_year if start < y <= end}
+    years = sorted({start, end} | target_years)
+    pop = townships.pivot_table(index="township", columns="year", values="population", aggfunc="sum")
+    total_end = float(pop[end].sum()) or 1.0
+    t = Table(title=f"Residents by township ({region.config.name}; townships.csv has every year)")
+    t.add_column("township")
+    for col in [*map(str, years), f"share {end}", f"change {start}-{end}"]:
+        t.add_column(col, justify="right")
+    for tw in region.townships:
+        row = pop.loc[tw.code]
+        change = row[end] - row[start]
+        t.add_row(f"{tw.name_zh} {tw.name_en}", *(f"{row[y]:,.0f}" for y in years), f"{row[end] / total_end:.1%}",
+                  f"{change:+,.0f} ({change / max(row[start], 1):+.1%})")
+    totals = pop.sum()
+    change = totals[end] - totals[start]
+    t.add_row("[bold]total[/]", *(f"{totals[y]:,.0f}" for y in years), "100.0%",
+              f"{change:+,.0f} ({change / max(totals[start], 1):+.1%})")
+    return t
 
 
 def target_table(region, county) -> Table:

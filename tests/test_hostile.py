@@ -480,6 +480,20 @@ def test_scenario_files_of_the_wrong_shape(doc, needles, toy, capsys):
     assert not (toy.parent / "o").exists()
 
 
+def test_run_prints_where_people_live(toy, tmp_path, capsys):
+    """run answers the planners' first question in the terminal: each township's residents in the start year, the
+    targets' years and the end, as townships.csv has them."""
+    import pandas as pd
+
+    out = tmp_path / "r"
+    text = check(["run", "--region", toy, "--end", "2026", "--scale", "1.0", "--out", out], capsys, 0, "Residents by township")
+    towns = pd.read_csv(out / "townships.csv").pivot_table(index="township", columns="year", values="population")
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+    rows = {c[0]: c[1:] for c in cells}
+    assert rows["Beta Beta"][:3] == [f"{towns.loc['B', y]:,.0f}" for y in (2020, 2025, 2026)]  # start, target year, end
+    assert rows["total"][2] == f"{towns[2026].sum():,.0f}"
+
+
 def test_a_full_disk_while_writing_keeps_the_earlier_results(toy, tmp_path, capsys, monkeypatch):
     """The disk fills while a run writes its results (the county table written, the flows not): one line naming the
     file, exit 2, the previous run's results untouched and no temporary folder left beside them."""
