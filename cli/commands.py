@@ -391,6 +391,8 @@ def compare(args: argparse.Namespace) -> int:
             "parameter_sets": {"history": str(args.history), "members": members} if members else None, **provenance()},
             indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     console.print(compare_table(summary, targets, args.scenarios))
+    if len(args.scenarios) > 1:
+        console.print(township_difference_table(region, diff, args.scenarios, args.end))
     if pairs == 1:
         console.print("one run per scenario: no intervals, and no township is marked beyond seed noise (a single "
                       "difference says nothing about it); use --seeds 10 or more", highlight=False, soft_wrap=True)
@@ -452,6 +454,32 @@ def compare_table(summary, targets, scenarios) -> Table:
             goal = target.by_year.get(year)
             sign = "≥" if target.kind == "min" else "≤"
             t.add_row(target.label, str(year), "" if goal is None else f"{sign} {fmt(goal)}", *cells)
+    return t
+
+
+def township_difference_table(region, diff, scenarios, year: int) -> Table:
+    """Where each scenario moves people: every township's residents in ``year`` under the first scenario (mean over
+    seeds) and each other scenario's paired difference from it [5%–95%], starred beyond seed noise (a compare's
+    township_difference table)."""
+    from workflow.compare import noise_verdict
+
+    t = Table(title=f"Residents by township in {year}: {scenarios[0]} and the paired difference (Δ) of each scenario "
+                    "[5%–95%]", caption="* beyond seed noise, as in the indicators' table and the difference maps")
+    t.add_column("township")
+    t.add_column(scenarios[0], justify="right")
+    for s in scenarios[1:]:
+        t.add_column(f"Δ {s}", justify="right")
+    by = diff.set_index(["scenario", "township"])
+    for tw in region.townships:
+        cells = [f"{by.loc[(scenarios[0], tw.code), 'population']:,.0f}"]
+        for s in scenarios[1:]:
+            r = by.loc[(s, tw.code)]
+            text = f"{r['diff_mean']:+,.0f}"
+            if r["diff_p05"] == r["diff_p05"]:  # no interval from one pair
+                text += f" [{r['diff_p05']:+,.0f}, {r['diff_p95']:+,.0f}]"
+            text += "*" if noise_verdict(r["diff_p05"], r["diff_p95"], int(r["pairs"])) == "beyond" else ""
+            cells.append(text)
+        t.add_row(f"{tw.name_zh} {tw.name_en}", *cells)
     return t
 
 

@@ -930,6 +930,24 @@ def test_report_of_a_damaged_run_folder_is_one_line(toy, tmp_path, capsys, damag
     assert not (out / "report").exists()
 
 
+def test_compare_prints_where_each_scenario_moves_people(toy, tmp_path, capsys):
+    """compare prints each township's residents under the first scenario and every other scenario's paired
+    difference from it, as its township_difference table has them."""
+    import pandas as pd
+
+    out = tmp_path / "c"
+    write_scenario(toy, "more_jobs", [{"type": "jobs", "township": "B", "sector": "secondary", "jobs": 300, "year": 2021}])
+    text = check(["compare", "--region", toy, "--scenarios", "baseline", "more_jobs", "--seeds", "5", "--scale", "0.5",
+                  "--end", "2022", "--out", out], capsys, 0, "Residents by township in 2022", "Δ more_jobs")
+    diff = pd.read_csv(out / "township_difference_2022.csv").set_index(["scenario", "township"])
+    rows = {c[0]: c[1:] for c in ([x.strip() for x in line.split("│")[1:-1]] for line in text.splitlines()
+                                   if line.startswith("│")) if c}
+    b = diff.loc[("more_jobs", "B")]
+    assert rows["Beta Beta"][0] == f"{diff.loc[('baseline', 'B'), 'population']:,.0f}"
+    assert rows["Beta Beta"][1].startswith(f"{b.diff_mean:+,.0f} [{b.diff_p05:+,.0f}, {b.diff_p95:+,.0f}]")
+    assert rows["Beta Beta"][1].endswith("*") == (b.diff_p05 > 0 or b.diff_p95 < 0)  # 5 pairs: starred if beyond
+
+
 def test_report_of_a_damaged_compare_folder_is_one_line(toy, tmp_path, capsys):
     out = tmp_path / "c"
     write_scenario(toy, "more_jobs", [{"type": "jobs", "township": "B", "sector": "secondary", "jobs": 300, "year": 2021}])
