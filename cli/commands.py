@@ -309,7 +309,10 @@ def run_model(args: argparse.Namespace) -> int:
 
 def township_table(region, townships, start: int, end: int) -> Table:
     """Where people live: each township's residents in the start year, the plan's target years within the run and
-    the end year, with its share of the region at the end and the change since the start (a run's townships.csv)."""
+    the end year, with its share of the region at the end and the change since the start (a run's townships.csv).
+
+    >>> console.print(township_table(region, result.townships, 2020, 2035))   # doctest: +SKIP
+    """
     target_years = {y for t in region.config.targets.values() for y in t.by_year if start < y <= end}
     years = sorted({start, end} | target_years)
     pop = townships.pivot_table(index="township", columns="year", values="population", aggfunc="sum")
@@ -460,7 +463,10 @@ def compare_table(summary, targets, scenarios) -> Table:
 def township_difference_table(region, diff, scenarios, year: int) -> Table:
     """Where each scenario moves people: every township's residents in ``year`` under the first scenario (mean over
     seeds) and each other scenario's paired difference from it [5%–95%], starred beyond seed noise (a compare's
-    township_difference table)."""
+    township_difference table).
+
+    >>> console.print(township_difference_table(region, diff, ["baseline", "wenfu_hsr"], 2035))   # doctest: +SKIP
+    """
     from workflow.compare import noise_verdict
 
     t = Table(title=f"Residents by township in {year}: {scenarios[0]} and the paired difference (Δ) of each scenario "

@@ -172,6 +172,12 @@ def check_scenarios(region_folder: Path, region: Region, params: Params) -> tupl
 
     Returns the names of the scenarios that passed and the error of each that did not (and one for a missing
     ``baseline.yaml``), so that check-config can list every broken file at once instead of stopping at the first.
+
+    Example
+    -------
+    >>> good, bad = check_scenarios(Path("configs/<region>"), region, params)   # doctest: +SKIP
+    >>> "baseline" in good, [str(e) for e in bad]                               # doctest: +SKIP
+    (True, [])
     """
     folder = Path(region_folder) / "scenarios"
     names = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.is_dir() else []
