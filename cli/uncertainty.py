@@ -28,6 +28,8 @@ def history_match(args: argparse.Namespace) -> int:
     from workflow import calibration as cal
     from workflow import history as hm
     from workflow.io import atomic_folder, load_params, provenance
+    from workflow.memory import runs_at_once
+    from workflow.runner import check_options
 
     region = load_region(args.region)
     targets = hindcast_targets(region, args)
@@ -35,6 +37,9 @@ def history_match(args: argparse.Namespace) -> int:
     seeds = list(range(1, args.seeds + 1))
     holdout = tuple(args.holdout)
     tolerances = cal.parse_tolerances(args.tolerance or [], targets.names)  # a bad --tolerance, before any run
+    # the options and memory, before the line that announces the work (history_match checks them again, for callers
+    # of the library)
+    check_options(region, args.from_year, args.to_year, args.scale, runs_at_once(args.workers, args.samples * len(seeds)))
     console.print(f"history matching: {args.samples} parameter sets x {len(seeds)} seeds, hindcast {args.from_year}→{args.to_year}, "
                   f"{args.workers} process(es)...", highlight=False)
     for note in cal.outside_box(load_params(args.region), bounds):

@@ -521,6 +521,17 @@ def test_serve_on_a_system_without_process_groups_is_one_line(toy, capsys, monke
     check(["serve", "--region", toy], capsys, 2, "needs Linux or macOS", "WSL")
 
 
+def test_history_match_refuses_options_before_it_announces_its_work(toy, tmp_path, capsys, monkeypatch):
+    """history-match printed 'history matching: N parameter sets...' and then the error that its runs could not fit
+    in memory; the error now comes alone."""
+    import workflow.memory as memory
+
+    monkeypatch.setattr(memory, "available_mb", lambda: 100.0)  # less than one run's libraries
+    text = check(["history-match", "--region", toy, "--samples", "2", "--seeds", "1", "--out", tmp_path / "h"], capsys, 2,
+                 "would need about")
+    assert "history matching:" not in text and not (tmp_path / "h").exists()
+
+
 def test_check_config_lists_every_scenario_that_cannot_run(toy, capsys):
     """check-config read no scenario file: a planner who mistyped a lever learned it only from run. It now reads them
     all and names each broken one (exit 2), after the rest of its report."""
