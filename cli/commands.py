@@ -154,6 +154,8 @@ def check_config(args: argparse.Namespace) -> int:
     short = start_housing_note(region, last, need <= free if free is not None else True)
     if short:
         console.print(short, highlight=False, soft_wrap=True)
+    for note in price_notes(region):
+        console.print(note, highlight=False, soft_wrap=True)
 
     folder = Path(args.region)
     defaults = defaults_used(folder)
@@ -183,6 +185,34 @@ def check_config(args: argparse.Namespace) -> int:
         console.print(f"{len(bad)} scenario file(s) cannot be run (above, each with its file and field)", highlight=False)
         return 2
     return 0
+
+
+PRICE_FACTOR = 5.0  # a price this many times the region's median, or below it by as much, is worth a second look
+
+
+def price_notes(region) -> list[str]:
+    """A line for each township whose housing price is PRICE_FACTOR times the region's median or more, or that
+    fraction of it or less: a digit typed once too often (170,000 for 17,000 yuan/m²) passes every check of range, and
+    prices enter the move choice. A note, not an error: a resort island may be that dear.
+
+    >>> class E:
+    ...     def __init__(self, p): self.price_yuan_m2 = p
+    >>> class R: economy = {"A": E(8000), "B": E(9000), "C": E(90000)}; config = type("C", (), {"files": type("F", (), {"economy": "economy.csv"})})
+    >>> price_notes(R())
+    ['note: economy.csv gives C a price of 90,000 yuan/m², 10.0 times the median of the region (9,000); check for a digit too many or too few']
+    """
+    import statistics
+
+    prices = {code: e.price_yuan_m2 for code, e in region.economy.items()}
+    median = statistics.median(prices.values())
+    notes = []
+    for code, price in prices.items():
+        ratio = price / median
+        if ratio >= PRICE_FACTOR or ratio <= 1 / PRICE_FACTOR:
+            times = f"{ratio:.1f} times" if ratio >= 1 else f"1/{1 / ratio:.1f} of"
+            notes.append(f"note: {region.config.files.economy} gives {code} a price of {price:,.0f} yuan/m², {times} the "
+                         f"median of the region ({median:,.0f}); check for a digit too many or too few")
+    return notes
 
 
 def draw_map(args: argparse.Namespace) -> int:

@@ -532,6 +532,15 @@ def test_history_match_refuses_options_before_it_announces_its_work(toy, tmp_pat
     assert "history matching:" not in text and not (tmp_path / "h").exists()
 
 
+def test_check_config_notes_a_price_far_from_the_median(toy, capsys):
+    """A price with a digit too many passes every range check; check-config says so in a note (exit 0)."""
+    from toy import edit_csv
+
+    check(["check-config", toy], capsys, 0)
+    edit_csv(toy / "economy.csv", lambda df: df.assign(price_yuan_m2=["10000", "100000", "10000"]))
+    check(["check-config", toy], capsys, 0, "note: economy.csv gives B a price of 100,000 yuan/m², 10.0 times the median")
+
+
 def test_check_config_lists_every_scenario_that_cannot_run(toy, capsys):
     """check-config read no scenario file: a planner who mistyped a lever learned it only from run. It now reads them
     all and names each broken one (exit 2), after the rest of its report."""
