@@ -149,15 +149,16 @@ def check_config(args: argparse.Namespace) -> int:
     fits = "" if free is None else (f"; this machine has {free:,.0f} MB available" + ("" if need <= free else
                                     ": too little for a full-scale run, use --scale"))
     console.print(f"memory: a full-scale run from {last} needs about {need:,.0f} MB (estimate){fits}", highlight=False)
-    from workflow.io import defaults_used
-
-    short = start_housing_note(region, last, need <= free if free is not None else True)
-    if short:
-        console.print(short, highlight=False, soft_wrap=True)
-    for note in price_notes(region):
-        console.print(note, highlight=False, soft_wrap=True)
+    from workflow.io import defaults_used, load_params
 
     folder = Path(args.region)
+    params = load_params(folder)
+    short = start_housing_note(region, params, last, need <= free if free is not None else True)
+    if short:
+        console.print(short, highlight=False, soft_wrap=True)
+    for note in price_notes(region.economy, cfg.files.economy):
+        console.print(note, highlight=False, soft_wrap=True)
+
     defaults = defaults_used(folder)
     where = "params.yaml" if (folder / "params.yaml").exists() else "no params.yaml"
     if defaults:
@@ -174,10 +175,9 @@ def check_config(args: argparse.Namespace) -> int:
 
         server = load_server_config(folder, region)
         console.print(f"server.yaml: valid ({len(server.toggles)} toggles, {len(server.jobs.platforms)} job platforms)", highlight=False)
-    from workflow.io import load_params
     from workflow.scenarios import check_scenarios
 
-    good, bad = check_scenarios(folder, region, load_params(folder))
+    good, bad = check_scenarios(folder, region, params)
     console.print(f"scenarios: {len(good)} valid" + (f" ({', '.join(good)})" if good else ""), highlight=False, soft_wrap=True)
     for exc in bad:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -190,27 +190,26 @@ def check_config(args: argparse.Namespace) -> int:
 PRICE_FACTOR = 5.0  # a price this many times the region's median, or below it by as much, is worth a second look
 
 
-def price_notes(region) -> list[str]:
-    """A line for each township whose housing price is PRICE_FACTOR times the region's median or more, or that
-    fraction of it or less: a digit typed once too often (170,000 for 17,000 yuan/m²) passes every check of range, and
-    prices enter the move choice. A note, not an error: a resort island may be that dear.
+def price_notes(economy: dict, table: str = "economy.csv") -> list[str]:
+    """A line for each township of ``economy`` (a region's rows by code) whose housing price is PRICE_FACTOR times the
+    region's median or more, or that fraction of it or less: a digit typed once too often (170,000 for 17,000
+    yuan/m²) passes every check of range, and prices enter the move choice. A note, not an error: a resort island
+    may be that dear.
 
-    >>> class E:
-    ...     def __init__(self, p): self.price_yuan_m2 = p
-    >>> class R: economy = {"A": E(8000), "B": E(9000), "C": E(90000)}; config = type("C", (), {"files": type("F", (), {"economy": "economy.csv"})})
-    >>> price_notes(R())
+    >>> from types import SimpleNamespace as Row
+    >>> price_notes({"A": Row(price_yuan_m2=8000), "B": Row(price_yuan_m2=9000), "C": Row(price_yuan_m2=90000)})
     ['note: economy.csv gives C a price of 90,000 yuan/m², 10.0 times the median of the region (9,000); check for a digit too many or too few']
     """
     import statistics
 
-    prices = {code: e.price_yuan_m2 for code, e in region.economy.items()}
+    prices = {code: e.price_yuan_m2 for code, e in economy.items()}
     median = statistics.median(prices.values())
     notes = []
     for code, price in prices.items():
         ratio = price / median
         if ratio >= PRICE_FACTOR or ratio <= 1 / PRICE_FACTOR:
             times = f"{ratio:.1f} times" if ratio >= 1 else f"1/{1 / ratio:.1f} of"
-            notes.append(f"note: {region.config.files.economy} gives {code} a price of {price:,.0f} yuan/m², {times} the "
+            notes.append(f"note: {table} gives {code} a price of {price:,.0f} yuan/m², {times} the "
                          f"median of the region ({median:,.0f}); check for a digit too many or too few")
     return notes
 
@@ -264,17 +263,16 @@ def times(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_housing_note(region, year: int, fits: bool) -> str:
+def start_housing_note(region, params, year: int, fits: bool) -> str:
     """What ``run`` would say about a housing table short of households (:func:`housing_short_note`), found by
     building the start population of ``year`` at full scale (about 0.6 s for 860,000 residents); a line saying why
     not where the census has no age bands for ``year`` or the run would not fit in memory."""
     from sim.model import MigrationModel
-    from workflow.io import load_params
 
     if not fits:
         return "housing: not checked (a full-scale start population does not fit in this machine's memory)"
     try:
-        model = MigrationModel(region, params=load_params(Path(region.path)), start=year, end=year, scale=1.0, seed=0)
+        model = MigrationModel(region, params=params, start=year, end=year, scale=1.0, seed=0)
     except ValueError as exc:  # no census age structure for the year: run.py run says the same
         return f"housing: not checked ({exc})"
     note = housing_short_note(region, {"start_housing_added_by_township": model.start_housing_added_by_township})
@@ -346,7 +344,7 @@ def township_table(region, townships, start: int, end: int) -> Table:
     target_years = {y for t in region.config.targets.values() for y in t.by_year if start < y <= end}
     years = sorted({start, end} | target_years)
     pop = townships.pivot_table(index="township", columns="year", values="population", aggfunc="sum")
-    total_end = float(pop[end].sum()) or 1.0
+    totals = pop.sum()
     t = Table(title=f"Residents by township ({region.config.name}; townships.csv has every year)")
     t.add_column("township")
     for col in [*map(str, years), f"share {end}", f"change {start}-{end}"]:
@@ -354,9 +352,8 @@ def township_table(region, townships, start: int, end: int) -> Table:
     for tw in region.townships:
         row = pop.loc[tw.code]
         change = row[end] - row[start]
-        t.add_row(f"{tw.name_zh} {tw.name_en}", *(f"{row[y]:,.0f}" for y in years), f"{row[end] / total_end:.1%}",
+        t.add_row(f"{tw.name_zh} {tw.name_en}", *(f"{row[y]:,.0f}" for y in years), f"{row[end] / max(totals[end], 1):.1%}",
                   f"{change:+,.0f} ({change / max(row[start], 1):+.1%})")
-    totals = pop.sum()
     change = totals[end] - totals[start]
     t.add_row("[bold]total[/]", *(f"{totals[y]:,.0f}" for y in years), "100.0%",
               f"{change:+,.0f} ({change / max(totals[start], 1):+.1%})")
@@ -458,7 +455,7 @@ def _members(history: Path, count: int) -> list[dict[str, float]]:
 def compare_table(summary, targets, scenarios) -> Table:
     """Plan indicators per scenario: mean [90% interval], difference from the first scenario (starred where it is
     beyond seed noise, as in the report and the maps), target met."""
-    from workflow.compare import MIN_PAIRS_FOR_NOISE, noise_verdict
+    from workflow.compare import MIN_PAIRS_FOR_NOISE, difference_text
 
     t = Table(title=f"Scenarios compared (mean over seeds [5%–95%]; Δ = paired difference from {scenarios[0]})",
               caption=f"* beyond seed noise: the interval of the paired differences excludes 0, from {MIN_PAIRS_FOR_NOISE} "
@@ -478,9 +475,7 @@ def compare_table(summary, targets, scenarios) -> Table:
                 text = fmt(r['mean']) + (f" [{fmt(r['p05'])}–{fmt(r['p95'])}]" if r['p05'] == r['p05'] else "")
                 if s != scenarios[0]:
                     dfmt = (lambda v: f"{v / 1e4:+,.2f}万") if persons else (lambda v: f"{v * 100:+.2f} pt")
-                    text += f"\nΔ {dfmt(r['diff_mean'])}" + (f" [{dfmt(r['diff_p05'])}, {dfmt(r['diff_p95'])}]"
-                                                             if r['diff_p05'] == r['diff_p05'] else "")
-                    text += "*" if noise_verdict(r['diff_p05'], r['diff_p95'], int(r['seeds'])) == "beyond" else ""
+                    text += "\nΔ " + difference_text(r['diff_mean'], r['diff_p05'], r['diff_p95'], int(r['seeds']), dfmt)
                 if "met" in r and isinstance(r["met"], (bool, np.bool_)):
                     text += "  [green]met[/]" if r["met"] else "  [red]not met[/]"
                 cells.append(text)
@@ -497,7 +492,7 @@ def township_difference_table(region, diff, scenarios, year: int) -> Table:
 
     >>> console.print(township_difference_table(region, diff, ["baseline", "wenfu_hsr"], 2035))   # doctest: +SKIP
     """
-    from workflow.compare import noise_verdict
+    from workflow.compare import difference_text
 
     t = Table(title=f"Residents by township in {year}: {scenarios[0]} and the paired difference (Δ) of each scenario "
                     "[5%–95%]", caption="* beyond seed noise, as in the indicators' table and the difference maps")
@@ -510,11 +505,7 @@ def township_difference_table(region, diff, scenarios, year: int) -> Table:
         cells = [f"{by.loc[(scenarios[0], tw.code), 'population']:,.0f}"]
         for s in scenarios[1:]:
             r = by.loc[(s, tw.code)]
-            text = f"{r['diff_mean']:+,.0f}"
-            if r["diff_p05"] == r["diff_p05"]:  # no interval from one pair
-                text += f" [{r['diff_p05']:+,.0f}, {r['diff_p95']:+,.0f}]"
-            text += "*" if noise_verdict(r["diff_p05"], r["diff_p95"], int(r["pairs"])) == "beyond" else ""
-            cells.append(text)
+            cells.append(difference_text(r["diff_mean"], r["diff_p05"], r["diff_p95"], int(r["pairs"])))
         t.add_row(f"{tw.name_zh} {tw.name_en}", *cells)
     return t
 

@@ -45,6 +45,10 @@ OUTSIDE_TOLERANCE = 0.01
 #: Largest count of residents, jobs or dwellings a row may give: far above any township or city, and small enough that
 #: the model's counts cannot overflow (a value of 10**20 passed every other check and broke the housing account).
 MAX_COUNT = 10**9
+# the years a region's data may hold, as run.py's --start and --end (cli.argtypes and sim.params.Year, kept apart from
+# geopandas for a fast start, say the same)
+FIRST_YEAR, LAST_YEAR = 1950, 2100
+Year = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
 #: census facts that are shares of the residents, counts of persons, and the age bands a run starts from
 CENSUS_AGE_BANDS = ("age_0_14", "age_15_59", "age_60_plus")
 CENSUS_SHARES = (*CENSUS_AGE_BANDS, "urbanisation")
@@ -122,7 +126,7 @@ class Target(_Strict):
     label: str
     unit: str
     kind: Literal["min", "max"]
-    by_year: dict[Annotated[int, Field(ge=1950, le=2100)], float]
+    by_year: dict[Year, float]
     source: str
 
     @model_validator(mode="after")
@@ -143,7 +147,6 @@ class Target(_Strict):
         return value >= goal if self.kind == "min" else value <= goal
 
 
-ProjectionYear = Annotated[int, Field(ge=1950, le=2100)]
 Band = tuple[Annotated[float, Field(ge=0, le=MAX_COUNT)], Annotated[float, Field(ge=0, le=MAX_COUNT)],
              Annotated[float, Field(ge=0, le=MAX_COUNT)]]
 
@@ -151,8 +154,8 @@ Band = tuple[Annotated[float, Field(ge=0, le=MAX_COUNT)], Annotated[float, Field
 class Projection(_Strict):
     source: str
     tfr: dict[Literal["low", "mid", "high"], Annotated[float, Field(gt=0, le=8)]]
-    resident: dict[ProjectionYear, Band]
-    hukou: dict[ProjectionYear, Band]
+    resident: dict[Year, Band]
+    hukou: dict[Year, Band]
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -379,7 +382,7 @@ class Observation(_Strict):
     ``death_rate`` per 1,000 residents.
     """
 
-    year: int = Field(ge=1950, le=2100)
+    year: Year
     indicator: Literal["population", "urbanisation", "birth_rate", "death_rate", "aged60_share"]
     value: float = Field(ge=0)
     use: Literal["fit", "held_out"]

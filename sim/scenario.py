@@ -24,14 +24,12 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from geo.region import MODE_MAX_KMH, Edge, Node, Region, check_length, check_speed, straight_km
+from sim.params import Year  # a lever's year outside 1950-2100 is a typing error (and [2021, 10**9] a billion years)
 
 SECTORS = ("primary", "secondary", "tertiary")
 SKILLS = ("low", "middle", "high")
 # Township codes and node ids are often all digits; YAML reads those as numbers.
 Ref = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
-# the years any run may have (run.py's --start and --end): a lever's year outside them is a typing error, and a span
-# of a billion years would be listed year by year
-Year = Annotated[int, Field(ge=1950, le=2100)]
 LINK_MODES = Literal["motorway", "trunk", "provincial", "local", "ferry", "rail", "hsr", "metro_rail"]
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from geo.region import RegionDataError, read_model
+from geo.region import RegionDataError, Year, read_model
 from sim.params import Params
 from sim.scenario import Fertility, Hukou, Jobs, LeverError, compile_levers
 from viz.words import in_language, scenario_title
@@ -49,7 +49,7 @@ class JobsControl(_Strict):
 
 
 class HukouControl(_Strict):
-    year: int = Field(ge=1950, le=2100)
+    year: Year
     source: str = ""
 
 
@@ -61,8 +61,8 @@ CONTROL_NAMES = ("scenario", "seed", "scale", "platform", "platform_jobs", "huko
 class ServerConfig(_Strict):
     """A region's ``server.yaml``."""
 
-    start: int = Field(2020, ge=1950, le=2100)
-    end: int = Field(2035, ge=1950, le=2100)
+    start: Year = 2020
+    end: Year = 2035
     scale: float = Field(0.05, ge=0.001, le=1.0)
     seed: int = Field(42, ge=0, lt=2**32)
     toggles: list[Toggle] = []
@@ -134,10 +134,12 @@ def load_server_config(region_folder: Path, region=None) -> ServerConfig:
                 known = ", ".join(f"{t.name_zh} ({t.code})" for t in region.townships)
                 raise RegionDataError(path, f"unknown township {p.township!r} for platform {p.name!r} (expected one of: {known})",
                                       field=f"jobs.platforms[{k}].township")
-        jobs = sum(e.jobs for e in region.economy.values())
-        if cfg.jobs.platforms and cfg.jobs.max > jobs:
-            raise RegionDataError(path, f"{cfg.jobs.max:,} jobs is more than the whole region's {jobs:,}; the jobs "
-                                        "slider would offer programmes the model refuses", field="jobs.max")
+        for p in cfg.jobs.platforms:
+            try:  # the lever the jobs slider's top makes, checked as a run checks it
+                compile_levers([platform_lever(cfg, p, cfg.jobs.max)], region, cfg.start, cfg.end)
+            except LeverError as exc:
+                raise RegionDataError(path, f"{exc.message} (the jobs slider's top, on platform {p.name!r})",
+                                      field="jobs.max") from exc
     return page_fits_in_memory(path, cfg, region)
 
 
@@ -199,6 +201,18 @@ def toggle_default_year(levers: list) -> int | None:
     return min(years) if years else None
 
 
+def platform_lever(config: ServerConfig, platform: Platform, jobs: float) -> Jobs:
+    """The lever the jobs control makes: ``jobs`` on ``platform``, spread over ``build_years`` from the year after the
+    start.
+
+    >>> platform_lever(ServerConfig(), Platform(name="P", township="A", sector="secondary"), 500).years
+    (2021, 2025)
+    """
+    return Jobs(type="jobs", township=platform.township, sector=platform.sector, jobs=jobs,
+                years=(config.start + 1, config.start + config.jobs.build_years), source=platform.source,
+                note="added on the server")
+
+
 SECTOR_ZH = {"primary": "第一产业", "secondary": "第二产业", "tertiary": "第三产业"}
 
 
@@ -242,9 +256,9 @@ def control_levers(region_folder: Path, config: ServerConfig, params: Params, sc
         if platform is None:
             raise RegionDataError(Path(region_folder) / "server.yaml", f"unknown platform {values.get('platform')!r}",
                                   field="jobs.platforms")
-        years = (start + 1, start + config.jobs.build_years)
-        levers.append(Jobs(type="jobs", township=platform.township, sector=platform.sector, jobs=jobs, years=years,
-                           source=platform.source, note="added on the server"))
+        lever = platform_lever(config, platform, jobs)
+        levers.append(lever)
+        years = lever.years
         lines.append(f"{in_language(platform.name, lang)}：{years[0]}-{years[1]} 年新增{SECTOR_ZH[platform.sector]}岗位 {jobs:,.0f} 个" if lang == "zh"
                      else f"{jobs:,.0f} {platform.sector} jobs at {platform.name}, {years[0]}-{years[1]}")
     openness = values.get("hukou_openness")

@@ -456,7 +456,7 @@ def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], 
     """One row per township (Chinese name first): each scenario's paired difference from the reference with its
     interval, starred where the difference is beyond seed noise (the interval excludes 0 and there are ``pairs``
     of at least :data:`workflow.compare.MIN_PAIRS_FOR_NOISE`)."""
-    from workflow.compare import noise_verdict
+    from workflow.compare import difference_text
 
     d = diff.set_index(["scenario", "township"])
     rows = []
@@ -466,9 +466,8 @@ def _township_difference_rows(region, diff: pd.DataFrame, scenarios: list[str], 
             if s == reference or (s, code) not in d.index:
                 continue
             r = d.loc[(s, code)]
-            star = "*" if ("diff_p05" in r and noise_verdict(r.diff_p05, r.diff_p95, pairs) == "beyond") else ""
-            interval = f" [{r.diff_p05:+,.0f}, {r.diff_p95:+,.0f}]" if "diff_p05" in r and r.diff_p05 == r.diff_p05 else ""
-            row[names[s]] = f"{r.diff_mean:+,.0f}{interval}{star}"
+            nan = float("nan")  # a folder written before the intervals has none
+            row[names[s]] = difference_text(r.diff_mean, r.get("diff_p05", nan), r.get("diff_p95", nan), pairs)
         rows.append(row)
     return rows
 
@@ -477,7 +476,7 @@ def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str
                      labels: dict | None = None, names: dict | None = None) -> list[dict]:
     """One row per chart indicator and target year, one column per scenario: its paired difference from the reference,
     starred where it is beyond seed noise (:func:`workflow.compare.noise_verdict`)."""
-    from workflow.compare import noise_verdict
+    from workflow.compare import difference_text
 
     names = names or {}
     years = sorted({y for y in (2025, 2030, 2035, last) if y in set(summary.year)})
@@ -494,9 +493,7 @@ def _difference_rows(summary: pd.DataFrame, scenarios: list[str], reference: str
                 r = summary[(summary.scenario == s) & (summary.indicator == ind) & (summary.year == y)]
                 if len(r):
                     r = r.iloc[0]
-                    interval = f" [{f(r.diff_p05)}, {f(r.diff_p95)}]" if r.diff_p05 == r.diff_p05 else ""
-                    star = "*" if noise_verdict(r.diff_p05, r.diff_p95, int(r.seeds)) == "beyond" else ""
-                    row[names.get(s, s)] = f"{f(r.diff_mean)}{interval}{after}{star}"
+                    row[names.get(s, s)] = difference_text(r.diff_mean, r.diff_p05, r.diff_p95, int(r.seeds), f, after)
             rows.append(row)
     return rows
 

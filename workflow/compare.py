@@ -136,6 +136,20 @@ def noise_verdict(low: float, high: float, pairs: int) -> str:
     return "beyond" if pairs >= MIN_PAIRS_FOR_NOISE else "few"
 
 
+def difference_text(mean: float, low: float, high: float, pairs: int, fmt=lambda v: f"{v:+,.0f}", unit: str = "") -> str:
+    """A paired difference as every table prints it: the mean, its interval [low, high] (none from one pair), the
+    ``unit``, and a star where it is beyond seed noise (:func:`noise_verdict`).
+
+    >>> difference_text(4312.0, 36.0, 7224.0, 5), difference_text(4312.0, 36.0, 7224.0, 3)
+    ('+4,312 [+36, +7,224]*', '+4,312 [+36, +7,224]')
+    >>> difference_text(0.005, float("nan"), float("nan"), 1, lambda v: f"{100 * v:+.2f}", " pt")
+    '+0.50 pt'
+    """
+    interval = f" [{fmt(low)}, {fmt(high)}]" if low == low else ""
+    star = "*" if noise_verdict(low, high, pairs) == "beyond" else ""
+    return f"{fmt(mean)}{interval}{unit}{star}"
+
+
 def summarise(county: pd.DataFrame, scenarios: list[str], years: list[int], targets: dict | None = None,
               indicators: list[str] | None = None) -> pd.DataFrame:
     """Mean and 90% interval of each indicator per scenario and year, and the paired difference from the first scenario.

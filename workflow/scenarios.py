@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from geo.region import Region, RegionDataError, _pydantic_error, _short_repr, read_yaml, validation_message
+from geo.region import LAST_YEAR, Region, RegionDataError, _pydantic_error, _short_repr, read_yaml, validation_message
 from sim.model import Interventions
 from sim.params import Params
 from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
@@ -36,6 +36,12 @@ class LoadedScenario:
                 "levers": [lv.model_dump(mode="json", by_alias=True, exclude_defaults=True) for lv in self.levers]}
 
 
+def scenario_names(region_folder: Path) -> list[str]:
+    """The names of the region's scenario files (``scenarios/*.yaml``, hidden files left out), sorted."""
+    folder = Path(region_folder) / "scenarios"
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.is_dir() else []
+
+
 def scenario_file(region_folder: Path, name: str) -> Path:
     """The file for scenario ``name`` (or ``name`` itself if it is a path to a YAML file).
 
@@ -47,7 +53,7 @@ def scenario_file(region_folder: Path, name: str) -> Path:
     folder = Path(region_folder) / "scenarios"
     path = folder / f"{name}.yaml"
     if not _is_file(path):
-        known = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.exists() else []
+        known = scenario_names(region_folder)
         raise RegionDataError(path, f"unknown scenario {name!r} (available: {', '.join(known) or 'none'})")
     return path
 
@@ -179,15 +185,14 @@ def check_scenarios(region_folder: Path, region: Region, params: Params) -> tupl
     >>> "baseline" in good, [str(e) for e in bad]                               # doctest: +SKIP
     (True, [])
     """
-    folder = Path(region_folder) / "scenarios"
-    names = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith(".")) if folder.is_dir() else []
+    names = scenario_names(region_folder)
     good, bad = [], []
     if "baseline" not in names:
-        bad.append(RegionDataError(folder / "baseline.yaml", "no baseline scenario: run's default scenario and what the "
+        bad.append(RegionDataError(Path(region_folder) / "scenarios" / "baseline.yaml", "no baseline scenario: run's default scenario and what the "
                                    "page and compare measure levers against (a file with name: baseline and no levers)"))
     for name in names:
         try:
-            build_interventions(region, load_scenario(region_folder, name), min(region.census_years), 2100, params)
+            build_interventions(region, load_scenario(region_folder, name), min(region.census_years), LAST_YEAR, params)
         except RegionDataError as exc:
             bad.append(exc)
         else:
