@@ -9,6 +9,7 @@
     python run.py compare --region configs/pingyang --scenarios baseline wenfu_hsr plan_all --seeds 10 --scale 0.1 --out runs/cmp
     python run.py serve --region configs/pingyang
     python run.py report runs/cmp
+    python run.py export runs/baseline
 """
 
 from __future__ import annotations
@@ -235,6 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--lang", choices=["en", "zh"], default="en",
                     help="the report's language: en (township names Chinese first) or zh (中文: every heading, table, chart and lever)")
     rp.set_defaults(func=commands.report)
+
+    ex = sub.add_parser("export", help="a run or compare folder's township results as GIS layers (GeoPackage for QGIS)",
+                        description="Write DIR/gis/townships.gpkg from the files of `run.py run` or `run.py compare`: "
+                                    "the township polygons joined to every year's results (residents, share, urban share, "
+                                    "density, jobs, dwellings...), the change since the start, for a compare the paired "
+                                    "differences with their intervals, and the provenance. Counts are at full scale.")
+    ex.add_argument("folder", type=Path, help="a folder written by run.py run or run.py compare")
+    ex.add_argument("--region", type=Path, default=None,
+                    help="the region folder (default: the one the folder records, as run.py report does)")
+    ex.set_defaults(func=commands.export)
     return p
 
 

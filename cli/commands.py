@@ -1198,7 +1198,6 @@ def report(args: argparse.Namespace) -> int:
     """Write a self-contained HTML report of a run or compare folder."""
     from viz.maps import has_cjk_font
     from viz.report import build_report, folder_kind
-    from workflow.io import read_record
 
     if args.lang == "zh" and not has_cjk_font():
         # matplotlib would draw every Chinese word of the pictures as boxes, with a warning per character
@@ -1207,13 +1206,36 @@ def report(args: argparse.Namespace) -> int:
                                            "without administrator rights, copy its .ttc or .otf file into "
                                            "~/.local/share/fonts), or write the report in English (--lang en)")
     kind = folder_kind(args.folder)
-    meta = read_record(args.folder / ("run.json" if kind == "run" else "compare.json"), ("region",))
+    region = load_region(_recorded_region(args.folder, kind))
+    path = build_report(args.folder, region, args.year, lang=args.lang)
+    console.print(f"wrote {path} ({kind} report, {'Chinese' if args.lang == 'zh' else 'English'}) "
+                  f"and its pictures in {path.parent}", highlight=False)
+    return 0
+
+
+def _recorded_region(folder: Path, kind: str) -> Path:
+    """The region folder a run or compare folder records (run.json, compare.json)."""
+    from workflow.io import read_record
+
+    meta = read_record(folder / ("run.json" if kind == "run" else "compare.json"), ("region",))
     region_dir = Path(meta["region"])
     if not region_dir.is_absolute() and not region_dir.exists() and (PROJECT / region_dir).is_dir():
         # recorded as given, relative to where the run was started: most often the project's folder
         region_dir = PROJECT / region_dir
-    region = load_region(region_dir)
-    path = build_report(args.folder, region, args.year, lang=args.lang)
-    console.print(f"wrote {path} ({kind} report, {'Chinese' if args.lang == 'zh' else 'English'}) "
-                  f"and its pictures in {path.parent}", highlight=False)
+    return region_dir
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write a run or compare folder's township results as GIS layers (GeoPackage)."""
+    import pyogrio
+
+    from viz.report import folder_kind
+    from workflow.gis import export_folder
+
+    kind = folder_kind(args.folder)
+    region = load_region(args.region or _recorded_region(args.folder, kind))
+    path = export_folder(args.folder, region)
+    layers = ", ".join(f"{name} ({pyogrio.read_info(path, layer=name)['features']:,})" for name, _ in pyogrio.list_layers(path))
+    console.print(f"wrote {path} ({kind}; layers with their features: {layers}); open it in QGIS or with geopandas.read_file",
+                  highlight=False)
     return 0

@@ -263,6 +263,7 @@ BAD_OPTIONS = [
     (["serve", "--tiles", "https://tiles.example/map.png"], "without {z}, {x}, {y}"),
     (["serve", "--tiles", "tiles/{z}/{x}/{y}.png"], "not http or https"),
     (["report", "/nonexistent"], "not a run or compare folder"),
+    (["export", "/nonexistent"], "not a run or compare folder"),
     (["batch", "/nonexistent/sweep.yaml", "--out", "/tmp/never-written-by-tests"], "file not found"),
     (["nonsense-command"], "invalid choice"),
 ]

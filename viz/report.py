@@ -20,7 +20,7 @@ from viz.charts import chart_indicators, flow_map, indicator_chart, township_bar
 from viz.maps import save_figure
 from viz.words import (in_language, indicator_label, lever_sentence, noise_phrase, region_labels,
                        scenario_description, scenario_title)
-from workflow.io import read_record, read_result
+from workflow.io import check_result_townships, read_record, read_result
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -71,9 +71,11 @@ def build_report(folder: Path, region, year: int | None = None, lang: str = "en"
     PosixPath('runs/cmp/report/report.html')
     """
     from workflow.io import atomic_folder
+    from workflow.outdir import check_own_folder
 
     folder = Path(folder)
     kind = folder_kind(folder)
+    check_own_folder(folder / "report", "report")
     with atomic_folder(folder / "report", "report") as tmp:
         make = _run_report if kind == "run" else _compare_report
         rep = make(folder, region, year, tmp, lang)
@@ -200,6 +202,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
     meta = read_record(folder / "run.json")
     county = read_result(folder / "county.csv", ("year", "population"))
     towns = read_result(folder / "townships.csv", ("year", "township", "population", "urban_population"), text=("township",))
+    check_result_townships(folder / "townships.csv", towns, region.codes, region_name=region.config.name)
     start, last = int(county.year.min()), int(county.year.max())
     year = _check_year(folder, year, last, county.year)
     scenario = meta.get("scenario", "run")
@@ -421,6 +424,7 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
     if diff_file.exists():
         diff = read_result(diff_file, ("scenario", "township", "diff_mean"), text=("scenario", "township"),
                            numeric=("population", "diff_p05", "diff_p95", "pairs"))
+        check_result_townships(diff_file, diff, region.codes, by=("scenario",), region_name=region.config.name)
         for s in scenarios:
             if s == reference:
                 continue

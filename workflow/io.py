@@ -248,3 +248,56 @@ def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()
             raise _damaged(path, f"expected a number, got {str(df[c].iloc[bad])[:40]!r}",
                            line=bad + 2 if path.suffix == ".csv" else None, field=c)
     return df
+
+
+def check_result_townships(path: Path, table: pd.DataFrame, codes: list[str], by: tuple[str, ...] = ("year",),
+                           region_name: str = "the region") -> None:
+    """Refuse a township table of results that does not hold exactly the region's townships once in each group of
+    ``by`` (a year; a scenario, seed and year): made from another region, from a township table changed since, or
+    edited by hand. Pictures and layers joined to the region's polygons would otherwise fail half-way or drop a place.
+
+    Parameters
+    ----------
+    path : the file the table was read from (named in the error).
+    table : with a ``township`` column (codes as text) and the columns of ``by``.
+    codes : the region's township codes.
+    by : the columns that name one complete set of townships.
+    region_name : named in the error.
+
+    Raises
+    ------
+    RegionDataError naming the file, the line (CSV) and what was expected.
+
+    Example
+    -------
+    >>> t = pd.DataFrame({"year": [2020, 2020], "township": ["A", "C"]})
+    >>> check_result_townships(Path("townships.csv"), t, ["A", "B"])
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: townships.csv, line 3, field 'township': 'C' is not a township of the region (2 codes: A, B); expected ...
+    """
+    path = Path(path)
+    where = (lambda i: i + 2) if path.suffix == ".csv" else (lambda i: None)
+    listed = ", ".join(codes[:20]) + (", ..." if len(codes) > 20 else "")
+    towns = table["township"].astype(str).to_numpy()
+    unknown = ~pd.Series(towns).isin(set(codes)).to_numpy()
+    if unknown.any():
+        i = int(unknown.argmax())
+        raise RegionDataError(path, f"{towns[i]!r} is not a township of {region_name} ({len(codes)} codes: {listed}); "
+                                    "expected a result of this region: was the folder made from another region, or has "
+                                    "its township table changed since?", line=where(i), field="township")
+    keys = [*by, "township"]
+    twice = table.duplicated(keys).to_numpy()
+    if twice.any():
+        i = int(twice.argmax())
+        group = ", ".join(f"{k} {table[k].iloc[i]}" for k in by)
+        raise _damaged(path, f"township {towns[i]} appears twice for {group}", line=where(i), field="township")
+    sizes = table.groupby(list(by), sort=False)["township"].transform("size").to_numpy()
+    short = sizes < len(codes)
+    if short.any():
+        i = int(short.argmax())
+        group = table.iloc[i][list(by)]
+        present = set(table.loc[(table[list(by)] == group).all(axis=1), "township"].astype(str))
+        missing = [c for c in codes if c not in present]
+        raise _damaged(path, f"no row for township {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                       + " in " + ", ".join(f"{k} {group[k]}" for k in by))

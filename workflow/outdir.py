@@ -138,6 +138,24 @@ def check_out(out: Path, command: str) -> Path:
     return out
 
 
+def check_own_folder(out: Path, command: str) -> Path:
+    """Refuse a folder that a command writes inside another output (``report/`` and ``gis/`` of a run folder) when it
+    holds something else: a file of that name, or a folder of files the command did not write. The user did not name
+    it, so the error says what the command writes there instead of pointing at ``--out``.
+
+    >>> check_own_folder(Path(tempfile.mkdtemp()) / "gis", "export").name
+    'gis'
+    """
+    out = Path(out)
+    kind = output_kind(out) if out.is_dir() and any(out.iterdir()) else None
+    if (out.exists() and not out.is_dir()) or (out.is_dir() and any(out.iterdir()) and kind != command):
+        what = f"the output of `run.py {kind}`" if kind else ("a file" if out.exists() and not out.is_dir() else
+                                                              f"files run.py did not write (no {MARKER})")
+        raise RegionDataError(out, f"`run.py {command}` writes its results here, replacing only its own earlier results, "
+                                   f"but this holds {what}; move or rename it first")
+    return out
+
+
 def _check_parent(out: Path) -> None:
     """The folder that will hold ``out`` exists or can be made, and can be written (a probe folder is made and removed)."""
     existing = out.parent
