@@ -35,6 +35,9 @@ class Township(mesa.Agent):
         self.job_vacancies = 0.0
         self.in_commuters = 0.0
         self.out_commuters = 0.0
+        self.aged0_14 = 0.0  # residents by age group (sim.indicators.AGE_BAND_COLUMNS)
+        self.aged15_59 = 0.0
+        self.aged60 = 0.0
 
     def __repr__(self) -> str:
         return f"Township({self.code} {self.name}, population={self.population:,.0f})"

@@ -54,12 +54,63 @@ def urban_persons_by_township(pop: Population, n: int) -> np.ndarray:
     return pop.counts_by_place(n)[0][:, 0].copy()
 
 
+# The township age groups: 0-14, 15-59 and 60 and over, as the census tables and the county's ageing indicators.
+AGE_BAND_EDGES = (15, 60)
+AGE_BAND_COLUMNS = ("aged0_14", "aged15_59", "aged60")
+
+
+def residents_by_work_and_age(pop: Population, n: int, n_places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Employed residents by home township and workplace, and residents by township and age group, in one pass.
+
+    Both are counts of the same living persons by home township, so one gather of each person's township through
+    its household serves both: each person falls in one cell of (home, age group, workplace or none). Counted
+    apart, the age groups cost the year's collection as much again as the commuting count (10 ms at full scale).
+
+    Parameters
+    ----------
+    pop : the population.
+    n : townships (homes).
+    n_places : workplaces: the townships, then the neighbouring labour-market zones.
+
+    Returns
+    -------
+    (commute, ages): (n, n_places) floats, the employed residents of home i working at j (the same as
+    :func:`sim.labour.commuting_matrix`); (n, 3) integers, the residents aged 0-14, 15-59 and 60 and over
+    (:data:`AGE_BAND_COLUMNS`).
+
+    Example
+    -------
+    >>> z = lambda v, t: np.full(3, v, t)
+    >>> pop = Population(p_age=np.array([4, 70, 30], np.int16), p_female=z(0, bool), p_hh=np.array([0, 1, 1]),
+    ...                  p_skill=z(0, np.int8), p_employed=z(0, bool), p_sector=z(-1, np.int8),
+    ...                  p_work=np.array([-1, -1, 1], np.int16), p_unemployed=z(0, bool),
+    ...                  p_alive=np.array([True, True, True]), p_wage_factor=z(1, np.float32), p_income=z(0, np.float32),
+    ...                  h_township=np.array([1, 0], np.int16), h_urban=np.array([True, True]),
+    ...                  h_local=np.array([True, True]), h_tenure=np.array([0, 0]), h_alive=np.array([True, True]))
+    >>> commute, ages = residents_by_work_and_age(pop, 2, 3)
+    >>> commute.tolist(), ages.tolist()
+    ([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], [[0, 1, 1], [1, 0, 0]])
+    """
+    column = n_places + 1  # workplace + 1: 0 is "works nowhere"
+    cells = len(AGE_BAND_COLUMNS) * column
+    # int16 where the cells fit: the key is a pass over every person, and bincount reads it once more
+    kind = np.int16 if n * cells < np.iinfo(np.int16).max else np.int64
+    key = pop.h_township[pop.p_hh].astype(kind, copy=False) * kind(cells)
+    for edge in AGE_BAND_EDGES:
+        key += (pop.p_age >= edge) * kind(column)
+    key += pop.p_work
+    key += kind(1)
+    key[~pop.p_alive] = n * cells  # the dead (who keep their last workplace until compaction) are counted apart
+    counts = np.bincount(key, minlength=n * cells + 1)[:n * cells].reshape(n, len(AGE_BAND_COLUMNS), column)
+    return counts[:, :, 1:].sum(axis=1).astype(float), counts.sum(axis=2)
+
+
 def labour_indicators(pop: Population, jobs: np.ndarray, in_commuters: np.ndarray, n: int, scale: float,
                       retirement_age: int, flows: dict[str, float], commute: np.ndarray) -> dict[str, float]:
     """One year's county labour figures (:data:`LABOUR_COLUMNS`).
 
     ``jobs`` and ``in_commuters`` are (townships, 3) at model scale; ``commute`` is the (homes, workplaces) count of
-    employed residents (:func:`sim.labour.commuting_matrix`), workplaces ``>= n`` outside the region. The employment
+    employed residents (:func:`residents_by_work_and_age`), workplaces ``>= n`` outside the region. The employment
     rate is employed residents over residents aged 16 to ``retirement_age``.
     """
     alive = pop.p_alive

@@ -27,8 +27,8 @@ from sim import labour as lab
 from sim import urbanisation as urb
 from sim.choice import ChoiceContext, decide_moves, place_utility
 from sim.draws import UniformBuffers
-from sim.indicators import (HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators, housing_indicators,
-                            labour_indicators, persons_by_township)
+from sim.indicators import (AGE_BAND_COLUMNS, HOUSING_COLUMNS, LABOUR_COLUMNS, county_columns, county_indicators,
+                            housing_indicators, labour_indicators, persons_by_township, residents_by_work_and_age)
 from sim.markets import MarketState, assign_incomes, labour_tightness, vacancy
 from sim.migration import (add_migrants, add_recruits, home_probabilities, newcomer_place_utility, nonlabour_households,
                            zone_shares)
@@ -676,8 +676,8 @@ class MigrationModel(mesa.Model):
         by_part, hh_part, in_stock = pop.counts_by_place(self.n)  # kept by the population, no pass over the rows
         persons, urban = by_part.sum(axis=1), by_part[:, 0]
         # two passes over the person rows that read and write nothing in common: at the same time (sim.parallel)
-        hh_income, commute = both(pop.household_income,
-                                  lambda: lab.commuting_matrix(pop, self.n, self.n_places))  # home township x workplace
+        hh_income, (commute, ages) = both(pop.household_income,  # commute: home township x workplace
+                                          lambda: residents_by_work_and_age(pop, self.n, self.n_places))
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,
                                          size)
         self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
@@ -707,7 +707,8 @@ class MigrationModel(mesa.Model):
                    "in_commuters": (work_here[i] - commute[i, i]) / self.scale,
                    "in_commuters_external": mk.in_commuters[i].sum() / self.scale,
                    "out_commuters": (commute[i].sum() - commute[i, i]) / self.scale,
-                   "out_commuters_external": commute[i, self.n:].sum() / self.scale}
+                   "out_commuters_external": commute[i, self.n:].sum() / self.scale,
+                   **{col: ages[i, b] / self.scale for b, col in enumerate(AGE_BAND_COLUMNS)}}
             self.township_records.append(rec)
             t.population, t.urban_population, t.households = rec["population"], rec["urban_population"], rec["households"]
             t.jobs, t.housing_units, t.vacancy = rec["jobs"], rec["housing_units"], rec["vacancy"]
@@ -715,4 +716,5 @@ class MigrationModel(mesa.Model):
             t.net_migration = rec["in_moves"] - rec["out_moves"]
             t.employed_residents, t.workers, t.job_vacancies = rec["employed_residents"], rec["workers"], rec["job_vacancies"]
             t.in_commuters, t.out_commuters = rec["in_commuters"], rec["out_commuters"]
+            t.aged0_14, t.aged15_59, t.aged60 = (rec[c] for c in AGE_BAND_COLUMNS)
         self.datacollector.collect(self)

@@ -33,6 +33,7 @@ def test_a_runs_layers_hold_its_results_on_the_regions_polygons(toy, tmp_path, c
         np.testing.assert_allclose(both[col], both[f"{col}_csv"])
     np.testing.assert_allclose(layer.groupby("year").share.sum(), 1.0)
     np.testing.assert_allclose(layer.urban_share, layer.urban_population / layer.population)
+    np.testing.assert_allclose(layer.aged60_share, layer.aged60 / layer.population)
     start = layer[layer.year == 2020].set_index("township").population
     np.testing.assert_allclose(layer.change, layer.population - layer.township.map(start))
 
@@ -49,6 +50,8 @@ def test_a_runs_layers_hold_its_results_on_the_regions_polygons(toy, tmp_path, c
     assert [c for c in change.columns if c.startswith("pop_")] == ["pop_2020", "pop_2025", "pop_2026"]
     np.testing.assert_allclose(change.change, pop[2026] - pop[2020])
     np.testing.assert_allclose(change.share_2026, pop[2026] / pop[2026].sum())
+    old = towns.pivot(index="township", columns="year", values="aged60")
+    np.testing.assert_allclose(change.aged60_share_2026, old[2026] / pop[2026])
     assert change.geometry.is_valid.all() and (~change.geometry.is_empty).all()
 
     record = _layer(gpkg, "provenance").set_index("key").value

@@ -57,6 +57,43 @@ def test_persons_conserved_each_year(py_small):
     assert np.allclose(d, flows)
 
 
+def test_township_age_groups_add_up_to_residents_and_to_the_county(py_small):
+    """Each township's residents aged 0-14, 15-59 and 60+ add up to its residents, and over the townships to the
+    county's age shares, every year; and they are counted from the ages, not copied from the county."""
+    t = pd.DataFrame(py_small.township_records)
+    np.testing.assert_allclose(t.aged0_14 + t.aged15_59 + t.aged60, t.population)
+    county = py_small.datacollector.get_model_vars_dataframe().set_index("year")
+    years = t.groupby("year")[["aged0_14", "aged60", "population"]].sum()
+    np.testing.assert_allclose(years.aged60 / years.population, county.aged60_share)
+    np.testing.assert_allclose(years.aged0_14 / years.population, county.aged0_14_share)
+    pop = py_small.population
+    living = pop.p_alive
+    home = pop.h_township[pop.p_hh[living]]
+    old = np.bincount(home[pop.p_age[living] >= 60], minlength=py_small.n)
+    last = t[t.year == t.year.max()].set_index("township").loc[py_small.codes]
+    np.testing.assert_allclose(last.aged60, old / py_small.scale)
+    shares = last.aged60 / last.population
+    assert shares.max() - shares.min() > 0.02  # townships age apart as people move
+
+
+def test_one_pass_counts_commuters_and_age_groups_as_apart(pingyang):
+    """The collection's single pass over the persons (commuters and age groups together) gives what each count
+    gives alone, with the dead still in the rows (compaction waits until they are 5%)."""
+    from sim.indicators import residents_by_work_and_age
+    from sim.labour import commuting_matrix
+
+    m = MigrationModel(pingyang, scale=0.02, seed=4, end=2022)
+    m.step()
+    pop, n = m.population, m.n
+    assert not pop.p_alive.all()
+    commute, ages = residents_by_work_and_age(pop, n, m.n_places)
+    np.testing.assert_array_equal(commute, commuting_matrix(pop, n, m.n_places))
+    living = pop.p_alive
+    home, age = pop.h_township[pop.p_hh[living]], pop.p_age[living]
+    for band, (lo, hi) in enumerate([(0, 15), (15, 60), (60, 1000)]):
+        np.testing.assert_array_equal(ages[:, band], np.bincount(home[(age >= lo) & (age < hi)], minlength=n))
+
+
 def test_no_household_in_two_places(py_small):
     pop = py_small.population
     # each person belongs to exactly one living household, and each household to one township part

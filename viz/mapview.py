@@ -37,6 +37,7 @@ MAP_INDICATORS = {
     "change": MapIndicator("change", "Population change since the start year", "%", True, "{:+.1f}%", "人口变化（较起始年）"),
     "net_migration": MapIndicator("net_migration", "Net migration this year (moves in - out)", "persons", True, "{:+,.0f}", "本年净迁移（迁入－迁出）"),
     "urban_share": MapIndicator("urban_share", "Urban share of residents", "%", False, "{:.1f}%", "城镇人口比重"),
+    "aged60_share": MapIndicator("aged60_share", "Share of residents aged 60 and over", "%", False, "{:.1f}%", "60岁及以上人口比重"),
     "price_index": MapIndicator("price_index", "Housing price index (start year = 1)", "index", False, "{:.3f}", "房价指数（起始年=1）"),
     "accessibility": MapIndicator("accessibility", "Accessibility (jobs within reach, start-year mean = 1)", "index", False, "{:.2f}", "就业可达性（起始年均值=1）"),
     "jobs": MapIndicator("jobs", "Jobs", "jobs", False, "{:,.0f}", "就业岗位"),
@@ -71,6 +72,8 @@ def township_values(model, indicator: str) -> dict[str, float]:
             v = t.net_migration
         elif indicator == "urban_share":
             v = 100.0 * t.urban_population / t.population if t.population else 0.0
+        elif indicator == "aged60_share":
+            v = 100.0 * t.aged60 / t.population if t.population else 0.0
         elif indicator == "job_vacancies":
             v = t.job_vacancies
         else:

@@ -261,7 +261,11 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
                      _t(lang, f"residents {start}", f"{start}年常住人口"): f"{first.population[code]:,.0f}",
                      _t(lang, f"residents {year}", f"{year}年常住人口"): f"{now.population[code]:,.0f}",
                      _t(lang, "change", "变化"): f"{change[code]:+.1f}%",
-                     _t(lang, f"urban share {year}", f"{year}年城镇人口占比"): f"{urban:.1%}"})
+                     _t(lang, f"urban share {year}", f"{year}年城镇人口占比"): f"{urban:.1%}",
+                     # runs made before the township age groups have no such column
+                     **({_t(lang, f"aged 60+ {year}", f"{year}年60岁及以上占比"):
+                         f"{now.aged60[code] / now.population[code]:.1%}" if now.population[code] else "–"}
+                        if "aged60" in now else {})})
     rep.sections.append((_t(lang, f"Townships, {year}", f"{year}年各乡镇"), table_html(rows)))
     if "workers" in now:  # runs made before the labour account have no labour columns
         rows = [{**_names(region, code, lang), _t(lang, "code", "代码"): code,

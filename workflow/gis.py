@@ -27,7 +27,6 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from geo.errors import RegionDataError
@@ -68,6 +67,9 @@ def _derived(table: pd.DataFrame, area: pd.Series, by: list[str]) -> pd.DataFram
     t["share"] = t.population / total.where(total > 0)
     t["urban_share"] = t.urban_population / t.population.where(t.population > 0)
     t["density_km2"] = t.population / t.township.map(area)
+    for col in ("aged0_14", "aged60"):  # runs made before the township age groups have none
+        if col in t:
+            t[f"{col}_share"] = t[col] / t.population.where(t.population > 0)
     groups = [b for b in by if b != "year"]
     first = t.loc[t.year == t.year.min(), [*groups, "township", "population"]].rename(columns={"population": "_start"})
     t = t.merge(first, on=[*groups, "township"], how="left")
@@ -118,6 +120,10 @@ def run_layers(region, towns: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
     wide["change_pct"] = 100 * wide.change / pop[start].where(pop[start] > 0)
     for y in (start, end):
         wide[f"urban_share_{y}"] = urban[y] / pop[y].where(pop[y] > 0)
+    if "aged60" in towns:
+        old = towns.pivot(index="township", columns="year", values="aged60")
+        for y in (start, end):
+            wide[f"aged60_share_{y}"] = old[y] / pop[y].where(pop[y] > 0)
     wide["density_km2"] = pop[end] / area.reindex(pop.index)
     return {"townships": _join(places, long, ["year"]),
             "change": _join(places, wide.reset_index(), [])}
