@@ -106,6 +106,15 @@ def test_a_result_of_another_region_is_refused_before_anything_is_written(toy, t
     assert not (out / "gis").exists() and not (out / "report").exists()
 
 
+def test_a_result_made_before_the_region_gained_a_township_says_so(toy, tmp_path, capsys):
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    towns = pd.read_csv(out / "townships.csv", dtype={"township": str})
+    towns[towns.township != "C"].to_csv(out / "townships.csv", index=False)
+    check(["export", out], capsys, 2, "Toy County has township 'C' but the results have no row for it",
+          "has its township table changed since?")
+
+
 @pytest.mark.parametrize("damage,needle", [
     (lambda lines: lines[:-1], "no row for township C in year 2021"),
     (lambda lines: lines + [lines[-1]], "line 8, field 'township': township C appears twice for year 2021"),

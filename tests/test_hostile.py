@@ -931,6 +931,27 @@ def _blank_first_population(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _set_cell(path: Path, row: int, column: str, value: str) -> None:
+    """Row ``row`` (0 = first after the header) of a CSV file gets ``value`` in ``column``."""
+    lines = path.read_text().splitlines()
+    cells = lines[row + 1].split(",")
+    cells[lines[0].split(",").index(column)] = value
+    lines[row + 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _drop_column(path: Path, column: str) -> None:
+    import pandas as pd
+
+    pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=column).to_csv(path, index=False)
+
+
+def _set_key(path: Path, key: str, value) -> None:
+    record = json.loads(path.read_text())
+    record[key] = value
+    path.write_text(json.dumps(record))
+
+
 @pytest.mark.parametrize("damage,needle", [
     # each of these ended in an internal error (a NaN year, pandas' or json's exception) before read_result
     (lambda f: _cut(f / "county.csv", 60), "county.csv: no rows"),
@@ -942,6 +963,13 @@ def _blank_first_population(path: Path) -> None:
     (lambda f: _blank_first_population(f / "county.csv"), "county.csv, line 2, field 'population': empty"),
     (lambda f: (f / "county.csv").write_text((f / "county.csv").read_text().replace("\n2020,", "\nabc,", 1)),
      "field 'year': expected a number, got 'abc'"),
+    # found by fuzzing the folders (eighteenth session): each ended in an internal error
+    (lambda f: _set_cell(f / "townships.csv", 2, "jobs", "many"), "line 4, field 'jobs': expected a number, got 'many'"),
+    (lambda f: _set_cell(f / "county.csv", 1, "primacy", "high"), "line 3, field 'primacy': expected a number, got 'high'"),
+    (lambda f: _set_cell(f / "county.csv", 1, "year", "2019"), "years and those of townships.csv differ (year 2019 only in county.csv)"),
+    (lambda f: _set_cell(f / "county.csv", 1, "year", "2020"), "line 3, field 'year': year 2020 appears twice"),
+    (lambda f: _set_key(f / "run.json", "scenario_detail", 4), "field 'scenario_detail': scenario_detail is 4, expected a mapping"),
+    (lambda f: _set_key(f / "run.json", "seed", "one"), "seed is \"one\", expected a whole number"),
 ])
 def test_report_of_a_damaged_run_folder_is_one_line(toy, tmp_path, capsys, damage, needle):
     out = tmp_path / "r"
@@ -949,6 +977,17 @@ def test_report_of_a_damaged_run_folder_is_one_line(toy, tmp_path, capsys, damag
     damage(out)
     check(["report", out], capsys, 2, needle, "damaged or cut short")
     assert not (out / "report").exists()
+
+
+def test_report_without_a_column_of_the_jobs_table_leaves_the_table_out(toy, tmp_path, capsys):
+    """A townships.csv without job_vacancies (from another program, or an older version) ended the report in an
+    internal error; the report now leaves out the jobs table, as for runs made before the labour account."""
+    out = tmp_path / "r"
+    check(["run", "--region", toy, "--scale", "0.5", "--end", "2021", "--out", out], capsys, 0)
+    _drop_column(out / "townships.csv", "job_vacancies")
+    check(["report", out], capsys, 0)
+    html = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Jobs and commuting" not in html and "aged 60+ 2021" in html
 
 
 def test_compare_prints_where_each_scenario_moves_people(toy, tmp_path, capsys):
@@ -983,6 +1022,25 @@ def test_report_of_a_damaged_compare_folder_is_one_line(toy, tmp_path, capsys):
     text[row] = ",".join(cells)
     diff.write_text("\n".join(text) + "\n")
     check(["report", out], capsys, 2, f"line {row + 1}, field 'diff_p05': expected a number, got 'x'")
+
+
+@pytest.mark.parametrize("damage,needle", [
+    # found by fuzzing the folders (eighteenth session): each ended in an internal error
+    (lambda f: _set_key(f / "compare.json", "scenario_runs", 4), "scenario_runs is 4, expected a mapping of scenario"),
+    (lambda f: _set_key(f / "compare.json", "reference", "other"), "the reference 'other' is not one of the scenarios"),
+    (lambda f: _set_key(f / "compare.json", "seeds", []), "seeds is [], expected a list of whole numbers"),
+    (lambda f: _drop_column(f / "summary.csv", "diff_p95"), "summary.csv: missing column(s) diff_p95"),
+    (lambda f: _set_cell(f / "county_runs.csv", 0, "primacy", "big"), "county_runs.csv, line 2, field 'primacy': expected a number"),
+])
+def test_report_and_export_of_a_damaged_compare_record_are_one_line(toy, tmp_path, capsys, damage, needle):
+    out = tmp_path / "c"
+    check(["compare", "--region", toy, "--scenarios", "baseline", "--seeds", "2", "--scale", "0.5",
+           "--end", "2021", "--out", out], capsys, 0)
+    damage(out)
+    check(["report", out], capsys, 2, needle)
+    if "compare.json" in needle or "scenario" in needle or "seeds" in needle:
+        check(["export", out], capsys, 2, needle)
+
 
 
 @pytest.mark.parametrize("name,text", [

@@ -20,7 +20,7 @@ from viz.charts import chart_indicators, flow_map, indicator_chart, township_bar
 from viz.maps import save_figure
 from viz.words import (in_language, indicator_label, lever_sentence, noise_phrase, region_labels,
                        scenario_description, scenario_title)
-from workflow.io import check_result_townships, read_record, read_result
+from workflow.io import check_result_townships, check_same_years, damaged_file, read_record, read_result
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -198,11 +198,17 @@ def _provenance_rows(meta: dict, keys: list[str], lang: str = "en") -> list[dict
             for k in keys if k in meta]
 
 
+JOB_TABLE_COLUMNS = ("jobs", "workers", "job_vacancies", "employed_residents", "in_commuters", "out_commuters",
+                     "out_commuters_external")
+
+
 def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "en") -> Report:
     meta = read_record(folder / "run.json")
-    county = read_result(folder / "county.csv", ("year", "population"))
-    towns = read_result(folder / "townships.csv", ("year", "township", "population", "urban_population"), text=("township",))
+    county = read_result(folder / "county.csv", ("year", "population"), numeric=True)
+    towns = read_result(folder / "townships.csv", ("year", "township", "population", "urban_population"), text=("township",),
+                        numeric=True)
     check_result_townships(folder / "townships.csv", towns, region.codes, region_name=region.config.name)
+    check_same_years(folder / "county.csv", county, towns.year, "townships.csv")
     start, last = int(county.year.min()), int(county.year.max())
     year = _check_year(folder, year, last, county.year)
     scenario = meta.get("scenario", "run")
@@ -267,7 +273,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
                          f"{now.aged60[code] / now.population[code]:.1%}" if now.population[code] else "–"}
                         if "aged60" in now else {})})
     rep.sections.append((_t(lang, f"Townships, {year}", f"{year}年各乡镇"), table_html(rows)))
-    if "workers" in now:  # runs made before the labour account have no labour columns
+    if all(c in now for c in JOB_TABLE_COLUMNS):  # runs made before the labour account have no labour columns
         rows = [{**_names(region, code, lang), _t(lang, "code", "代码"): code,
                  _t(lang, "jobs", "就业岗位"): f"{now.jobs[code]:,.0f}", _t(lang, "filled", "已填补"): f"{now.workers[code]:,.0f}",
                  _t(lang, "unfilled", "空缺"): f"{now.job_vacancies[code]:,.0f}",
@@ -359,8 +365,13 @@ def _compare_report(folder: Path, region, year: int | None, out: Path, lang: str
 
     meta = read_record(folder / "compare.json", ("scenarios", "reference", "seeds", "scale", "start", "end"))
     summary = read_result(folder / "summary.csv", ("scenario", "indicator", "year", "seeds", "mean", "diff_mean"),
-                          text=("scenario", "indicator"), numeric=("p05", "p95", "diff_p05", "diff_p95", "target", "met_share"))
-    county = read_result(folder / "county_runs.csv", ("year", "scenario", "seed", "population"), text=("scenario",))
+                          text=("scenario", "indicator"), gaps=("p05", "p95", "diff_p05", "diff_p95"),
+                          numeric=("target", "met_share"))
+    missing = [c for c in ("kind", "met", "met_share") if c not in summary.columns]
+    if "target" in summary.columns and missing:  # a region with targets: how each was met, too
+        raise damaged_file(folder / "summary.csv", f"missing column(s) {', '.join(missing)}")
+    county = read_result(folder / "county_runs.csv", ("year", "scenario", "seed", "population"), text=("scenario",),
+                         numeric=True)
     scenarios, reference = meta["scenarios"], meta["reference"]
     details = {s: meta.get("scenario_runs", {}).get(s, {}).get("scenario_detail", {}) or {"name": s} for s in scenarios}
     names = {s: scenario_title(details[s], lang) for s in scenarios}

@@ -203,7 +203,7 @@ def folder_layers(folder: Path, region) -> tuple[dict[str, gpd.GeoDataFrame], pd
         meta = read_record(folder / "compare.json", ("scenarios", "reference", "start", "end"))
         path = folder / "townships_runs.csv"
         towns = read_result(path, ("year", "township", "scenario", "seed", "population", "urban_population"),
-                            text=("township", "scenario"))
+                            text=("township", "scenario"), numeric=True)
         check_result_townships(path, towns, region.codes, by=("scenario", "seed", "year"), region_name=region.config.name)
         scenarios = [s for s in meta["scenarios"] if s in set(towns.scenario)]
         if not scenarios or scenarios[0] != meta["reference"]:
@@ -213,7 +213,7 @@ def folder_layers(folder: Path, region) -> tuple[dict[str, gpd.GeoDataFrame], pd
         return compare_layers(region, towns, scenarios, years), provenance_table(folder, meta, COMPARE_RECORD)
     meta = read_record(folder / "run.json")
     path = folder / "townships.csv"
-    towns = read_result(path, ("year", "township", "population", "urban_population"), text=("township",))
+    towns = read_result(path, ("year", "township", "population", "urban_population"), text=("township",), numeric=True)
     check_result_townships(path, towns, region.codes, region_name=region.config.name)
     return run_layers(region, towns), provenance_table(folder, meta, RUN_RECORD)
 

@@ -172,14 +172,50 @@ def write_run(out: Path, county: pd.DataFrame, townships: pd.DataFrame, flows: p
     return Path(out)
 
 
-def _damaged(path: Path, why: str, line: int | None = None, field: str | None = None) -> RegionDataError:
+def damaged_file(path: Path, why: str, line: int | None = None, field: str | None = None) -> RegionDataError:
+    """The error for a file a command wrote that is not as it wrote it (cut short, edited, from another program)."""
     return RegionDataError(path, f"{why}; expected the file as run.py wrote it: the folder may be damaged or cut short "
                                  "(make it again with the command that wrote it)", line=line, field=field)
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _names(v) -> bool:
+    return isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) for x in v)
+
+
+def _mapping_of_mappings(v) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, dict) for x in v.values())
+
+
+def _parameter_sets(v) -> bool:
+    return v is None or (isinstance(v, dict) and isinstance(v.get("members", []), list))
+
+
+# What the readers of each record use, as each command writes it: (what it should be, test).
+RECORD_SHAPES: dict[str, dict[str, tuple[str, object]]] = {
+    "run.json": {"region": ("a path", lambda v: isinstance(v, str)), "scenario": ("a name", lambda v: isinstance(v, str)),
+                 "seed": ("a whole number", _whole), "scale": ("a number", _number), "start": ("a year", _whole),
+                 "end": ("a year", _whole), "scenario_detail": ("a mapping", lambda v: v is None or isinstance(v, dict))},
+    "compare.json": {"region": ("a path", lambda v: isinstance(v, str)), "scenarios": ("a list of scenario names", _names),
+                     "reference": ("a scenario name", lambda v: isinstance(v, str)),
+                     "seeds": ("a list of whole numbers", lambda v: isinstance(v, list) and len(v) > 0 and all(map(_whole, v))),
+                     "scale": ("a number", _number), "start": ("a year", _whole), "end": ("a year", _whole),
+                     "scenario_runs": ("a mapping of scenario to its record", _mapping_of_mappings),
+                     "parameter_sets": ("empty or a mapping with a list of members", _parameter_sets)},
+}
+
+
 def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
-    """The JSON record a command wrote (``run.json``, ``compare.json``), with ``keys`` present; a missing, damaged
-    or incomplete file is a RegionDataError naming it.
+    """The JSON record a command wrote (``run.json``, ``compare.json``), with ``keys`` present, and every key of
+    :data:`RECORD_SHAPES` that is present of the kind the command wrote; a missing, damaged or incomplete file is a
+    RegionDataError naming it.
 
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "run.json"
@@ -194,22 +230,31 @@ def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
     except FileNotFoundError:
         raise RegionDataError(path, "file not found (expected the record run.py writes with its results)") from None
     except UnicodeDecodeError as exc:
-        raise _damaged(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise damaged_file(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise _damaged(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from exc
+        raise damaged_file(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from exc
     if not isinstance(record, dict):
-        raise _damaged(path, f"a JSON {type(record).__name__}, not an object")
+        raise damaged_file(path, f"a JSON {type(record).__name__}, not an object")
     missing = [k for k in keys if k not in record]
     if missing:
-        raise _damaged(path, f"missing key(s) {', '.join(missing)}")
+        raise damaged_file(path, f"missing key(s) {', '.join(missing)}")
+    for key, (what, fits) in RECORD_SHAPES.get(Path(path).name, {}).items():
+        if key in record and not fits(record[key]):
+            raise damaged_file(path, f"{key} is {json.dumps(record[key], ensure_ascii=False, default=str)[:60]}, expected {what}",
+                           field=key)
+    if Path(path).name == "compare.json" and "reference" in record and "scenarios" in record \
+            and record["reference"] not in record["scenarios"]:
+        raise damaged_file(path, f"the reference {record['reference']!r} is not one of the scenarios {record['scenarios']}",
+                       field="reference")
     return record
 
 
-def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
-                allow_empty: bool = False) -> pd.DataFrame:
+def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = (), numeric: tuple[str, ...] | bool = (),
+                allow_empty: bool = False, gaps: tuple[str, ...] = ()) -> pd.DataFrame:
     """A table a command wrote (CSV or Parquet), checked before it is used: readable, with ``columns``, each filled
     in every row, and numeric except those in ``text`` (read as strings); the columns of ``numeric`` numbers or empty
-    where present; rows unless ``allow_empty``. A file cut short, edited by hand or from another program is a RegionDataError naming the file,
+    where present (``numeric=True``: every column not in ``text``); the columns of ``gaps`` present, numbers or
+    empty; rows unless ``allow_empty``. A file cut short, edited by hand or from another program is a RegionDataError naming the file,
     line and column, not a failure half-way through a report.
 
     >>> import tempfile
@@ -231,21 +276,23 @@ def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()
         raise RegionDataError(path, "file not found (expected a table run.py writes with its results)") from None
     except Exception as exc:  # pandas and pyarrow raise many kinds for a damaged file; all mean the same here
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise _damaged(path, f"unreadable ({reason})") from exc
-    missing = [c for c in columns if c not in df.columns]
+        raise damaged_file(path, f"unreadable ({reason})") from exc
+    missing = [c for c in (*columns, *gaps) if c not in df.columns]
     if missing:
-        raise _damaged(path, f"missing column(s) {', '.join(missing)}")
+        raise damaged_file(path, f"missing column(s) {', '.join(missing)}")
     if df.empty and not allow_empty:
-        raise _damaged(path, "no rows")
+        raise damaged_file(path, "no rows")
     for c in columns:
         empty = df[c].isna().to_numpy()
         if empty.any():
             line = int(empty.argmax()) + 2 if path.suffix == ".csv" else None
-            raise _damaged(path, "empty", line=line, field=c)
-    for c in [c for c in columns if c not in text] + [c for c in numeric if c in df.columns]:
+            raise damaged_file(path, "empty", line=line, field=c)
+    if numeric is True:
+        numeric = tuple(c for c in df.columns if c not in text)
+    for c in [c for c in columns if c not in text] + [c for c in (*(numeric or ()), *gaps) if c in df.columns]:
         if not pd.api.types.is_numeric_dtype(df[c]):
             bad = int((pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy().argmax())
-            raise _damaged(path, f"expected a number, got {str(df[c].iloc[bad])[:40]!r}",
+            raise damaged_file(path, f"expected a number, got {str(df[c].iloc[bad])[:40]!r}",
                            line=bad + 2 if path.suffix == ".csv" else None, field=c)
     return df
 
@@ -291,7 +338,12 @@ def check_result_townships(path: Path, table: pd.DataFrame, codes: list[str], by
     if twice.any():
         i = int(twice.argmax())
         group = ", ".join(f"{k} {table[k].iloc[i]}" for k in by)
-        raise _damaged(path, f"township {towns[i]} appears twice for {group}", line=where(i), field="township")
+        raise damaged_file(path, f"township {towns[i]} appears twice for {group}", line=where(i), field="township")
+    absent = [c for c in codes if c not in set(towns)]
+    if absent:  # in no year at all: not a damaged file but results of another version of the region
+        raise RegionDataError(path, f"{region_name} has township {absent[0]!r}" + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else "")
+                              + " but the results have no row for it; expected a result of this region: was the folder "
+                                "made from another region, or has its township table changed since?", field="township")
     sizes = table.groupby(list(by), sort=False)["township"].transform("size").to_numpy()
     short = sizes < len(codes)
     if short.any():
@@ -299,5 +351,29 @@ def check_result_townships(path: Path, table: pd.DataFrame, codes: list[str], by
         group = table.iloc[i][list(by)]
         present = set(table.loc[(table[list(by)] == group).all(axis=1), "township"].astype(str))
         missing = [c for c in codes if c not in present]
-        raise _damaged(path, f"no row for township {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        raise damaged_file(path, f"no row for township {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                        + " in " + ", ".join(f"{k} {group[k]}" for k in by))
+
+
+def check_same_years(path: Path, table: pd.DataFrame, years: pd.Series, other: str, by: tuple[str, ...] = ()) -> None:
+    """Refuse a county table whose years repeat (within each group of ``by``) or differ from those of the township
+    table read beside it (``years``, from the file named ``other``): a report would look up a year one of them lacks.
+
+    >>> t = pd.DataFrame({"year": [2020, 2021, 2021]})
+    >>> check_same_years(Path("county.csv"), t, pd.Series([2020, 2021]), "townships.csv")
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: county.csv, line 4, field 'year': year 2021 appears twice; expected ...
+    """
+    path = Path(path)
+    twice = table.duplicated([*by, "year"]).to_numpy()
+    if twice.any():
+        i = int(twice.argmax())
+        raise damaged_file(path, f"year {table.year.iloc[i]} appears twice" + "".join(f" for {k} {table[k].iloc[i]}" for k in by),
+                           line=i + 2 if path.suffix == ".csv" else None, field="year")
+    mine, theirs = set(table.year.astype(int)), set(pd.Series(years).astype(int))
+    if mine != theirs:
+        odd = sorted(mine ^ theirs)[0]
+        where = path.name if odd in mine else other
+        raise damaged_file(path, f"its years and those of {other} differ (year {odd} only in {where})", field="year")
+
