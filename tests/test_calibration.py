@@ -300,6 +300,15 @@ def test_history_match_and_ensemble_commands(toy, tmp_path):
         assert run.main(["report", str(tmp_path / "cmp")]) == 0
     html = (tmp_path / "cmp" / "report" / "report.html").read_text(encoding="utf-8")
     assert "parameter uncertainty and seed noise together" in html
+    # the GIS export pairs the runs by set and seed too: 4 pairs behind each difference, none averaged over members
+    with console.capture() as cap:
+        assert run.main(["export", str(tmp_path / "cmp")]) == 0
+    import pyogrio
+
+    diff = pyogrio.read_dataframe(tmp_path / "cmp" / "gis" / "townships.gpkg", layer="difference")
+    assert set(diff.pairs) == {4} and set(diff.year) == {2023}
+    towns = pyogrio.read_dataframe(tmp_path / "cmp" / "gis" / "townships.gpkg", layer="townships")
+    assert set(towns.runs) == {4} and "member" not in towns.columns and "seed" not in towns.columns
 
 
 def test_history_match_tolerance_option(toy, tmp_path):
