@@ -156,6 +156,13 @@ def test_map_colours_legend_and_card(toy):
     assert card["Township"] == "Alpha Alpha"
     assert all(spec.label in card for spec in MAP_INDICATORS.values())
     assert card["Resident population"] == f"{pops['A']:,.0f}"
+    # the 60+ share is the township record's, as townships.csv has it
+    old, _ = township_geojson(m, region, "aged60_share")
+    record = {r["township"]: r for r in m.township_records if r["year"] == m.year}
+    for f in old["features"]:
+        r = record[f["properties"]["code"]]
+        assert f["properties"]["value"] == pytest.approx(100 * r["aged60"] / r["population"])
+    assert card["Share of residents aged 60 and over"] == f"{100 * record['A']['aged60'] / record['A']['population']:.1f}%"
 
 
 def test_diverging_scale_is_centred():
