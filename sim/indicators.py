@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from sim.education import higher_education_shares
 from sim.population import WORKING_AGE, Population
 
 # Counts, then (see county_columns) one share per township group of the region, then the rest.
@@ -17,7 +18,7 @@ COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_popula
                  "in_migrants", "out_migrants"]
 RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
 EXTRA_COLUMNS = ["hukou_conversions", "mean_household_size", "partnered_share", "partnerships", "separations",
-                 "migrant_share"]
+                 "migrant_share", "higher_education_share", "higher_education_20_59"]
 FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
                 "job_losses", "hires", "hukou_conversions"]
 # The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
@@ -185,6 +186,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
     size = pop.household_size() if size is None else size
     local = int(size @ pop.h_local)  # persons in households of local hukou (a product: no masked copy of the sizes)
     migrants = int(total) - local
+    educated, educated_20_59 = higher_education_shares(pop)
     out = {
         "population": total / scale,
         "households": pop.n_households / scale,
@@ -207,6 +209,9 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         "partnerships": flows.get("partnerships", 0) / scale,
         "separations": flows.get("separations", 0) / scale,
         "migrant_share": migrants / total if total else float("nan"),
+        # residents with higher education (大专及以上): of all, and of the main working ages 20-59
+        "higher_education_share": educated,
+        "higher_education_20_59": educated_20_59,
     }
     for group, members in groups.items():
         out[group_column(group)] = group_share(by_t, members)

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim.choice import ChoiceContext, place_utility
+from sim.education import Skills
 from sim.housing import let_dwellings
 from sim.params import Migration, Moves
 from sim.population import DORM, RENTER, Population
@@ -82,14 +83,16 @@ def home_probabilities(place_utility: np.ndarray, commute_hours: np.ndarray, bet
 
 
 def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, local: np.ndarray, tenure: np.ndarray,
-                      sizes: np.ndarray, head_age: np.ndarray, skill_shares: tuple[float, float, float],
+                      sizes: np.ndarray, head_age: np.ndarray, skills: Skills,
                       rng: np.random.Generator, head_work: np.ndarray | None = None,
                       head_sector: np.ndarray | None = None) -> np.ndarray:
     """Append households of ``sizes`` members: a head, a partner of similar age and the other sex (``p_partner``),
     then children aged 0-10.
 
-    The head works at ``head_work`` in ``head_sector`` when given (a recruit); everyone else arrives without a job
-    and looks for one like residents do. Returns the new household rows.
+    Members of ``education_age`` or older have the skills of their cohort and hukou (``skills``: the year and the
+    population parameters, :func:`sim.education.skills_from_draws`), or the one skill a programme recruits. The head
+    works at ``head_work`` in ``head_sector`` when given (a recruit); everyone else arrives without a job and looks
+    for one like residents do. Returns the new household rows.
     """
     count = len(township)
     if count == 0:
@@ -107,8 +110,7 @@ def create_households(pop: Population, township: np.ndarray, urban: np.ndarray, 
     couple_head = (member == 0) & (np.repeat(sizes, sizes) >= 2)
     female[couple_head] = rng.random(int(couple_head.sum())) < 0.2
     female[member == 1] = ~female[np.flatnonzero(member == 1) - 1]
-    adult = age >= 18
-    skill = np.where(adult, np.searchsorted(np.cumsum(skill_shares) / np.sum(skill_shares), rng.random(len(hh)), side="right"), 0)
+    skill = skills.of(rng.random(len(hh)), age, np.repeat(np.asarray(local, bool), sizes))
     work = np.full(len(hh), -1, np.int64)
     sector = np.full(len(hh), -1, np.int64)
     if head_work is not None:
@@ -139,7 +141,7 @@ def seek_dwellings(place: np.ndarray, dorm: np.ndarray, free: np.ndarray | None,
 
 
 def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migration, rng: np.random.Generator,
-                 skill_shares: tuple[float, float, float], free: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                 skills: Skills, free: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """``count`` arriving households that are not recruited to a job, in places drawn from ``place_prob``
     (flattened township x part): households of 1-3 (``m.size_shares``), young heads, renting or in dormitories.
 
@@ -156,7 +158,7 @@ def add_migrants(pop: Population, count: int, place_prob: np.ndarray, m: Migrati
     head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
     ok = seek_dwellings(places, tenure == DORM, free, rng.random(count))
     rows = create_households(pop, places[ok] // 2, places[ok] % 2 == 0, local[ok], tenure[ok], size[ok], head_age[ok],
-                             skill_shares, rng)
+                             skills, rng)
     return rows, int((~ok).sum())
 
 
@@ -170,7 +172,7 @@ def nonlabour_households(persons: float, m: Migration, rng: np.random.Generator)
 
 def add_recruits(pop: Population, workplace: np.ndarray, sector: np.ndarray, home_prob: np.ndarray,
                  dorm_prob: np.ndarray, m: Migration, rng: np.random.Generator,
-                 skill_shares: tuple[float, float, float], free: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                 skills: Skills, free: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Households of recruited workers: one row per recruit, head employed at ``workplace`` (a township index) in
     ``sector``.
 
@@ -195,5 +197,5 @@ def add_recruits(pop: Population, workplace: np.ndarray, sector: np.ndarray, hom
     head_age = np.clip(np.round(rng.normal(m.age_mean, m.age_sd, count)), 18, 60).astype(int)
     ok = seek_dwellings(place, dorm, free, rng.random(count))
     rows = create_households(pop, place[ok] // 2, place[ok] % 2 == 0, local[ok], tenure[ok], sizes[ok], head_age[ok],
-                             skill_shares, rng, head_work=workplace[ok], head_sector=sector[ok])
+                             skills, rng, head_work=workplace[ok], head_sector=sector[ok])
     return rows, int((~ok).sum())

@@ -20,6 +20,7 @@ from geo.accessibility import gravity
 from geo.network import Transport
 from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
+from sim import education
 from sim.agents import Household, Households, Township
 from sim import housing as hs
 from sim import hukou
@@ -126,7 +127,10 @@ class MigrationModel(mesa.Model):
             migrant_weight=eco[:, 1] / np.maximum(frame[f"pop_{start}"].to_numpy(), 1),
             jobs_by_sector=eco, age_band_shares=tuple(cfg.census[start][k].value for k in ("age_0_14", "age_15_59", "age_60_plus")),
             params=start_population_params(self.params.population, cfg.census[start]), scale=scale, rng=self.np_rng,
-            survival=self._start_survival())
+            survival=self._start_survival(), year=start)
+        # the draws of who has higher education among those coming of age: a stream of their own (spawned, so the
+        # model's stream is untouched), so the education rule cannot shift any other decision's draws
+        self.education_rng = self.np_rng.spawn(1)[0]
         # economy.csv describes its own year; a run from another census year scales jobs and housing by population
         pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame[f"pop_{self.region.economy_year}"].to_numpy(), 1)
         self.market = MarketState(
@@ -238,6 +242,7 @@ class MigrationModel(mesa.Model):
         self._enter_year(year)
         # the counts the stages need (household sizes, workers, dwellings...) are kept by the population, not handed on
         self._demography()
+        education.come_of_age(self.population, year, self.params.population, self.education_rng)
         minutes = self.transport.township_minutes(year)
         self._labour(year, minutes)
         occupied = self._housing(year)
@@ -562,12 +567,12 @@ class MigrationModel(mesa.Model):
         free = vacant.reshape(-1)  # a view: arrivals take their dwellings off it
         home = home * (free > 0)[None, :]
         home /= np.maximum(home.sum(axis=1, keepdims=True), 1e-300)
-        recruits, away_r = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng,
-                                        self.params.population.skill_shares_migrant, free)
+        skills = education.Skills(self.year + 1, self.params.population)
+        recruits, away_r = add_recruits(pop, cell // 3, cell % 3, home, self.market.housing, m, rng, skills, free)
         prob = np.exp(u.reshape(-1) - u.max()) * (free > 0)
         prob = prob / prob.sum() if prob.sum() > 0 else np.full(len(prob), 1.0 / len(prob))
         count = nonlabour_households(float(pop.p_alive.sum()), m, rng)
-        migrants, away_m = add_migrants(pop, count, prob, m, rng, self.params.population.skill_shares_migrant, free)
+        migrants, away_m = add_migrants(pop, count, prob, m, rng, skills, free)
         talent, away_t = self._talent(prob, free)
         others = np.concatenate([migrants, talent])
         self._year_flows["turned_away"] += float(away_r + away_m + away_t)
@@ -600,7 +605,7 @@ class MigrationModel(mesa.Model):
                 prob[2 * flow.township] = 1.0
             profile = self.params.migration.model_copy(update={
                 "size_shares": (1.0, 0.0, 0.0), "age_mean": flow.age_mean, "age_sd": 2.0, "local_hukou_share": flow.local_hukou_share})
-            skills = tuple(float(k == flow.skill) for k in range(3))
+            skills = education.Skills(self.year + 1, self.params.population, only=flow.skill)
             rows, away = add_migrants(pop, count, prob, profile, rng, skills, free)
             out.append(rows)
             turned_away += away

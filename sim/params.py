@@ -34,6 +34,7 @@ GrowthRate = Annotated[float, Field(ge=-0.5, le=0.5)]        # a sector's jobs, 
 Wage = Annotated[float, Field(gt=0)]
 LifeExpectancy = Annotated[float, Field(gt=40, lt=100)]
 Fertility = Annotated[float, Field(ge=0, le=8)]
+EDUCATION_AGE_MIN = 14  # the youngest education_age: the end of compulsory schooling (九年义务教育) is 15
 SHARES_TOLERANCE = 0.01  # shares are typed rounded (0.55, 0.33, 0.12): their sum may miss 1 by this much
 
 
@@ -90,8 +91,17 @@ class Population(_P):
     household_size_shares: tuple[Share, ...] = Field((0.25, 0.30, 0.21, 0.13, 0.07, 0.04), min_length=1, max_length=20)
     male_share: float = Field(105.07 / 205.07, gt=0, lt=1)       # China 2020 census: 105.07 men per 100 women
     migrant_share: float = Field(375.82 / 1411.78, ge=0, le=1)   # China 2020 census: 流动人口 375.82 of 1411.78 million
-    skill_shares_local: tuple[Share, Share, Share] = (0.55, 0.33, 0.12)
-    skill_shares_migrant: tuple[Share, Share, Share] = (0.70, 0.25, 0.05)
+    # Education (sim.education): the share of a birth cohort with higher education (大专及以上) is a line in the birth
+    # year through the 1995 cohort's share, kept between a floor and a ceiling; migrants reach a fraction of it.
+    # Defaults: China's 2020 census, 15.47% of residents with higher education (generic: a region fits its own).
+    higher_education_1995: float = Field(0.35, ge=0, le=1)       # local-hukou residents born in 1995
+    higher_education_trend: float = Field(0.012, ge=-0.05, le=0.05)  # change per later birth year
+    higher_education_min: float = Field(0.01, ge=0, le=1)        # the oldest cohorts
+    higher_education_max: float = Field(0.6, ge=0, le=1)         # the youngest cohorts
+    higher_education_migrant_factor: float = Field(0.42, ge=0, le=3)  # migrants' share as a multiple of locals'
+    middle_skill_share_local: float = Field(0.375, ge=0, le=1)   # of those without higher education: middle skill
+    middle_skill_share_migrant: float = Field(0.26, ge=0, le=1)
+    education_age: int = Field(18, ge=EDUCATION_AGE_MIN, le=30)    # the age at which a person's education is settled
     employment_rate: float = Field(0.80, ge=0, le=1)
     owner_share_local: float = Field(0.85, ge=0, le=1)
     dorm_share_migrant: float = Field(0.25, ge=0, le=1)
@@ -101,7 +111,15 @@ class Population(_P):
     aged_60_64_share_of_60plus: float = Field((18.70 - 13.50) / 18.70, gt=0, lt=1)  # China 2020 census
     aged_80_plus_share_of_60plus: float = Field(2.54 / 18.70, gt=0, lt=1)  # China 2020 census: 80+ 2.54% of residents
 
-    _whole = field_validator("household_size_shares", "skill_shares_local", "skill_shares_migrant")(_shares)
+    _whole = field_validator("household_size_shares")(_shares)
+
+    @field_validator("higher_education_max")
+    @classmethod
+    def _floor_below_ceiling(cls, top: float, info: ValidationInfo) -> float:
+        floor = info.data.get("higher_education_min", 0.0)
+        if top < floor:
+            raise ValueError(f"higher_education_max must be at least higher_education_min; got {top:g} < {floor:g}")
+        return top
 
     @field_validator("owner_share_migrant")
     @classmethod

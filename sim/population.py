@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.education import skills_from_draws
 from sim.params import Population as PopulationParams
 from sim.parallel import both
 
@@ -531,7 +532,7 @@ def _largest_first(keys: np.ndarray, m: int) -> np.ndarray:
 
 def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarray, jobs_by_sector: np.ndarray,
                age_band_shares: tuple[float, float, float], params: PopulationParams, scale: float,
-               rng: np.random.Generator, survival: np.ndarray | None = None) -> Population:
+               rng: np.random.Generator, survival: np.ndarray | None = None, year: int = 2020) -> Population:
     """Build persons and households for every township.
 
     Parameters
@@ -544,6 +545,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
     scale : fraction of households simulated (1.0 = one agent per real household).
     rng : the model's random generator.
     survival : survivors to each age of the start year's life table (shapes ages 60+; see :func:`age_distribution`).
+    year : the start year (persons' birth cohorts, for their education: :mod:`sim.education`).
 
     Returns
     -------
@@ -611,11 +613,7 @@ def synthesise(pop: np.ndarray, urban_pop: np.ndarray, migrant_weight: np.ndarra
 
     local_p = h_local[p_hh]
     u = rng.random(n_p)
-    cum_local, cum_mig = np.cumsum(params.skill_shares_local), np.cumsum(params.skill_shares_migrant)
-    p_skill = np.empty(n_p, np.int8)
-    p_skill[local_p] = np.searchsorted(cum_local, u[local_p] * cum_local[-1], side="right")
-    p_skill[~local_p] = np.searchsorted(cum_mig, u[~local_p] * cum_mig[-1], side="right")
-    p_skill[p_age < 18] = 0
+    p_skill = skills_from_draws(u, p_age, local_p, year, params)
     working_age = (p_age >= WORKING_AGE) & (p_age < 65)
     p_employed = working_age & (rng.random(n_p) < np.where(local_p, params.employment_rate, min(1.0, params.employment_rate + 0.1)))
     mix = np.asarray(jobs_by_sector, float)

@@ -3,7 +3,7 @@ per agent, with the same draws as the engine.
 
 The engine decides for all persons or households at once over numpy columns. This module decides the same things
 one agent at a time (ageing, death, giving birth, leaving home, seeking a partner, separating, losing a job, looking
-for work, weighing a move and choosing where to, registering hukou, seeking a town dwelling, earning an income), so
+for work, coming of age with an education, weighing a move and choosing where to, registering hukou, seeking a town dwelling, earning an income), so
 that a run inside :func:`per_agent_rules` is the slow reference of the whole year: it must give the same results,
 draw for draw, and its time against the engine's is the speed-up the columns buy (benchmarks/bench_model.py).
 
@@ -25,11 +25,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from sim import demography, hukou, labour, model as model_module, urbanisation
+from sim import demography, education, hukou, labour, model as model_module, urbanisation
 from sim.choice import ChoiceContext, choose_one
 from sim.demography import birth_rates
 from sim.labour import household_anchor, household_jobless
-from sim.params import Hukou, Markets, Moves
+from sim.params import Hukou, Markets, Moves, Population as PopulationParams
 from sim.population import ADULT_AGE, OWNER, WORKING_AGE, Population
 
 
@@ -111,6 +111,22 @@ def separating(pop: Population, rate: float, rng: np.random.Generator) -> np.nda
     men = [i for i in range(len(alive)) if alive[i] and not female[i] and partner[i] >= 0]
     split = [i for i, x in zip(men, rng.random(len(men)).tolist()) if x < rate]
     return np.array([i if x < 0.5 else partner[i] for i, x in zip(split, rng.random(len(split)).tolist())], np.int64)
+
+
+def come_of_age(pop: Population, year: int, p: PopulationParams, rng: np.random.Generator) -> np.ndarray:
+    """Each living person who reaches the education age this year has higher education with the chance of their birth
+    cohort and hukou, else middle skill with the middle share, else low skill."""
+    alive, age, hh = pop.p_alive.tolist(), pop.p_age.tolist(), pop.p_hh.tolist()
+    rows = [i for i in range(len(alive)) if alive[i] and age[i] == p.education_age]
+    draw = rng.random(len(rows)).tolist()
+    for i, u in zip(rows, draw):
+        local = bool(pop.h_local[hh[i]])
+        share = min(max(p.higher_education_1995 + p.higher_education_trend * (year - age[i] - education.COHORT_YEAR),
+                        p.higher_education_min), p.higher_education_max)
+        high = share if local else min(share * p.higher_education_migrant_factor, 1.0)
+        middle = (1.0 - high) * (p.middle_skill_share_local if local else p.middle_skill_share_migrant)
+        pop.p_skill[i] = education.HIGH if u < high else education.MIDDLE if u < high + middle else education.LOW
+    return np.array(rows, np.int64)
 
 
 def quit_jobs(pop: Population, rate: float, retirement_age: int, u: np.ndarray) -> np.ndarray:
@@ -213,6 +229,7 @@ RULES = (
     (demography, "home_leavers", home_leavers),
     (demography, "partner_seekers", partner_seekers),
     (demography, "separating", separating),
+    (education, "come_of_age", come_of_age),
     (labour, "quit_jobs", quit_jobs),
     (labour, "seekers", job_seekers),
     (model_module, "decide_moves", decide_moves),

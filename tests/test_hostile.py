@@ -388,7 +388,9 @@ def test_params_yaml_wrong_type_and_bomb(toy, capsys):
 
 
 @pytest.mark.parametrize("section,name,value,needle", [
-    ("population", "skill_shares_local", [0.5, 0.5, 0.5], "must add up to 1 (these add up to 1.5"),
+    ("population", "household_size_shares", [0.5, 0.5, 0.5], "must add up to 1 (these add up to 1.5"),
+    ("population", "higher_education_min", 0.7, "higher_education_max must be at least higher_education_min"),
+    ("population", "higher_education_trend", 0.2, "less than or equal to 0.05"),
     ("population", "household_size_shares", [-0.5, 1.5], "greater than or equal to 0"),
     ("population", "household_size_shares", [], "at least 1 item"),
     ("population", "dorm_share_migrant", 0.9, "owner_share_migrant + dorm_share_migrant must be at most 1"),

@@ -18,15 +18,17 @@ from viz.maps import save_figure, township_label
 from viz.words import count_format, indicator_label, word
 
 AGE_SHARES = ("aged0_14_share", "aged60_share")
+EDUCATION = ("higher_education_share", "higher_education_20_59")  # the plan's is the 20-59 one; shown after ageing
 LAYOUTS: dict[tuple, dict[str, float]] = {}
 """Subplot parameters of the server's indicator panels by their arguments (:class:`LiveIndicators`)."""
 
 
 def chart_indicators(columns) -> list[str]:
     """The indicators the charts show, in order: population, primacy, every township group's share, urbanisation,
-    ageing, dependency and migrants (those present in ``columns``)."""
-    groups = [c for c in columns if c.endswith("_share") and c not in AGE_SHARES]
-    order = ["population", "primacy", *groups, "urbanisation", "aged60_share", "dependency_ratio", "migrant_population"]
+    ageing, dependency, higher education of ages 20-59 and migrants (those present in ``columns``)."""
+    groups = [c for c in columns if c.endswith("_share") and c not in AGE_SHARES + EDUCATION]
+    order = ["population", "primacy", *groups, "urbanisation", "aged60_share", "dependency_ratio", "higher_education_20_59",
+             "migrant_population"]
     return [c for c in order if c in columns]
 
 
