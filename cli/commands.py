@@ -911,15 +911,10 @@ def validate(args: argparse.Namespace) -> int:
                    "uncertainty and seed noise" if args.history else f"{args.seeds} seeds of one parameter set: intervals "
                    "are seed noise only")
     g = county.groupby("year")
-    rows = []
-    for year, (low, mid, high) in sorted(proj.resident.items()):
-        if year not in g.groups:
-            continue
-        pop = g.population.get_group(year)
-        rows.append({"year": year, "simulated": pop.mean(), "sim_p05": pop.quantile(0.05), "sim_p95": pop.quantile(0.95),
-                     "low": low, "mid": mid, "high": high, "within_band": bool(low <= pop.mean() <= high),
-                     "vs_mid_pct": (pop.mean() / mid - 1) * 100})
-    band = pd.DataFrame(rows)
+    band = _against_band(g, "population", proj.resident)
+    # the registered (hukou) population against the plan's own hukou projection, where the region has both
+    registered = (_against_band(g, "registered_population", proj.hukou)
+                  if county.registered_population.notna().all() else pd.DataFrame())
     ages = g[["aged0_14_share", "aged60_share", "dependency_ratio"]].mean().reset_index()
     from workflow.outofsample import out_of_sample, scores
 
@@ -928,6 +923,8 @@ def validate(args: argparse.Namespace) -> int:
     with atomic_folder(args.out, "validate") as tmp:
         county.to_csv(tmp / "county_runs.csv", index=False)
         band.to_csv(tmp / "projection_band.csv", index=False)
+        if len(registered):
+            registered.to_csv(tmp / "projection_band_registered.csv", index=False)
         if len(oos):
             oos.to_csv(tmp / "out_of_sample.csv", index=False)
             score.to_csv(tmp / "out_of_sample_scores.csv", index_label="indicator")
@@ -960,6 +957,10 @@ def validate(args: argparse.Namespace) -> int:
               f"{uncertainty}, scale {args.scale}. Resident population inside the plan's low-high band in {inside} of "
               f"{len(band)} projection years.\n\n## Population against the band\n\n{_md_table(band)}\n\n"
               f"## Age structure (mean over seeds)\n\n{_md_table(ages)}\n\n![projection](projection.png)\n")
+        if len(registered):
+            md += ("\n## Registered (hukou) population against the plan's hukou projection\n\n"
+                   f"Inside the low-high band in {int(registered.within_band.sum())} of {len(registered)} years.\n\n"
+                   f"{_md_table(registered)}\n")
         if len(oos):
             shown = oos[["year", "indicator", "use", "observed", "model", "model_p05", "model_p95", "no_change", "trend",
                          "padis_mid"]]
@@ -973,6 +974,7 @@ def validate(args: argparse.Namespace) -> int:
         (tmp / "validation.json").write_text(json.dumps({"seeds": args.seeds, "scale": args.scale, "start": args.start, "end": args.end,
                                                          "uncertainty": uncertainty,
                                                          "years_in_band": inside, "years": len(band),
+                                                         "registered_years_in_band": int(registered.within_band.sum()) if len(registered) else None,
                                                          "out_of_sample_scores": score.to_dict(orient="index"),
                                                          **provenance()}, indent=2, default=float), encoding="utf-8")
     t = Table(title="Baseline resident population against the plan's PADIS-INT band")
@@ -982,6 +984,14 @@ def validate(args: argparse.Namespace) -> int:
         t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}", f"{r.mid:,.0f}",
                   f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
     console.print(t)
+    if len(registered):
+        t = Table(title="Baseline registered (hukou) population against the plan's hukou projection")
+        for c in ("year", "simulated [5%-95%]", "low", "mid", "high", "in band"):
+            t.add_column(c, justify="right")
+        for r in registered.itertuples():
+            t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}",
+                      f"{r.mid:,.0f}", f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
+        console.print(t)
     if len(oos):
         t = Table(title=f"Out of sample: published county statistics ({region.config.files.observed})")
         for c in ("year", "indicator", "use", "observed", "model [5%-95%]", "no change", "trend", "plan mid"):
@@ -995,6 +1005,22 @@ def validate(args: argparse.Namespace) -> int:
         console.print(t)
     console.print(f"{uncertainty}; report in {args.out}/report.html (and report.md, projection.png)", highlight=False)
     return 0
+
+
+def _against_band(by_year, column: str, points: dict):
+    """Each projection year's simulated ``column`` (mean and 5-95% over the runs, ``by_year`` a pandas group-by of
+    the runs by year) beside the plan's low, mid and high: a DataFrame, a row per projection year that was run."""
+    import pandas as pd
+
+    rows = []
+    for year, (low, mid, high) in sorted(points.items()):
+        if year not in by_year.groups:
+            continue
+        v = by_year[column].get_group(year)
+        rows.append({"year": year, "simulated": v.mean(), "sim_p05": v.quantile(0.05), "sim_p95": v.quantile(0.95),
+                     "low": low, "mid": mid, "high": high, "within_band": bool(low <= v.mean() <= high),
+                     "vs_mid_pct": (v.mean() / mid - 1) * 100})
+    return pd.DataFrame(rows)
 
 
 def server_env(region: Path, tiles: str = "", lang: str = "en") -> dict[str, str]:

@@ -18,7 +18,7 @@ COUNT_COLUMNS = ["population", "households", "hukou_population", "migrant_popula
                  "in_migrants", "out_migrants"]
 RATE_COLUMNS = ["urbanisation", "aged0_14_share", "aged60_share", "dependency_ratio", "mean_household_income"]
 EXTRA_COLUMNS = ["hukou_conversions", "mean_household_size", "partnered_share", "partnerships", "separations",
-                 "migrant_share", "higher_education_share", "higher_education_20_59"]
+                 "migrant_share", "higher_education_share", "higher_education_20_59", "registered_population"]
 FLOW_COLUMNS = ["births", "deaths", "in_migrants", "out_migrants", "labour_arrivals", "nonlabour_arrivals", "recruits",
                 "job_losses", "hires", "hukou_conversions"]
 # The labour account (sim.labour), after the plan's columns: counts at full scale, rates as shares.
@@ -166,13 +166,16 @@ def group_share(by_township: np.ndarray, members: np.ndarray) -> float:
 
 def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, scale: float, flows: dict[str, float],
                       by_township: np.ndarray | None = None, urban_by_township: np.ndarray | None = None,
-                      household_income: np.ndarray | None = None, size: np.ndarray | None = None) -> dict[str, float]:
+                      household_income: np.ndarray | None = None, size: np.ndarray | None = None,
+                      registered_away: float | None = None) -> dict[str, float]:
     """One year's county indicators.
 
     ``groups`` maps each township group of the region to its township indices (each gives a share, see
     :func:`county_columns`); ``flows`` holds the year's births, deaths, in_migrants and out_migrants as simulated persons.
     ``by_township``, ``urban_by_township`` (persons, urban persons), ``household_income`` and ``size`` (living
-    members; both per household row) are computed when not given.
+    members; both per household row) are computed when not given. ``registered_away`` is the region's hukou holders
+    living elsewhere (:mod:`sim.registration`, simulated persons): the registered population is the local-hukou
+    residents plus them (NaN without it).
     """
     alive = pop.p_alive
     ages = pop.age_counts()  # living persons by single year of age, kept by the population
@@ -212,6 +215,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
         # residents with higher education (大专及以上): of all, and of the main working ages 20-59
         "higher_education_share": educated,
         "higher_education_20_59": educated_20_59,
+        "registered_population": float("nan") if registered_away is None else (local + registered_away) / scale,
     }
     for group, members in groups.items():
         out[group_column(group)] = group_share(by_t, members)

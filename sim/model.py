@@ -21,6 +21,7 @@ from geo.network import Transport
 from geo.region import Edge, Node, Region, load_region
 from sim import demography as demo
 from sim import education
+from sim import registration
 from sim.agents import Household, Households, Township
 from sim import housing as hs
 from sim import hukou
@@ -131,6 +132,11 @@ class MigrationModel(mesa.Model):
         # the draws of who has higher education among those coming of age: a stream of their own (spawned, so the
         # model's stream is untouched), so the education rule cannot shift any other decision's draws
         self.education_rng = self.np_rng.spawn(1)[0]
+        # the region's hukou holders living elsewhere (sim.registration), in the agents' scale; None without a census
+        # registered population for the start year
+        registered = cfg.census[start].get("hukou_population")
+        self.registered_away = None if registered is None else registration.away_at_start(
+            registered.value * scale, float(self.population.h_size @ self.population.h_local))
         # economy.csv describes its own year; a run from another census year scales jobs and housing by population
         pop_ratio = frame[f"pop_{start}"].to_numpy() / np.maximum(frame[f"pop_{self.region.economy_year}"].to_numpy(), 1)
         self.market = MarketState(
@@ -259,6 +265,11 @@ class MigrationModel(mesa.Model):
         pop = self.population
         if (~pop.p_alive).mean() > COMPACT_SHARE or (~pop.h_alive).mean() > COMPACT_SHARE:
             pop.compact()
+        if self.registered_away is not None:
+            f = self._year_flows
+            self.registered_away = registration.next_away(
+                self.registered_away, (f["births"] - f["deaths"]) / max(float(pop.age_counts().sum()), 1.0),
+                self.params.hukou.transfer_out_rate, f["local_leavers"], f["local_returns"])
         self.year = year
         self._collect()
         if self.year >= self.end:
@@ -552,6 +563,7 @@ class MigrationModel(mesa.Model):
         zw = zone_shares(np.array([z.population for z in self.zones], float), zone_minutes, ZONE_DECAY_PER_MIN)
         zone = rng.choice(len(self.zones), size=len(lv), p=zw) if len(lv) else np.zeros(0, int)
         self._record_external(origin, zone, persons, outgoing=True)
+        self._year_flows["local_leavers"] += float(persons[pop.h_local[lv]].sum())
         pop.remove_households(lv)
         self._zone_prob = zw
 
@@ -581,6 +593,9 @@ class MigrationModel(mesa.Model):
         self._labour_flows["recruits"] += float(len(recruits))
         self._labour_flows["nonlabour_arrivals"] += float(sizes[others].sum())
         rows = np.concatenate([recruits, others])
+        # local-hukou arrivals come back to the region's registered population; a programme's registrations are new
+        back = np.concatenate([recruits, migrants])
+        self._year_flows["local_returns"] += float(sizes[back][pop.h_local[back]].sum())
         zone = rng.choice(len(self.zones), size=len(rows), p=self._zone_prob) if len(rows) else np.zeros(0, int)
         self._record_external(pop.h_township[rows].astype(np.int64), zone, sizes[rows], outgoing=False)
         return vacant
@@ -684,7 +699,7 @@ class MigrationModel(mesa.Model):
         hh_income, (commute, ages) = both(pop.household_income,  # commute: home township x workplace
                                           lambda: residents_by_work_and_age(pop, self.n, self.n_places))
         self.current = county_indicators(pop, self.groups, self.n, self.scale, self._year_flows, persons, urban, hh_income,
-                                         size)
+                                         size, registered_away=self.registered_away)
         self.current.update(labour_indicators(pop, mk.jobs, mk.in_commuters, self.n, self.scale,
                                               self.params.labour.retirement_age, self._labour_flows, commute))
         self.current.update(housing_indicators(mk.housing, in_stock, mk.price, self.scale, self._year_flows))

@@ -230,6 +230,8 @@ class Hukou(_P):
     min_years: int = Field(5, ge=0, le=30)
     owner_factor: float = Field(3.0, ge=0, le=20)
     openness_gain: float = Field(4.0, ge=0, le=50)
+    # the share of the region's hukou holders living elsewhere who register elsewhere in a year (sim.registration)
+    transfer_out_rate: float = Field(0.0, ge=0, le=0.5)
 
 
 class Urbanisation(_P):

@@ -160,6 +160,11 @@ def test_validate_command(tmp_path):
     assert list(band.year) == [2021, 2022, 2023, 2024, 2025] and (band.low <= band.high).all()
     assert (tmp_path / "v" / "projection.png").stat().st_size > 10_000 and (tmp_path / "v" / "report.html").exists()
     assert "seed noise only" in cap.get() and (tmp_path / "v" / "out_of_sample.csv").exists()
+    # the registered population against the plan's own hukou projection, year by year
+    registered = pd.read_csv(tmp_path / "v" / "projection_band_registered.csv")
+    county = pd.read_csv(tmp_path / "v" / "county_runs.csv").set_index("year")
+    assert list(registered.year) == [2021, 2022, 2023, 2024, 2025] and "hukou projection" in cap.get()
+    assert registered.simulated.tolist() == pytest.approx(county.loc[registered.year, "registered_population"].tolist())
     # with parameter sets from a history match, the runs span sets and seeds
     hist = tmp_path / "hist"
     hist.mkdir()

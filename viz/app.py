@@ -145,8 +145,10 @@ def _toggle_first_year(key: str, path: str, mtime: int | None) -> int | None:
     return toggle_default_year(toggle_levers(REGION_DIR, toggle, None))
 
 
-# population, primacy, each township group's share, urbanisation, ageing and dependency
-CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups)) if c != "migrant_population"]
+# population, primacy, each township group's share, urbanisation, ageing, dependency and higher education (the
+# migrants and the registered population are in the report's and compare's charts)
+CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.groups))
+                    if c not in ("migrant_population", "registered_population")]
 COLUMN_LABELS = region_labels(region.config)
 
 

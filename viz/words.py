@@ -55,6 +55,7 @@ INDICATORS = {
     "aged60_share": ("Aged 60+ share", "60岁及以上人口占比", "share"),
     "aged0_14_share": ("Aged 0-14 share", "0-14岁人口占比", "share"),
     "dependency_ratio": ("Dependency ratio", "总抚养比", "ratio"),
+    "registered_population": ("Registered (hukou) population", "户籍总人口", "persons"),
     "higher_education_20_59": ("Higher education, ages 20-59", "主要劳动年龄人口受过高等教育比例", "share"),
     "higher_education_share": ("Residents with higher education", "受过高等教育人口占比", "share"),
     "migrant_population": ("Migrant (non-local hukou) residents", "外来（非本地户籍）常住人口", "persons"),

@@ -160,6 +160,7 @@ def summarise(county: pd.DataFrame, scenarios: list[str], years: list[int], targ
     scenarios : in order; the first is the reference for differences.
     years : years to summarise.
     targets : indicator -> Target (``region.config.targets``) to add target, met (by the mean) and met_share (of seeds).
+    indicators : the columns to summarise (default: every indicator column that has a value).
 
     Example
     -------
@@ -168,7 +169,8 @@ def summarise(county: pd.DataFrame, scenarios: list[str], years: list[int], targ
     >>> s.loc[s.scenario == "b", ["mean", "diff_mean"]].values.tolist()
     [[17.5, 2.5]]
     """
-    indicators = indicators or [c for c in county.columns if c not in NOT_SUMMARISED]
+    # a column the region cannot give (the registered population without a census count to start from) is all NaN
+    indicators = indicators or [c for c in county.columns if c not in NOT_SUMMARISED and county[c].notna().any()]
     targets = targets or {}
     rows = []
     c = county[county.year.isin(years)]
