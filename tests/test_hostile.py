@@ -948,6 +948,14 @@ def _drop_column(path: Path, column: str) -> None:
     pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=column).to_csv(path, index=False)
 
 
+def _rename_flow_origin(path: Path, name: str) -> None:
+    import pandas as pd
+
+    flows = pd.read_parquet(path)
+    flows.loc[0, "origin"] = name
+    flows.to_parquet(path, index=False)
+
+
 def _set_key(path: Path, key: str, value) -> None:
     record = json.loads(path.read_text())
     record[key] = value
@@ -972,6 +980,8 @@ def _set_key(path: Path, key: str, value) -> None:
     (lambda f: _set_cell(f / "county.csv", 1, "year", "2020"), "line 3, field 'year': year 2020 appears twice"),
     (lambda f: _set_key(f / "run.json", "scenario_detail", 4), "field 'scenario_detail': scenario_detail is 4, expected a mapping"),
     (lambda f: _set_key(f / "run.json", "seed", "one"), "seed is \"one\", expected a whole number"),
+    # a flow from a place the region does not have was left out of the flow map without a word
+    (lambda f: _rename_flow_origin(f / "flows.parquet", "Atlantis"), "field 'origin': 'Atlantis' (row 1) is not a township or external zone"),
 ])
 def test_report_of_a_damaged_run_folder_is_one_line(toy, tmp_path, capsys, damage, needle):
     out = tmp_path / "r"

@@ -20,7 +20,8 @@ from viz.charts import chart_indicators, flow_map, indicator_chart, township_bar
 from viz.maps import save_figure
 from viz.words import (in_language, indicator_label, lever_sentence, noise_phrase, region_labels,
                        scenario_description, scenario_title)
-from workflow.io import check_result_townships, check_same_years, damaged_file, read_record, read_result
+from workflow.io import (check_flow_places, check_result_townships, check_same_years, damaged_file, read_record,
+                         read_result)
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -248,6 +249,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
     flows_html = ""
     if (folder / "flows.parquet").exists():
         flows = read_result(folder / "flows.parquet", ("year", "origin", "destination", "persons"), text=("origin", "destination"))
+        check_flow_places(folder / "flows.parquet", flows, [*region.codes, *(z.id for z in region.config.external_zones)])
         flows = flows[(flows.year > start) & (flows.year <= year)]
         flow_img = flow_map(region, flows, _t(lang, f"Moves between townships, {start + 1}–{year} (flows.parquet)",
                                               f"{start + 1}–{year}年乡镇间迁移（flows.parquet）"),

@@ -355,6 +355,28 @@ def check_result_townships(path: Path, table: pd.DataFrame, codes: list[str], by
                        + " in " + ", ".join(f"{k} {group[k]}" for k in by))
 
 
+def check_flow_places(path: Path, flows: pd.DataFrame, places: list[str]) -> None:
+    """Refuse a flows table whose origin or destination is neither a township nor an external zone of the region
+    (``places``): the flow map would leave such a row out without a word.
+
+    Example
+    -------
+    >>> f = pd.DataFrame({"origin": ["A", "Z"], "destination": ["B", "A"]})
+    >>> check_flow_places(Path("flows.parquet"), f, ["A", "B", "OUT"])
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: flows.parquet, field 'origin': 'Z' (row 2) is not a township or external zone of the region (3 places: A, B, OUT); expected the file as run.py wrote it: the folder may be damaged or cut short (make it again with the command that wrote it)
+    """
+    known = set(places)
+    listed = ", ".join(places[:20]) + (", ..." if len(places) > 20 else "")
+    for column in ("origin", "destination"):
+        bad = ~flows[column].astype(str).isin(known).to_numpy()
+        if bad.any():
+            i = int(bad.argmax())  # the first bad row
+            raise damaged_file(Path(path), f"{flows[column].iloc[i]!r} (row {i + 1}) is not a township or external zone "
+                                           f"of the region ({len(places)} places: {listed})", field=column)
+
+
 def check_same_years(path: Path, table: pd.DataFrame, years: pd.Series, other: str, by: tuple[str, ...] = ()) -> None:
     """Refuse a county table whose years repeat (within each group of ``by``) or differ from those of the township
     table read beside it (``years``, from the file named ``other``): a report would look up a year one of them lacks.
