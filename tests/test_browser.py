@@ -410,6 +410,8 @@ def test_chinese_page_has_no_english_and_its_address_reproduces_the_run(browser,
     """An address with controls opens the page in Chinese with them in force (levers on, nothing pending); after a
     few years, with a township's card and the year's moves shown, no English is left in the page's text but the
     names of file formats; and the page's own "link to this run" reopens the same run in a new visitor's page."""
+    from viz.app import EFFECT_INDICATORS
+
     query = "?lang=zh&hsr_station=1&platform_jobs=5000&tfr=1.5&seed=43&scenario=talent"
     page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
     page.goto(server + query)
@@ -425,7 +427,7 @@ def test_chinese_page_has_no_english_and_its_address_reproduces_the_run(browser,
     _point_at_a_township(page, towns, page.mouse.click)
     page.locator("label", has_text="本年迁移流").click()
     page.wait_for_timeout(1000)
-    assert page.locator(".migrasim-paired li").count() == 3
+    assert page.locator(".migrasim-paired li").count() == len(EFFECT_INDICATORS)
     left = _latin_words(page) - {"YAML"}  # a file format's name
     assert not left, f"English left in Chinese mode: {sorted(left)}"
     residents = page.locator("text=/常住人口 [\\d,]+ ·/").first.inner_text()

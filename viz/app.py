@@ -155,10 +155,13 @@ COLUMN_LABELS = region_labels(region.config)
 
 # The effect of the levers on the page, as everywhere in this project (workflow.compare.paired_interval): the mean of the
 # paired differences (levers minus baseline, same seed) and their 90% interval over the seeds. Points of a share
-# (primacy, urbanisation) are percentage points.
+# (primacy, urbanisation, higher education) are percentage points.
 EFFECT_INDICATORS = [("population", "residents", "常住人口", 1.0, "{:+,.0f}", ""),
                      ("primacy", "primacy", "首位度", 100.0, "{:+.2f}", " pp"),
-                     ("urbanisation", "urbanisation", "城镇化率", 100.0, "{:+.2f}", " pp")]
+                     ("urbanisation", "urbanisation", "城镇化率", 100.0, "{:+.2f}", " pp"),
+                     ("registered_population", "registered (hukou) population", "户籍总人口", 1.0, "{:+,.0f}", ""),
+                     ("higher_education_20_59", "higher education, ages 20-59", "劳动年龄人口高等教育比例", 100.0,
+                      "{:+.2f}", " pp")]
 
 
 def effect_text(diffs: list[float], label: str, fmt: str = "{:+,.0f}", unit: str = "", lang: str = "en") -> str:
@@ -607,7 +610,7 @@ def RunStatus(model: MigrationModel, controls: solara.Reactive[dict]):
     if getattr(model, "pairs", None) and model.year > model.start:
         items = []
         for column, en, zh_label, factor, fmt, unit in EFFECT_INDICATORS:
-            if column in c:
+            if column in c and c[column] == c[column]:  # NaN: a column the region cannot give (no registered count)
                 diffs = [factor * d for d in model.paired_differences(column)]
                 items.append(f"<li>{effect_text(diffs, T(en, zh_label), fmt, unit, lang.value)}</li>")
         solara.HTML(tag="div", classes=["migrasim-paired"], unsafe_innerHTML=(
