@@ -596,3 +596,24 @@ def test_a_step_renders_the_page_once_and_sends_only_what_changed():
     assert made == []
     assert any(f"Year {model.value.year}" in (w.unsafe_innerHTML or "") for w in rc.find(solara.widgets.HTML).widgets)
     rc.close()
+
+
+def test_first_page_model_and_charts_are_handed_to_one_visitor_only():
+    """The server builds the default page's first model and charts in advance (viz.app.warm_page): the first visitor
+    with the default controls gets that model and, in English, its charts; nobody else gets either."""
+    from viz import app
+
+    app.warm_page()
+    defaults = app.default_controls()
+    first = app.first_model(defaults)
+    second = app.first_model(defaults)
+    assert first is not second and first.year == second.year == first.start
+    assert first.datacollector.get_model_vars_dataframe().equals(second.datacollector.get_model_vars_dataframe())
+    assert app.prepared("indicators", second, "en") is None, "another visitor's model gets no prepared chart"
+    assert app.prepared("indicators", first, "zh") is None, "the prepared charts are English"
+    chart = app.prepared("indicators", first, "en")
+    assert chart is not None and app.prepared("indicators", first, "en") is None, "handed out once"
+    county = first.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    assert chart.png(county, "County indicators to 2020")[:4] == b"\x89PNG"
+    other = app.first_model({**defaults, "seed": defaults["seed"] + 1})
+    assert other.seed == defaults["seed"] + 1

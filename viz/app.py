@@ -152,24 +152,59 @@ CHART_INDICATORS = [c for c in chart_indicators(county_columns(region.config.gro
                     if c not in ("migrant_population", "registered_population")]
 COLUMN_LABELS = region_labels(region.config)
 
-# The first page's charts wait for this: the server draws the default page's indicator panels once in the
-# background (warm_charts), and matplotlib is not to be used from two threads at once.
+# The first page waits for this: the server builds the default page's first model and draws its charts once in the
+# background (warm_page) while the first browser loads the page's scripts, and matplotlib is not to be used from two
+# threads at once.
 CHARTS_WARM = threading.Event()
+_FIRST: dict = {}  # what warm_page made, for the first visitor who opens the page with the default controls
+_FIRST_LOCK = threading.Lock()
 
 
-def warm_charts() -> None:
-    """Draw the default page's indicator panels once, to be thrown away, while the browser loads the page's scripts:
-    matplotlib's first figure and the panels' layout (kept in viz.charts.LAYOUTS) took 0.9 s of the first page."""
+def warm_page() -> None:
+    """Build the default page's first model and draw its indicator panels and township bars, for the first visitor
+    with the default controls (:func:`first_model`, :func:`prepared`): the model and the first drawing of the charts
+    (matplotlib's first figure, the panels' layout) took 1.2-1.5 s of the first page, and the map's polygons in
+    longitude and latitude (kept per region) 0.4 s. What it cannot make, the page makes itself."""
     try:
-        loaded = load_scenario(REGION_DIR, "baseline")
-        detail = {"name": loaded.name, "title": loaded.title, "title_zh": loaded.title_zh}
-        empty = pd.DataFrame({"year": [server.start], **{c: [float("nan")] for c in CHART_INDICATORS}})
-        LiveIndicators(region.config.targets, CHART_INDICATORS, (server.start, server.end), scenario_title(detail, "en"),
-                       width=11, cols=3, lang="en", labels=COLUMN_LABELS).png(empty, "")
-    except Exception:  # the page draws its charts itself, and reports what fails there
+        controls = default_controls()
+        model = ServerModel(**controls)
+        county = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        indicators = LiveIndicators(region.config.targets, CHART_INDICATORS, (model.start, model.end),
+                                    scenario_title(model.scenario_detail, "en"), width=11, cols=3, lang="en",
+                                    labels=COLUMN_LABELS)
+        indicators.png(county, word("county indicators to", "en", year=model.year))
+        start = pd.Series({r["township"]: r["population"] for r in model.township_records if r["year"] == model.start})
+        bars = LiveTownshipBars(region, start, model.start, lang="en")
+        bars.png(pd.Series({t.code: t.population for t in model.townships}), model.year)
+        township_geojson(model, region, "population")  # the polygons in longitude/latitude, kept per region
+        outline_geojson(region)
+        with _FIRST_LOCK:
+            _FIRST.update(controls=controls, model=model, charts={"indicators": indicators, "bars": bars})
+    except Exception:  # the page builds and draws for itself, and reports what fails there
         pass
     finally:
         CHARTS_WARM.set()
+
+
+def first_model(controls: dict) -> ServerModel:
+    """The model a visitor's page starts with: the one :func:`warm_page` built if the controls are the defaults and
+    no other visitor has taken it, else a new one (a model is never shared between visitors)."""
+    CHARTS_WARM.wait(30)
+    with _FIRST_LOCK:
+        if "model" in _FIRST and _FIRST["controls"] == controls:
+            _FIRST["owner"] = _FIRST.pop("model")  # its charts go to its page only
+            return _FIRST["owner"]
+    return ServerModel(**controls)
+
+
+def prepared(kind: str, model: MigrationModel, language: str):
+    """The chart ``kind`` ("indicators" or "bars") :func:`warm_page` drew for ``model``, once, if the page shows it in
+    English; else None."""
+    CHARTS_WARM.wait(30)
+    with _FIRST_LOCK:
+        if language != "en" or _FIRST.get("owner") is not model:
+            return None
+        return _FIRST["charts"].pop(kind, None)
 
 
 
@@ -567,12 +602,10 @@ def IndicatorCharts(model: MigrationModel):
     """County indicators so far, the plan's targets marked, over the whole run's years."""
     update_counter.get()
     # three panels a row: legible when the picture is scaled into a third of a desktop screen
-    CHARTS_WARM.wait(30)
-    live = solara.use_memo(lambda: LiveIndicators(region.config.targets, CHART_INDICATORS, (model.start, model.end),
-                                                  scenario_title(getattr(model, "scenario_detail", None) or {"name": "run"},
-                                                                 lang.value),
-                                                  width=11, cols=3, lang=lang.value,
-                                                  labels=COLUMN_LABELS), dependencies=[id(model), lang.value])
+    live = solara.use_memo(lambda: prepared("indicators", model, lang.value) or LiveIndicators(
+        region.config.targets, CHART_INDICATORS, (model.start, model.end),
+        scenario_title(getattr(model, "scenario_detail", None) or {"name": "run"}, lang.value),
+        width=11, cols=3, lang=lang.value, labels=COLUMN_LABELS), dependencies=[id(model), lang.value])
     county = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     solara.Image(live.png(county, word("county indicators to", lang.value, year=model.year)),
                  classes=["migrasim-indicators"])
@@ -583,8 +616,8 @@ def TownshipPopulations(model: MigrationModel):
     """Township populations now, with the start year marked."""
     update_counter.get()
     start = pd.Series({r["township"]: r["population"] for r in model.township_records if r["year"] == model.start})
-    CHARTS_WARM.wait(30)
-    live = solara.use_memo(lambda: LiveTownshipBars(region, start, model.start, lang=lang.value),
+    live = solara.use_memo(lambda: prepared("bars", model, lang.value) or LiveTownshipBars(region, start, model.start,
+                                                                                             lang=lang.value),
                            dependencies=[id(model), lang.value])
     current = pd.Series({t.code: t.population for t in model.townships})
     solara.Image(live.png(current, model.year), classes=["migrasim-bars"])
@@ -865,7 +898,7 @@ def Page():
     search = solara.use_router().search
     start, problems = solara.use_memo(lambda: initial_controls(search), dependencies=[])
     solara.use_effect(lambda: lang.set(address_language(search) or lang.value), [])
-    first = solara.use_memo(lambda: ServerModel(**start), dependencies=[])
+    first = solara.use_memo(lambda: first_model(start), dependencies=[])
     model = solara.use_reactive(first)
     controls = solara.use_reactive(start)
     title = T(f"{region.config.name}: migration simulator",
@@ -896,6 +929,6 @@ def Page():
 
 
 if os.environ.get("MIGRASIM_SERVE_PID"):  # in the server (not in a process that imports this module for its names)
-    threading.Thread(target=warm_charts, name="warm-charts", daemon=True).start()
+    threading.Thread(target=warm_page, name="warm-page", daemon=True).start()
 else:
     CHARTS_WARM.set()
