@@ -1117,6 +1117,7 @@ def serve(args: argparse.Namespace) -> int:
     import os
     import signal
     import subprocess
+    import shutil
     import sys
     import time
 
@@ -1131,18 +1132,22 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
         return 2
-    missing = missing_packages()
-    try:
-        if missing:
-            find_npm(missing)
-    except AssetError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        return 2
+    if shutil.which("npm") is None:
+        # without npm a missing browser file is an error, said before the server starts (knowing costs the 0.75 s of
+        # importing Solara here; with npm, that import runs beside the server's own start, below)
+        try:
+            missing = missing_packages()
+            if missing:
+                find_npm(missing)
+        except AssetError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            return 2
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
     env = server_env(Path(args.region), args.tiles, getattr(args, "lang", "en"))
     env["MIGRASIM_SERVE_PID"] = str(os.getpid())  # the server ends with this process, even after a SIGKILL (viz/app.py)
-    if missing:  # the page waits until the files are in the cache before the server listens (viz/app.py)
-        env["MIGRASIM_ASSETS_PENDING"] = "1"
+    # the page waits until the browser files are in the cache before the server listens (viz/app.py; at once when
+    # they are already), while this process fetches those missing
+    env["MIGRASIM_ASSETS_PENDING"] = "1"
     # The page also waits, before it reads the region, until this process has checked it (a byte on this pipe), so
     # a bad file is reported here in one line and never as the server's traceback as well: which of the two reached
     # the error first depended on the machine's load.
@@ -1185,24 +1190,27 @@ def serve(args: argparse.Namespace) -> int:
         child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True, pass_fds=(checked_r,))
         os.close(checked_r)
         try:
-            if missing:
-                ensure_assets(log=lambda m: console.print(m, highlight=False))
             from viz.controls import load_server_config
 
             load_server_config(args.region, load_region(args.region))
             os.write(checked_w, b"1")
-        except AssetError as exc:
-            # The server has not listened: its page waits for these files, and a SIGTERM, which the server defers
-            # until its start is done, would wait out the 10 s before SIGKILL. Nothing was served, nothing is lost.
-            stop_child(((signal.SIGKILL, 5),))
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            return 2
         except RegionDataError:
             # the page waits for the byte that will not come; a SIGTERM would wait until the server's start is done
             stop_child(((signal.SIGKILL, 5),))
             raise
         finally:
             os.close(checked_w)
+        try:
+            missing = missing_packages()
+            if missing:
+                find_npm(missing)
+                ensure_assets(log=lambda m: console.print(m, highlight=False))
+        except AssetError as exc:
+            # The server has not listened: its page waits for these files, and a SIGTERM, which the server defers
+            # until its start is done, would wait out the 10 s before SIGKILL. Nothing was served, nothing is lost.
+            stop_child(((signal.SIGKILL, 5),))
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            return 2
         # the address is printed once it answers (the server loads for a few seconds): a planner who opens it at once
         # gets the page, not "connection refused"
         while not answers(args.host, args.port):

@@ -12,8 +12,9 @@ Environment:
     MIGRASIM_REGION  region folder (default ``configs/pingyang``)
     MIGRASIM_TILES   a tile URL template for a background map (default: none, the page works offline)
     MIGRASIM_SERVE_PID       set by ``run.py serve`` to its process id: the server ends when that process ends
-    MIGRASIM_ASSETS_PENDING  set by ``run.py serve`` while it fetches the browser files (a first start after
-                     installing): the page waits until they are all in the cache, before the server listens
+    MIGRASIM_ASSETS_PENDING  set by ``run.py serve``, which may be fetching the browser files (a first start after
+                     installing): the page waits until they are all in the cache (at once when they are already), before
+                     the server listens
     MIGRASIM_CHECKED_FD      set by ``run.py serve``: a pipe on which it writes one byte once it has checked the
                      region; the page reads the region only then (serve reports a bad file itself, in one line)
 """
