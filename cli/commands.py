@@ -977,21 +977,9 @@ def validate(args: argparse.Namespace) -> int:
                                                          "registered_years_in_band": int(registered.within_band.sum()) if len(registered) else None,
                                                          "out_of_sample_scores": score.to_dict(orient="index"),
                                                          **provenance()}, indent=2, default=float), encoding="utf-8")
-    t = Table(title="Baseline resident population against the plan's PADIS-INT band")
-    for c in ("year", "simulated [5%-95%]", "low", "mid", "high", "in band"):
-        t.add_column(c, justify="right")
-    for r in band.itertuples():
-        t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}", f"{r.mid:,.0f}",
-                  f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
-    console.print(t)
+    _print_band("Baseline resident population against the plan's PADIS-INT band", band)
     if len(registered):
-        t = Table(title="Baseline registered (hukou) population against the plan's hukou projection")
-        for c in ("year", "simulated [5%-95%]", "low", "mid", "high", "in band"):
-            t.add_column(c, justify="right")
-        for r in registered.itertuples():
-            t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}",
-                      f"{r.mid:,.0f}", f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
-        console.print(t)
+        _print_band("Baseline registered (hukou) population against the plan's hukou projection", registered)
     if len(oos):
         t = Table(title=f"Out of sample: published county statistics ({region.config.files.observed})")
         for c in ("year", "indicator", "use", "observed", "model [5%-95%]", "no change", "trend", "plan mid"):
@@ -1021,6 +1009,17 @@ def _against_band(by_year, column: str, points: dict):
                      "low": low, "mid": mid, "high": high, "within_band": bool(low <= v.mean() <= high),
                      "vs_mid_pct": (v.mean() / mid - 1) * 100})
     return pd.DataFrame(rows)
+
+
+def _print_band(title: str, band) -> None:
+    """Print a table of :func:`_against_band`: each year's simulated value and its interval beside the band."""
+    t = Table(title=title)
+    for c in ("year", "simulated [5%-95%]", "low", "mid", "high", "in band"):
+        t.add_column(c, justify="right")
+    for r in band.itertuples():
+        t.add_row(str(r.year), f"{r.simulated:,.0f} [{r.sim_p05:,.0f}-{r.sim_p95:,.0f}]", f"{r.low:,.0f}", f"{r.mid:,.0f}",
+                  f"{r.high:,.0f}", "[green]yes[/]" if r.within_band else "[red]no[/]")
+    console.print(t)
 
 
 def server_env(region: Path, tiles: str = "", lang: str = "en") -> dict[str, str]:
@@ -1116,8 +1115,8 @@ def serve(args: argparse.Namespace) -> int:
     """
     import os
     import signal
-    import subprocess
     import shutil
+    import subprocess
     import sys
     import time
 
@@ -1190,27 +1189,26 @@ def serve(args: argparse.Namespace) -> int:
         child = subprocess.Popen(cmd, env=env, cwd=app.parent.parent, start_new_session=True, pass_fds=(checked_r,))
         os.close(checked_r)
         try:
-            from viz.controls import load_server_config
-
-            load_server_config(args.region, load_region(args.region))
-            os.write(checked_w, b"1")
-        except RegionDataError:
-            # the page waits for the byte that will not come; a SIGTERM would wait until the server's start is done
-            stop_child(((signal.SIGKILL, 5),))
-            raise
-        finally:
-            os.close(checked_w)
-        try:
             missing = missing_packages()
             if missing:
                 find_npm(missing)
                 ensure_assets(log=lambda m: console.print(m, highlight=False))
+            from viz.controls import load_server_config
+
+            load_server_config(args.region, load_region(args.region))
+            os.write(checked_w, b"1")
         except AssetError as exc:
             # The server has not listened: its page waits for these files, and a SIGTERM, which the server defers
             # until its start is done, would wait out the 10 s before SIGKILL. Nothing was served, nothing is lost.
             stop_child(((signal.SIGKILL, 5),))
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
+        except RegionDataError:
+            # the page waits for the byte that will not come; a SIGTERM would wait until the server's start is done
+            stop_child(((signal.SIGKILL, 5),))
+            raise
+        finally:
+            os.close(checked_w)
         # the address is printed once it answers (the server loads for a few seconds): a planner who opens it at once
         # gets the page, not "connection refused"
         while not answers(args.host, args.port):

@@ -127,9 +127,10 @@ def come_of_age(pop: Population, year: int, p: PopulationParams, rng: np.random.
     return rows
 
 
-def higher_education_shares(pop: Population) -> tuple[float, float]:
+def higher_education_shares(pop: Population, ages: np.ndarray | None = None) -> tuple[float, float]:
     """Shares of living residents with higher education: of all residents (the census's "per 100,000" divided by
-    100,000) and of those aged 20-59 (the plans' 主要劳动年龄人口受过高等教育比例).
+    100,000) and of those aged 20-59 (the plans' 主要劳动年龄人口受过高等教育比例). ``ages``: living persons by single
+    year of age, when the caller has them (:meth:`Population.age_counts`).
 
     Example
     -------
@@ -143,7 +144,7 @@ def higher_education_shares(pop: Population) -> tuple[float, float]:
     >>> higher_education_shares(pop)
     (0.5, 0.5)
     """
-    ages = pop.age_counts()  # living persons by single year of age, kept by the population
+    ages = pop.age_counts() if ages is None else ages
     high = np.flatnonzero((pop.p_skill == HIGH) & pop.p_alive)
     by_age = np.bincount(pop.p_age[high], minlength=len(ages))
     lo, hi = MAIN_WORKING_AGES

@@ -189,7 +189,7 @@ def county_indicators(pop: Population, groups: dict[str, np.ndarray], n: int, sc
     size = pop.household_size() if size is None else size
     local = int(size @ pop.h_local)  # persons in households of local hukou (a product: no masked copy of the sizes)
     migrants = int(total) - local
-    educated, educated_20_59 = higher_education_shares(pop)
+    educated, educated_20_59 = higher_education_shares(pop, ages)
     out = {
         "population": total / scale,
         "households": pop.n_households / scale,

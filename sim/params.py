@@ -34,7 +34,7 @@ GrowthRate = Annotated[float, Field(ge=-0.5, le=0.5)]        # a sector's jobs, 
 Wage = Annotated[float, Field(gt=0)]
 LifeExpectancy = Annotated[float, Field(gt=40, lt=100)]
 Fertility = Annotated[float, Field(ge=0, le=8)]
-EDUCATION_AGE_MIN = 14  # the youngest education_age: the end of compulsory schooling (九年义务教育) is 15
+EDUCATION_AGE_MIN = 15  # the youngest education_age: the end of compulsory schooling (九年义务教育)
 SHARES_TOLERANCE = 0.01  # shares are typed rounded (0.55, 0.33, 0.12): their sum may miss 1 by this much
 
 
@@ -93,8 +93,9 @@ class Population(_P):
     migrant_share: float = Field(375.82 / 1411.78, ge=0, le=1)   # China 2020 census: 流动人口 375.82 of 1411.78 million
     # Education (sim.education): the share of a birth cohort with higher education (大专及以上) is a line in the birth
     # year through the 1995 cohort's share, kept between a floor and a ceiling; migrants reach a fraction of it.
-    # Defaults: China's 2020 census, 15.47% of residents with higher education (generic: a region fits its own).
-    higher_education_1995: float = Field(0.35, ge=0, le=1)       # local-hukou residents born in 1995
+    # Defaults are generic (a region fits its own, sim.education.fit_education): on a population aged as China's in
+    # 2020 with a quarter migrants they give 15.4% of residents with higher education (the census: 15.47%).
+    higher_education_1995: float = Field(0.47, ge=0, le=1)       # local-hukou residents born in 1995
     higher_education_trend: float = Field(0.012, ge=-0.05, le=0.05)  # change per later birth year
     higher_education_min: float = Field(0.01, ge=0, le=1)        # the oldest cohorts
     higher_education_max: float = Field(0.6, ge=0, le=1)         # the youngest cohorts

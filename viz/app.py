@@ -205,7 +205,10 @@ def prepared(kind: str, model: MigrationModel, language: str):
     with _FIRST_LOCK:
         if language != "en" or _FIRST.get("owner") is not model:
             return None
-        return _FIRST["charts"].pop(kind, None)
+        chart = _FIRST["charts"].pop(kind, None)
+        if not _FIRST["charts"]:  # both handed out: keep no reference to the visitor's model
+            _FIRST.clear()
+        return chart
 
 
 

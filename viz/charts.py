@@ -26,7 +26,10 @@ LAYOUTS: dict[tuple, dict[str, float]] = {}
 def chart_indicators(columns) -> list[str]:
     """The indicators the charts show, in order: population, primacy, every township group's share, urbanisation,
     ageing, dependency, higher education of ages 20-59, migrants and the registered (hukou) population (those present
-    in ``columns``; the registered population where the region gives its start)."""
+    in ``columns``: names, or a table, whose columns without any value are left out, such as the registered
+    population of a region whose start census has no registered count)."""
+    if isinstance(columns, pd.DataFrame):
+        columns = [c for c in columns.columns if columns[c].notna().any()]
     groups = [c for c in columns if c.endswith("_share") and c not in AGE_SHARES + EDUCATION]
     order = ["population", "primacy", *groups, "urbanisation", "aged60_share", "dependency_ratio", "higher_education_20_59",
              "migrant_population", "registered_population"]
@@ -66,7 +69,7 @@ def indicator_figure(county: pd.DataFrame, scenarios: list[str], targets: dict, 
     parameters (:func:`subplot_params`) an earlier figure with the same arguments was laid out with, used instead of
     matplotlib's tight layout, which measures every label by drawing it.
     """
-    indicators = indicators or chart_indicators([c for c in county.columns if county[c].notna().any()])
+    indicators = indicators or chart_indicators(county)
     rows = int(np.ceil(len(indicators) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(width, 3.2 * rows * width / (6 * cols)), dpi=110, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -226,7 +226,7 @@ def _run_report(folder: Path, region, year: int | None, out: Path, lang: str = "
     rep.sections.append((_t(lang, "Plan targets (simulated vs target)", "规划目标（模拟值与目标值）"),
                          table_html(_target_rows_run(region, county, lang))))
     county = county.assign(scenario=scenario, seed=meta.get("seed", 0))
-    indicators = chart_indicators([c for c in county.columns if county[c].notna().any()])
+    indicators = chart_indicators(county)
     img = indicator_chart(county, [scenario], region.config.targets, out / "indicators.png", indicators,
                           title=_t(lang, f"County indicators, {title}, seed {meta.get('seed')}",
                                    f"县域指标：{title}，随机种子 {meta.get('seed')}"),
