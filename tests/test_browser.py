@@ -377,6 +377,8 @@ def test_saved_scenario_reopens_with_identical_results(browser, server):
 
 def test_effect_on_the_page_equals_compare(browser, server):
     """The effect the page shows for a scenario is `compare`'s paired difference for the same seeds and scale."""
+    from playwright.sync_api import expect
+
     from viz.app import EFFECT_INDICATORS
     from workflow.compare import run_all, summarise
 
@@ -388,14 +390,15 @@ def test_effect_on_the_page_equals_compare(browser, server):
     page.locator(".v-menu__content .v-list-item", has_text=title).first.click()
     _reset(page)
     _step(page, 5)
-    shown = page.locator(".migrasim-paired li").all_inner_texts()
     county, _, _ = run_all(ROOT / "configs" / "pingyang", ["baseline", "jobs_10k"], [42, 43, 44], 2020, 2025, 0.05)
     summary = summarise(county, ["baseline", "jobs_10k"], [2025]).set_index(["scenario", "indicator"])
+    shown = page.locator(".migrasim-paired li")
     for k, (column, label, _, factor, fmt, unit) in enumerate(EFFECT_INDICATORS):
         row = summary.loc[("jobs_10k", column)]
         lo, mean, hi = factor * row.diff_p05, factor * row.diff_mean, factor * row.diff_p95
         expected = f"{label} {fmt.format(mean)}{unit} (90% interval {fmt.format(lo)} to {fmt.format(hi)}; 3 seeds)"
-        assert shown[k].startswith(expected), (shown[k], expected)
+        # awaited, not read once: under load the list can be redrawn a moment after the year's heading
+        expect(shown.nth(k)).to_have_text(re.compile("^" + re.escape(expected)), timeout=30000)
     page.context.close()
 
 

@@ -7,6 +7,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -169,6 +170,28 @@ def test_diverging_scale_is_centred():
     colour, steps = colour_scale([-5.0, 1.0, 2.0], diverging=True)
     assert steps[0][0] == -5.0 and steps[-1][0] == 5.0 and steps[2][0] == 0.0
     assert colour(0.0) == steps[2][1]
+
+
+def test_map_colours_are_matplotlibs_for_the_same_norm_and_colour_map():
+    """colour_scale looks colours up in the colour map's table: every value, in range or not, missing or infinite,
+    must get the colour matplotlib's norm and colour map give it."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize, TwoSlopeNorm, to_hex
+
+    rng = np.random.default_rng(1)
+    for trial in range(300):
+        values = list(rng.normal(rng.normal(0, 50), rng.uniform(0.001, 100), int(rng.integers(1, 20))))
+        values = [3.0] * len(values) if trial % 7 == 0 else values  # all equal: a scale of width 1
+        for diverging in (True, False):
+            colour, _ = colour_scale(values, diverging)
+            lo, hi = min(values), max(values)
+            if diverging:
+                m = max(abs(lo), abs(hi), 1e-9)
+                norm, cmap = TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m), colormaps["RdBu"]
+            else:
+                norm, cmap = Normalize(vmin=lo, vmax=hi if hi - lo >= 1e-12 else lo + 1.0), colormaps["YlOrRd"]
+            for v in [*values, 0.0, lo - 1, hi + 1, float("nan"), float("inf"), -float("inf")]:
+                assert colour(v) == to_hex(cmap(0.12 + 0.76 * float(norm(v)))), (values, diverging, v)
 
 
 def test_network_dashes_links_that_open_later(toy):
@@ -476,6 +499,27 @@ def test_server_indicator_panels_redraw_only_the_panels_that_changed(pingyang):
     assert len(panels[True][1]) < len(panels[False][1]), (len(panels[True][1]), len(panels[False][1]))
 
 
+def test_page_charts_are_png_files_pillow_reads_back_pixel_for_pixel():
+    """viz.charts.png_bytes writes the page's charts without Pillow's row filters: the file must still decode to
+    exactly the pixels drawn, at every size, and refuse what is not RGBA."""
+    import io
+
+    from PIL import Image
+
+    from viz.charts import png_bytes
+
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1, 4), (7, 3, 4), (625, 880, 4)):
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        pixels[: shape[0] // 2] = 255  # runs that compress, beside noise that does not
+        for level in (1, 9):
+            back = Image.open(io.BytesIO(png_bytes(pixels, level)))
+            assert back.mode == "RGBA" and back.size == (shape[1], shape[0])
+            assert np.array_equal(np.asarray(back), pixels)
+    with pytest.raises(ValueError, match="height x width x 4 uint8"):
+        png_bytes(np.zeros((3, 3, 3), np.uint8))
+
+
 def test_charts_in_chinese_have_no_english_words():
     """Every text on the indicator panels, township bars and a difference map drawn in Chinese (titles, ticks,
     legends, township names, notes) is Chinese or a number."""
@@ -595,6 +639,40 @@ def test_a_step_renders_the_page_once_and_sends_only_what_changed():
         ipywidgets.Widget.open = opened
     assert made == []
     assert any(f"Year {model.value.year}" in (w.unsafe_innerHTML or "") for w in rc.find(solara.widgets.HTML).widgets)
+    rc.close()
+
+
+def test_the_map_recolours_its_own_layer_and_shows_the_moves_on_demand():
+    """The map's GeoJSON layers are made once per page and given new data (viz.app.use_geojson_layer): a new map
+    colour recolours the same townships layer, a step keeps it, and the moves layer joins the map when asked for."""
+    import ipyleaflet
+    import solara
+
+    import viz.app as app
+
+    model = app.ServerModel(scale=0.005)
+    model.step()
+    box, rc = solara.render(app.TownshipMap(model), handle_error=False)
+
+    def layers():
+        return {layer.name: layer for layer in rc.find(ipyleaflet.Map).widgets[0].layers}
+
+    def fills(layer):
+        return [f["properties"]["style"]["fillColor"] for f in layer.data["features"]]
+
+    towns = layers()["townships"]
+    assert len(fills(towns)) == 16 and "moves" not in layers()
+    population = fills(towns)
+    try:
+        app.map_indicator.value = "aged60_share"
+        assert layers()["townships"] is towns and fills(towns) != population
+        assert all(f["properties"]["value_text"].endswith("%") for f in towns.data["features"]), "the hover card's values follow"
+        app.show_flows.value = True
+        moves = layers()["moves"]
+        assert moves.data["features"] and all(f["geometry"]["type"] == "MultiLineString" for f in moves.data["features"])
+    finally:
+        app.map_indicator.value, app.show_flows.value = "population", False
+    assert "moves" not in layers() and fills(layers()["townships"]) == population
     rc.close()
 
 

@@ -503,6 +503,33 @@ def pending_changes(model: MigrationModel, recorded: dict) -> list[tuple[str, ob
     return out
 
 
+def use_geojson_layer(data: dict, **traits) -> ipyleaflet.GeoJSON:
+    """A GeoJSON layer made once for the component that calls this, and given ``data`` whenever it is a new object.
+
+    A widget, not an element, because reacton searches every element's arguments for elements at each container
+    the element sits in: for a layer given as an element, every coordinate pair of every township's outline, at each
+    of the five containers around the map, about 25 ms of a step's 0.15 s (measured). A widget's data is not searched.
+
+    Parameters
+    ----------
+    data : a GeoJSON FeatureCollection; the layer is sent again only when this is a different object from the last.
+    traits : the layer's other settings (name, hover_style), fixed when it is made.
+
+    Returns
+    -------
+    The layer, to be put among a map element's ``layers``.
+
+    Example (inside a component)::
+
+        towns = use_geojson_layer(township_geojson(model, region, "population")[0], name="townships")
+    """
+    layer = solara.use_memo(lambda: ipyleaflet.GeoJSON(data=data, **traits), dependencies=[])
+    solara.use_effect(lambda: layer.close, [])  # closed with the page, as the widgets of elements are
+    if layer.data is not data:  # the same object again (the network between openings): nothing to send
+        layer.data = data
+    return layer
+
+
 @solara.component
 def TownshipMap(model: MigrationModel):
     """Townships coloured by the chosen indicator, the network over them (dashed: opens later), a legend and a card."""
@@ -516,23 +543,22 @@ def TownshipMap(model: MigrationModel):
             selected_township.value = feature["properties"]["code"]
 
     layers = [ipyleaflet.TileLayer.element(url=TILES)] if TILES else []
-    towns_layer = ipyleaflet.GeoJSON.element(data=towns, hover_style={"fillOpacity": 0.95, "weight": 2.5},
-                                             name="townships")
-    layers += [towns_layer, ipyleaflet.GeoJSON.element(data=outline_geojson(region), name="outline"),
-               ipyleaflet.GeoJSON.element(data=network, name="network")]
+    towns_layer = use_geojson_layer(towns, hover_style={"fillOpacity": 0.95, "weight": 2.5}, name="townships")
+    layers += [towns_layer, use_geojson_layer(outline_geojson(region), name="outline"),
+               use_geojson_layer(network, name="network")]
     flows, biggest = flow_geojson(model, top=12)
+    flows_layer = use_geojson_layer(flows, name="moves")  # made whether shown or not: a hook is called every render
     if show_flows.value and flows["features"]:
-        layers.append(ipyleaflet.GeoJSON.element(data=flows, name="moves"))
+        layers.append(flows_layer)
     # township names at their seats, moved apart where they would overlap (text only: the page stays offline)
     labels = solara.use_memo(lambda: [_label_marker(code, lat, lon, text, LABEL_OFFSETS[code])
                                       for code, lat, lon, text in LABELS if code not in OUTLYING], dependencies=[])
     layers.append(ipyleaflet.LayerGroup.element(layers=labels, name="names"))
 
     def attach_handlers():
-        widget = solara.get_widget(towns_layer)
-        widget.on_hover(on_feature)
-        widget.on_click(on_feature)
-        return lambda: (widget.on_hover(on_feature, remove=True), widget.on_click(on_feature, remove=True))
+        towns_layer.on_hover(on_feature)
+        towns_layer.on_click(on_feature)
+        return lambda: (towns_layer.on_hover(on_feature, remove=True), towns_layer.on_click(on_feature, remove=True))
 
     solara.use_effect(attach_handlers, [])
 
@@ -541,6 +567,8 @@ def TownshipMap(model: MigrationModel):
                                            ipywidgets.Layout(height="150px", width="150px")), dependencies=[])
     inset_labels = solara.use_memo(lambda: [_label_marker(code, lat, lon, text) for code, lat, lon, text in LABELS
                                             if code in OUTLYING], dependencies=[])
+    inset_layer = use_geojson_layer({"type": "FeatureCollection", "features": [
+        f for f in towns["features"] if f["properties"].get("code") in OUTLYING]}, name="inset")  # made even without an inset
     spec = MAP_INDICATORS[indicator]
     # the network lines are drawn over the townships; let the pointer pass through them to the township below
     solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;} "
@@ -565,13 +593,11 @@ def TownshipMap(model: MigrationModel):
                     ipyleaflet.Map.element(center=CENTRE, zoom=ZOOM, zoom_snap=0.25, layers=layers, scroll_wheel_zoom=True,
                                            attribution_control=False, layout=map_layouts[0])
                     if INSET is not None:  # the outlying townships (islands), in a corner
-                        inset_towns = {"type": "FeatureCollection", "features": [
-                            f for f in towns["features"] if f["properties"].get("code") in OUTLYING]}
                         with solara.Div(classes=["migrasim-inset"]):
                             ipyleaflet.Map.element(
                                 center=INSET[0], zoom=INSET[1], zoom_control=False, dragging=False, scroll_wheel_zoom=False,
                                 double_click_zoom=False, attribution_control=False, layout=map_layouts[1],
-                                layers=[ipyleaflet.GeoJSON.element(data=inset_towns, name="inset"),
+                                layers=[inset_layer,
                                         ipyleaflet.LayerGroup.element(layers=inset_labels, name="inset names")])
                 swatches = "".join(f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
                                    f'border:1px solid #777;margin:0 4px 0 10px;vertical-align:middle"></span>{label}'

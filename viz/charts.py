@@ -372,6 +372,46 @@ def _bars_figure(region, order, current: pd.Series, start: pd.Series, year: int,
     return fig, bars, title, ticks
 
 
+def png_bytes(rgba: np.ndarray, level: int = 1) -> bytes:
+    """An RGBA picture (height x width x 4, uint8) as PNG bytes, its rows unfiltered and compressed at ``level``.
+
+    The page sends its charts as PNG every year. Pillow chooses a filter for each row before compressing, which took
+    18 ms for the indicator panels (880 x 625), three times as long as compressing the rows as they are (6 ms, for
+    a file 15% larger). The format is the plain one every browser and Pillow read: a signature, then the header, the
+    compressed rows and the end as chunks, each with its length and CRC-32.
+
+    Parameters
+    ----------
+    rgba : the pixels, row by row from the top.
+    level : zlib's compression level, 1 (fastest) to 9.
+
+    Returns
+    -------
+    The file's bytes.
+
+    Example
+    -------
+    >>> data = png_bytes(np.zeros((2, 3, 4), np.uint8))
+    >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    (True, 3, 2)
+    """
+    import struct
+    import zlib
+
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"expected height x width x 4 uint8 pixels, got {rgba.shape} {rgba.dtype}")
+    height, width = rgba.shape[:2]
+    rows = np.zeros((height, 1 + 4 * width), np.uint8)  # each row starts with its filter type: 0, none
+    rows[:, 1:] = rgba.reshape(height, -1)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8 bits a channel, RGBA, no interlacing
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, level))
+            + chunk(b"IEND", b""))
+
+
 class LiveTownshipBars:
     """The server's township bars, blitted like :class:`LiveIndicators`: the townships keep the start year's order
     (largest at the top) so that only the bars' lengths and the title change from year to year."""
@@ -397,10 +437,6 @@ class LiveTownshipBars:
 
     def png(self, current: pd.Series, year: int) -> bytes:
         """The bars for ``current`` (population by township code) as PNG bytes."""
-        import io
-
-        from PIL import Image
-
         values = current[self.order].to_numpy(float)
         if self.background is None or values.max() > self.ax.get_xlim()[1]:
             self.ax.set_xlim(0, max(self.ax.get_xlim()[1], float(values.max()) * 1.3))
@@ -414,9 +450,7 @@ class LiveTownshipBars:
         self.ax.draw_artist(self.ticks)
         self.title.set_text(word("populations title", self.lang, year=year, start=self.start_year))
         self.ax.draw_artist(self.title)
-        buf = io.BytesIO()
-        Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return png_bytes(np.asarray(self.canvas.buffer_rgba()))
 
 
 class LiveIndicators:
@@ -529,10 +563,6 @@ class LiveIndicators:
 
     def png(self, county: pd.DataFrame, title: str) -> bytes:
         """The panels with ``county`` (rows by year) as PNG bytes."""
-        import io
-
-        from PIL import Image
-
         limits = {}
         for ind, (line, goals) in self.panels.items():
             values = county[ind].to_numpy(float)
@@ -554,6 +584,4 @@ class LiveIndicators:
         self.fig.draw_artist(self.title)
         for line, _ in self.panels.values():
             line.axes.draw_artist(line)
-        buf = io.BytesIO()
-        Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return png_bytes(np.asarray(self.canvas.buffer_rgba()))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.colors import Normalize, TwoSlopeNorm, to_hex
+from matplotlib.colors import to_hex
 from shapely.geometry import mapping
 
 WGS84 = "EPSG:4326"
@@ -85,7 +85,9 @@ def township_values(model, indicator: str) -> dict[str, float]:
 def colour_scale(values: list[float], diverging: bool, n_steps: int = 5) -> tuple[callable, list[tuple[float, str]]]:
     """A function value -> hex colour and the legend's (value, colour) steps.
 
-    Diverging scales are centred on zero (red for losses, blue for gains); others run light to dark.
+    Diverging scales are centred on zero (red for losses, blue for gains); others run light to dark. The colours are
+    matplotlib's for the same norm and colour map, looked up in the map's table of hex colours rather than through
+    matplotlib's norm and colour map per value (0.35 ms a value, 7 ms of each step of the page).
 
     >>> colour, steps = colour_scale([0, 5, 10], diverging=False)
     >>> colour(10) == steps[-1][1]
@@ -94,18 +96,38 @@ def colour_scale(values: list[float], diverging: bool, n_steps: int = 5) -> tupl
     lo, hi = float(np.min(values)), float(np.max(values))
     if diverging:
         m = max(abs(lo), abs(hi), 1e-9)
-        norm, cmap = TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m), colormaps["RdBu"]
+        table = _hex_table("RdBu")
         ticks = np.linspace(-m, m, n_steps)
+
+        def norm(v: float) -> float:  # matplotlib's TwoSlopeNorm(vcenter=0, vmin=-m, vmax=m)
+            return float(np.interp(v, [-m, 0.0, m], [0.0, 0.5, 1.0], left=-np.inf, right=np.inf))
     else:
         if hi - lo < 1e-12:
             hi = lo + 1.0
-        norm, cmap = Normalize(vmin=lo, vmax=hi), colormaps["YlOrRd"]
+        table = _hex_table("YlOrRd")
         ticks = np.linspace(lo, hi, n_steps)
 
+        def norm(v: float) -> float:  # matplotlib's Normalize(vmin=lo, vmax=hi)
+            return (float(v) - lo) / (hi - lo)
+
     def colour(v: float) -> str:
-        return to_hex(cmap(0.12 + 0.76 * float(norm(v))))  # avoid the palest and darkest ends: labels stay readable
+        x = 0.12 + 0.76 * norm(v)  # avoid the palest and darkest ends: labels stay readable
+        if x != x:
+            return "#000000"  # matplotlib's colour for a missing value
+        return table[min(int(min(max(x, 0.0), 1.0) * len(table)), len(table) - 1)]  # as a colour map indexes its table
 
     return colour, [(float(t), colour(t)) for t in ticks]
+
+
+_HEX: dict[str, tuple[str, ...]] = {}
+
+
+def _hex_table(name: str) -> tuple[str, ...]:
+    """The hex colours of matplotlib's colour map ``name``, its whole table in order (256 for RdBu and YlOrRd)."""
+    if name not in _HEX:
+        cmap = colormaps[name]
+        _HEX[name] = tuple(to_hex(c) for c in cmap(np.arange(cmap.N)))
+    return _HEX[name]
 
 
 def township_geojson(model, region, indicator: str, selected: str | None = None) -> tuple[dict, list[tuple[str, str]]]:
