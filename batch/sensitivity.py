@@ -183,7 +183,10 @@ def plot(indices: pd.DataFrame, method: str, year: int, out: Path, top: int = 20
     shown = min(n, top)
     cols = min(len(outputs), 3)  # panels in rows of three, so six outputs stay readable
     rows = -(-len(outputs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, (0.3 * shown + 1.2) * rows), dpi=110, squeeze=False)
+    # constrained, not tight, layout: tight_layout leaves no room for the figure's title, which then covered the
+    # middle panel's
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, (0.3 * shown + 1.2) * rows), dpi=110, squeeze=False,
+                             layout="constrained")
     for ax in axes.ravel()[len(outputs):]:
         ax.set_visible(False)
     for ax, o in zip(axes.ravel(), outputs):
@@ -193,7 +196,6 @@ def plot(indices: pd.DataFrame, method: str, year: int, out: Path, top: int = 20
         ax.set_xlabel("Morris μ* (mean |elementary effect|)" if method == "morris" else "Sobol total index S_T")
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("Which parameters drive the results" + (" (Morris screening)" if method == "morris" else " (Sobol)"))
-    fig.tight_layout()
     out = Path(out)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     fig.savefig(tmp, bbox_inches="tight")
