@@ -237,12 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the report's language: en (township names Chinese first) or zh (中文: every heading, table, chart and lever)")
     rp.set_defaults(func=commands.report)
 
-    ex = sub.add_parser("export", help="a run or compare folder's township results as GIS layers (GeoPackage for QGIS)",
-                        description="Write DIR/gis/townships.gpkg from the files of `run.py run` or `run.py compare`: "
-                                    "the township polygons joined to every year's results (residents, share, urban share, "
-                                    "density, jobs, dwellings...), the change since the start, for a compare the paired "
-                                    "differences with their intervals, and the provenance. Counts are at full scale.")
-    ex.add_argument("folder", type=Path, help="a folder written by run.py run or run.py compare")
+    ex = sub.add_parser("export", help="a run, compare or batch folder's township results as GIS layers (GeoPackage for QGIS)",
+                        description="Write DIR/gis/townships.gpkg from the files of `run.py run`, `run.py compare` or "
+                                    "`run.py batch`: the township polygons joined to every year's results (residents, share, "
+                                    "urban share, density, jobs, dwellings...), the change since the start, for a compare the "
+                                    "paired differences with their intervals, for a batch one feature per scenario, parameter "
+                                    "set, township and year (the mean over its seeds), and the provenance. Counts are at full scale.")
+    ex.add_argument("folder", type=Path, help="a folder written by run.py run, run.py compare or run.py batch")
     ex.add_argument("--region", type=Path, default=None,
                     help="the region folder (default: the one the folder records, as run.py report does)")
     ex.set_defaults(func=commands.export)

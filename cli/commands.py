@@ -1194,8 +1194,12 @@ def serve(args: argparse.Namespace) -> int:
                 find_npm(missing)
                 ensure_assets(log=lambda m: console.print(m, highlight=False))
             from viz.controls import load_server_config
+            from workflow.io import load_params
+            from workflow.runner import check_commute_cap
 
-            load_server_config(args.region, load_region(args.region))
+            region = load_region(args.region)
+            load_server_config(args.region, region)
+            check_commute_cap(region, load_params(args.region), args.region / "params.yaml")
             os.write(checked_w, b"1")
         except AssetError as exc:
             # The server has not listened: its page waits for these files, and a SIGTERM, which the server defers
@@ -1238,19 +1242,18 @@ def report(args: argparse.Namespace) -> int:
                                            "without administrator rights, copy its .ttc or .otf file into "
                                            "~/.local/share/fonts), or write the report in English (--lang en)")
     kind = folder_kind(args.folder)
-    region = load_region(_recorded_region(args.folder, kind))
+    region = load_region(_recorded_region(args.folder))
     path = build_report(args.folder, region, args.year, lang=args.lang)
     console.print(f"wrote {path} ({kind} report, {'Chinese' if args.lang == 'zh' else 'English'}) "
                   f"and its pictures in {path.parent}", highlight=False)
     return 0
 
 
-def _recorded_region(folder: Path, kind: str) -> Path:
-    """The region folder a run or compare folder records (run.json, compare.json)."""
-    from workflow.io import read_record
+def _recorded_region(folder: Path) -> Path:
+    """The region folder a run, compare or batch folder records (run.json, compare.json, sweep.json)."""
+    from workflow.gis import recorded_region
 
-    meta = read_record(folder / ("run.json" if kind == "run" else "compare.json"), ("region",))
-    region_dir = Path(meta["region"])
+    region_dir = Path(recorded_region(folder))
     if not region_dir.is_absolute() and not region_dir.exists() and (PROJECT / region_dir).is_dir():
         # recorded as given, relative to where the run was started: most often the project's folder
         region_dir = PROJECT / region_dir
@@ -1258,14 +1261,13 @@ def _recorded_region(folder: Path, kind: str) -> Path:
 
 
 def export(args: argparse.Namespace) -> int:
-    """Write a run or compare folder's township results as GIS layers (GeoPackage)."""
+    """Write a run, compare or batch folder's township results as GIS layers (GeoPackage)."""
     import pyogrio
 
-    from viz.report import folder_kind
-    from workflow.gis import export_folder
+    from workflow.gis import export_folder, folder_kind
 
     kind = folder_kind(args.folder)
-    region = load_region(args.region or _recorded_region(args.folder, kind))
+    region = load_region(args.region or _recorded_region(args.folder))
     path = export_folder(args.folder, region)
     layers = ", ".join(f"{name} ({pyogrio.read_info(path, layer=name)['features']:,})" for name, _ in pyogrio.list_layers(path))
     console.print(f"wrote {path} ({kind}; layers with their features: {layers}); open it in QGIS or with geopandas.read_file",

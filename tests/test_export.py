@@ -151,3 +151,49 @@ def test_export_with_another_region_named(toy, tmp_path, capsys):
     toy.rename(moved)
     check(["export", out], capsys, 2, "region folder not found")
     check(["export", out, "--region", moved], capsys, 0)
+
+
+def _batch(toy, tmp_path, capsys):
+    import yaml
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"region": str(toy), "scenarios": ["baseline"], "seeds": 2, "scale": 0.5,
+                                     "start": 2020, "end": 2022,
+                                     "parameters": {"grid": {"moves.beta_access": [1.0, 1.4]}}}), encoding="utf-8")
+    out = tmp_path / "b"
+    check(["batch", sweep, "--out", out, "--workers", "1"], capsys, 0)
+    return out
+
+
+def test_a_batchs_layer_is_the_mean_of_each_parameter_sets_seeds(toy, tmp_path, capsys):
+    out = _batch(toy, tmp_path, capsys)
+    check(["export", out], capsys, 0, "(batch;", "(18), provenance")  # 2 parameter sets x 3 years x 3 townships
+    gpkg = out / "gis" / "townships.gpkg"
+    layer = _layer(gpkg, "townships")
+    runs = pd.read_parquet(out / "townships")
+    expected = runs.groupby(["param:moves.beta_access", "year", "township"]).population.mean()
+    got = layer.set_index(["param:moves.beta_access", "year", "township"]).population
+    np.testing.assert_allclose(got.sort_index(), expected.sort_index())
+    assert set(layer["param:moves.beta_access"]) == {1.0, 1.4} and (layer.runs == 2).all()
+    assert (layer.scenario == "baseline").all() and layer.parameters.str.contains("moves.beta_access").all()
+    np.testing.assert_allclose(layer.groupby(["parameters", "year"]).share.sum(), 1.0)
+    assert (layer.population_p05 <= layer.population).all() and (layer.population <= layer.population_p95).all()
+    assert layer.geometry.is_valid.all() and layer.crs == "EPSG:4326"
+    record = _layer(gpkg, "provenance").set_index("key").value
+    assert record["scale"] == "0.5" and record["runs"] == "4" and record["sweep_file"].endswith("sweep.yaml")
+
+
+def test_a_damaged_or_empty_batch_is_one_line_and_has_no_report(toy, tmp_path, capsys):
+    out = _batch(toy, tmp_path, capsys)
+    check(["report", out], capsys, 2, "a batch folder, which has no report", "run.py export")
+    part = next((out / "townships").rglob("*.parquet"))
+    table = pd.read_parquet(part)
+    table.loc[table.township == "C", "township"] = "Z"
+    table.to_parquet(part, index=False)
+    check(["export", out], capsys, 2, "'Z' is not a township of Toy County")
+    assert not (out / "gis").exists()
+    import shutil
+
+    shutil.rmtree(out / "townships")
+    check(["export", out], capsys, 2, "townships: not found: the batch has no finished run")
+    assert not (out / "gis").exists()

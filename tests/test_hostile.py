@@ -403,6 +403,9 @@ def test_params_yaml_wrong_type_and_bomb(toy, capsys):
     ("demography", "tfr_path", [[2025, 1.2], [2021, 1.0]], "increasing years"),
     ("demography", "life_expectancy_path", [[2020, 300.0]], "less than 100"),
     ("moves", "beta_access", ".nan", "finite number"),
+    # found by fuzzing params.yaml: below the time of a trip within a township nobody could work anywhere, and the
+    # labour market emptied in the first year (no jobs, an unfilled rate of NaN)
+    ("labour", "commute_max_minutes", 0.5, "so its residents could work nowhere"),
 ], ids=lambda v: v if isinstance(v, str) and "." not in v and " " not in v else None)
 def test_params_yaml_values_outside_what_the_model_can_use(section, name, value, needle, toy, capsys):
     """Numbers a model run would turn into nonsense or a crash (shares that are not shares, a 500% job growth a year,

@@ -52,6 +52,10 @@ def folder_kind(folder: Path) -> str:
         return "compare"
     if (folder / "run.json").exists():
         return "run"
+    if (folder / "sweep.json").exists():
+        raise RegionDataError(folder, "a batch folder, which has no report; expected a run or compare folder (run.json "
+                                      "or compare.json). A batch's results open in pandas or DuckDB (docs/batch.md), "
+                                      "and `run.py export` writes them as GIS layers")
     raise RegionDataError(folder, "not a run or compare folder (expected run.json from `run.py run` or compare.json from `run.py compare`)")
 
 

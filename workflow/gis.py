@@ -10,6 +10,9 @@ The layers are tables a planner maps without further joins:
   the end year, its share then and its change;
 - ``difference`` (a compare): one feature per scenario, township and target year with the paired difference from
   the reference scenario, its 90% interval and whether it is beyond seed noise (as ``compare`` and the report say);
+- ``townships`` of a batch (``run.py batch``): one feature per scenario, parameter set, township and year, the mean
+  over the set's runs (its seeds), with the swept values as ``param:<name>`` columns and the whole set as JSON in
+  ``parameters``;
 - ``provenance``: a table without geometry recording the folder, region, scenario(s), seeds, scale and version.
 
 Counts are at full scale, as in the CSV files. Geometry is in the CRS of the region's input files
@@ -175,6 +178,42 @@ def compare_layers(region, towns: pd.DataFrame, scenarios: list[str], years: lis
     return layers
 
 
+def batch_layers(region, towns: pd.DataFrame, scenarios: list[str]) -> dict[str, gpd.GeoDataFrame]:
+    """The layer of a batch: ``townships``, one feature per scenario, parameter set, year and township, the mean over
+    the set's runs (the seeds), with the 5% and 95% of residents, the number of runs and the swept values.
+
+    Parameters
+    ----------
+    region : the loaded region the batch was run on.
+    towns : the batch's ``townships`` dataset (checked: every township once per run and year), with ``scenario``,
+        ``run_id``, ``parameters`` (JSON) and one ``param:<name>`` column per swept parameter.
+    scenarios : the sweep's scenarios, in order.
+
+    Example
+    -------
+    >>> layer = batch_layers(region, pd.read_parquet("runs/batch/townships"), ["baseline", "s3_phase2"])["townships"]  # doctest: +SKIP
+    >>> layer[layer.year == 2035].groupby("param:moves.beta_access").share.max()                                  # doctest: +SKIP
+    """
+    places = _places(region)
+    towns = towns.assign(parameters=towns.parameters.fillna("{}"))
+    swept = [c for c in towns.columns if c.startswith("param:")]
+    skip = {*KEYS, "run_id", "scale", "parameters", *swept}
+    measures = [c for c in towns.columns if c not in skip and pd.api.types.is_numeric_dtype(towns[c])]
+    runs = towns.groupby(["scenario", "parameters", "year", "township"], sort=False, observed=True)
+    mean = runs[measures].mean()
+    spread = runs["population"].quantile([0.05, 0.95]).unstack()
+    mean["population_p05"], mean["population_p95"] = spread[0.05], spread[0.95]
+    mean["runs"] = runs.size()
+    for c in swept:  # one value per parameter set
+        mean[c] = runs[c].first()
+    mean = mean.reset_index()
+    mean["scenario"] = pd.Categorical(mean.scenario.astype(str), scenarios, ordered=True)
+    mean = mean.sort_values(["scenario", "parameters", "year"], kind="stable")
+    mean["scenario"] = mean.scenario.astype(str)
+    long = _derived(mean, places.area_km2, ["scenario", "parameters", "year"])
+    return {"townships": _join(places, long, ["scenario", *swept, "parameters", "year"])}
+
+
 def provenance_table(folder: Path, meta: dict, keys: list[str]) -> pd.DataFrame:
     """The record's ``keys`` as a two-column table (``key``, ``value``; lists and mappings as JSON), with the folder."""
     rows = [("folder", str(Path(folder).resolve()))]
@@ -189,16 +228,59 @@ RUN_RECORD = ["region", "region_fingerprint", "region_name", "scenario", "start"
               "git_commit", "git_dirty", "parameter_overrides"]
 COMPARE_RECORD = ["region", "region_fingerprint", "scenarios", "reference", "seeds", "scale", "start", "end",
                   "common_random_numbers", "parameter_sets", "version", "git_commit", "git_dirty"]
+BATCH_RECORD = ["sweep_file", "region", "scenarios", "parameters", "seeds", "scale", "start", "end", "runs", "version",
+                "git_commit", "git_dirty"]
+
+
+def folder_kind(folder: Path) -> str:
+    """``"run"``, ``"compare"`` or ``"batch"``, from the folder's record file; a clear error for anything else.
+
+    >>> folder_kind(Path("runs/baseline"))   # doctest: +SKIP
+    'run'
+    """
+    if (Path(folder) / "sweep.json").exists():
+        return "batch"
+    from viz.report import folder_kind as run_or_compare
+
+    return run_or_compare(folder)
+
+
+def recorded_region(folder: Path) -> str:
+    """The region folder a run, compare or batch folder records, as it was given to the command that wrote it."""
+    kind = folder_kind(folder)
+    if kind == "batch":
+        meta = read_record(Path(folder) / "sweep.json", ("sweep",))
+        sweep = meta["sweep"]
+        if not isinstance(sweep, dict) or not isinstance(sweep.get("region"), str):
+            raise RegionDataError(Path(folder) / "sweep.json", "no region in 'sweep'; expected the file as run.py batch "
+                                                                "wrote it (or name the region with --region)")
+        return sweep["region"]
+    meta = read_record(Path(folder) / ("run.json" if kind == "run" else "compare.json"), ("region",))
+    return str(meta["region"])
 
 
 def folder_layers(folder: Path, region) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
-    """Read a run or compare folder (every file checked before use) and build its layers and provenance table.
+    """Read a run, compare or batch folder (every file checked before use) and build its layers and provenance table.
 
     Raises
     ------
     RegionDataError naming the file, line and field of anything missing, damaged or not of this region.
     """
     folder = Path(folder)
+    if folder_kind(folder) == "batch":
+        meta = read_record(folder / "sweep.json", ("sweep",))
+        record = {**(meta["sweep"] if isinstance(meta["sweep"], dict) else {}), **meta}
+        path = folder / "townships"
+        if not path.is_dir():
+            raise RegionDataError(path, "not found: the batch has no finished run (expected the results run.py batch "
+                                        "writes; see its registry.parquet for failed runs)")
+        towns = read_result(path, ("year", "township", "scenario", "run_id", "population", "urban_population"),
+                            text=("township", "scenario", "run_id", "parameters"), numeric=True)
+        check_result_townships(path, towns, region.codes, by=("run_id", "year"), region_name=region.config.name)
+        listed = [str(s) for s in record.get("scenarios", [])] if isinstance(record.get("scenarios"), list) else []
+        present = list(dict.fromkeys(towns.scenario))
+        scenarios = [s for s in listed if s in present] + [s for s in present if s not in listed]
+        return batch_layers(region, towns, scenarios), provenance_table(folder, record, BATCH_RECORD)
     if (folder / "compare.json").exists():
         meta = read_record(folder / "compare.json", ("scenarios", "reference", "start", "end"))
         path = folder / "townships_runs.csv"
@@ -229,7 +311,7 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame], provenance: pd.D
 
 
 def export_folder(folder: Path, region) -> Path:
-    """Write ``<folder>/gis/townships.gpkg`` from a run or compare folder (atomically: the ``gis`` folder appears
+    """Write ``<folder>/gis/townships.gpkg`` from a run, compare or batch folder (atomically: the ``gis`` folder appears
     complete or not at all, and replaces only an earlier export); return the GeoPackage's path.
 
     Example

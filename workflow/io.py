@@ -251,7 +251,7 @@ def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
 
 def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = (), numeric: tuple[str, ...] | bool = (),
                 allow_empty: bool = False, gaps: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A table a command wrote (CSV or Parquet), checked before it is used: readable, with ``columns``, each filled
+    """A table a command wrote (CSV, Parquet, or a folder of Parquet files: a batch's dataset), checked before it is used: readable, with ``columns``, each filled
     in every row, and numeric except those in ``text`` (read as strings); the columns of ``numeric`` numbers or empty
     where present (``numeric=True``: every column not in ``text``); the columns of ``gaps`` present, numbers or
     empty; rows unless ``allow_empty``. A file cut short, edited by hand or from another program is a RegionDataError naming the file,
@@ -267,7 +267,7 @@ def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()
     """
     path = Path(path)
     try:
-        if path.suffix == ".parquet":
+        if path.suffix == ".parquet" or path.is_dir():  # a folder: a Parquet dataset (a batch's results)
             df = pd.read_parquet(path)
             df = df.astype({c: str for c in text if c in df.columns})
         else:

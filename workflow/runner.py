@@ -74,11 +74,44 @@ def check_options(region: Region, start: int, end: int, scale: float, runs_at_on
         raise RegionDataError("--scale", short)
 
 
+def check_commute_cap(region: Region, params: Params, where: str | Path = "params.yaml") -> None:
+    """Refuse a commute cap (``labour.commute_max_minutes``) shorter than a trip within some township: its residents
+    could then work nowhere, not even where they live, and its labour market would empty in the first year.
+
+    Parameters
+    ----------
+    region : the region the run is on (township areas and the speed of trips within a township).
+    params : the run's parameters.
+    where : the file or setting the value came from, named in the error.
+
+    Raises
+    ------
+    RegionDataError naming ``where``, the field, the township and the shortest cap that works.
+
+    Example
+    -------
+    >>> check_commute_cap(load_region("configs/<region>"), Params())   # the default, 90 minutes   # doctest: +SKIP
+    """
+    from geo.region import intrazonal_minutes
+
+    cap = params.labour.commute_max_minutes
+    speed = region.config.routing.intrazonal_speed_kmh.value
+    area = region.area_km2()
+    longest, code = max((intrazonal_minutes(float(area[c]), speed), c) for c in region.codes)
+    if cap < longest:
+        t = region.township(code)
+        raise RegionDataError(where, f"{cap:g} minutes is shorter than a trip within {t.name_zh} {t.name_en} ({longest:.1f} "
+                                     "minutes at the region's speed within a township), so its residents could work nowhere, "
+                                     f"not even where they live; expected at least {longest:.1f} (commute caps are usually "
+                                     "60-120 minutes)", field="labour.commute_max_minutes")
+
+
 def prepare(region_folder: Path, scenario: str, start: int, end: int, region: Region | None = None,
             params: Params | None = None) -> tuple[Region, Params, LoadedScenario]:
     """Load and check everything a run needs, so errors come before any simulation."""
     region = region or load_region(region_folder)
     params = params or load_params(region_folder)
+    check_commute_cap(region, params, Path(region_folder) / "params.yaml")
     loaded = load_scenario(region_folder, scenario)
     build_interventions(region, loaded, start, end, params)  # validates the levers against this run's years and parameters
     return region, params, loaded
@@ -109,6 +142,8 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     params = params or load_params(region_folder)
     loaded = load_scenario(region_folder, scenario)
     run_params = params.with_overrides(overrides or {})  # at the start; levers change some later
+    cap = "labour.commute_max_minutes"
+    check_commute_cap(region, run_params, "the run's parameters" if cap in (overrides or {}) else Path(region_folder) / "params.yaml")
     interventions = build_interventions(region, loaded, start, end, run_params)
     t0 = time.perf_counter()
     model = MigrationModel(region, params=params, parameters=overrides, start=start, end=end, scale=scale, seed=seed,
