@@ -644,7 +644,8 @@ def test_a_step_renders_the_page_once_and_sends_only_what_changed():
 
 def test_the_map_recolours_its_own_layer_and_shows_the_moves_on_demand():
     """The map's GeoJSON layers are made once per page and given new data (viz.app.use_geojson_layer): a new map
-    colour recolours the same townships layer, a step keeps it, and the moves layer joins the map when asked for."""
+    colour recolours the same townships layer, and the moves layer joins the map when asked for and is emptied when
+    hidden."""
     import ipyleaflet
     import solara
 
@@ -673,6 +674,7 @@ def test_the_map_recolours_its_own_layer_and_shows_the_moves_on_demand():
     finally:
         app.map_indicator.value, app.show_flows.value = "population", False
     assert "moves" not in layers() and fills(layers()["townships"]) == population
+    assert moves.data["features"] == [], "a hidden moves layer keeps no data (nothing is sent for it each year)"
     rc.close()
 
 

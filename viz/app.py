@@ -503,6 +503,9 @@ def pending_changes(model: MigrationModel, recorded: dict) -> list[tuple[str, ob
     return out
 
 
+NO_FEATURES = {"type": "FeatureCollection", "features": []}
+
+
 def use_geojson_layer(data: dict, **traits) -> ipyleaflet.GeoJSON:
     """A GeoJSON layer made once for the component that calls this, and given ``data`` whenever it is a new object.
 
@@ -547,8 +550,10 @@ def TownshipMap(model: MigrationModel):
     layers += [towns_layer, use_geojson_layer(outline_geojson(region), name="outline"),
                use_geojson_layer(network, name="network")]
     flows, biggest = flow_geojson(model, top=12)
-    flows_layer = use_geojson_layer(flows, name="moves")  # made whether shown or not: a hook is called every render
-    if show_flows.value and flows["features"]:
+    shown = show_flows.value and bool(flows["features"])
+    # made whether shown or not (a hook is called every render); hidden, it keeps one empty collection, sent once
+    flows_layer = use_geojson_layer(flows if shown else NO_FEATURES, name="moves")
+    if shown:
         layers.append(flows_layer)
     # township names at their seats, moved apart where they would overlap (text only: the page stays offline)
     labels = solara.use_memo(lambda: [_label_marker(code, lat, lon, text, LABEL_OFFSETS[code])
@@ -608,7 +613,7 @@ def TownshipMap(model: MigrationModel):
                 moves = ('<span style="border-top:4px solid #1a5276;display:inline-block;width:22px;vertical-align:middle;'
                          'margin:0 4px 0 10px"></span>' + T(f"moves between townships this year (largest 12; widest {biggest:,.0f} persons)",
                                                           f"本年乡镇间迁移（前12条，最大 {biggest:,.0f} 人）")
-                         if show_flows.value and flows["features"] else "")
+                         if shown else "")
                 solara.HTML(tag="div", unsafe_innerHTML=(
                     f'<div class="migrasim-legend">{swatches} &nbsp; <span style="border-top:3px dashed #8e44ad;'
                     f'display:inline-block;width:26px;vertical-align:middle"></span> {T("opens later in the run", "规划期内开通")}</div>'

@@ -195,7 +195,6 @@ def batch_layers(region, towns: pd.DataFrame, scenarios: list[str]) -> dict[str,
     >>> layer[layer.year == 2035].groupby("param:moves.beta_access").share.max()                                  # doctest: +SKIP
     """
     places = _places(region)
-    towns = towns.assign(parameters=towns.parameters.fillna("{}"))
     swept = [c for c in towns.columns if c.startswith("param:")]
     skip = {*KEYS, "run_id", "scale", "parameters", *swept}
     measures = [c for c in towns.columns if c not in skip and pd.api.types.is_numeric_dtype(towns[c])]

@@ -142,8 +142,8 @@ def simulate(region_folder: Path, scenario: str = "baseline", start: int = 2020,
     params = params or load_params(region_folder)
     loaded = load_scenario(region_folder, scenario)
     run_params = params.with_overrides(overrides or {})  # at the start; levers change some later
-    cap = "labour.commute_max_minutes"
-    check_commute_cap(region, run_params, "the run's parameters" if cap in (overrides or {}) else Path(region_folder) / "params.yaml")
+    overridden = "labour.commute_max_minutes" in (overrides or {})
+    check_commute_cap(region, run_params, "the run's parameters" if overridden else Path(region_folder) / "params.yaml")
     interventions = build_interventions(region, loaded, start, end, run_params)
     t0 = time.perf_counter()
     model = MigrationModel(region, params=params, parameters=overrides, start=start, end=end, scale=scale, seed=seed,
