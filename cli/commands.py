@@ -1195,7 +1195,7 @@ def serve(args: argparse.Namespace) -> int:
                 ensure_assets(log=lambda m: console.print(m, highlight=False))
             from viz.controls import load_server_config
             from workflow.io import load_params
-            from workflow.runner import check_commute_cap
+            from workflow.scenarios import check_commute_cap
 
             region = load_region(args.region)
             load_server_config(args.region, region)

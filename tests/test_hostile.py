@@ -447,9 +447,12 @@ def test_scenario_bomb(toy, capsys):
      "length_km 1.5 for a link whose nodes A and C are"),
     ({"type": "add_station", "year": 2021, "station": "S", "township": "A", "access_speed_kmh": 500},
      "less than or equal to 120"),
+    ({"type": "parameter", "name": "labour.commute_max_minutes", "value": 0.5, "year": 2022},
+     "field 'levers[0].value (parameter)': 0.5 minutes is shorter than a trip within"),
 ], ids=["job-loss", "job-gain", "zero", "housing-huge", "housing-negative", "unknown-township", "year", "type",
         "parameter-range", "parameter-integer", "parameter-rule", "jobs-nan", "talent-huge", "talent-inf",
-        "station-jobs-huge", "station-housing-huge", "new-link-speed", "upgrade-speed", "new-link-length", "station-access-speed"])
+        "station-jobs-huge", "station-housing-huge", "new-link-speed", "upgrade-speed", "new-link-length", "station-access-speed",
+        "parameter-commute-cap"])
 def test_implausible_levers(lever, needle, toy, capsys):
     write_scenario(toy, "bad", [lever])
     check(["run", "--region", toy, "--scenario", "bad", "--scale", "0.5", "--end", "2022", "--out", toy.parent / "o"],

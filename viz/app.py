@@ -259,7 +259,7 @@ class ServerModel(MigrationModel):
         if short:  # the scale slider goes beyond server.yaml's scale, which serve checked
             raise ValueError(short)
         loaded = load_scenario(REGION_DIR, scenario_name)
-        check_parameter_levers(loaded, params)  # a bad parameter lever is named on Reset, not in its year
+        check_parameter_levers(loaded, params, region)  # a bad parameter lever is named on Reset, not in its year
         self.control_levers, self.lever_lines = control_levers(REGION_DIR, server, params, loaded, controls)
         self.lever_lines_zh = control_levers(REGION_DIR, server, params, loaded, controls, lang="zh")[1]
         interventions = compile_levers([*loaded.levers, *self.control_levers], region, server.start, server.end)

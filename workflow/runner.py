@@ -21,7 +21,7 @@ from sim.params import Params
 from workflow.io import load_params, provenance
 from workflow.lifetime import end_with_parent, ending_signals
 from workflow.memory import MIN_SCALE, keep_freed_memory, memory_shortfall
-from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
+from workflow.scenarios import LoadedScenario, build_interventions, check_commute_cap, load_scenario
 
 
 _REGIONS: dict[str, Region] = {}
@@ -72,38 +72,6 @@ def check_options(region: Region, start: int, end: int, scale: float, runs_at_on
     short = memory_shortfall(region.total_population(start) * scale, scale, runs_at_once)
     if short:
         raise RegionDataError("--scale", short)
-
-
-def check_commute_cap(region: Region, params: Params, where: str | Path = "params.yaml") -> None:
-    """Refuse a commute cap (``labour.commute_max_minutes``) shorter than a trip within some township: its residents
-    could then work nowhere, not even where they live, and its labour market would empty in the first year.
-
-    Parameters
-    ----------
-    region : the region the run is on (township areas and the speed of trips within a township).
-    params : the run's parameters.
-    where : the file or setting the value came from, named in the error.
-
-    Raises
-    ------
-    RegionDataError naming ``where``, the field, the township and the shortest cap that works.
-
-    Example
-    -------
-    >>> check_commute_cap(load_region("configs/<region>"), Params())   # the default, 90 minutes   # doctest: +SKIP
-    """
-    from geo.region import intrazonal_minutes
-
-    cap = params.labour.commute_max_minutes
-    speed = region.config.routing.intrazonal_speed_kmh.value
-    area = region.area_km2()
-    longest, code = max((intrazonal_minutes(float(area[c]), speed), c) for c in region.codes)
-    if cap < longest:
-        t = region.township(code)
-        raise RegionDataError(where, f"{cap:g} minutes is shorter than a trip within {t.name_zh} {t.name_en} ({longest:.1f} "
-                                     "minutes at the region's speed within a township), so its residents could work nowhere, "
-                                     f"not even where they live; expected at least {longest:.1f} (commute caps are usually "
-                                     "60-120 minutes)", field="labour.commute_max_minutes")
 
 
 def prepare(region_folder: Path, scenario: str, start: int, end: int, region: Region | None = None,

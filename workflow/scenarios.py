@@ -141,13 +141,48 @@ def build_interventions(region: Region, scenario: LoadedScenario, start: int, en
         path, k = scenario.origins[exc.index]
         raise RegionDataError(path, exc.message, field=f"levers[{k}].{exc.field} ({scenario.levers[exc.index].type})") from exc
     if params is not None:
-        check_parameter_levers(scenario, params)
+        check_parameter_levers(scenario, params, region)
     return iv
 
 
-def check_parameter_levers(scenario: LoadedScenario, params: Params) -> None:
+def check_commute_cap(region: Region, params: Params, where: str | Path = "params.yaml",
+                      field: str = "labour.commute_max_minutes") -> None:
+    """Refuse a commute cap (``labour.commute_max_minutes``) shorter than a trip within some township: its residents
+    could then work nowhere, not even where they live, and its labour market would empty in the first year.
+
+    Parameters
+    ----------
+    region : the region the run is on (township areas and the speed of trips within a township).
+    params : the run's parameters.
+    where : the file or setting the value came from, named in the error.
+    field : the field of ``where`` that set it (a scenario's parameter lever names its own).
+
+    Raises
+    ------
+    RegionDataError naming ``where``, the field, the township and the shortest cap that works.
+
+    Example
+    -------
+    >>> check_commute_cap(load_region("configs/<region>"), Params())   # the default, 90 minutes   # doctest: +SKIP
+    """
+    from geo.region import intrazonal_minutes
+
+    cap = params.labour.commute_max_minutes
+    speed = region.config.routing.intrazonal_speed_kmh.value
+    area = region.area_km2()
+    longest, code = max((intrazonal_minutes(float(area[c]), speed), c) for c in region.codes)
+    if cap < longest:
+        t = region.township(code)
+        raise RegionDataError(where, f"{cap:g} minutes is shorter than a trip within {t.name_zh} {t.name_en} ({longest:.1f} "
+                                     "minutes at the region's speed within a township), so its residents could work nowhere, "
+                                     f"not even where they live; expected at least {longest:.1f} (commute caps are usually "
+                                     "60-120 minutes)", field=field)
+
+
+def check_parameter_levers(scenario: LoadedScenario, params: Params, region: Region | None = None) -> None:
     """Apply ``scenario``'s parameter levers to ``params`` in year order (bases first within a year); the first that
-    leaves them invalid is reported with its file, index and what the parameter allows.
+    leaves them invalid is reported with its file, index and what the parameter allows. With ``region``, a commute
+    cap a lever sets is also checked against it (:func:`check_commute_cap`).
 
     >>> from sim.params import Params
     >>> from sim.scenario import Parameter
@@ -170,6 +205,9 @@ def check_parameter_levers(scenario: LoadedScenario, params: Params) -> None:
             why = validation_message(exc.errors()[0])
             raise RegionDataError(path, f"{lv.name} = {lv.value!r} from {year} is outside what it allows: {why}",
                                   field=f"levers[{k}].value (parameter)") from None
+        if region is not None and lv.name == "labour.commute_max_minutes":
+            path, k = scenario.origins[i]
+            check_commute_cap(region, params, path, field=f"levers[{k}].value (parameter)")
 
 
 def check_scenarios(region_folder: Path, region: Region, params: Params) -> tuple[list[str], list[RegionDataError]]:
