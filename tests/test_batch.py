@@ -107,6 +107,9 @@ def test_bad_sweep_files(tmp_path, toy):
     path = sweep_file(tmp_path, toy, parameters={"grid": {"moves.hukou_openness": [5.0]}})
     e = pytest.raises(RegionDataError, expand, read_sweep(path), source=path).value
     assert e.file.endswith("sweep.yaml") and "moves.hukou_openness = 5.0" in str(e) and "less than or equal to 1" in str(e)
+    path = sweep_file(tmp_path, toy, parameters={"grid": {"labour.commute_max_minutes": [90.0, 0.5]}})
+    e = pytest.raises(RegionDataError, expand, read_sweep(path), source=path).value  # before any run, not run by run
+    assert e.file.endswith("sweep.yaml") and "0.5 minutes is shorter than a trip within" in str(e)
 
 
 def test_sensitivity_ranks_a_parameter_that_matters_above_one_that_does_not(client, toy, tmp_path):
@@ -149,6 +152,11 @@ def test_bad_sensitivity_spec(tmp_path, toy):
     spec = sa.read_spec(p)
     runs = sa.runs_for(spec, sa.sample(spec), toy)
     assert {round(r.overrides["markets.job_growth.factor"], 6) for r in runs} <= {0.5, 0.833333, 1.166667, 1.5}
+    p.write_text(yaml.safe_dump({"region": str(toy), "parameters": {"labour.commute_max_minutes": [0.5, 120],
+                                                                    "moves.beta_urban": [0, 1]}}))
+    spec = sa.read_spec(p)
+    with pytest.raises(RegionDataError, match="0.5 minutes is shorter than a trip within"):
+        sa.runs_for(spec, sa.sample(spec), toy)
 
 
 def test_whole_number_parameters_run_at_whole_numbers(tmp_path, toy):
