@@ -131,7 +131,6 @@ def sample(spec: SensitivitySpec) -> np.ndarray:
 
 def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[RunSpec]:
     from workflow.runner import prepare
-    from workflow.scenarios import check_commute_cap
 
     region, params, loaded = prepare(region_folder, spec.scenario, spec.start, spec.end)
     fp = fingerprint(region_folder, loaded.files)
@@ -141,9 +140,7 @@ def runs_for(spec: SensitivitySpec, X: np.ndarray, region_folder: Path) -> list[
     whole = set(whole_number_parameters(names))
     for row in X:
         overrides = {n: int(round(v)) if n in whole else float(v) for n, v in zip(names, row)}
-        check_values("sensitivity spec", params, overrides)
-        if "labour.commute_max_minutes" in overrides:  # a range's low end too short for the region fails here
-            check_commute_cap(region, params.with_overrides(overrides), "sensitivity spec", field="parameters")
+        check_values("sensitivity spec", params, overrides, region)
         runs.append(RunSpec(str(region_folder), spec.scenario, spec.seed, spec.scale, spec.start, spec.end, overrides, fp,
                             content))
     return runs

@@ -161,7 +161,6 @@ def fingerprint(region_folder: Path, scenario_files: list[Path]) -> str:
 def expand(spec: SweepSpec, base_dir: Path = Path("."), source: Path | str = "sweep") -> list[RunSpec]:
     """All runs of a sweep, scenarios x parameter settings x seeds (checked before anything runs)."""
     from workflow.runner import prepare
-    from workflow.scenarios import check_commute_cap
 
     region_folder = (base_dir / spec.region) if not Path(spec.region).is_absolute() else Path(spec.region)
     runs = []
@@ -170,9 +169,7 @@ def expand(spec: SweepSpec, base_dir: Path = Path("."), source: Path | str = "sw
     for scenario in spec.scenarios:
         region, params, loaded = prepare(region_folder, scenario, spec.start, spec.end, region=region)
         for setting in spec.parameters.settings():
-            check_values(source, params, setting)  # values out of range fail here, before any run
-            if "labour.commute_max_minutes" in setting:  # and a cap too short for the region
-                check_commute_cap(region, params.with_overrides(setting), source, field="parameters")
+            check_values(source, params, setting, region)  # values out of range fail here, before any run
             fp = fingerprint(region_folder, loaded.files)
             for seed in spec.seed_list():
                 runs.append(RunSpec(str(region_folder), scenario, seed, spec.scale, spec.start, spec.end, dict(setting), fp,

@@ -1194,8 +1194,7 @@ def serve(args: argparse.Namespace) -> int:
                 find_npm(missing)
                 ensure_assets(log=lambda m: console.print(m, highlight=False))
             from viz.controls import load_server_config
-            from workflow.io import load_params
-            from workflow.scenarios import check_commute_cap
+            from workflow.io import check_commute_cap, load_params
 
             region = load_region(args.region)
             load_server_config(args.region, region)
@@ -1251,7 +1250,7 @@ def report(args: argparse.Namespace) -> int:
 
 def _recorded_region(folder: Path) -> Path:
     """The region folder a run, compare or batch folder records (run.json, compare.json, sweep.json)."""
-    from workflow.gis import recorded_region
+    from workflow.io import recorded_region
 
     region_dir = Path(recorded_region(folder))
     if not region_dir.is_absolute() and not region_dir.exists() and (PROJECT / region_dir).is_dir():
@@ -1264,7 +1263,8 @@ def export(args: argparse.Namespace) -> int:
     """Write a run, compare or batch folder's township results as GIS layers (GeoPackage)."""
     import pyogrio
 
-    from workflow.gis import export_folder, folder_kind
+    from workflow.gis import export_folder
+    from workflow.io import folder_kind
 
     kind = folder_kind(args.folder)
     region = load_region(args.region or _recorded_region(args.folder))

@@ -401,7 +401,8 @@ def png_bytes(rgba: np.ndarray, level: int = 1) -> bytes:
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise ValueError(f"expected height x width x 4 uint8 pixels, got {rgba.shape} {rgba.dtype}")
     height, width = rgba.shape[:2]
-    rows = np.zeros((height, 1 + 4 * width), np.uint8)  # each row starts with its filter type: 0, none
+    rows = np.empty((height, 1 + 4 * width), np.uint8)
+    rows[:, 0] = 0  # each row starts with its filter type: 0, none
     rows[:, 1:] = rgba.reshape(height, -1)
 
     def chunk(kind: bytes, body: bytes) -> bytes:

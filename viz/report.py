@@ -22,6 +22,7 @@ from viz.words import (in_language, indicator_label, lever_sentence, noise_phras
                        scenario_description, scenario_title)
 from workflow.io import (check_flow_places, check_result_townships, check_same_years, damaged_file, read_record,
                          read_result)
+from workflow.io import folder_kind as workflow_folder_kind
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -46,17 +47,14 @@ class Report:
 
 
 def folder_kind(folder: Path) -> str:
-    """``"run"`` or ``"compare"``, from the folder's record file; a clear error for anything else."""
-    folder = Path(folder)
-    if (folder / "compare.json").exists():
-        return "compare"
-    if (folder / "run.json").exists():
-        return "run"
-    if (folder / "sweep.json").exists():
+    """``"run"`` or ``"compare"``, from the folder's record file (:func:`workflow.io.folder_kind`); a clear error for
+    anything else, a batch folder included (it has no report)."""
+    kind = workflow_folder_kind(folder)
+    if kind == "batch":
         raise RegionDataError(folder, "a batch folder, which has no report; expected a run or compare folder (run.json "
                                       "or compare.json). A batch's results open in pandas or DuckDB (docs/batch.md), "
                                       "and `run.py export` writes them as GIS layers")
-    raise RegionDataError(folder, "not a run or compare folder (expected run.json from `run.py run` or compare.json from `run.py compare`)")
+    return kind
 
 
 def build_report(folder: Path, region, year: int | None = None, lang: str = "en") -> Path:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from geo.errors import RegionDataError
 from workflow.compare import noise_verdict, township_difference
-from workflow.io import check_result_townships, read_record, read_result
+from workflow.io import check_result_townships, folder_kind, read_record, read_result
 
 GPKG_NAME = "townships.gpkg"
 # columns that identify a row rather than measure something: never averaged over runs
@@ -231,33 +231,6 @@ BATCH_RECORD = ["sweep_file", "region", "scenarios", "parameters", "seeds", "sca
                 "git_commit", "git_dirty"]
 
 
-def folder_kind(folder: Path) -> str:
-    """``"run"``, ``"compare"`` or ``"batch"``, from the folder's record file; a clear error for anything else.
-
-    >>> folder_kind(Path("runs/baseline"))   # doctest: +SKIP
-    'run'
-    """
-    if (Path(folder) / "sweep.json").exists():
-        return "batch"
-    from viz.report import folder_kind as run_or_compare
-
-    return run_or_compare(folder)
-
-
-def recorded_region(folder: Path) -> str:
-    """The region folder a run, compare or batch folder records, as it was given to the command that wrote it."""
-    kind = folder_kind(folder)
-    if kind == "batch":
-        meta = read_record(Path(folder) / "sweep.json", ("sweep",))
-        sweep = meta["sweep"]
-        if not isinstance(sweep, dict) or not isinstance(sweep.get("region"), str):
-            raise RegionDataError(Path(folder) / "sweep.json", "no region in 'sweep'; expected the file as run.py batch "
-                                                                "wrote it (or name the region with --region)")
-        return sweep["region"]
-    meta = read_record(Path(folder) / ("run.json" if kind == "run" else "compare.json"), ("region",))
-    return str(meta["region"])
-
-
 def folder_layers(folder: Path, region) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
     """Read a run, compare or batch folder (every file checked before use) and build its layers and provenance table.
 
@@ -266,7 +239,8 @@ def folder_layers(folder: Path, region) -> tuple[dict[str, gpd.GeoDataFrame], pd
     RegionDataError naming the file, line and field of anything missing, damaged or not of this region.
     """
     folder = Path(folder)
-    if folder_kind(folder) == "batch":
+    kind = folder_kind(folder)
+    if kind == "batch":
         meta = read_record(folder / "sweep.json", ("sweep",))
         record = {**(meta["sweep"] if isinstance(meta["sweep"], dict) else {}), **meta}
         path = folder / "townships"
@@ -280,7 +254,7 @@ def folder_layers(folder: Path, region) -> tuple[dict[str, gpd.GeoDataFrame], pd
         present = list(dict.fromkeys(towns.scenario))
         scenarios = [s for s in listed if s in present] + [s for s in present if s not in listed]
         return batch_layers(region, towns, scenarios), provenance_table(folder, record, BATCH_RECORD)
-    if (folder / "compare.json").exists():
+    if kind == "compare":
         meta = read_record(folder / "compare.json", ("scenarios", "reference", "start", "end"))
         path = folder / "townships_runs.csv"
         towns = read_result(path, ("year", "township", "scenario", "seed", "population", "urban_population"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from geo.region import RegionDataError, _pydantic_error, load_yaml, validation_message
+from geo.region import Region, RegionDataError, _pydantic_error, intrazonal_minutes, load_yaml, validation_message
 from sim.params import Params, field_type, scalable, split_factor
 from workflow.outdir import atomic_folder  # noqa: F401  (re-exported: every command writes its folder with it)
 
@@ -30,10 +30,11 @@ def check_parameter_name(path: Path | str, name: str) -> None:
                               field="parameters")
 
 
-def check_values(source: Path | str, params: Params, setting: dict[str, float]) -> None:
-    """A clear error if a parameter setting is outside a parameter's valid range."""
+def check_values(source: Path | str, params: Params, setting: dict[str, float], region: Region | None = None) -> None:
+    """A clear error if a parameter setting is outside a parameter's valid range, or, with ``region``, if it sets a
+    commute cap too short for the region (:func:`check_commute_cap`)."""
     try:
-        params.with_overrides(setting)
+        changed = params.with_overrides(setting)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(x) for x in err["loc"])
@@ -42,6 +43,40 @@ def check_values(source: Path | str, params: Params, setting: dict[str, float]) 
             raise RegionDataError(source, f"{name}: {validation_message(err)}", field="parameters") from exc
         raise RegionDataError(source, f"{name} = {got!r} is outside what {name} allows: {validation_message(err)}",
                               field="parameters") from exc
+    if region is not None and "labour.commute_max_minutes" in setting:  # params.yaml's own value is checked at prepare
+        check_commute_cap(region, changed, source, field="parameters")
+
+
+def check_commute_cap(region: Region, params: Params, where: str | Path = "params.yaml",
+                      field: str = "labour.commute_max_minutes") -> None:
+    """Refuse a commute cap (``labour.commute_max_minutes``) shorter than a trip within some township: its residents
+    could then work nowhere, not even where they live, and its labour market would empty in the first year.
+
+    Parameters
+    ----------
+    region : the region the run is on (township areas and the speed of trips within a township).
+    params : the run's parameters.
+    where : the file or setting the value came from, named in the error.
+    field : the field of ``where`` that set it (a scenario's parameter lever names its own).
+
+    Raises
+    ------
+    RegionDataError naming ``where``, the field, the township and the shortest cap that works.
+
+    Example
+    -------
+    >>> check_commute_cap(load_region("configs/<region>"), Params())   # the default, 90 minutes   # doctest: +SKIP
+    """
+    cap = params.labour.commute_max_minutes
+    speed = region.config.routing.intrazonal_speed_kmh.value
+    area = region.area_km2()
+    longest, code = max((intrazonal_minutes(float(area[c]), speed), c) for c in region.codes)
+    if cap < longest:
+        t = region.township(code)
+        raise RegionDataError(where, f"{cap:g} minutes is shorter than a trip within {t.name_zh} {t.name_en} ({longest:.1f} "
+                                     "minutes at the region's speed within a township), so its residents could work nowhere, "
+                                     f"not even where they live; expected at least {longest:.1f} (commute caps are usually "
+                                     "60-120 minutes)", field=field)
 
 
 def load_params(region_folder: Path) -> Params:
@@ -247,6 +282,35 @@ def read_record(path: Path, keys: tuple[str, ...] = ()) -> dict:
         raise damaged_file(path, f"the reference {record['reference']!r} is not one of the scenarios {record['scenarios']}",
                        field="reference")
     return record
+
+
+def folder_kind(folder: Path) -> str:
+    """``"run"``, ``"compare"`` or ``"batch"``: which command wrote ``folder``, from the record it left there
+    (run.json, compare.json, sweep.json); a clear error for any other folder.
+
+    >>> folder_kind(Path("/nonexistent"))
+    Traceback (most recent call last):
+    ...
+    geo.errors.RegionDataError: /nonexistent: not a run or compare folder, nor a batch folder (expected run.json from `run.py run`, compare.json from `run.py compare` or sweep.json from `run.py batch`)
+    """
+    folder = Path(folder)
+    for record, kind in (("compare.json", "compare"), ("run.json", "run"), ("sweep.json", "batch")):
+        if (folder / record).exists():
+            return kind
+    raise RegionDataError(folder, "not a run or compare folder, nor a batch folder (expected run.json from `run.py run`, "
+                                  "compare.json from `run.py compare` or sweep.json from `run.py batch`)")
+
+
+def recorded_region(folder: Path) -> str:
+    """The region folder a run, compare or batch folder records, as it was given to the command that wrote it."""
+    kind = folder_kind(folder)
+    if kind == "batch":
+        sweep = read_record(Path(folder) / "sweep.json", ("sweep",))["sweep"]
+        if not isinstance(sweep, dict) or not isinstance(sweep.get("region"), str):
+            raise RegionDataError(Path(folder) / "sweep.json", "no region in 'sweep'; expected the file as run.py batch "
+                                                                "wrote it (or name the region with --region)")
+        return sweep["region"]
+    return str(read_record(Path(folder) / f"{kind}.json", ("region",))["region"])
 
 
 def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = (), numeric: tuple[str, ...] | bool = (),

@@ -18,10 +18,10 @@ from geo.region import Region, RegionDataError, load_region
 from sim.model import MigrationModel
 from sim.parallel import use_helper
 from sim.params import Params
-from workflow.io import load_params, provenance
+from workflow.io import check_commute_cap, load_params, provenance
 from workflow.lifetime import end_with_parent, ending_signals
 from workflow.memory import MIN_SCALE, keep_freed_memory, memory_shortfall
-from workflow.scenarios import LoadedScenario, build_interventions, check_commute_cap, load_scenario
+from workflow.scenarios import LoadedScenario, build_interventions, load_scenario
 
 
 _REGIONS: dict[str, Region] = {}

@@ -12,6 +12,7 @@ from geo.region import LAST_YEAR, Region, RegionDataError, _pydantic_error, _sho
 from sim.model import Interventions
 from sim.params import Params
 from sim.scenario import LEVER_TYPES, LeverError, Scenario, compile_levers
+from workflow.io import check_commute_cap
 
 
 @dataclass
@@ -143,40 +144,6 @@ def build_interventions(region: Region, scenario: LoadedScenario, start: int, en
     if params is not None:
         check_parameter_levers(scenario, params, region)
     return iv
-
-
-def check_commute_cap(region: Region, params: Params, where: str | Path = "params.yaml",
-                      field: str = "labour.commute_max_minutes") -> None:
-    """Refuse a commute cap (``labour.commute_max_minutes``) shorter than a trip within some township: its residents
-    could then work nowhere, not even where they live, and its labour market would empty in the first year.
-
-    Parameters
-    ----------
-    region : the region the run is on (township areas and the speed of trips within a township).
-    params : the run's parameters.
-    where : the file or setting the value came from, named in the error.
-    field : the field of ``where`` that set it (a scenario's parameter lever names its own).
-
-    Raises
-    ------
-    RegionDataError naming ``where``, the field, the township and the shortest cap that works.
-
-    Example
-    -------
-    >>> check_commute_cap(load_region("configs/<region>"), Params())   # the default, 90 minutes   # doctest: +SKIP
-    """
-    from geo.region import intrazonal_minutes
-
-    cap = params.labour.commute_max_minutes
-    speed = region.config.routing.intrazonal_speed_kmh.value
-    area = region.area_km2()
-    longest, code = max((intrazonal_minutes(float(area[c]), speed), c) for c in region.codes)
-    if cap < longest:
-        t = region.township(code)
-        raise RegionDataError(where, f"{cap:g} minutes is shorter than a trip within {t.name_zh} {t.name_en} ({longest:.1f} "
-                                     "minutes at the region's speed within a township), so its residents could work nowhere, "
-                                     f"not even where they live; expected at least {longest:.1f} (commute caps are usually "
-                                     "60-120 minutes)", field=field)
 
 
 def check_parameter_levers(scenario: LoadedScenario, params: Params, region: Region | None = None) -> None:
