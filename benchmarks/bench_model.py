@@ -5,6 +5,9 @@ the 15 steps, and peak resident memory; (2) the move decision for every househol
 one Python call per household (Mesa HouseholdAgent + shuffle_do) against the vectorised engine;
 (3) the whole year: 15 years with every decision taken one agent at a time (sim.reference) against
 the engine, same seed, same results (``--whole-year-scale`` sets the scale, 0.05 by default).
+With ``--against DIR`` it instead alternates the full-scale build and 15 years of this checkout and of another
+one (a ``git worktree`` of an older commit), each run in a fresh process, ``--repeat`` times each: on this drifting
+machine only such pairs compare two versions (docs/performance.md).
 Results go in docs/performance.md.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,6 +81,41 @@ def whole_year_ratio(region, params, scale: float = 0.05, end: int = 2035) -> tu
     return times[0], times[1], int(fast.population.p_alive.sum())
 
 
+# One full-scale build and 15 years of the checkout in the current folder, in a process of its own; prints build
+# seconds, years' seconds and peak memory (MB). Only names every version of the project has had since the
+# thirteenth session are used, so older checkouts run it too.
+TIME_ONE_RUN = """
+import resource, sys, time
+from geo.region import load_region
+from sim.model import MigrationModel
+from workflow.io import load_params
+from workflow.memory import keep_freed_memory
+keep_freed_memory()
+region, params = load_region("configs/pingyang"), load_params("configs/pingyang")
+t0 = time.perf_counter()
+m = MigrationModel(region, params=params, scale=1.0, seed=1)
+t1 = time.perf_counter()
+m.run()
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def alternate(roots: dict[str, Path], repeat: int) -> dict[str, list[tuple[float, float, float]]]:
+    """Full-scale build and 15 years of each checkout in ``roots``, alternated ``repeat`` times, each in a fresh
+    process started with this interpreter in the checkout's folder; (build s, years s, peak MB) per run."""
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in roots}
+    for k in range(1, repeat + 1):
+        for name, root in roots.items():
+            done = subprocess.run([sys.executable, "-c", TIME_ONE_RUN], cwd=root, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{root}: the run failed:\n{done.stderr[-2000:]}")
+            build, years, peak = map(float, done.stdout.split()[-3:])
+            runs[name].append((build, years, peak))
+            print(f"{name:8} run {k}: build {build:.2f} s, 15 years {years:.2f} s, {peak:,.0f} MB", flush=True)
+    return runs
+
+
 STAGES = ("_demography", "_labour", "_housing", "_update_context", "_move", "_in_migration", "_convert_hukou",
           "_urbanise", "_remember_vacancies", "_collect")
 
@@ -114,11 +153,23 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=1,
                         help="full-scale runs to time (default 1); with more, each and their median are printed, "
                              "because this machine's run-to-run spread is about ±5%%")
+    parser.add_argument("--against", type=Path,
+                        help="another checkout of the project (e.g. a git worktree of an older commit): alternate the "
+                             "full-scale build and 15 years of both, --repeat times each, instead of the rest")
     args = parser.parse_args()
     if not 1 <= args.repeat <= 50:
         parser.error(f"--repeat: expected 1 to 50 runs, got {args.repeat}")
     if not 0.001 <= args.whole_year_scale <= 1.0:
         parser.error(f"--whole-year-scale: expected a share of households between 0.001 and 1.0, got {args.whole_year_scale}")
+    if args.against is not None:
+        if not (args.against / "sim" / "model.py").is_file():
+            parser.error(f"--against {args.against}: no sim/model.py there (expected a checkout of the project)")
+        roots = {"this": Path(__file__).resolve().parents[1], "against": args.against.resolve()}
+        for name, runs in alternate(roots, args.repeat).items():
+            years = [r[1] for r in runs]
+            print(f"{name}: 15 years median {statistics.median(years):.2f} s (range {min(years):.2f}-{max(years):.2f}), "
+                  f"build median {statistics.median(r[0] for r in runs):.2f} s, peak {max(r[2] for r in runs):,.0f} MB")
+        raise SystemExit(0)
     folder = Path(__file__).resolve().parents[1] / "configs" / "pingyang"
     region, params = load_region(folder), load_params(folder)  # the region's own parameters, as run.py uses
     keep_freed_memory()  # the allocator settings run.py's runs have (workflow.runner.simulate)
