@@ -572,8 +572,9 @@ def TownshipMap(model: MigrationModel):
                                            ipywidgets.Layout(height="150px", width="150px")), dependencies=[])
     inset_labels = solara.use_memo(lambda: [_label_marker(code, lat, lon, text) for code, lat, lon, text in LABELS
                                             if code in OUTLYING], dependencies=[])
+    # INSET is the region's, fixed for the process: the hook is called at every render or at none
     inset_layer = use_geojson_layer({"type": "FeatureCollection", "features": [
-        f for f in towns["features"] if f["properties"].get("code") in OUTLYING]}, name="inset")  # made even without an inset
+        f for f in towns["features"] if f["properties"].get("code") in OUTLYING]}, name="inset") if INSET is not None else None
     spec = MAP_INDICATORS[indicator]
     # the network lines are drawn over the townships; let the pointer pass through them to the township below
     solara.Style(".migrasim-map .leaflet-overlay-pane path[fill='none'] {pointer-events: none;} "

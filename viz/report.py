@@ -22,7 +22,7 @@ from viz.words import (in_language, indicator_label, lever_sentence, noise_phras
                        scenario_description, scenario_title)
 from workflow.io import (check_flow_places, check_result_townships, check_same_years, damaged_file, read_record,
                          read_result)
-from workflow.io import folder_kind as workflow_folder_kind
+from workflow.io import folder_kind as recorded_kind  # narrowed by this module's folder_kind to folders with a report
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;max-width:1100px;margin:2em auto;
@@ -49,7 +49,7 @@ class Report:
 def folder_kind(folder: Path) -> str:
     """``"run"`` or ``"compare"``, from the folder's record file (:func:`workflow.io.folder_kind`); a clear error for
     anything else, a batch folder included (it has no report)."""
-    kind = workflow_folder_kind(folder)
+    kind = recorded_kind(folder)
     if kind == "batch":
         raise RegionDataError(folder, "a batch folder, which has no report; expected a run or compare folder (run.json "
                                       "or compare.json). A batch's results open in pandas or DuckDB (docs/batch.md), "

@@ -315,11 +315,12 @@ def recorded_region(folder: Path) -> str:
 
 def read_result(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = (), numeric: tuple[str, ...] | bool = (),
                 allow_empty: bool = False, gaps: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A table a command wrote (CSV, Parquet, or a folder of Parquet files: a batch's dataset), checked before it is used: readable, with ``columns``, each filled
-    in every row, and numeric except those in ``text`` (read as strings); the columns of ``numeric`` numbers or empty
-    where present (``numeric=True``: every column not in ``text``); the columns of ``gaps`` present, numbers or
-    empty; rows unless ``allow_empty``. A file cut short, edited by hand or from another program is a RegionDataError naming the file,
-    line and column, not a failure half-way through a report.
+    """A table a command wrote (CSV, Parquet, or a folder of Parquet files: a batch's dataset), checked before it is
+    used: readable, with ``columns``, each filled in every row, and numeric except those in ``text`` (read as
+    strings); the columns of ``numeric`` numbers or empty where present (``numeric=True``: every column not in
+    ``text``); the columns of ``gaps`` present, numbers or empty; rows unless ``allow_empty``. A file cut short,
+    edited by hand or from another program is a RegionDataError naming the file, line and column, not a failure
+    half-way through a report.
 
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "county.csv"
